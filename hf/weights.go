@@ -1,0 +1,112 @@
+// Package hf speaks HuggingFace's formats: safetensors weights with HF parameter names,
+// config.json, tokenizer files, and the Hub's download protocol (subpackages safetensors and hub).
+package hf
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/qkvdev/qkv/hf/safetensors"
+	"github.com/qkvdev/qkv/nn"
+)
+
+// MaxConfigSize bounds the config.json files this package reads.
+const MaxConfigSize = 1 << 20
+
+// ReadConfig reads a config.json of at most MaxConfigSize bytes.
+func ReadConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > MaxConfigSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes; it is not a model config", path, MaxConfigSize)
+	}
+	return data, nil
+}
+
+// Rename maps a tensor name found in a file to the model's parameter name. It returns
+// ("", true) for tensors to skip (buffers such as GPT-2's attn.bias), and ok = false for a name
+// the model does not know.
+type Rename func(fileName string) (param string, ok bool)
+
+// LoadWeights fills every parameter in ps from the safetensors file at path. Each tensor's name
+// goes through rename; every parameter must be found exactly once with its exact shape. F32,
+// F16, BF16 and F64 tensors are converted to float32. Errors name the file and the tensor.
+func LoadWeights(path string, ps *nn.Params, rename Rename) error {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return LoadFrom(f, ps, rename)
+}
+
+// LoadFrom is LoadWeights on an open file.
+func LoadFrom(f *safetensors.File, ps *nn.Params, rename Rename) error {
+	file := f.Name()
+	seen := make(map[string]string, len(ps.List()))
+	for _, info := range f.Tensors() {
+		name, ok := rename(info.Name)
+		if !ok {
+			return fmt.Errorf("%s: tensor %q is not a parameter of this model (is the file for another architecture?)", file, info.Name)
+		}
+		if name == "" {
+			continue
+		}
+		p, ok := ps.Get(name)
+		if !ok {
+			return fmt.Errorf("%s: tensor %q is not a parameter of this model (is the file for another architecture?)", file, info.Name)
+		}
+		if prev, dup := seen[name]; dup {
+			return fmt.Errorf("%s: tensors %q and %q both give parameter %q", file, prev, info.Name, name)
+		}
+		seen[name] = info.Name
+		want := p.Var.Value.Shape()
+		if !slices.Equal(info.Shape, want) {
+			return fmt.Errorf("%s: tensor %q has shape %v, but the config gives %v", file, info.Name, info.Shape, want)
+		}
+		if !info.DType.Float() {
+			return fmt.Errorf("%s: tensor %q has dtype %s; weights must be F32, F16, BF16 or F64", file, info.Name, info.DType)
+		}
+		data, err := f.Float32(info.Name)
+		if err != nil {
+			return err
+		}
+		copy(p.Var.Value.Data(), data)
+	}
+	var missing []string
+	for _, p := range ps.List() {
+		if _, ok := seen[p.Name]; !ok {
+			missing = append(missing, p.Name)
+		}
+	}
+	if len(missing) > 0 {
+		more := ""
+		if len(missing) > 5 {
+			more = fmt.Sprintf(" and %d more", len(missing)-5)
+			missing = missing[:5]
+		}
+		return fmt.Errorf("%s: missing tensors %s%s", file, strings.Join(missing, ", "), more)
+	}
+	return nil
+}
+
+// SaveWeights writes every parameter of ps as F32 to a safetensors file at path, atomically.
+func SaveWeights(path string, ps *nn.Params) error {
+	list := ps.List()
+	ts := make([]safetensors.Tensor, len(list))
+	for i, p := range list {
+		v := p.Var.Value.Contiguous()
+		ts[i] = safetensors.F32(p.Name, v.Shape(), v.Data())
+	}
+	return safetensors.WriteFile(path, ts, map[string]string{"format": "pt"})
+}

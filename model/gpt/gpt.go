@@ -1,0 +1,213 @@
+// Package gpt is the GPT-2 decoder-only language model (Radford et al., 2019): token and
+// position embeddings, a stack of pre-LayerNorm Transformer blocks with causal self-attention,
+// a final LayerNorm and an LM head tied to the token embedding. Parameters carry HuggingFace's
+// GPT-2 names, so checkpoints load and save without renaming.
+//
+// Notation: B batch size, T sequence length (new positions), S key positions (T plus cached
+// ones), C = n_embd, V = vocab_size, L = n_layer, nh = n_head, hs = C/nh.
+package gpt
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/nn"
+	"github.com/qkvdev/qkv/tensor"
+)
+
+// Model is a GPT-2 language model.
+type Model struct {
+	Config Config
+	Params nn.Params
+
+	Wte *nn.Embedding // (V, C), also the LM head
+	Wpe *nn.Embedding // (n_positions, C)
+	H   []*Block
+	LnF *nn.LayerNorm
+}
+
+// Block is one Transformer block: x + attn(ln_1(x)), then + mlp(ln_2(x)).
+type Block struct {
+	Ln1  *nn.LayerNorm
+	Attn *CausalSelfAttention
+	Ln2  *nn.LayerNorm
+	MLP  *MLP
+}
+
+// CausalSelfAttention is multi-head self-attention with a fused q, k, v projection (c_attn)
+// and an output projection (c_proj).
+type CausalSelfAttention struct {
+	CAttn      *nn.Linear // C → 3C
+	CProj      *nn.Linear // C → C
+	NHead      int
+	AttnPdrop  float32 // dropout on the attention weights (training)
+	ResidPdrop float32 // dropout on the output (training)
+}
+
+// MLP is the position-wise feed-forward network: c_proj(gelu(c_fc(x))).
+type MLP struct {
+	CFc        *nn.Linear // C → 4C
+	CProj      *nn.Linear // 4C → C
+	Act        tensor.GELUKind
+	ResidPdrop float32 // dropout on the output (training)
+}
+
+// New builds a model with GPT-2's initialisation, drawn from seed: weights N(0, 0.02),
+// residual projections N(0, 0.02/√(2L)), biases 0, LayerNorm weights 1.
+func New(cfg Config, seed uint64) (*Model, error) {
+	m, err := build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rng := tensor.NewRNG(seed)
+	for _, p := range m.Params.List() {
+		v := p.Var.Value
+		switch {
+		case v.Dims() < 2: // biases and LayerNorm keep their zeros and ones
+		case isResidualProjection(p.Name):
+			tensor.Normal(v, 0, 0.02/math.Sqrt(2*float64(cfg.NLayer)), rng)
+		default:
+			tensor.Normal(v, 0, 0.02, rng)
+		}
+	}
+	return m, nil
+}
+
+func isResidualProjection(name string) bool {
+	n := len(name)
+	return n >= len("c_proj.weight") && name[n-len("c_proj.weight"):] == "c_proj.weight"
+}
+
+// build allocates the layers (zero weights, LayerNorm ones) of a validated config.
+func build(cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	act := tensor.GELUTanh
+	if cfg.Activation == "gelu" {
+		act = tensor.GELUErf
+	}
+	m := &Model{Config: cfg}
+	ps := &m.Params
+	C, eps := cfg.NEmbd, cfg.LayerNormEpsilon
+	m.Wte = nn.NewEmbedding(ps, "wte", cfg.VocabSize, C)
+	m.Wpe = nn.NewEmbedding(ps, "wpe", cfg.NPositions, C)
+	for l := 0; l < cfg.NLayer; l++ {
+		p := fmt.Sprintf("h.%d", l)
+		m.H = append(m.H, &Block{
+			Ln1: nn.NewLayerNorm(ps, p+".ln_1", C, eps),
+			Attn: &CausalSelfAttention{
+				CAttn:      nn.NewLinear(ps, p+".attn.c_attn", C, 3*C, true, false),
+				CProj:      nn.NewLinear(ps, p+".attn.c_proj", C, C, true, false),
+				NHead:      cfg.NHead,
+				AttnPdrop:  cfg.AttnPdrop,
+				ResidPdrop: cfg.ResidPdrop,
+			},
+			Ln2: nn.NewLayerNorm(ps, p+".ln_2", C, eps),
+			MLP: &MLP{
+				CFc:        nn.NewLinear(ps, p+".mlp.c_fc", C, cfg.Inner(), true, false),
+				CProj:      nn.NewLinear(ps, p+".mlp.c_proj", cfg.Inner(), C, true, false),
+				Act:        act,
+				ResidPdrop: cfg.ResidPdrop,
+			},
+		})
+	}
+	m.LnF = nn.NewLayerNorm(ps, "ln_f", C, eps)
+	return m, nil
+}
+
+// State carries what a forward pass needs besides its input: KV caches for incremental
+// decoding, and a random source that turns dropout on (training).
+type State struct {
+	Caches   []*nn.KVCache // one per layer; nil for a plain forward pass
+	Dropout  *tensor.RNG   // non-nil: apply the config's dropout
+	LastOnly bool          // compute logits for the last position only
+}
+
+// NewCaches allocates KV caches for batch b and the model's full context.
+func (m *Model) NewCaches(b int) []*nn.KVCache {
+	c := make([]*nn.KVCache, m.Config.NLayer)
+	for i := range c {
+		c[i] = nn.NewKVCache(b, m.Config.NHead, m.Config.NPositions, m.Config.HeadSize())
+	}
+	return c
+}
+
+// Forward returns the logits (B, T, V) — (B, 1, V) with s.LastOnly — for ids, B rows of T
+// token ids each (row-major). With caches in s, the T tokens continue the cached positions
+// and their keys and values are appended to the caches.
+func (m *Model) Forward(g *autograd.Graph, ids []int, b, t int, s *State) *autograd.Var {
+	if s == nil {
+		s = &State{}
+	}
+	pos := 0
+	if s.Caches != nil {
+		pos = s.Caches[0].Len
+	}
+	if len(ids) != b*t || pos+t > m.Config.NPositions {
+		panic(fmt.Sprintf("gpt.Forward: %d ids for (B, T) = (%d, %d) at position %d with n_positions %d", len(ids), b, t, pos, m.Config.NPositions))
+	}
+	C := m.Config.NEmbd
+	tok := g.Reshape(m.Wte.Forward(g, ids), b, t, C)   // (B, T, C)
+	x := g.Add(tok, g.Narrow(m.Wpe.Weight, 0, pos, t)) // + positions (T, C)
+	x = g.Dropout(x, on(s.Dropout, m.Config.EmbdPdrop), s.Dropout)
+	for l, blk := range m.H {
+		var cache *nn.KVCache
+		if s.Caches != nil {
+			cache = s.Caches[l]
+		}
+		x = blk.Forward(g, x, cache, s.Dropout)
+	}
+	if s.Caches != nil {
+		for _, c := range s.Caches {
+			c.Len += t
+		}
+	}
+	if s.LastOnly {
+		x = g.Narrow(x, 1, t-1, 1) // (B, 1, C)
+	}
+	x = m.LnF.Forward(g, x)
+	return g.Linear(x, m.Wte.Weight, nil, true) // (B, T, V): x·wteᵀ, the tied LM head
+}
+
+// Loss is the mean cross-entropy of logits (B, T, V) against targets (B·T next-token ids;
+// tensor.IgnoreIndex skips a position).
+func (m *Model) Loss(g *autograd.Graph, logits *autograd.Var, targets []int) *autograd.Var {
+	return g.CrossEntropy(logits, targets)
+}
+
+// Forward applies the block to x (B, T, C). rng non-nil turns dropout on.
+func (blk *Block) Forward(g *autograd.Graph, x *autograd.Var, cache *nn.KVCache, rng *tensor.RNG) *autograd.Var {
+	x = g.Add(x, blk.Attn.Forward(g, blk.Ln1.Forward(g, x), cache, rng))
+	return g.Add(x, blk.MLP.Forward(g, blk.Ln2.Forward(g, x), rng))
+}
+
+// Forward maps x (B, T, C) to the attention output (B, T, C).
+func (a *CausalSelfAttention) Forward(g *autograd.Graph, x *autograd.Var, cache *nn.KVCache, rng *tensor.RNG) *autograd.Var {
+	C := x.Value.Dim(2)
+	qkv := a.CAttn.Forward(g, x)                             // (B, T, 3C)
+	q := nn.SplitHeads(g, g.Narrow(qkv, 2, 0, C), a.NHead)   // (B, nh, T, hs)
+	k := nn.SplitHeads(g, g.Narrow(qkv, 2, C, C), a.NHead)   // (B, nh, T, hs)
+	v := nn.SplitHeads(g, g.Narrow(qkv, 2, 2*C, C), a.NHead) // (B, nh, T, hs)
+	if cache != nil {
+		k, v = cache.Append(g, k, v) // (B, nh, S, hs)
+	}
+	y := nn.ScaledDotProductAttention(g, q, k, v, nn.AttentionOptions{Causal: true, Dropout: on(rng, a.AttnPdrop), RNG: rng})
+	y = nn.MergeHeads(g, y) // (B, T, C)
+	return g.Dropout(a.CProj.Forward(g, y), on(rng, a.ResidPdrop), rng)
+}
+
+// Forward maps x (B, T, C) through the feed-forward network.
+func (m *MLP) Forward(g *autograd.Graph, x *autograd.Var, rng *tensor.RNG) *autograd.Var {
+	h := g.GELU(m.CFc.Forward(g, x), m.Act) // (B, T, 4C)
+	return g.Dropout(m.CProj.Forward(g, h), on(rng, m.ResidPdrop), rng)
+}
+
+// on returns p when dropout is on (rng non-nil), else 0.
+func on(rng *tensor.RNG, p float32) float32 {
+	if rng == nil {
+		return 0
+	}
+	return p
+}

@@ -1,0 +1,71 @@
+package nn
+
+import (
+	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/tensor"
+)
+
+// Linear is an affine map y = x·W + b.
+//
+// Conv1D layout (GPT-2): W is (in, out). Torch layout (BERT, and most HF models): W is
+// (out, in) and y = x·Wᵀ + b. Both are one fused primitive; no transpose is materialised.
+type Linear struct {
+	Weight, Bias *autograd.Var // (in, out) or (out, in); (out), may be nil
+	TorchLayout  bool
+}
+
+// NewLinear registers prefix.weight and prefix.bias (if bias) in ps.
+func NewLinear(ps *Params, prefix string, in, out int, bias, torchLayout bool) *Linear {
+	l := &Linear{TorchLayout: torchLayout}
+	if torchLayout {
+		l.Weight = ps.Add(join(prefix, "weight"), true, out, in)
+	} else {
+		l.Weight = ps.Add(join(prefix, "weight"), true, in, out)
+	}
+	if bias {
+		l.Bias = ps.Add(join(prefix, "bias"), false, out)
+	}
+	return l
+}
+
+// Forward maps x (…, in) to (…, out).
+func (l *Linear) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
+	return g.Linear(x, l.Weight, l.Bias, l.TorchLayout)
+}
+
+// Embedding maps ids to rows of a (V, C) table.
+type Embedding struct {
+	Weight *autograd.Var // (V, C)
+}
+
+// NewEmbedding registers prefix.weight (vocab, dim) in ps.
+func NewEmbedding(ps *Params, prefix string, vocab, dim int) *Embedding {
+	return &Embedding{Weight: ps.Add(join(prefix, "weight"), false, vocab, dim)}
+}
+
+// Forward returns the (len(ids), C) rows for ids.
+func (e *Embedding) Forward(g *autograd.Graph, ids []int) *autograd.Var {
+	return g.Embedding(e.Weight, ids)
+}
+
+// LayerNorm normalises over the last dimension: (x − mean)/√(var + ε)·weight + bias.
+type LayerNorm struct {
+	Weight, Bias *autograd.Var // (C)
+	Eps          float32
+}
+
+// NewLayerNorm registers prefix.weight (ones) and prefix.bias (zeros) in ps.
+func NewLayerNorm(ps *Params, prefix string, dim int, eps float32) *LayerNorm {
+	ln := &LayerNorm{
+		Weight: ps.Add(join(prefix, "weight"), false, dim),
+		Bias:   ps.Add(join(prefix, "bias"), false, dim),
+		Eps:    eps,
+	}
+	tensor.Fill(ln.Weight.Value, 1)
+	return ln
+}
+
+// Forward normalises x (…, C).
+func (ln *LayerNorm) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
+	return g.LayerNorm(x, ln.Weight, ln.Bias, ln.Eps)
+}
