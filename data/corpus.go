@@ -1,0 +1,191 @@
+// Package data reads training text and turns token streams into batches: corpora from a file or
+// a folder of text files, train/validation splits, random next-token batches and the
+// non-overlapping windows used for evaluation.
+package data
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Corpus is training text and where it came from.
+type Corpus struct {
+	Text  string
+	Files []string // files read, in order
+	Desc  string   // human-readable origin, e.g. "tinyshakespeare/input.txt (1.1 MB)"
+}
+
+// MaxCorpusBytes is the default limit on how much text a corpus reads.
+const MaxCorpusBytes = 256 << 20
+
+// ErrEmptyCorpus is returned when a corpus holds no text.
+var ErrEmptyCorpus = errors.New("the corpus is empty")
+
+// LoadCorpus reads path: a text file, or a folder whose text files (found recursively, in
+// lexical order, hidden entries and binary files skipped) are concatenated, each followed by a
+// newline if it lacks one. ext, if non-empty, keeps only files with those extensions (".go").
+// At most maxBytes are read (whole files only, except a single oversized file, which is cut).
+func LoadCorpus(path string, ext []string, maxBytes int64) (*Corpus, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("corpus: %w", err)
+	}
+	if !st.IsDir() {
+		text, err := readText(path, maxBytes)
+		if err != nil {
+			return nil, err
+		}
+		if len(text) == 0 {
+			return nil, fmt.Errorf("corpus: %s: %w", path, ErrEmptyCorpus)
+		}
+		return &Corpus{Text: text, Files: []string{path}, Desc: fmt.Sprintf("%s (%s)", path, size(len(text)))}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if p != path && strings.HasPrefix(name, ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		if len(ext) > 0 && !slices.Contains(ext, filepath.Ext(name)) {
+			return nil
+		}
+		files = append(files, p)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("corpus: %w", err)
+	}
+	var b strings.Builder
+	c := &Corpus{}
+	for _, f := range files {
+		if int64(b.Len()) >= maxBytes {
+			break
+		}
+		text, err := readText(f, maxBytes)
+		if err != nil || text == "" || !looksLikeText(text) {
+			continue // unreadable or binary: skip
+		}
+		if int64(b.Len()+len(text)) > maxBytes && b.Len() > 0 {
+			break
+		}
+		b.WriteString(text)
+		if !strings.HasSuffix(text, "\n") {
+			b.WriteByte('\n')
+		}
+		c.Files = append(c.Files, f)
+	}
+	if b.Len() == 0 {
+		return nil, fmt.Errorf("corpus: %s: no text files found: %w", path, ErrEmptyCorpus)
+	}
+	c.Text = b.String()
+	c.Desc = fmt.Sprintf("%d files under %s (%s)", len(c.Files), path, size(b.Len()))
+	return c, nil
+}
+
+// GoSource is the default corpus, which needs no network: the Go distribution's own source
+// code (.go files under $GOROOT/src, tests and testdata excluded), up to maxBytes.
+func GoSource(maxBytes int64) (*Corpus, error) {
+	root := goroot()
+	if root == "" {
+		return nil, fmt.Errorf("corpus: cannot find the Go distribution (GOROOT); pass --data FILE")
+	}
+	src := filepath.Join(root, "src")
+	var files []string
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if name == "testdata" || name == "vendor" || strings.HasPrefix(name, ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() && strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("corpus: reading %s: %w", src, err)
+	}
+	var b strings.Builder
+	c := &Corpus{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil || !utf8.Valid(data) {
+			continue
+		}
+		if int64(b.Len()+len(data)) > maxBytes {
+			break
+		}
+		b.Write(data)
+		c.Files = append(c.Files, f)
+	}
+	if b.Len() == 0 {
+		return nil, fmt.Errorf("corpus: no Go source found under %s: %w", src, ErrEmptyCorpus)
+	}
+	c.Text = b.String()
+	c.Desc = fmt.Sprintf("the Go standard library source: %d files under %s (%s)", len(c.Files), src, size(b.Len()))
+	return c, nil
+}
+
+func goroot() string {
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		if r := strings.TrimSpace(string(out)); r != "" {
+			return r
+		}
+	}
+	if r := os.Getenv("GOROOT"); r != "" {
+		return r
+	}
+	return runtime.GOROOT() //nolint:staticcheck // last resort when the go command is absent
+}
+
+func readText(path string, maxBytes int64) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("corpus: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxBytes))
+	if err != nil {
+		return "", fmt.Errorf("corpus: %s: %w", path, err)
+	}
+	return string(data), nil
+}
+
+// looksLikeText reports whether s has no NUL byte in its first 8 KB.
+func looksLikeText(s string) bool {
+	return bytes.IndexByte([]byte(s[:min(len(s), 8192)]), 0) < 0
+}
+
+func size(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

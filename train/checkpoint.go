@@ -1,0 +1,235 @@
+package train
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/qkvdev/qkv/internal/atomicfile"
+)
+
+// A run folder:
+//
+//	runs/NAME/
+//	  run.json                 how the run was configured (to resume it)
+//	  metrics.jsonl            one JSON object per logged step and per evaluation
+//	  latest                   the name of the newest complete checkpoint (written atomically)
+//	  checkpoints/step-000200/ a complete checkpoint:
+//	    config.json, model.safetensors, tokenizer files   the model, loadable on its own
+//	    optimizer.safetensors                             AdamW moments
+//	    trainer_state.json                                step, RNG states, schedule
+//	    manifest.json                                     size and SHA-256 of every file above, written last
+//
+// A checkpoint is written into a hidden temporary folder, its manifest last, then renamed into
+// place; only then does `latest` move. A crash at any point leaves the previous checkpoint
+// intact and `latest` pointing at it; leftover temporary folders are ignored and cleaned up.
+
+// Names of files in a run folder.
+const (
+	RunFile       = "run.json"
+	MetricsFile   = "metrics.jsonl"
+	LatestFile    = "latest"
+	CheckpointDir = "checkpoints"
+	ManifestFile  = "manifest.json"
+	StateFile     = "trainer_state.json"
+	OptimizerFile = "optimizer.safetensors"
+)
+
+// keepCheckpoints is how many complete checkpoints a run keeps.
+const keepCheckpoints = 2
+
+type manifest struct {
+	Step  int                     `json:"step"`
+	Files map[string]manifestFile `json:"files"`
+}
+
+type manifestFile struct {
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// writeCheckpoint creates checkpoints/step-NNNNNN under runDir with fill writing its files into
+// a temporary folder, seals it with a manifest, renames it into place and points latest at it.
+func writeCheckpoint(runDir string, step int, fill func(dir string) error) (string, error) {
+	parent := filepath.Join(runDir, CheckpointDir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("step-%06d", step)
+	tmp, err := os.MkdirTemp(parent, "."+name+".tmp")
+	if err != nil {
+		return "", err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := fill(tmp); err != nil {
+		return "", err
+	}
+	man := manifest{Step: step, Files: map[string]manifestFile{}}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		mf, err := hashFile(filepath.Join(tmp, e.Name()))
+		if err != nil {
+			return "", err
+		}
+		man.Files[e.Name()] = mf
+	}
+	data, _ := json.MarshalIndent(man, "", "  ")
+	if err := atomicfile.WriteFile(filepath.Join(tmp, ManifestFile), append(data, '\n'), 0o644); err != nil {
+		return "", err
+	}
+	final := filepath.Join(parent, name)
+	if err := os.RemoveAll(final); err != nil { // a stale checkpoint of the same step
+		return "", err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return "", err
+	}
+	if err := atomicfile.SyncDir(parent); err != nil {
+		return "", err
+	}
+	ok = true
+	rel := filepath.Join(CheckpointDir, name)
+	if err := atomicfile.WriteFile(filepath.Join(runDir, LatestFile), []byte(rel+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	pruneCheckpoints(parent, name)
+	return final, nil
+}
+
+// pruneCheckpoints removes temporary leftovers and all but the newest complete checkpoints.
+func pruneCheckpoints(parent, newest string) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	var done []string
+	for _, e := range entries {
+		switch {
+		case strings.HasPrefix(e.Name(), "."):
+			os.RemoveAll(filepath.Join(parent, e.Name()))
+		case strings.HasPrefix(e.Name(), "step-") && e.IsDir():
+			done = append(done, e.Name())
+		}
+	}
+	slices.Sort(done)
+	for len(done) > keepCheckpoints {
+		if done[0] != newest {
+			os.RemoveAll(filepath.Join(parent, done[0]))
+		}
+		done = done[1:]
+	}
+}
+
+func hashFile(path string) (manifestFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return manifestFile{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return manifestFile{}, err
+	}
+	return manifestFile{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// ErrNoCheckpoint is returned when a run folder holds no complete checkpoint.
+var ErrNoCheckpoint = errors.New("no complete checkpoint")
+
+// LatestCheckpoint returns the newest complete and intact checkpoint folder of a run: the one
+// `latest` names, verified against its manifest, or — if that one is damaged or missing — the
+// newest other checkpoint that verifies.
+func LatestCheckpoint(runDir string) (string, error) {
+	var tried []string
+	if data, err := os.ReadFile(filepath.Join(runDir, LatestFile)); err == nil {
+		rel := strings.TrimSpace(string(data))
+		if !filepath.IsLocal(rel) {
+			return "", fmt.Errorf("%s: %q is not a folder inside the run", filepath.Join(runDir, LatestFile), rel)
+		}
+		dir := filepath.Join(runDir, rel)
+		if err := VerifyCheckpoint(dir); err == nil {
+			return dir, nil
+		} else {
+			tried = append(tried, err.Error())
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(runDir, CheckpointDir))
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "step-") {
+			continue
+		}
+		dir := filepath.Join(runDir, CheckpointDir, e.Name())
+		if err := VerifyCheckpoint(dir); err == nil {
+			return dir, nil
+		} else {
+			tried = append(tried, err.Error())
+		}
+	}
+	if len(tried) > 0 {
+		return "", fmt.Errorf("%s: %w (%s)", runDir, ErrNoCheckpoint, strings.Join(tried, "; "))
+	}
+	return "", fmt.Errorf("%s: %w", runDir, ErrNoCheckpoint)
+}
+
+// VerifyCheckpoint checks every file of a checkpoint against its manifest (size and SHA-256).
+func VerifyCheckpoint(dir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return fmt.Errorf("checkpoint %s is incomplete (no manifest): %w", dir, err)
+	}
+	var man manifest
+	if err := json.Unmarshal(data, &man); err != nil || man.Files == nil {
+		return fmt.Errorf("checkpoint %s: corrupt manifest", dir)
+	}
+	for name, want := range man.Files {
+		if !filepath.IsLocal(name) || strings.ContainsAny(name, `/\`) {
+			return fmt.Errorf("checkpoint %s: manifest names %q, which is not a file of the checkpoint", dir, name)
+		}
+		got, err := hashFile(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("checkpoint %s: %w", dir, err)
+		}
+		if got != want {
+			return fmt.Errorf("checkpoint %s: %s is damaged (size %d, sha256 %.12s…; manifest says size %d, sha256 %.12s…)", dir, name, got.Size, got.SHA256, want.Size, want.SHA256)
+		}
+	}
+	return nil
+}
+
+// ResolveModelDir turns a run folder into the folder of its latest checkpoint; any other folder
+// is returned as is. It lets `--model runs/NAME` work as well as a plain model folder.
+func ResolveModelDir(dir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		return dir, nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, LatestFile)); err == nil {
+		return LatestCheckpoint(dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, CheckpointDir)); err == nil {
+		return LatestCheckpoint(dir)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return "", err
+	}
+	return "", fmt.Errorf("%s holds no model: expected config.json (a model folder) or a training run", dir)
+}
