@@ -92,16 +92,16 @@ var ErrInterrupted = errors.New("training interrupted")
 
 // state is what a checkpoint stores besides weights and moments.
 type state struct {
-	Step       int       `json:"step"`
-	Iters      int       `json:"iters"`
-	OptSteps   int       `json:"optimizer_steps"`
-	DataRNG    []byte    `json:"data_rng"`
-	DropoutRNG []byte    `json:"dropout_rng"`
-	Skipped    int       `json:"skipped"`
+	Step       int        `json:"step"`
+	Iters      int        `json:"iters"`
+	OptSteps   int        `json:"optimizer_steps"`
+	DataRNG    []byte     `json:"data_rng"`
+	DropoutRNG []byte     `json:"dropout_rng"`
+	Skipped    int        `json:"skipped"`
 	Recent     lossWindow `json:"recent_losses"`
-	ElapsedS   float64   `json:"elapsed_s"`
-	Tokens     int64     `json:"tokens"`
-	ValLoss    *float64  `json:"val_loss,omitempty"`
+	ElapsedS   float64    `json:"elapsed_s"`
+	Tokens     int64      `json:"tokens"`
+	ValLoss    *float64   `json:"val_loss,omitempty"`
 }
 
 func (c *Config) defaults() error {
