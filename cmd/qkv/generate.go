@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qkvdev/qkv/hf"
+	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/sample"
+	"github.com/qkvdev/qkv/tensor/kernel"
+	"github.com/qkvdev/qkv/tokenizer"
+	"github.com/qkvdev/qkv/train"
+)
+
+type generateOptions struct {
+	model       string
+	maxTokens   int
+	temperature float64
+	topK        int
+	topP        float64
+	repPenalty  float64
+	seed        uint64
+	stop        []string
+	threads     int
+}
+
+func newGenerateCmd() *cobra.Command {
+	o := &generateOptions{}
+	cmd := &cobra.Command{
+		Use:   "generate --model DIR [PROMPT]",
+		Short: "Continue a prompt with a trained language model",
+		Long: `Continue a prompt with a language model, streaming tokens to stdout as they are decoded.
+
+--model takes a model folder (config.json, model.safetensors, tokenizer files) or a training
+run folder (its latest checkpoint is used). The prompt is the argument, or standard input when
+the argument is "-" or absent. Temperature 0 decodes greedily; otherwise tokens are sampled,
+after top-k and top-p filtering, from a source seeded by --seed.`,
+		Example: `  qkv generate --model runs/gpt-20261128-101500 "func main() {"
+  qkv generate --model runs/shakespeare --temperature 0.8 --top-k 40 --max-tokens 500 "ROMEO:"
+  echo "Once upon a time" | qkv generate --model mymodel --stop "\n\n" -`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runGenerate(cmd, o, args) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.model, "model", "", "model folder or training run (required)")
+	f.IntVar(&o.maxTokens, "max-tokens", 200, "most tokens to generate")
+	f.Float64Var(&o.temperature, "temperature", 0.8, "sampling temperature (0: greedy)")
+	f.IntVar(&o.topK, "top-k", 0, "sample from the k most likely tokens only (0: all)")
+	f.Float64Var(&o.topP, "top-p", 1, "sample from the smallest set of tokens whose probability reaches p (1: all)")
+	f.Float64Var(&o.repPenalty, "repetition-penalty", 1, "divide the logits of tokens already in the text by this (1: off)")
+	f.Uint64Var(&o.seed, "seed", 0, "random seed (default: different every run)")
+	f.StringArrayVar(&o.stop, "stop", nil, "stop when this text is generated (repeatable; \\n and \\t are understood)")
+	f.IntVar(&o.threads, "threads", 0, "CPU threads (default: all cores)")
+	cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+func runGenerate(cmd *cobra.Command, o *generateOptions, args []string) error {
+	if o.threads > 0 {
+		kernel.SetThreads(o.threads)
+	}
+	if o.maxTokens < 0 {
+		return fmt.Errorf("--max-tokens %d must not be negative", o.maxTokens)
+	}
+	prompt := ""
+	if len(args) == 1 && args[0] != "-" {
+		prompt = args[0]
+	} else {
+		b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 16<<20))
+		if err != nil {
+			return fmt.Errorf("reading the prompt from standard input: %w", err)
+		}
+		prompt = string(b)
+	}
+	if !cmd.Flags().Changed("seed") {
+		o.seed = uint64(time.Now().UnixNano())
+	}
+	m, tok, err := loadLM(o.model)
+	if err != nil {
+		return err
+	}
+	opts := sample.Options{Temperature: o.temperature, TopK: o.topK, TopP: o.topP, RepetitionPenalty: o.repPenalty, Seed: o.seed}
+	s, err := sample.New(opts)
+	if err != nil {
+		return err
+	}
+	stops := make([]string, len(o.stop))
+	for i, st := range o.stop {
+		stops[i] = unescape(st)
+		if stops[i] == "" {
+			return fmt.Errorf("--stop: empty stop sequence")
+		}
+	}
+	ids := tok.Encode(prompt)
+	if len(ids) == 0 {
+		return fmt.Errorf("the prompt is empty (or has no character the model's vocabulary knows); give a prompt")
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprint(out, prompt)
+	st := newStreamer(out, tok, stops)
+	_, err = m.Generate(cmd.Context(), ids, o.maxTokens, s, st.emit)
+	st.flush()
+	fmt.Fprintln(out)
+	if err != nil && cmd.Context().Err() == nil {
+		return err
+	}
+	return st.err
+}
+
+// loadLM loads a GPT model folder (or the latest checkpoint of a training run) and its tokenizer.
+func loadLM(dir string) (*gpt.Model, tokenizer.Tokenizer, error) {
+	resolved, err := train.ResolveModelDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--model %s: %w", dir, err)
+	}
+	cfg, err := hf.ReadConfig(filepath.Join(resolved, "config.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if mt := modelType(cfg); mt != "gpt2" {
+		return nil, nil, fmt.Errorf("%s: model_type %q cannot generate text (want gpt2)", resolved, mt)
+	}
+	m, err := gpt.Load(resolved)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := tokenizer.Load(resolved)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tok.VocabSize() > m.Config.VocabSize {
+		return nil, nil, fmt.Errorf("%s: the tokenizer has %d tokens but the model only %d", resolved, tok.VocabSize(), m.Config.VocabSize)
+	}
+	return m, tok, nil
+}
+
+// streamer prints generated text as tokens arrive: it holds back an incomplete UTF-8 sequence
+// at the end (byte-level tokens may split a character) and any tail that could begin a stop
+// sequence, and ends generation when a stop sequence appears (without printing it).
+type streamer struct {
+	w       io.Writer
+	tok     tokenizer.Tokenizer
+	stops   []string
+	ids     []int
+	printed int // bytes of the decoded text already written
+	done    bool
+	err     error
+}
+
+func newStreamer(w io.Writer, tok tokenizer.Tokenizer, stops []string) *streamer {
+	return &streamer{w: w, tok: tok, stops: stops}
+}
+
+func (s *streamer) emit(id int) bool {
+	s.ids = append(s.ids, id)
+	text, err := s.tok.Decode(s.ids)
+	if err != nil {
+		s.err = err
+		return false
+	}
+	if i, ok := firstStop(text, s.stops); ok {
+		s.write(text[:i])
+		s.done = true
+		return false
+	}
+	safe := len(text)
+	for _, st := range s.stops { // keep back a possible start of a stop sequence
+		for k := min(len(st)-1, len(text)); k > 0; k-- {
+			if strings.HasSuffix(text, st[:k]) {
+				safe = min(safe, len(text)-k)
+				break
+			}
+		}
+	}
+	safe = completeUTF8(text[:safe])
+	s.write(text[:safe])
+	return true
+}
+
+func (s *streamer) write(text string) {
+	if len(text) > s.printed {
+		io.WriteString(s.w, text[s.printed:])
+		s.printed = len(text)
+	}
+	if f, ok := s.w.(*os.File); ok {
+		f.Sync()
+	}
+}
+
+// flush writes whatever was held back once generation has ended.
+func (s *streamer) flush() {
+	if s.done || s.err != nil {
+		return
+	}
+	text, err := s.tok.Decode(s.ids)
+	if err == nil {
+		s.write(text)
+	}
+}
+
+func firstStop(text string, stops []string) (int, bool) {
+	best, found := len(text), false
+	for _, st := range stops {
+		if i := strings.Index(text, st); i >= 0 && i < best {
+			best, found = i, true
+		}
+	}
+	return best, found
+}
+
+// completeUTF8 returns the length of the longest prefix of s that does not end inside a UTF-8
+// sequence that more bytes could complete.
+func completeUTF8(s string) int {
+	for back := 1; back <= 3 && back <= len(s); back++ {
+		c := s[len(s)-back]
+		if c < 0x80 {
+			return len(s)
+		}
+		if c >= 0xC0 { // a lead byte: is its sequence complete?
+			if need := seqLen(c); need > back {
+				return len(s) - back
+			}
+			return len(s)
+		}
+	}
+	return len(s)
+}
+
+func seqLen(lead byte) int {
+	switch {
+	case lead >= 0xF0:
+		return 4
+	case lead >= 0xE0:
+		return 3
+	}
+	return 2
+}
+
+func unescape(s string) string {
+	return strings.NewReplacer(`\n`, "\n", `\t`, "\t", `\\`, `\`).Replace(s)
+}
+
+func modelType(config []byte) string {
+	var c struct {
+		ModelType string `json:"model_type"`
+	}
+	_ = json.Unmarshal(config, &c)
+	return c.ModelType
+}
+
+// streamSample prints a sample continuation of prompt at temperature 0.8.
+func streamSample(ctx context.Context, w io.Writer, m *gpt.Model, tok tokenizer.Tokenizer, prompt string, n int, seed uint64) error {
+	ids := tok.Encode(prompt)
+	if len(ids) == 0 {
+		ids = []int{0}
+	}
+	s, err := sample.New(sample.Options{Temperature: 0.8, Seed: seed})
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(w, prompt)
+	st := newStreamer(w, tok, nil)
+	_, err = m.Generate(ctx, ids, n, s, st.emit)
+	st.flush()
+	return err
+}

@@ -1,0 +1,45 @@
+// Command qkv builds, trains, runs and serves transformer language models.
+//
+//	qkv train                         train a GPT on a default corpus (no network needed)
+//	qkv generate --model DIR PROMPT   continue a prompt with a trained model
+//	qkv --help                        every command
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	if err := root.ExecuteContext(ctx); err != nil {
+		if !errors.Is(err, errSilent) {
+			fmt.Fprintln(os.Stderr, "qkv:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// errSilent marks an error already reported to the user.
+var errSilent = errors.New("")
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "qkv",
+		Short: "Build, train, run and serve transformer language models",
+		Long: `qkv builds, trains, runs and serves transformer language models — attention, the
+Transformer, BERT and GPT — from first principles, in one Go binary.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newTrainCmd(), newGenerateCmd())
+	return root
+}

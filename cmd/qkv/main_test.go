@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the qkv command line in-process and returns its output and error.
+func run(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTrainRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	empty := writeFile(t, dir, "empty.txt", "")
+	short := writeFile(t, dir, "short.txt", "tiny corpus, much shorter than a block")
+	emptyDir := filepath.Join(dir, "nothing")
+	os.Mkdir(emptyDir, 0o755)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"empty corpus", []string{"train", "--data", empty}, "empty"},
+		{"folder without text", []string{"train", "--data", emptyDir}, "no text files"},
+		{"missing corpus", []string{"train", "--data", filepath.Join(dir, "absent.txt")}, "no such file"},
+		{"block longer than corpus", []string{"train", "--data", short, "--block", "64"}, "--block"},
+		{"unknown flag", []string{"train", "--no-such-flag"}, "unknown flag"},
+		{"unknown preset", []string{"train", "--preset", "huge"}, "unknown --preset"},
+		{"unknown tokenizer", []string{"train", "--data", short, "--tokenizer", "words"}, "unknown --tokenizer"},
+		{"heads do not divide width", []string{"train", "--n-embd", "100", "--n-head", "3"}, "multiple"},
+		{"bad time", []string{"train", "--time", "soon"}, "--time"},
+		{"bad lr", []string{"train", "--lr", "-1"}, "--lr"},
+		{"unknown arch", []string{"train", "--arch", "rnn"}, "--arch"},
+		{"resume of a non-run", []string{"train", "--resume", dir}, "not a training run"},
+		{"generate without model", []string{"generate", "hi"}, "required flag"},
+		{"generate from a non-model", []string{"generate", "--model", dir, "hi"}, "holds no model"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := run(t, "", c.args...)
+			if err == nil {
+				t.Fatalf("no error; output:\n%s", out)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+// Train a tiny model, generate from its run folder, resume it further.
+func TestTrainGenerateResume(t *testing.T) {
+	dir := t.TempDir()
+	corpus := writeFile(t, dir, "corpus.txt", strings.Repeat("to be or not to be, that is the question. ", 80))
+	runDir := filepath.Join(dir, "run")
+	out, err := run(t, "", "train", "--data", corpus, "--preset", "tiny", "--block", "32", "--iters", "30",
+		"--eval-interval", "10", "--out", runDir, "--sample-tokens", "20", "--lr", "3e-3", "--warmup", "5")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"corpus:", "tokenizer: char", "val loss (whole split)", "sample (temperature 0.8)", "step-000030"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("train output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, f := range []string{"run.json", "metrics.jsonl", "latest", "checkpoints/step-000030/model.safetensors", "checkpoints/step-000030/qkv_tokenizer.json", "checkpoints/step-000030/optimizer.safetensors"} {
+		if _, err := os.Stat(filepath.Join(runDir, f)); err != nil {
+			t.Errorf("run folder lacks %s", f)
+		}
+	}
+
+	gen := func(args ...string) string {
+		out, err := run(t, "", append([]string{"generate", "--model", runDir}, args...)...)
+		if err != nil {
+			t.Fatalf("generate %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	a := gen("--temperature", "0", "--max-tokens", "25", "to be")
+	b := gen("--temperature", "0", "--max-tokens", "25", "to be")
+	if a != b || !strings.HasPrefix(a, "to be") || len(a) < len("to be")+20 {
+		t.Fatalf("greedy generation not repeatable or too short: %q vs %q", a, b)
+	}
+	s1 := gen("--seed", "4", "--max-tokens", "25", "to")
+	s2 := gen("--seed", "4", "--max-tokens", "25", "to")
+	if s1 != s2 {
+		t.Fatalf("same seed, different text: %q vs %q", s1, s2)
+	}
+	stopped := gen("--temperature", "0", "--max-tokens", "200", "--stop", "e", "to b")
+	if strings.Contains(strings.TrimPrefix(stopped, "to b"), "e") {
+		t.Fatalf("stop sequence printed: %q", stopped)
+	}
+	piped, err := run(t, "to be", "generate", "--model", runDir, "--temperature", "0", "--max-tokens", "25")
+	if err != nil || piped != a {
+		t.Fatalf("prompt from stdin: %q, %v (want %q)", piped, err, a)
+	}
+
+	out, err = run(t, "", "train", "--resume", runDir, "--iters", "40", "--sample-tokens", "0")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "resuming") || !strings.Contains(out, "step-000040") {
+		t.Fatalf("resume output:\n%s", out)
+	}
+	if _, err := run(t, "", "train", "--resume", runDir, "--lr", "1"); err == nil || !strings.Contains(err.Error(), "cannot change") {
+		t.Fatalf("changing settings on resume: %v", err)
+	}
+}

@@ -1,0 +1,376 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/qkvdev/qkv/data"
+	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/tensor/kernel"
+	"github.com/qkvdev/qkv/tokenizer"
+	"github.com/qkvdev/qkv/train"
+)
+
+// trainOptions are the settings of a training run; run.json stores them so that --resume
+// rebuilds the same run.
+type trainOptions struct {
+	Arch      string `json:"arch"`
+	Data      string `json:"data"` // "" = the Go source tree
+	Tokenizer string `json:"tokenizer"`
+	Preset    string `json:"preset"`
+
+	NLayer     int     `json:"n_layer"`
+	NHead      int     `json:"n_head"`
+	NEmbd      int     `json:"n_embd"`
+	Block      int     `json:"block_size"`
+	Batch      int     `json:"batch_size"`
+	Dropout    float64 `json:"dropout"`
+	Activation string  `json:"activation"`
+
+	Iters        int     `json:"iters"`
+	Time         string  `json:"time"`
+	LR           float64 `json:"lr"`
+	MinLR        float64 `json:"min_lr"`
+	Warmup       int     `json:"warmup"`
+	WeightDecay  float64 `json:"weight_decay"`
+	Beta1        float64 `json:"beta1"`
+	Beta2        float64 `json:"beta2"`
+	Clip         float64 `json:"clip"`
+	Seed         uint64  `json:"seed"`
+	EvalInterval int     `json:"eval_interval"`
+	LogInterval  int     `json:"log_interval"`
+	ValFraction  float64 `json:"val_fraction"`
+
+	Out          string `json:"-"`
+	Resume       string `json:"-"`
+	Threads      int    `json:"-"`
+	SampleTokens int    `json:"-"`
+	Prompt       string `json:"-"`
+}
+
+// preset is a named model size.
+type preset struct {
+	nLayer, nHead, nEmbd, block, batch int
+	desc                               string
+}
+
+var gptPresets = map[string]preset{
+	"tiny":  {2, 2, 64, 64, 16, "2 layers, 2 heads, 64 wide (seconds per hundred steps)"},
+	"baby":  {4, 4, 128, 64, 12, "nanoGPT's CPU baby: 4 layers, 4 heads, 128 wide, block 64"},
+	"small": {6, 6, 384, 256, 8, "nanoGPT's shakespeare-char: 6 layers, 6 heads, 384 wide, block 256"},
+	"gpt2":  {12, 12, 768, 1024, 4, "GPT-2 124M: 12 layers, 12 heads, 768 wide, block 1024"},
+}
+
+func presetNames() string {
+	return "tiny, baby, small, gpt2"
+}
+
+func newTrainCmd() *cobra.Command {
+	o := &trainOptions{}
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train a model on a text corpus",
+		Long: `Train a model on a text corpus and save the run (checkpoints, metrics, tokenizer).
+
+With no flags, qkv trains a small GPT for about five minutes on the Go distribution's own
+source code (found with 'go env GOROOT'; no network needed), saves the run under runs/ and
+prints a sample of generated text.
+
+The corpus is split 90/10 into training and validation text. Checkpoints are written
+atomically with the optimizer and random-number state, so --resume continues a run exactly;
+Ctrl-C saves a checkpoint and exits.`,
+		Example: `  qkv train
+  qkv train --data ../shared/data/tinyshakespeare/input.txt --preset baby --iters 2000
+  qkv train --data notes/ --tokenizer byte --n-layer 6 --n-embd 256 --time 30m
+  qkv train --resume runs/gpt-20261128-101500`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Arch, "arch", "gpt", "model architecture: gpt")
+	f.StringVar(&o.Data, "data", "", "training text: a file, or a folder of text files (default: the Go source tree)")
+	f.StringVar(&o.Tokenizer, "tokenizer", "char", "tokenizer: char (the corpus's characters) or byte (256 raw bytes)")
+	f.StringVar(&o.Preset, "preset", "baby", "model size preset: "+presetNames())
+	f.IntVar(&o.NLayer, "n-layer", 0, "Transformer blocks (overrides the preset)")
+	f.IntVar(&o.NHead, "n-head", 0, "attention heads (overrides the preset)")
+	f.IntVar(&o.NEmbd, "n-embd", 0, "embedding width (overrides the preset)")
+	f.IntVar(&o.Block, "block", 0, "context length in tokens (overrides the preset)")
+	f.IntVar(&o.Batch, "batch", 0, "sequences per step (overrides the preset)")
+	f.Float64Var(&o.Dropout, "dropout", 0, "dropout probability (embeddings, attention, residual)")
+	f.StringVar(&o.Activation, "activation", "gelu_new", "GELU form: gelu_new (tanh, GPT-2) or gelu (exact erf)")
+	f.IntVar(&o.Iters, "iters", 0, "optimizer steps (default: as many as fit in --time)")
+	f.StringVar(&o.Time, "time", "", "training time budget, e.g. 4m or 1h (default 4m when --iters is not set)")
+	f.Float64Var(&o.LR, "lr", 1e-3, "peak learning rate")
+	f.Float64Var(&o.MinLR, "min-lr", 0, "final learning rate of the cosine decay (default lr/10)")
+	f.IntVar(&o.Warmup, "warmup", 100, "linear warm-up steps")
+	f.Float64Var(&o.WeightDecay, "weight-decay", 0.1, "AdamW decoupled weight decay (matrices only)")
+	f.Float64Var(&o.Beta1, "beta1", 0.9, "AdamW β1")
+	f.Float64Var(&o.Beta2, "beta2", 0.99, "AdamW β2")
+	f.Float64Var(&o.Clip, "clip", 1.0, "gradient global-norm clipping (0: off)")
+	f.Uint64Var(&o.Seed, "seed", 1337, "random seed (initialisation, batches, dropout)")
+	f.IntVar(&o.EvalInterval, "eval-interval", 250, "evaluate and checkpoint every N steps")
+	f.IntVar(&o.LogInterval, "log-interval", 10, "log metrics every N steps")
+	f.Float64Var(&o.ValFraction, "val-fraction", 0.1, "share of the corpus (its end) held out for validation")
+	f.StringVar(&o.Out, "out", "", "run folder (default runs/ARCH-DATE-TIME)")
+	f.StringVar(&o.Resume, "resume", "", "continue the run in this folder from its latest checkpoint")
+	f.IntVar(&o.Threads, "threads", 0, "CPU threads (default: all cores)")
+	f.IntVar(&o.SampleTokens, "sample-tokens", 300, "tokens of sample text to print at the end (0: none)")
+	f.StringVar(&o.Prompt, "prompt", "", "prompt for the final sample (default: a newline, or \"func main() {\" for the Go corpus)")
+	return cmd
+}
+
+func runTrain(cmd *cobra.Command, o *trainOptions) error {
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	if o.Threads > 0 {
+		kernel.SetThreads(o.Threads)
+	}
+	resume := o.Resume != ""
+	if resume {
+		if err := loadRunOptions(cmd, o); err != nil {
+			return err
+		}
+	}
+	if o.Arch != "gpt" {
+		return fmt.Errorf("unknown --arch %q: this build trains gpt", o.Arch)
+	}
+	p, ok := gptPresets[o.Preset]
+	if !ok {
+		return fmt.Errorf("unknown --preset %q (choose from %s)", o.Preset, presetNames())
+	}
+	o.NLayer = orDefault(o.NLayer, p.nLayer)
+	o.NHead = orDefault(o.NHead, p.nHead)
+	o.NEmbd = orDefault(o.NEmbd, p.nEmbd)
+	o.Block = orDefault(o.Block, p.block)
+	o.Batch = orDefault(o.Batch, p.batch)
+	if o.MinLR == 0 {
+		o.MinLR = o.LR / 10
+	}
+	var budget time.Duration
+	if o.Time == "" && o.Iters == 0 {
+		o.Time = "4m"
+	}
+	if o.Time != "" {
+		d, err := time.ParseDuration(o.Time)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("--time %q: want a positive duration such as 90s, 4m or 2h", o.Time)
+		}
+		budget = d
+	}
+	if err := checkTrainOptions(o); err != nil {
+		return err
+	}
+
+	// Corpus and tokenizer.
+	var corpus *data.Corpus
+	var err error
+	if o.Data == "" {
+		corpus, err = data.GoSource(8 << 20)
+	} else {
+		corpus, err = data.LoadCorpus(o.Data, nil, data.MaxCorpusBytes)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "corpus: %s\n", corpus.Desc)
+	runDir := o.Out
+	if resume {
+		runDir = o.Resume
+	} else if runDir == "" {
+		runDir = filepath.Join("runs", fmt.Sprintf("%s-%s", o.Arch, time.Now().Format("20060102-150405")))
+	}
+	var tok tokenizer.Tokenizer
+	if resume {
+		dir, err := train.LatestCheckpoint(runDir)
+		if err != nil {
+			return err
+		}
+		if tok, err = tokenizer.Load(dir); err != nil {
+			return err
+		}
+	} else if tok, err = newTokenizer(o.Tokenizer, corpus.Text); err != nil {
+		return err
+	}
+	ids := tok.Encode(corpus.Text)
+	trainIDs, valIDs := data.Split(ids, 1-o.ValFraction)
+	if err := data.CheckBlock("training", trainIDs, o.Block); err != nil {
+		return err
+	}
+	if err := data.CheckBlock("validation", valIDs, o.Block); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "tokenizer: %s, %d tokens in the vocabulary; %d training and %d validation tokens\n", tok.Kind(), tok.VocabSize(), len(trainIDs), len(valIDs))
+
+	cfg := gpt.Config{
+		VocabSize: tok.VocabSize(), NPositions: o.Block, NEmbd: o.NEmbd, NLayer: o.NLayer, NHead: o.NHead,
+		LayerNormEpsilon: 1e-5, Activation: o.Activation,
+		ResidPdrop: float32(o.Dropout), EmbdPdrop: float32(o.Dropout), AttnPdrop: float32(o.Dropout),
+	}
+	m, err := gpt.New(cfg, o.Seed)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "model: GPT, %d layers, %d heads, %d wide, block %d, %.2fM parameters; batch %d\n",
+		cfg.NLayer, cfg.NHead, cfg.NEmbd, cfg.NPositions, float64(m.Params.Count())/1e6, o.Batch)
+	if !resume {
+		if err := os.MkdirAll(runDir, 0o755); err != nil {
+			return err
+		}
+		if err := saveRunOptions(runDir, o); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "run: %s (%d threads)\n", runDir, kernel.Threads())
+
+	task := &train.GPTTask{Model: m, Tokenizer: tok, Train: trainIDs, Val: valIDs, Batch: o.Batch, Block: o.Block}
+	tcfg := train.Config{
+		Iters: o.Iters, Time: budget,
+		LR: o.LR, MinLR: o.MinLR, Warmup: o.Warmup,
+		Beta1: o.Beta1, Beta2: o.Beta2, Eps: 1e-8, WeightDecay: o.WeightDecay, Clip: o.Clip,
+		EvalInterval: o.EvalInterval, LogInterval: o.LogInterval, Seed: o.Seed,
+		RunDir: runDir, Resume: resume, Log: out,
+	}
+	if isTerminal(os.Stdout) {
+		tcfg.Progress = newBar(os.Stderr)
+	}
+	res, err := train.Run(ctx, task, tcfg)
+	if errors.Is(err, train.ErrInterrupted) {
+		fmt.Fprintf(out, "\ninterrupted at step %d; checkpoint saved in %s\nresume with: qkv train --resume %s\n", res.Steps, res.Checkpoint, runDir)
+		return errSilent
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "done: %d steps in %s, %s tokens/s; val loss %.4f (whole split)\n", res.Steps, res.Elapsed.Round(time.Second), humanCount(res.TokensPerS), res.ValLoss)
+	fmt.Fprintf(out, "saved %s\n", res.Checkpoint)
+	if o.SampleTokens > 0 {
+		prompt := o.Prompt
+		if prompt == "" {
+			prompt = "\n"
+			if o.Data == "" {
+				prompt = "func main() {"
+			}
+		}
+		fmt.Fprintf(out, "\nsample (temperature 0.8):\n")
+		if err := streamSample(ctx, out, m, tok, prompt, o.SampleTokens, o.Seed); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\n\ngenerate more with: qkv generate --model %s %q\n", runDir, prompt)
+	}
+	return nil
+}
+
+func orDefault(v, d int) int {
+	if v != 0 {
+		return v
+	}
+	return d
+}
+
+func checkTrainOptions(o *trainOptions) error {
+	switch {
+	case o.NLayer <= 0 || o.NLayer > 256:
+		return fmt.Errorf("--n-layer %d: want 1..256", o.NLayer)
+	case o.NHead <= 0 || o.NEmbd <= 0 || o.NEmbd%o.NHead != 0:
+		return fmt.Errorf("--n-embd %d must be a positive multiple of --n-head %d", o.NEmbd, o.NHead)
+	case o.Block <= 0 || o.Block > 1<<16:
+		return fmt.Errorf("--block %d: want 1..65536", o.Block)
+	case o.Batch <= 0 || o.Batch > 1<<16:
+		return fmt.Errorf("--batch %d: want 1..65536", o.Batch)
+	case o.Iters < 0:
+		return fmt.Errorf("--iters %d must not be negative", o.Iters)
+	case !(o.LR > 0 && o.LR < 10):
+		return fmt.Errorf("--lr %g: want a positive learning rate such as 1e-3", o.LR)
+	case o.MinLR < 0 || o.MinLR > o.LR:
+		return fmt.Errorf("--min-lr %g must be between 0 and --lr %g", o.MinLR, o.LR)
+	case o.Warmup < 0:
+		return fmt.Errorf("--warmup %d must not be negative", o.Warmup)
+	case o.Dropout < 0 || o.Dropout >= 1:
+		return fmt.Errorf("--dropout %g: want a probability in [0, 1)", o.Dropout)
+	case o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1:
+		return fmt.Errorf("--beta1 %g and --beta2 %g must be in [0, 1)", o.Beta1, o.Beta2)
+	case o.WeightDecay < 0 || o.Clip < 0:
+		return fmt.Errorf("--weight-decay and --clip must not be negative")
+	case o.ValFraction <= 0 || o.ValFraction >= 1:
+		return fmt.Errorf("--val-fraction %g: want a share in (0, 1)", o.ValFraction)
+	case o.EvalInterval < 0 || o.LogInterval < 0:
+		return fmt.Errorf("--eval-interval and --log-interval must not be negative")
+	case o.Activation != "gelu_new" && o.Activation != "gelu":
+		return fmt.Errorf("--activation %q: want gelu_new or gelu", o.Activation)
+	}
+	return nil
+}
+
+func newTokenizer(kind, corpus string) (tokenizer.Tokenizer, error) {
+	switch kind {
+	case "char":
+		return tokenizer.NewChar(corpus)
+	case "byte":
+		return tokenizer.Byte{}, nil
+	}
+	return nil, fmt.Errorf("unknown --tokenizer %q (want char or byte)", kind)
+}
+
+func saveRunOptions(dir string, o *trainOptions) error {
+	b, err := json.MarshalIndent(o, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, train.RunFile), append(b, '\n'), 0o644)
+}
+
+// loadRunOptions reads run.json of the run being resumed; flags given on the command line
+// (--iters to extend a run, --threads, sampling) still apply.
+func loadRunOptions(cmd *cobra.Command, o *trainOptions) error {
+	path := filepath.Join(o.Resume, train.RunFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--resume %s: not a training run (%w)", o.Resume, err)
+	}
+	saved := *o
+	if err := json.Unmarshal(b, &saved); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, name := range []string{"iters", "time"} {
+		if cmd.Flags().Changed(name) {
+			switch name {
+			case "iters":
+				saved.Iters = o.Iters
+			case "time":
+				saved.Time = o.Time
+			}
+		}
+	}
+	var changed []string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "resume", "iters", "time", "threads", "sample-tokens", "prompt", "out":
+		default:
+			changed = append(changed, "--"+f.Name)
+		}
+	})
+	if len(changed) > 0 {
+		return fmt.Errorf("--resume continues a run with its saved settings; %s cannot change (only --iters, --time, --threads, --sample-tokens, --prompt)", strings.Join(changed, ", "))
+	}
+	*o = saved
+	return nil
+}
+
+func humanCount(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
