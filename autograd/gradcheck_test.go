@@ -66,6 +66,20 @@ func TestGradients(t *testing.T) {
 			return g.CrossEntropy(in[0], []int{1, 5, tensor.IgnoreIndex, 0})
 		}},
 		{name: "Embedding", inputs: [][]int{{5, 3}}, fn: func(g *Graph, in []*Var) *Var { return g.Embedding(in[0], []int{4, 0, 4, 2}) }},
+		{name: "Attention", inputs: [][]int{{2, 3, 5, 4}, {2, 3, 6, 4}, {2, 3, 6, 4}}, fn: func(g *Graph, in []*Var) *Var {
+			return g.Attention(in[0], in[1], in[2], 0.5, false, nil, nil)
+		}},
+		{name: "Attention/causal", inputs: [][]int{{2, 2, 5, 4}, {2, 2, 7, 4}, {2, 2, 7, 4}}, fn: func(g *Graph, in []*Var) *Var {
+			return g.Attention(in[0], in[1], in[2], 0.5, true, nil, nil)
+		}},
+		{name: "Attention/mask", inputs: [][]int{{2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 5, 4}}, fn: func(g *Graph, in []*Var) *Var {
+			return g.Attention(in[0], in[1], in[2], 0.5, false, tensor.AttentionMask{0, 0, 0, -1e9, -1e9, 0, 0, 0, 0, -1e9}, nil)
+		}},
+		{name: "Attention/fused-qkv-views", inputs: [][]int{{2, 70, 12}}, fn: func(g *Graph, in []*Var) *Var {
+			// q, k, v read in place from a (B, T, 3C) tensor, T above the query block size
+			split := func(i int) *Var { return g.Transpose(g.SplitDim(g.Narrow(in[0], 2, 4*i, 4), 2, 2), 1, 2) }
+			return g.Attention(split(0), split(1), split(2), 0.7, true, nil, nil)
+		}},
 		{name: "Dropout", inputs: [][]int{{4, 5}}, fn: func(g *Graph, in []*Var) *Var {
 			return g.Dropout(in[0], 0.3, tensor.NewRNG(7)) // same mask on every evaluation
 		}},

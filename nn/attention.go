@@ -15,27 +15,44 @@ type AttentionOptions struct {
 	// Causal: query t sees keys j ≤ t + S − T only (so a block of queries at the end of a
 	// longer key sequence, as in cached decoding, is masked correctly).
 	Causal bool
-	// Mask, if set, is added to the scores before the softmax; it broadcasts to (B, nh, T, S)
-	// (for example (B, 1, 1, S) with 0 for real keys and a large negative value for padding).
-	Mask *tensor.Tensor
+	// Mask, if set, is added to the scores of each batch entry's keys: (B·S) values, 0 for real
+	// keys and a large negative value for padding.
+	Mask tensor.AttentionMask
 	// Dropout on the attention weights, drawn from RNG (training only).
 	Dropout float32
 	RNG     *tensor.RNG
 	// Weights, if non-nil, receives the attention weights (B, nh, T, S) for inspection.
-	Weights **autograd.Var
+	Weights **tensor.Tensor
 }
 
-// ScaledDotProductAttention is softmax(q·kᵀ/√hs + mask)·v (Vaswani et al., 2017) for
-// q (B, nh, T, hs) and k, v (B, nh, S, hs) — any strided views. It returns (B, nh, T, hs).
-func ScaledDotProductAttention(g *autograd.Graph, q, k, v *autograd.Var, o AttentionOptions) *autograd.Var {
-	hs := q.Value.Dim(-1)
-	scores := g.Scale(g.MatMul(q, g.Transpose(k, -2, -1)), float32(1/math.Sqrt(float64(hs)))) // (B, nh, T, S)
+// Attention is multi-head scaled dot-product attention (Vaswani et al., 2017),
+//
+//	softmax(q·kᵀ/√hs + mask)·v,
+//
+// for q (B, nh, T, hs) and k, v (B, nh, S, hs) — any strided views, read in place. It returns
+// the heads merged back, (B, T, C) with C = nh·hs. It runs as one fused primitive, except with
+// dropout on the attention weights, which takes the composed path.
+func Attention(g *autograd.Graph, q, k, v *autograd.Var, o AttentionOptions) *autograd.Var {
+	b, nh, t, hs := q.Value.Dim(0), q.Value.Dim(1), q.Value.Dim(2), q.Value.Dim(3)
+	scale := float32(1 / math.Sqrt(float64(hs)))
+	if o.Dropout > 0 && o.RNG != nil {
+		return MergeHeads(g, composedAttention(g, q, k, v, scale, o))
+	}
+	y := g.Attention(q, k, v, scale, o.Causal, o.Mask, o.Weights) // (B, T, nh, hs)
+	return g.Reshape(y, b, t, nh*hs)
+}
+
+// composedAttention is attention spelled out in primitives — matmul, scale, mask, softmax,
+// dropout, matmul — returning (B, nh, T, hs).
+func composedAttention(g *autograd.Graph, q, k, v *autograd.Var, scale float32, o AttentionOptions) *autograd.Var {
+	scores := g.Scale(g.MatMul(q, g.Transpose(k, -2, -1)), scale) // (B, nh, T, S)
 	if o.Mask != nil {
-		scores = g.Add(scores, g.Const(o.Mask))
+		b, s := k.Value.Dim(0), k.Value.Dim(2)
+		scores = g.Add(scores, g.Const(tensor.FromData(o.Mask, b, 1, 1, s)))
 	}
 	att := g.Softmax(scores, o.Causal) // (B, nh, T, S)
 	if o.Weights != nil {
-		*o.Weights = att
+		*o.Weights = att.Value
 	}
 	att = g.Dropout(att, o.Dropout, o.RNG)
 	return g.MatMul(att, v) // (B, nh, T, hs)

@@ -193,8 +193,7 @@ func (a *CausalSelfAttention) Forward(g *autograd.Graph, x *autograd.Var, cache 
 	if cache != nil {
 		k, v = cache.Append(g, k, v) // (B, nh, S, hs)
 	}
-	y := nn.ScaledDotProductAttention(g, q, k, v, nn.AttentionOptions{Causal: true, Dropout: on(rng, a.AttnPdrop), RNG: rng})
-	y = nn.MergeHeads(g, y) // (B, T, C)
+	y := nn.Attention(g, q, k, v, nn.AttentionOptions{Causal: true, Dropout: on(rng, a.AttnPdrop), RNG: rng}) // (B, T, C)
 	return g.Dropout(a.CProj.Forward(g, y), on(rng, a.ResidPdrop), rng)
 }
 

@@ -1,0 +1,249 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/qkvdev/qkv/tensor/kernel"
+)
+
+// Fused scaled dot-product attention. Notation: B batch, nh heads, T queries, S keys, hs head
+// size. q is (B, nh, T, hs); k and v are (B, nh, S, hs): any strided views whose last dimension
+// is contiguous, such as the heads of a fused (B, T, 3C) projection or the rows of a KV cache,
+// read in place. The output is written in merged-head layout, (B, T, nh, hs) — that is
+// (B, T, C) — so no transpose or copy follows.
+//
+// For each (batch, head) pair, in parallel over pairs:
+//
+//	S = scale · q·kᵀ + mask        (T, S)  scores
+//	P = softmax(S)                 (T, S)  rows; causal: query t sees keys j ≤ t + S − T
+//	O = P·v                        (T, hs)
+//
+// AttentionForward keeps P for the backward pass (training); AttentionInfer never forms the
+// (T, S) matrix: it streams key blocks with an online softmax (running max and sum), as
+// FlashAttention does, so memory stays O(T·hs) however long the context.
+
+// AttentionMask is an additive mask over keys, one row per batch entry: mask[b·S + j] is added
+// to every score of key j in batch b (0 to keep, a large negative value to drop padding).
+type AttentionMask []float32
+
+// AttentionArgs are the operands of fused attention.
+type AttentionArgs struct {
+	Q, K, V *Tensor       // (B, nh, T, hs), (B, nh, S, hs), (B, nh, S, hs)
+	Out     *Tensor       // (B, T, nh, hs), contiguous
+	Scale   float32       // usually 1/√hs
+	Causal  bool          // autoregressive mask
+	Mask    AttentionMask // optional (B·S) additive key mask
+}
+
+func (a *AttentionArgs) dims(op string) (b, nh, t, s, hs int) {
+	q, k, v, o := a.Q, a.K, a.V, a.Out
+	if q.ndim != 4 || k.ndim != 4 || v.ndim != 4 || o.ndim != 4 {
+		panic(fmt.Sprintf("tensor.%s: want 4-d q, k, v, out; got %v %v %v %v", op, q.Shape(), k.Shape(), v.Shape(), o.Shape()))
+	}
+	b, nh, t, hs = q.shape[0], q.shape[1], q.shape[2], q.shape[3]
+	s = k.shape[2]
+	if k.shape[0] != b || k.shape[1] != nh || k.shape[3] != hs || !equalInts(v.Shape(), k.Shape()) ||
+		o.shape[0] != b || o.shape[1] != t || o.shape[2] != nh || o.shape[3] != hs {
+		panic(fmt.Sprintf("tensor.%s: q %v, k %v, v %v, out %v do not agree", op, q.Shape(), k.Shape(), v.Shape(), o.Shape()))
+	}
+	for _, x := range []*Tensor{q, k, v, o} {
+		if x.strides[3] != 1 {
+			panic(fmt.Sprintf("tensor.%s: the head dimension must be contiguous (strides %v)", op, x.Strides()))
+		}
+	}
+	if !o.IsContiguous() {
+		panic(fmt.Sprintf("tensor.%s: out must be contiguous", op))
+	}
+	if a.Mask != nil && len(a.Mask) != b*s {
+		panic(fmt.Sprintf("tensor.%s: mask has %d values, want B·S = %d", op, len(a.Mask), b*s))
+	}
+	return
+}
+
+// head returns the data offset of (b, h) in x and its row stride.
+func head(x *Tensor, b, h int) (int, int) {
+	return x.off + b*x.strides[0] + h*x.strides[1], x.strides[2]
+}
+
+// visible returns how many keys query row t may see.
+func visible(causal bool, t, T, S int) int {
+	if !causal {
+		return S
+	}
+	return max(0, min(S, t+S-T+1))
+}
+
+// AttentionForward computes the output and saves the probabilities P (B, nh, T, S), contiguous,
+// for AttentionBackward.
+func AttentionForward(a *AttentionArgs, p *Tensor) {
+	B, nh, T, S, hs := a.dims("AttentionForward")
+	mustLen("AttentionForward", "probabilities", p, B*nh*T*S)
+	mustContiguous("AttentionForward", p)
+	pd, od := p.Data(), a.Out.Data()
+	C := nh * hs
+	kernel.Parallel(B*nh, 1, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/nh, bh%nh
+			qo, qs := head(a.Q, b, h)
+			ko, ks := head(a.K, b, h)
+			vo, vs := head(a.V, b, h)
+			P := pd[bh*T*S : (bh+1)*T*S]
+			// Scores, one block of query rows at a time, skipping keys no row of the block sees.
+			for t0 := 0; t0 < T; t0 += attnBlock {
+				t1 := min(T, t0+attnBlock)
+				n := visible(a.Causal, t1-1, T, S)
+				if n > 0 {
+					kernel.Sgemm(false, true, t1-t0, n, hs, a.Scale, a.Q.data[qo+t0*qs:], qs, a.K.data[ko:], ks, 0, P[t0*S:], S)
+				}
+				for t := t0; t < t1; t++ {
+					row := P[t*S : (t+1)*S]
+					m := visible(a.Causal, t, T, S)
+					if a.Mask != nil {
+						addRow(row[:m], a.Mask[b*S:b*S+m])
+					}
+					softmaxRow(row[:m], row[:m])
+					clear(row[m:])
+				}
+			}
+			// O = P·v, written into the merged-head output.
+			kernel.Sgemm(false, false, T, hs, S, 1, P, S, a.V.data[vo:], vs, 0, od[b*T*C+h*hs:], C)
+		}
+	})
+}
+
+const attnBlock = 64
+
+func addRow(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// AttentionBackward accumulates the gradients of q, k and v (any of dq, dk, dv may be nil) from
+// dout (B, T, nh, hs), given the saved probabilities p and the forward output out. dq, dk and dv
+// have the shapes and may have the strides of q, k and v.
+func AttentionBackward(a *AttentionArgs, p, dout, dq, dk, dv *Tensor) {
+	B, nh, T, S, hs := a.dims("AttentionBackward")
+	mustContiguous("AttentionBackward", p, dout)
+	pd, od, gd := p.Data(), a.Out.Data(), dout.Data()
+	C := nh * hs
+	kernel.Parallel(B*nh, 1, func(lo, hi int) {
+		scratch := getScratch(T*S + T)
+		defer putScratch(scratch)
+		dS, di := (*scratch)[:T*S], (*scratch)[T*S:T*S+T]
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/nh, bh%nh
+			P := pd[bh*T*S : (bh+1)*T*S]
+			oo := b*T*C + h*hs
+			qo, qs := head(a.Q, b, h)
+			ko, ks := head(a.K, b, h)
+			vo, vs := head(a.V, b, h)
+			if dv != nil { // dV += Pᵀ·dO
+				o, s := head(dv, b, h)
+				kernel.Sgemm(true, false, S, hs, T, 1, P, S, gd[oo:], C, 1, dv.data[o:], s)
+			}
+			if dq == nil && dk == nil {
+				continue
+			}
+			// dP = dO·vᵀ; dS = P∘(dP − rowsum(dO∘O)) — masked keys have P = 0 and get nothing.
+			kernel.Sgemm(false, true, T, S, hs, 1, gd[oo:], C, a.V.data[vo:], vs, 0, dS, S)
+			for t := 0; t < T; t++ {
+				di[t] = kernel.Dot(gd[oo+t*C:oo+t*C+hs], od[oo+t*C:oo+t*C+hs])
+				m := visible(a.Causal, t, T, S)
+				pr, sr := P[t*S:t*S+m], dS[t*S:t*S+S]
+				for j, pv := range pr {
+					sr[j] = pv * (sr[j] - di[t])
+				}
+				clear(sr[m:])
+			}
+			if dq != nil { // dQ += scale·dS·k
+				o, s := head(dq, b, h)
+				kernel.Sgemm(false, false, T, hs, S, a.Scale, dS, S, a.K.data[ko:], ks, 1, dq.data[o:], s)
+			}
+			if dk != nil { // dK += scale·dSᵀ·q
+				o, s := head(dk, b, h)
+				kernel.Sgemm(true, false, S, hs, T, a.Scale, dS, S, a.Q.data[qo:], qs, 1, dk.data[o:], s)
+			}
+		}
+	})
+}
+
+// AttentionInfer computes the output without forming the (T, S) score matrix: for each query
+// row, key blocks are streamed with an online softmax — a running maximum m and sum l, with
+// the partial output rescaled by exp(m_old − m_new) whenever the maximum grows.
+func AttentionInfer(a *AttentionArgs) {
+	B, nh, T, S, hs := a.dims("AttentionInfer")
+	od := a.Out.Data()
+	C := nh * hs
+	const kb = 128 // keys per block
+	kernel.Parallel(B*nh*T, max(1, 4096/(S*hs+1)), func(lo, hi int) {
+		scratch := getScratch(kb + hs)
+		defer putScratch(scratch)
+		sc, acc := (*scratch)[:kb], (*scratch)[kb:kb+hs]
+		for r := lo; r < hi; r++ {
+			bh, t := r/T, r%T
+			b, h := bh/nh, bh%nh
+			qo, qs := head(a.Q, b, h)
+			ko, ks := head(a.K, b, h)
+			vo, vs := head(a.V, b, h)
+			q := a.Q.data[qo+t*qs : qo+t*qs+hs]
+			n := visible(a.Causal, t, T, S)
+			m, l := float32(math.Inf(-1)), float32(0)
+			clear(acc)
+			for j0 := 0; j0 < n; j0 += kb {
+				j1 := min(n, j0+kb)
+				blk := sc[:j1-j0]
+				bm := float32(math.Inf(-1))
+				for j := j0; j < j1; j++ {
+					s := a.Scale * kernel.Dot(q, a.K.data[ko+j*ks:ko+j*ks+hs])
+					if a.Mask != nil {
+						s += a.Mask[b*S+j]
+					}
+					blk[j-j0] = s
+					bm = max(bm, s)
+				}
+				if math.IsInf(float64(bm), -1) {
+					continue // the whole block is masked out
+				}
+				if bm > m { // rescale what was accumulated under the old maximum
+					c := float32(math.Exp(float64(m - bm)))
+					l *= c
+					for i := range acc {
+						acc[i] *= c
+					}
+					m = bm
+				}
+				for j := j0; j < j1; j++ {
+					e := float32(math.Exp(float64(blk[j-j0] - m)))
+					l += e
+					kernel.Axpy(e, a.V.data[vo+j*vs:vo+j*vs+hs], acc)
+				}
+			}
+			out := od[b*T*C+t*C+h*hs : b*T*C+t*C+h*hs+hs]
+			if l == 0 {
+				clear(out) // no visible key
+				continue
+			}
+			inv := 1 / l
+			for i, v := range acc {
+				out[i] = v * inv
+			}
+		}
+	})
+}
+
+var scratchPool sync.Pool
+
+func getScratch(n int) *[]float32 {
+	if p, ok := scratchPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+func putScratch(p *[]float32) { scratchPool.Put(p) }
