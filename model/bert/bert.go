@@ -1,0 +1,239 @@
+// Package bert is BERT (Devlin et al., 2019): a bidirectional Transformer encoder with
+// post-LayerNorm blocks, pretrained with masked language modelling and next-sentence
+// prediction. Parameters carry HuggingFace's BertForPreTraining names.
+//
+// Notation: B batch size, T sequence length, C = hidden_size, V = vocab_size, nh heads,
+// hs = C/nh, I = intermediate_size.
+package bert
+
+import (
+	"fmt"
+
+	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/nn"
+	"github.com/qkvdev/qkv/tensor"
+)
+
+// Model is BertForPreTraining: the encoder (bert.*) and the two pretraining heads (cls.*).
+type Model struct {
+	Config Config
+	Params nn.Params
+
+	Embeddings *Embeddings
+	Layers     []*Layer
+	Pooler     *nn.Linear // tanh(dense(h[:, 0])): the sentence representation
+
+	// Pretraining heads.
+	Transform   *nn.Linear    // cls.predictions.transform.dense
+	TransformLN *nn.LayerNorm // cls.predictions.transform.LayerNorm
+	MLMBias     *autograd.Var // cls.predictions.bias (V); the decoder weight is word_embeddings
+	NSP         *nn.Linear    // cls.seq_relationship: C → 2
+	act         tensor.GELUKind
+}
+
+// Embeddings sum word, position and token-type embeddings, then LayerNorm.
+type Embeddings struct {
+	Word, Position, TokenType *nn.Embedding
+	LN                        *nn.LayerNorm
+	Dropout                   float32
+}
+
+// Layer is one post-LayerNorm encoder block:
+//
+//	h = LN(x + dense(attention(x)))
+//	y = LN(h + output(gelu(intermediate(h))))
+type Layer struct {
+	Query, Key, Value *nn.Linear
+	AttnOut           *nn.Linear
+	AttnLN            *nn.LayerNorm
+	Intermediate      *nn.Linear
+	Output            *nn.Linear
+	OutLN             *nn.LayerNorm
+	NHead             int
+	Act               tensor.GELUKind
+	Dropout           float32 // hidden dropout (training)
+	AttnDropout       float32 // attention-weights dropout (training)
+}
+
+// New builds a model with BERT's initialisation from seed: weights N(0, 0.02), biases 0,
+// LayerNorm weights 1.
+func New(cfg Config, seed uint64) (*Model, error) {
+	m, err := build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rng := tensor.NewRNG(seed)
+	for _, p := range m.Params.List() {
+		if v := p.Var.Value; v.Dims() >= 2 {
+			tensor.Normal(v, 0, 0.02, rng)
+		}
+	}
+	return m, nil
+}
+
+func build(cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	act := tensor.GELUErf
+	if cfg.HiddenAct != "gelu" {
+		act = tensor.GELUTanh
+	}
+	m := &Model{Config: cfg, act: act}
+	ps := &m.Params
+	C, eps := cfg.HiddenSize, cfg.LayerNormEps
+	m.Embeddings = &Embeddings{
+		Word:      nn.NewEmbedding(ps, "bert.embeddings.word_embeddings", cfg.VocabSize, C),
+		Position:  nn.NewEmbedding(ps, "bert.embeddings.position_embeddings", cfg.MaxPositionEmbeddings, C),
+		TokenType: nn.NewEmbedding(ps, "bert.embeddings.token_type_embeddings", cfg.TypeVocabSize, C),
+		LN:        nn.NewLayerNorm(ps, "bert.embeddings.LayerNorm", C, eps),
+		Dropout:   cfg.HiddenDropoutProb,
+	}
+	for l := 0; l < cfg.NumHiddenLayers; l++ {
+		p := fmt.Sprintf("bert.encoder.layer.%d", l)
+		m.Layers = append(m.Layers, &Layer{
+			Query:        nn.NewLinear(ps, p+".attention.self.query", C, C, true, true),
+			Key:          nn.NewLinear(ps, p+".attention.self.key", C, C, true, true),
+			Value:        nn.NewLinear(ps, p+".attention.self.value", C, C, true, true),
+			AttnOut:      nn.NewLinear(ps, p+".attention.output.dense", C, C, true, true),
+			AttnLN:       nn.NewLayerNorm(ps, p+".attention.output.LayerNorm", C, eps),
+			Intermediate: nn.NewLinear(ps, p+".intermediate.dense", C, cfg.IntermediateSize, true, true),
+			Output:       nn.NewLinear(ps, p+".output.dense", cfg.IntermediateSize, C, true, true),
+			OutLN:        nn.NewLayerNorm(ps, p+".output.LayerNorm", C, eps),
+			NHead:        cfg.NumAttentionHeads,
+			Act:          act,
+			Dropout:      cfg.HiddenDropoutProb,
+			AttnDropout:  cfg.AttentionDropoutProb,
+		})
+	}
+	m.Pooler = nn.NewLinear(ps, "bert.pooler.dense", C, C, true, true)
+	m.Transform = nn.NewLinear(ps, "cls.predictions.transform.dense", C, C, true, true)
+	m.TransformLN = nn.NewLayerNorm(ps, "cls.predictions.transform.LayerNorm", C, eps)
+	m.MLMBias = ps.Add("cls.predictions.bias", false, cfg.VocabSize)
+	m.NSP = nn.NewLinear(ps, "cls.seq_relationship", C, 2, true, true)
+	return m, nil
+}
+
+// Batch is the input of a forward pass: B rows of T tokens, row-major.
+type Batch struct {
+	B, T          int
+	InputIDs      []int
+	TokenTypeIDs  []int // nil: all 0
+	AttentionMask []int // 1 for real tokens, 0 for padding; nil: all 1
+}
+
+// Check validates the batch against the model.
+func (m *Model) Check(b *Batch) error {
+	n := b.B * b.T
+	if b.B <= 0 || b.T <= 0 || len(b.InputIDs) != n {
+		return fmt.Errorf("bert: %d input ids for (B, T) = (%d, %d)", len(b.InputIDs), b.B, b.T)
+	}
+	if b.T > m.Config.MaxPositionEmbeddings {
+		return fmt.Errorf("bert: sequence of %d tokens exceeds max_position_embeddings = %d", b.T, m.Config.MaxPositionEmbeddings)
+	}
+	if (b.TokenTypeIDs != nil && len(b.TokenTypeIDs) != n) || (b.AttentionMask != nil && len(b.AttentionMask) != n) {
+		return fmt.Errorf("bert: token_type_ids and attention_mask must have B·T = %d entries", n)
+	}
+	for i, id := range b.InputIDs {
+		if id < 0 || id >= m.Config.VocabSize {
+			return fmt.Errorf("bert: input id %d at position %d is outside the vocabulary [0, %d)", id, i, m.Config.VocabSize)
+		}
+	}
+	for i, id := range b.TokenTypeIDs {
+		if id < 0 || id >= m.Config.TypeVocabSize {
+			return fmt.Errorf("bert: token type %d at position %d is outside [0, %d)", id, i, m.Config.TypeVocabSize)
+		}
+	}
+	return nil
+}
+
+// Output holds what a forward pass computes.
+type Output struct {
+	Hidden *autograd.Var // last_hidden_state (B, T, C)
+	Pooled *autograd.Var // pooler_output (B, C)
+}
+
+// Encode runs the encoder: embeddings and every layer, then the pooler. rng non-nil turns
+// dropout on. weights, if non-nil, receives each layer's attention weights (B, nh, T, T).
+func (m *Model) Encode(g *autograd.Graph, b *Batch, rng *tensor.RNG, weights []*tensor.Tensor) *Output {
+	if err := m.Check(b); err != nil {
+		panic(err.Error())
+	}
+	x := m.Embeddings.Forward(g, b, rng) // (B, T, C)
+	mask := keyMask(b)
+	for l, layer := range m.Layers {
+		var w **tensor.Tensor
+		if weights != nil {
+			w = &weights[l]
+		}
+		x = layer.Forward(g, x, mask, rng, w)
+	}
+	first := g.Narrow(x, 1, 0, 1) // (B, 1, C): the [CLS] position
+	pooled := g.Tanh(m.Pooler.Forward(g, g.Reshape(g.Contiguous(first), b.B, m.Config.HiddenSize)))
+	return &Output{Hidden: x, Pooled: pooled}
+}
+
+// keyMask is the additive attention mask: 0 for real keys, the float32 minimum for padding
+// (as HuggingFace does), or nil when nothing is padded.
+func keyMask(b *Batch) tensor.AttentionMask {
+	if b.AttentionMask == nil {
+		return nil
+	}
+	padded := false
+	for _, v := range b.AttentionMask {
+		padded = padded || v == 0
+	}
+	if !padded {
+		return nil
+	}
+	mask := make(tensor.AttentionMask, len(b.AttentionMask))
+	for i, v := range b.AttentionMask {
+		if v == 0 {
+			mask[i] = -3.4028234663852886e38
+		}
+	}
+	return mask
+}
+
+// Forward sums the three embeddings of b and normalises: (B, T, C).
+func (e *Embeddings) Forward(g *autograd.Graph, b *Batch, rng *tensor.RNG) *autograd.Var {
+	C := e.Word.Weight.Value.Dim(1)
+	x := g.Reshape(e.Word.Forward(g, b.InputIDs), b.B, b.T, C)
+	x = g.Add(x, g.Narrow(e.Position.Weight, 0, 0, b.T)) // positions 0..T-1, broadcast over B
+	types := b.TokenTypeIDs
+	if types == nil {
+		types = make([]int, b.B*b.T)
+	}
+	x = g.Add(x, g.Reshape(e.TokenType.Forward(g, types), b.B, b.T, C))
+	return g.Dropout(e.LN.Forward(g, x), on(rng, e.Dropout), rng)
+}
+
+// Forward applies the encoder block to x (B, T, C).
+func (l *Layer) Forward(g *autograd.Graph, x *autograd.Var, mask tensor.AttentionMask, rng *tensor.RNG, weights **tensor.Tensor) *autograd.Var {
+	q := nn.SplitHeads(g, l.Query.Forward(g, x), l.NHead) // (B, nh, T, hs)
+	k := nn.SplitHeads(g, l.Key.Forward(g, x), l.NHead)
+	v := nn.SplitHeads(g, l.Value.Forward(g, x), l.NHead)
+	a := nn.Attention(g, q, k, v, nn.AttentionOptions{Mask: mask, Dropout: on(rng, l.AttnDropout), RNG: rng, Weights: weights}) // (B, T, C)
+	h := l.AttnLN.Forward(g, g.Add(x, g.Dropout(l.AttnOut.Forward(g, a), on(rng, l.Dropout), rng)))
+	f := l.Output.Forward(g, g.GELU(l.Intermediate.Forward(g, h), l.Act)) // (B, T, C)
+	return l.OutLN.Forward(g, g.Add(h, g.Dropout(f, on(rng, l.Dropout), rng)))
+}
+
+// MLMLogits are the masked-language-model logits (B, T, V): transform (dense, GELU, LayerNorm),
+// then the decoder tied to the word embeddings, plus cls.predictions.bias.
+func (m *Model) MLMLogits(g *autograd.Graph, hidden *autograd.Var) *autograd.Var {
+	h := m.TransformLN.Forward(g, g.GELU(m.Transform.Forward(g, hidden), m.act))
+	return g.Linear(h, m.Embeddings.Word.Weight, m.MLMBias, true)
+}
+
+// NSPLogits are the next-sentence-prediction logits (B, 2) from the pooled output.
+func (m *Model) NSPLogits(g *autograd.Graph, pooled *autograd.Var) *autograd.Var {
+	return m.NSP.Forward(g, pooled)
+}
+
+func on(rng *tensor.RNG, p float32) float32 {
+	if rng == nil {
+		return 0
+	}
+	return p
+}

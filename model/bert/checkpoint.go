@@ -1,0 +1,76 @@
+package bert
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/qkvdev/qkv/hf"
+	"github.com/qkvdev/qkv/hf/safetensors"
+	"github.com/qkvdev/qkv/internal/atomicfile"
+)
+
+// File names inside a model folder.
+const (
+	ConfigFile  = "config.json"
+	WeightsFile = "model.safetensors"
+)
+
+// Save writes config.json and model.safetensors into dir (created if needed), each atomically.
+func (m *Model) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("bert: %w", err)
+	}
+	cfg, err := MarshalConfig(m.Config)
+	if err != nil {
+		return fmt.Errorf("bert: %w", err)
+	}
+	if err := hf.SaveWeights(filepath.Join(dir, WeightsFile), &m.Params); err != nil {
+		return fmt.Errorf("bert: %w", err)
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), cfg, 0o644)
+}
+
+// Load reads a BERT model folder in HuggingFace's layout.
+func Load(dir string) (*Model, error) {
+	data, err := hf.ReadConfig(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, fmt.Errorf("bert: %w", err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	m, err := build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	f, err := safetensors.Open(filepath.Join(dir, WeightsFile))
+	if err != nil {
+		return nil, fmt.Errorf("bert: %w", err)
+	}
+	defer f.Close()
+	if err := hf.LoadFrom(f, &m.Params, renameHF); err != nil {
+		return nil, fmt.Errorf("bert: %w", err)
+	}
+	return m, nil
+}
+
+// renameHF maps names found in BERT checkpoints to parameter names: the older LayerNorm
+// gamma/beta spelling, the position_ids buffer and the tied decoder weight (skipped).
+func renameHF(name string) (string, bool) {
+	switch {
+	case strings.HasSuffix(name, ".gamma"):
+		name = strings.TrimSuffix(name, ".gamma") + ".weight"
+	case strings.HasSuffix(name, ".beta"):
+		name = strings.TrimSuffix(name, ".beta") + ".bias"
+	}
+	switch name {
+	case "bert.embeddings.position_ids", "cls.predictions.decoder.weight":
+		return "", true
+	case "cls.predictions.decoder.bias":
+		return "", true // the same tensor as cls.predictions.bias
+	}
+	return name, true
+}

@@ -1,0 +1,133 @@
+package bert
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/hf/safetensors"
+	"github.com/qkvdev/qkv/internal/testenv"
+)
+
+// Parity with the PyTorch reference for every bert folder: last_hidden_state, pooler_output,
+// MLM and NSP logits within 1e-4 (relative for large values), losses within 1e-5, every
+// gradient within 1e-3 of that tensor's largest magnitude.
+
+type referenceInputs struct {
+	InputIDs      [][]int `json:"input_ids"`
+	TokenTypeIDs  [][]int `json:"token_type_ids"`
+	AttentionMask [][]int `json:"attention_mask"`
+	MLMLabels     [][]int `json:"mlm_labels"`
+	NSPLabels     []int   `json:"nsp_labels"`
+}
+
+func TestReferenceParity(t *testing.T) {
+	for _, dir := range testenv.ReferenceModels(t, "bert") {
+		t.Run(filepath.Base(dir), func(t *testing.T) { checkParity(t, dir) })
+	}
+}
+
+func checkParity(t *testing.T, dir string) {
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in referenceInputs
+	data, err := os.ReadFile(filepath.Join(dir, "inputs.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &in); err != nil {
+		t.Fatal(err)
+	}
+	exp, err := safetensors.Open(filepath.Join(dir, "expected.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Close()
+	want := func(name string) []float32 {
+		v, err := exp.Float32(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	b := &Batch{B: len(in.InputIDs), T: len(in.InputIDs[0]), InputIDs: flatten(in.InputIDs), TokenTypeIDs: flatten(in.TokenTypeIDs), AttentionMask: flatten(in.AttentionMask)}
+	g := autograd.NewGraph()
+	out := m.Encode(g, b, nil, nil)
+	mlm := m.MLMLogits(g, out.Hidden)
+	nsp := m.NSPLogits(g, out.Pooled)
+	mlmLoss, nspLoss, loss := m.PretrainingLoss(g, mlm, nsp, flatten(in.MLMLabels), in.NSPLabels)
+
+	for name, got := range map[string]*autograd.Var{"last_hidden_state": out.Hidden, "pooler_output": out.Pooled, "mlm_logits": mlm, "nsp_logits": nsp} {
+		if d := relDiff(got.Value.Contiguous().Data(), want(name)); d > 1e-4 {
+			t.Errorf("%s differs by %.3g", name, d)
+		}
+	}
+	for name, got := range map[string]*autograd.Var{"mlm_loss": mlmLoss, "nsp_loss": nspLoss, "loss": loss} {
+		if d := math.Abs(float64(got.Value.Item() - want(name)[0])); d > 1e-5 {
+			t.Errorf("%s = %.7f, reference %.7f", name, got.Value.Item(), want(name)[0])
+		}
+	}
+	g.Backward(loss)
+	// The key biases' gradient is zero in exact arithmetic (a per-row constant shift of the
+	// scores leaves the softmax unchanged), so both sides hold only rounding noise there; the
+	// tolerance has a floor of 1e-6 of the largest gradient anywhere in the model.
+	global := 0.0
+	for _, p := range m.Params.List() {
+		for _, v := range want("grad." + p.Name) {
+			global = max(global, math.Abs(float64(v)))
+		}
+	}
+	for _, p := range m.Params.List() {
+		ref := want("grad." + p.Name)
+		scale := 0.0
+		for _, v := range ref {
+			scale = max(scale, math.Abs(float64(v)))
+		}
+		tol := max(1e-3*scale, 1e-6*global)
+		if d := maxDiff(p.Var.Grad().Data(), ref); d > tol {
+			t.Errorf("grad %s differs by %.3g (tolerance %.3g)", p.Name, d, tol)
+		}
+	}
+	// The inference path (no recording: online-softmax attention) gives the same hidden states.
+	g2 := autograd.NewGraph()
+	g2.SetGrad(false)
+	if d := relDiff(m.Encode(g2, b, nil, nil).Hidden.Value.Data(), want("last_hidden_state")); d > 1e-4 {
+		t.Errorf("inference last_hidden_state differs by %.3g", d)
+	}
+}
+
+func flatten(rows [][]int) []int {
+	var out []int
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}
+
+func maxDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var m float64
+	for i := range a {
+		m = max(m, math.Abs(float64(a[i]-b[i])))
+	}
+	return m
+}
+
+// relDiff is the largest difference, relative for values above 1.
+func relDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var m float64
+	for i := range a {
+		m = max(m, math.Abs(float64(a[i]-b[i]))/max(1, math.Abs(float64(b[i]))))
+	}
+	return m
+}
