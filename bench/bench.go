@@ -1,0 +1,130 @@
+// Package bench runs the workloads W1–W4 that qkv is measured on, defined exactly as the
+// PyTorch baselines define them (../shared/bench/WORKLOADS.md): W1 SGEMM, W2 GPT training
+// steps, W3 GPT-2 124M prefill and KV-cache decoding, W4 BERT-base encoder forward.
+//
+// Each measurement warms up, then takes the median of several repetitions.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"syscall"
+	"time"
+)
+
+// Result is one measured case and metric, as one JSON line of `qkv bench --json`.
+type Result struct {
+	Workload  string  `json:"workload"`
+	Case      string  `json:"case"`
+	Threads   int     `json:"threads"`
+	Metric    string  `json:"metric"`
+	Value     float64 `json:"value"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	Weights   string  `json:"weights,omitempty"`
+	Unit      string  `json:"unit,omitempty"`
+	Extra     any     `json:"extra,omitempty"`
+}
+
+// Workload is one named workload with its cases.
+type Workload struct {
+	ID    string
+	Desc  string
+	Cases []string
+	// Run measures one case with the given number of threads.
+	Run func(ctx context.Context, cs string, threads int) ([]Result, error)
+}
+
+// Workloads lists W1–W4 in order.
+func Workloads() []Workload {
+	return []Workload{
+		{ID: "W1", Desc: "fp32 SGEMM C = A·B", Cases: []string{"1024x1024x1024", "4096x768x3072", "1x768x3072"}, Run: runW1},
+		{ID: "W2", Desc: "GPT training step (forward, backward, clip, AdamW)", Cases: []string{"small", "shakespeare"}, Run: runW2},
+		{ID: "W3", Desc: "GPT-2 124M prefill (64 tokens) and KV-cache greedy decoding (128 tokens)", Cases: []string{"gpt2-124m"}, Run: runW3},
+		{ID: "W4", Desc: "BERT-base encoder forward, sequence 128", Cases: []string{"batch1", "batch8"}, Run: runW4},
+	}
+}
+
+// Find returns the workload with the given id (case-insensitive).
+func Find(id string) (Workload, bool) {
+	for _, w := range Workloads() {
+		if equalFold(w.ID, id) {
+			return w, true
+		}
+	}
+	return Workload{}, false
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'a' <= x && x <= 'z' {
+			x -= 32
+		}
+		if 'a' <= y && y <= 'z' {
+			y -= 32
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// PeakRSSMB is the process's peak resident set size so far, in MiB.
+func PeakRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // Linux reports KiB
+}
+
+// median returns the median of xs (which it sorts).
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// timeCalls runs fn warmup times, then reps samples of inner calls each, and returns seconds per
+// call for every sample.
+func timeCalls(ctx context.Context, fn func(), warmup, reps, inner int) ([]float64, error) {
+	for i := 0; i < warmup; i++ {
+		fn()
+	}
+	out := make([]float64, 0, reps)
+	for r := 0; r < reps; r++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		for i := 0; i < inner; i++ {
+			fn()
+		}
+		out = append(out, time.Since(t0).Seconds()/float64(inner))
+	}
+	return out, nil
+}
+
+// innerFor picks how many calls make a sample of about target seconds.
+func innerFor(fn func(), target float64) int {
+	fn()
+	t0 := time.Now()
+	fn()
+	est := max(time.Since(t0).Seconds(), 1e-7)
+	return max(1, int(target/est))
+}
+
+func errCase(w, c string) error {
+	return fmt.Errorf("%s has no case %q", w, c)
+}

@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"context"
+	"runtime"
+	"time"
+
+	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/optim"
+	"github.com/qkvdev/qkv/tensor"
+	"github.com/qkvdev/qkv/tensor/kernel"
+)
+
+// W2Config is one W2 training configuration.
+type W2Config struct {
+	Vocab, Layers, Heads, Embd, Block, Batch int
+}
+
+// W2Configs are the two W2 cases.
+var W2Configs = map[string]W2Config{
+	"small":       {Vocab: 65, Layers: 4, Heads: 4, Embd: 128, Block: 64, Batch: 32},
+	"shakespeare": {Vocab: 65, Layers: 6, Heads: 6, Embd: 384, Block: 256, Batch: 8},
+}
+
+// runW2: a GPT-2-style model (pre-LN, tied head, exact GELU, dropout 0) trained on random token
+// batches (B, T+1) from a seeded generator: forward, cross-entropy, backward, clip 1.0, AdamW
+// (lr 1e-3, betas (0.9, 0.95), weight decay 0.1 on matrices). Tokens/s = B·T / median step time
+// over 10 steps after 3 warm-up steps.
+func runW2(ctx context.Context, cs string, threads int) ([]Result, error) {
+	c, ok := W2Configs[cs]
+	if !ok {
+		return nil, errCase("W2", cs)
+	}
+	kernel.SetThreads(threads)
+	m, err := gpt.New(gpt.Config{VocabSize: c.Vocab, NPositions: c.Block, NEmbd: c.Embd, NLayer: c.Layers, NHead: c.Heads, LayerNormEpsilon: 1e-5, Activation: "gelu"}, 1337)
+	if err != nil {
+		return nil, err
+	}
+	// nanoGPT-style decay: matrices only (the W2 baseline decays every ≥2-D tensor, embeddings
+	// included; the cost is the same).
+	opt := optim.NewAdamW(m.Params.List(), optim.AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
+	rng := tensor.NewRNG(1337)
+	B, T := c.Batch, c.Block
+	x, y, row := make([]int, B*T), make([]int, B*T), make([]int, T+1)
+	g := autograd.NewGraph()
+	var times []float64
+	var first, last float32
+	allocs0, allocs1 := uint64(0), uint64(0)
+	for step := 0; step < 13; step++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for b := 0; b < B; b++ {
+			for i := range row {
+				row[i] = rng.IntN(c.Vocab)
+			}
+			copy(x[b*T:], row[:T])
+			copy(y[b*T:], row[1:])
+		}
+		if step == 3 {
+			allocs0 = mallocs()
+		}
+		t0 := time.Now()
+		g.Reset()
+		m.Params.ZeroGrad()
+		loss := m.Loss(g, m.Forward(g, x, B, T, nil), y)
+		g.Backward(loss)
+		optim.ClipGradNorm(m.Params.List(), 1)
+		opt.Step(1e-3)
+		dt := time.Since(t0).Seconds()
+		if step == 12 {
+			allocs1 = mallocs()
+		}
+		if step == 0 {
+			first = loss.Value.Item()
+		}
+		last = loss.Value.Item()
+		if step >= 3 {
+			times = append(times, dt)
+		}
+	}
+	tps := float64(B*T) / median(times)
+	extra := map[string]any{"loss_first": first, "loss_last": last, "allocs_per_step": float64(allocs1-allocs0) / 9, "arena_mb": float64(g.Bytes()) / (1 << 20)}
+	return []Result{{Workload: "W2", Case: cs, Threads: threads, Metric: "tokens_per_s", Value: tps, PeakRSSMB: PeakRSSMB(), Extra: extra}}, nil
+}
+
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}

@@ -1,0 +1,98 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/tensor"
+	"github.com/qkvdev/qkv/tensor/kernel"
+)
+
+// GPT2Small is the GPT-2 124M shape of W3.
+var GPT2Small = gpt.Config{VocabSize: 50257, NPositions: 1024, NEmbd: 768, NLayer: 12, NHead: 12, LayerNormEpsilon: 1e-5, Activation: "gelu"}
+
+// W3Weights lists the weight formats W3 measures.
+var W3Weights = []string{"fp32"}
+
+// runW3: GPT-2 124M with random weights. Prefill a 64-token prompt (seeded random ids) into a
+// KV cache, returning only the last position's logits: median of 7 after 2 warm-ups. Then
+// greedy decoding of 128 tokens one at a time (the first comes out of prefill): tokens/s = 1 /
+// median step time over the 127 single-token steps, after an 8-token warm-up decode.
+func runW3(ctx context.Context, cs string, threads int) ([]Result, error) {
+	if cs != "gpt2-124m" {
+		return nil, errCase("W3", cs)
+	}
+	kernel.SetThreads(threads)
+	m, err := gpt.New(GPT2Small, 1337)
+	if err != nil {
+		return nil, err
+	}
+	rng := tensor.NewRNG(1338)
+	prompt := make([]int, 64)
+	for i := range prompt {
+		prompt[i] = rng.IntN(GPT2Small.VocabSize)
+	}
+	var out []Result
+	for _, w := range W3Weights {
+		if err := quantize(m, w); err != nil {
+			return nil, err
+		}
+		gen := m.NewGenerator()
+		prefill := func() {
+			if _, err := gen.Start(prompt); err != nil {
+				panic(err)
+			}
+		}
+		pre, err := timeCalls(ctx, prefill, 2, 7, 1)
+		if err != nil {
+			return nil, err
+		}
+		decode := func(n int) ([]float64, []int, error) {
+			logits, err := gen.Start(prompt)
+			if err != nil {
+				return nil, nil, err
+			}
+			next := tensor.Argmax(tensor.FromData(logits, len(logits)))
+			toks, times := []int{next}, make([]float64, 0, n)
+			for i := 1; i < n; i++ {
+				if err := ctx.Err(); err != nil {
+					return nil, nil, err
+				}
+				t0 := time.Now()
+				logits, err = gen.Next(next)
+				if err != nil {
+					return nil, nil, err
+				}
+				next = tensor.Argmax(tensor.FromData(logits, len(logits)))
+				times = append(times, time.Since(t0).Seconds())
+				toks = append(toks, next)
+			}
+			return times, toks, nil
+		}
+		if _, _, err := decode(8); err != nil {
+			return nil, err
+		}
+		times, toks, err := decode(128)
+		if err != nil {
+			return nil, err
+		}
+		rss := PeakRSSMB()
+		extra := map[string]any{"first_tokens": toks[:8], "steps_timed": len(times)}
+		out = append(out,
+			Result{Workload: "W3", Case: cs, Threads: threads, Metric: "prefill_ms", Value: median(pre) * 1e3, PeakRSSMB: rss, Weights: w},
+			Result{Workload: "W3", Case: cs, Threads: threads, Metric: "decode_tokens_per_s", Value: 1 / median(times), PeakRSSMB: rss, Weights: w, Extra: extra},
+		)
+	}
+	return out, nil
+}
+
+// quantize switches m's weights to the given format for inference.
+func quantize(m *gpt.Model, format string) error {
+	switch format {
+	case "fp32":
+		return nil
+	}
+	return fmt.Errorf("unknown weight format %q", format)
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qkvdev/qkv/bench"
+)
+
+type benchOptions struct {
+	threads int
+	json    bool
+	child   string
+	cases   []string
+}
+
+func newBenchCmd() *cobra.Command {
+	o := &benchOptions{}
+	cmd := &cobra.Command{
+		Use:   "bench [W1 W2 W3 W4]",
+		Short: "Measure the workloads W1–W4 (SGEMM, GPT training, GPT-2 decoding, BERT forward)",
+		Long: `Measure qkv on the workloads W1–W4, defined as the PyTorch baselines in
+../shared/bench/ define them, and print a table (or JSON lines with --json):
+
+  W1  fp32 SGEMM C = A·B for 1024×1024×1024, 4096×768×3072 and 1×768×3072, at 1 and N threads
+  W2  GPT training step (forward, backward, clip, AdamW), configs small and shakespeare
+  W3  GPT-2 124M: prefill a 64-token prompt, then greedy KV-cache decoding of 128 tokens
+  W4  BERT-base encoder forward, sequence 128, batch 1 and 8
+
+Each case runs in its own process, so its peak RSS is its own. Measurements warm up first and
+report the median of several repetitions.`,
+		Example: `  qkv bench
+  qkv bench W1 W3 --threads 2
+  qkv bench W2 --case small --json`,
+		RunE: func(cmd *cobra.Command, args []string) error { return runBench(cmd, o, args) },
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.threads, "threads", runtime.NumCPU(), "threads (W1 also runs on 1)")
+	f.BoolVar(&o.json, "json", false, "print one JSON object per line")
+	f.StringArrayVar(&o.cases, "case", nil, "run only this case (repeatable), e.g. small or batch8")
+	f.StringVar(&o.child, "child", "", "run one WORKLOAD/CASE in this process (internal)")
+	f.MarkHidden("child")
+	return cmd
+}
+
+func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
+	ctx := cmd.Context()
+	if o.threads < 1 {
+		return fmt.Errorf("--threads %d: want at least 1", o.threads)
+	}
+	if o.child != "" {
+		id, cs, _ := strings.Cut(o.child, "/")
+		w, ok := bench.Find(id)
+		if !ok {
+			return fmt.Errorf("unknown workload %q", id)
+		}
+		res, err := w.Run(ctx, cs, o.threads)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		for _, r := range res {
+			enc.Encode(r)
+		}
+		return nil
+	}
+	var workloads []bench.Workload
+	if len(args) == 0 {
+		workloads = bench.Workloads()
+	}
+	for _, a := range args {
+		w, ok := bench.Find(a)
+		if !ok {
+			return fmt.Errorf("unknown workload %q (want W1, W2, W3 or W4)", a)
+		}
+		workloads = append(workloads, w)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var results []bench.Result
+	out := cmd.OutOrStdout()
+	for _, w := range workloads {
+		for _, cs := range w.Cases {
+			if len(o.cases) > 0 && !slices.Contains(o.cases, cs) {
+				continue
+			}
+			threads := []int{o.threads}
+			if w.ID == "W1" && o.threads > 1 {
+				threads = []int{1, o.threads}
+			}
+			for _, t := range threads {
+				fmt.Fprintf(cmd.ErrOrStderr(), "bench: %s %s, %d threads…\n", w.ID, cs, t)
+				child := exec.CommandContext(ctx, self, "bench", "--child", w.ID+"/"+cs, "--threads", fmt.Sprint(t))
+				var stdout, stderr bytes.Buffer
+				child.Stdout, child.Stderr = &stdout, &stderr
+				if err := child.Run(); err != nil {
+					return fmt.Errorf("%s %s: %v\n%s", w.ID, cs, err, stderr.String())
+				}
+				sc := bufio.NewScanner(&stdout)
+				for sc.Scan() {
+					var r bench.Result
+					if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+						return fmt.Errorf("%s %s: bad output %q", w.ID, cs, sc.Text())
+					}
+					results = append(results, r)
+					if o.json {
+						json.NewEncoder(out).Encode(r)
+					}
+				}
+			}
+		}
+	}
+	if !o.json {
+		printBenchTable(out, results)
+	}
+	return nil
+}
+
+func printBenchTable(w io.Writer, rs []bench.Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tcase\tweights\tthreads\tmetric\tvalue\tpeak RSS (MiB)\t")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.2f\t%.0f\t\n", r.Workload, r.Case, r.Weights, r.Threads, r.Metric, r.Value, r.PeakRSSMB)
+	}
+	tw.Flush()
+}
