@@ -183,6 +183,17 @@ func (g *Graph) gradOf(v *Var) *tensor.Tensor {
 	return v.grad
 }
 
+// gradFor returns the buffer a backward rule should put v's gradient into, and whether it must
+// add to it (acc) or may simply overwrite every element (a fresh, uninitialised buffer: nothing
+// has flowed into v yet). Writing rather than adding saves clearing the buffer and reading it.
+func (g *Graph) gradFor(v *Var) (t *tensor.Tensor, acc bool) {
+	if v.grad != nil || v.base != nil || v.param {
+		return g.gradOf(v), true
+	}
+	v.grad = g.arena.New(v.Value.Shape()...)
+	return v.grad, false
+}
+
 // Backward computes the gradient of loss (a one-element var) with respect to every var that
 // requires one, accumulating into parameter gradients.
 func (g *Graph) Backward(loss *Var) {

@@ -47,6 +47,13 @@ func binaryBackward(g *Graph, n *node) {
 		if !n.needs(i) {
 			continue
 		}
+		// The first gradient into a same-shaped input of an addition is dc itself: share the
+		// buffer (dc is not read again once this rule has run).
+		if (op == tensor.OpAdd || op == tensor.OpSub && i == 0) && v.grad == nil && v.base == nil && !v.param &&
+			tensor.SameShape(v.Value, dc) && dc.IsContiguous() && !(i == 1 && a == b) {
+			v.grad = dc
+			continue
+		}
 		var local *tensor.Tensor // dc · ∂c/∂v, in the output's shape
 		switch {
 		case op == tensor.OpAdd || op == tensor.OpSub && i == 0:
@@ -100,7 +107,11 @@ func (g *Graph) Contiguous(x *Var) *Var {
 
 // contiguousBackward: y = copy(x) ⇒ dx += dy (through x's strides).
 func contiguousBackward(g *Graph, n *node) {
-	dx := g.gradOf(n.in[0])
+	dx, acc := g.gradFor(n.in[0])
+	if !acc {
+		tensor.CopyInto(dx, n.out.grad)
+		return
+	}
 	tensor.BinaryInto(dx, tensor.OpAdd, dx, n.out.grad, false)
 }
 

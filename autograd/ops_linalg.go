@@ -40,11 +40,14 @@ func matmulBackward(g *Graph, n *node) {
 // accumulateProduct adds x·y into v's gradient, reducing over batch dimensions that v was
 // broadcast along.
 func (g *Graph) accumulateProduct(v *Var, x, y *tensor.Tensor) {
-	dv := g.gradOf(v)
+	dv, acc := g.gradFor(v)
 	prodBatch, _ := tensor.BroadcastShape(x.Shape()[:x.Dims()-2], y.Shape()[:y.Dims()-2])
 	if len(prodBatch) == dv.Dims()-2 && equal(prodBatch, dv.Shape()[:dv.Dims()-2]) {
-		tensor.MatMulInto(dv, x, y, 1, 1)
+		tensor.MatMulInto(dv, x, y, 1, beta(acc))
 		return
+	}
+	if !acc {
+		tensor.Zero(dv)
 	}
 	tmp := g.arena.New(append(prodBatch, dv.Dim(-2), dv.Dim(-1))...)
 	tensor.MatMulInto(tmp, x, y, 1, 0)
@@ -118,9 +121,9 @@ func linearBackward(g *Graph, n *node) {
 		if !transposed {
 			Wt = g.arena.Transpose(W, 0, 1)
 		}
-		dxg := g.gradOf(n.in[0])
+		dxg, acc := g.gradFor(n.in[0])
 		if dxg.IsContiguous() {
-			tensor.MatMulInto(g.arena.Reshape(dxg, rows, in), dy, Wt, 1, 1)
+			tensor.MatMulInto(g.arena.Reshape(dxg, rows, in), dy, Wt, 1, beta(acc))
 		} else { // x was a strided view: compute, then add through the view
 			tmp := g.arena.New(rows, in)
 			tensor.MatMulInto(tmp, dy, Wt, 1, 0)
@@ -149,4 +152,12 @@ func contiguous(g *Graph, t *tensor.Tensor) *tensor.Tensor {
 	c := g.arena.New(t.Shape()...)
 	tensor.CopyInto(c, t)
 	return c
+}
+
+// beta is the GEMM factor on the existing output: 1 to accumulate, 0 to overwrite.
+func beta(acc bool) float32 {
+	if acc {
+		return 1
+	}
+	return 0
 }

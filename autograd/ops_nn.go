@@ -28,8 +28,9 @@ func (g *Graph) LayerNorm(x, w, b *Var, eps float32) *Var {
 func layerNormBackward(g *Graph, n *node) {
 	X, mean, rstd := n.saved[0], n.saved[1], n.saved[2]
 	var dx, dw, db *tensor.Tensor
+	acc := false
 	if n.needs(0) {
-		dx = g.gradOf(n.in[0])
+		dx, acc = g.gradFor(n.in[0])
 	}
 	if n.needs(1) {
 		dw = g.gradOf(n.in[1])
@@ -38,12 +39,12 @@ func layerNormBackward(g *Graph, n *node) {
 		db = g.gradOf(n.in[2])
 	}
 	if dx != nil && !dx.IsContiguous() {
-		tmp := g.arena.Zeros(X.Shape()...)
-		tensor.LayerNormBackward(tmp, dw, db, n.out.grad, X, n.in[1].Value, mean, rstd)
+		tmp := g.arena.New(X.Shape()...)
+		tensor.LayerNormBackward(tmp, dw, db, n.out.grad, X, n.in[1].Value, mean, rstd, false)
 		tensor.BinaryInto(dx, tensor.OpAdd, dx, tmp, false)
 		return
 	}
-	tensor.LayerNormBackward(dx, dw, db, n.out.grad, X, n.in[1].Value, mean, rstd)
+	tensor.LayerNormBackward(dx, dw, db, n.out.grad, X, n.in[1].Value, mean, rstd, acc)
 }
 
 // GELU applies the Gaussian error linear unit element-wise (tanh approximation or exact erf).
@@ -61,13 +62,13 @@ func (g *Graph) GELU(x *Var, kind tensor.GELUKind) *Var {
 
 // geluBackward: y = gelu(x) ⇒ dx += gelu'(x)·dy.
 func geluBackward(g *Graph, n *node) {
-	dx := g.gradOf(n.in[0])
+	dx, acc := g.gradFor(n.in[0])
 	if dx.IsContiguous() {
-		tensor.GELUBackward(dx, n.out.grad, n.saved[0], tensor.GELUKind(n.i))
+		tensor.GELUBackward(dx, n.out.grad, n.saved[0], tensor.GELUKind(n.i), acc)
 		return
 	}
-	tmp := g.arena.Zeros(dx.Shape()...)
-	tensor.GELUBackward(tmp, n.out.grad, n.saved[0], tensor.GELUKind(n.i))
+	tmp := g.arena.New(dx.Shape()...)
+	tensor.GELUBackward(tmp, n.out.grad, n.saved[0], tensor.GELUKind(n.i), false)
 	tensor.BinaryInto(dx, tensor.OpAdd, dx, tmp, false)
 }
 
@@ -84,13 +85,13 @@ func (g *Graph) Softmax(x *Var, causal bool) *Var {
 // softmaxBackward: y = softmax(x) ⇒ dx += y·(dy − Σ dy·y). Masked positions have y = 0 and so
 // receive no gradient.
 func softmaxBackward(g *Graph, n *node) {
-	dx := g.gradOf(n.in[0])
+	dx, acc := g.gradFor(n.in[0])
 	if dx.IsContiguous() {
-		tensor.SoftmaxBackward(dx, n.out.grad, n.out.Value)
+		tensor.SoftmaxBackward(dx, n.out.grad, n.out.Value, acc)
 		return
 	}
-	tmp := g.arena.Zeros(dx.Shape()...)
-	tensor.SoftmaxBackward(tmp, n.out.grad, n.out.Value)
+	tmp := g.arena.New(dx.Shape()...)
+	tensor.SoftmaxBackward(tmp, n.out.grad, n.out.Value, false)
 	tensor.BinaryInto(dx, tensor.OpAdd, dx, tmp, false)
 }
 
@@ -122,13 +123,13 @@ func crossEntropyBackward(g *Graph, n *node) {
 		return
 	}
 	scale := n.out.grad.Item() / float32(n.i)
-	dz := g.gradOf(n.in[0])
+	dz, acc := g.gradFor(n.in[0])
 	if dz.IsContiguous() {
-		tensor.CrossEntropyBackward(dz, n.saved[0], n.saved[1], n.ids, scale)
+		tensor.CrossEntropyBackward(dz, n.saved[0], n.saved[1], n.ids, scale, acc)
 		return
 	}
-	tmp := g.arena.Zeros(dz.Shape()...)
-	tensor.CrossEntropyBackward(tmp, n.saved[0], n.saved[1], n.ids, scale)
+	tmp := g.arena.New(dz.Shape()...)
+	tensor.CrossEntropyBackward(tmp, n.saved[0], n.saved[1], n.ids, scale, false)
 	tensor.BinaryInto(dz, tensor.OpAdd, dz, tmp, false)
 }
 
@@ -173,7 +174,11 @@ func (g *Graph) Dropout(x *Var, p float32, rng *tensor.RNG) *Var {
 
 // dropoutBackward: y = x·mask ⇒ dx += dy·mask.
 func dropoutBackward(g *Graph, n *node) {
-	dx := g.gradOf(n.in[0])
+	dx, acc := g.gradFor(n.in[0])
+	if !acc {
+		tensor.BinaryInto(dx, tensor.OpMul, n.out.grad, n.saved[0], false)
+		return
+	}
 	tmp := g.arena.New(dx.Shape()...)
 	tensor.BinaryInto(tmp, tensor.OpMul, n.out.grad, n.saved[0], false)
 	tensor.BinaryInto(dx, tensor.OpAdd, dx, tmp, false)

@@ -95,9 +95,10 @@ func LayerNormInto(out, mean, rstd, x, w, b *Tensor, eps float32) {
 	})
 }
 
-// LayerNormBackward accumulates the gradients of LayerNorm given dout: into dx (may be nil),
-// dw and db (may be nil), using the mean and rstd saved by the forward pass.
-func LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd *Tensor) {
+// LayerNormBackward computes the gradients of LayerNorm given dout, using the mean and rstd
+// saved by the forward pass: dx (may be nil) is written, or accumulated into when accDx; dw and
+// db (either may be nil) are accumulated into.
+func LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd *Tensor, accDx bool) {
 	mustContiguous("LayerNormBackward", dx, dw, db, dout, x, w, mean, rstd)
 	rows, c := rowsOf("LayerNormBackward", x)
 	xd, gd, wd, md, rd := x.Data(), dout.Data(), w.Data(), mean.Data(), rstd.Data()
@@ -118,7 +119,11 @@ func LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd *Tensor) {
 				sgx /= float32(c)
 				for i, v := range xr {
 					xh := (v - mu) * rs
-					dr[i] += rs * (gr[i]*wd[i] - sg - xh*sgx)
+					d := rs * (gr[i]*wd[i] - sg - xh*sgx)
+					if accDx {
+						d += dr[i]
+					}
+					dr[i] = d
 				}
 			}
 		})
@@ -173,13 +178,17 @@ func GELUInto(out, x *Tensor, kind GELUKind) {
 	})
 }
 
-// GELUBackward accumulates dx += gelu'(x)·dout.
-func GELUBackward(dx, dout, x *Tensor, kind GELUKind) {
+// GELUBackward computes dx = gelu'(x)·dout, or dx += gelu'(x)·dout when acc.
+func GELUBackward(dx, dout, x *Tensor, kind GELUKind, acc bool) {
 	mustContiguous("GELUBackward", dx, dout, x)
 	xd, gd, dd := x.Data(), dout.Data(), dx.Data()
 	kernel.Parallel(len(xd), 8192, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			dd[i] += gd[i] * geluGrad(xd[i], kind)
+			d := gd[i] * geluGrad(xd[i], kind)
+			if acc {
+				d += dd[i]
+			}
+			dd[i] = d
 		}
 	})
 }
@@ -258,8 +267,9 @@ func softmaxRow(o, x []float32) {
 	}
 }
 
-// SoftmaxBackward accumulates dx += y·(dy - Σ dy·y) per row, where y is the softmax output.
-func SoftmaxBackward(dx, dy, y *Tensor) {
+// SoftmaxBackward computes dx = y·(dy - Σ dy·y) per row, where y is the softmax output, or
+// adds it to dx when acc.
+func SoftmaxBackward(dx, dy, y *Tensor, acc bool) {
 	mustContiguous("SoftmaxBackward", dx, dy, y)
 	rows, s := rowsOf("SoftmaxBackward", y)
 	yd, gd, dd := y.Data(), dy.Data(), dx.Data()
@@ -271,7 +281,11 @@ func SoftmaxBackward(dx, dy, y *Tensor) {
 				dot += v * gr[i]
 			}
 			for i, v := range yr {
-				dr[i] += v * (gr[i] - dot)
+				d := v * (gr[i] - dot)
+				if acc {
+					d += dr[i]
+				}
+				dr[i] = d
 			}
 		}
 	})
@@ -338,23 +352,30 @@ func CrossEntropy(lse, logits *Tensor, targets []int) (loss float32, count int) 
 	return float32(total / float64(count)), count
 }
 
-// CrossEntropyBackward accumulates into dlogits the gradient of scale × (sum over counted rows
-// of the per-row loss): (softmax(logits[r]) - onehot(targets[r])) · scale. For the mean loss,
-// scale = dloss / count.
-func CrossEntropyBackward(dlogits, logits, lse *Tensor, targets []int, scale float32) {
+// CrossEntropyBackward computes into dlogits (adding to it when acc) the gradient of scale ×
+// (sum over counted rows of the per-row loss): (softmax(logits[r]) - onehot(targets[r]))·scale,
+// and 0 for skipped rows. For the mean loss, scale = dloss / count.
+func CrossEntropyBackward(dlogits, logits, lse *Tensor, targets []int, scale float32, acc bool) {
 	mustContiguous("CrossEntropyBackward", dlogits, logits, lse)
 	rows, v := rowsOf("CrossEntropyBackward", logits)
 	ld, sd, dd := logits.Data(), lse.Data(), dlogits.Data()
 	kernel.Parallel(rows, rowGrain(v), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			t := targets[r]
+			row, dr := ld[r*v:r*v+v], dd[r*v:r*v+v]
 			if t < 0 {
+				if !acc {
+					clear(dr)
+				}
 				continue
 			}
-			row, dr := ld[r*v:r*v+v], dd[r*v:r*v+v]
 			l := sd[r]
 			for i, x := range row {
-				dr[i] += float32(math.Exp(float64(x-l))) * scale
+				d := float32(math.Exp(float64(x-l))) * scale
+				if acc {
+					d += dr[i]
+				}
+				dr[i] = d
 			}
 			dr[t] -= scale
 		}
