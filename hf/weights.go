@@ -3,9 +3,11 @@
 package hf
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -47,13 +49,97 @@ func LoadWeights(path string, ps *nn.Params, rename Rename) error {
 		return err
 	}
 	defer f.Close()
-	return LoadFrom(f, ps, rename)
+	return LoadFrom([]*safetensors.File{f}, ps, rename)
 }
 
-// LoadFrom is LoadWeights on an open file.
-func LoadFrom(f *safetensors.File, ps *nn.Params, rename Rename) error {
-	file := f.Name()
+// WeightsIndexFile names the index of a checkpoint sharded over several safetensors files.
+const WeightsIndexFile = "model.safetensors.index.json"
+
+// OpenWeights opens the weights of a model folder: model.safetensors, or every shard named by
+// model.safetensors.index.json. The caller closes the files.
+func OpenWeights(dir string) ([]*safetensors.File, error) {
+	single := filepath.Join(dir, "model.safetensors")
+	if _, err := os.Stat(single); err == nil {
+		f, err := safetensors.Open(single)
+		if err != nil {
+			return nil, err
+		}
+		return []*safetensors.File{f}, nil
+	}
+	index := filepath.Join(dir, WeightsIndexFile)
+	data, err := ReadConfig(index)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("%s: no model.safetensors (nor %s)", dir, WeightsIndexFile)
+		}
+		return nil, err
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(data, &idx); err != nil || len(idx.WeightMap) == 0 {
+		return nil, fmt.Errorf("%s: not a valid weights index (want a non-empty weight_map)", index)
+	}
+	var shards []string
+	for _, file := range idx.WeightMap {
+		if !filepath.IsLocal(file) || strings.ContainsAny(file, `/\`) {
+			return nil, fmt.Errorf("%s: shard %q is not a file name inside the folder", index, file)
+		}
+		if !slices.Contains(shards, file) {
+			shards = append(shards, file)
+		}
+	}
+	slices.Sort(shards)
+	var files []*safetensors.File
+	for _, s := range shards {
+		f, err := safetensors.Open(filepath.Join(dir, s))
+		if err != nil {
+			CloseAll(files)
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// CloseAll closes every file.
+func CloseAll(files []*safetensors.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// LoadFrom is LoadWeights over open files (the shards of one checkpoint).
+func LoadFrom(files []*safetensors.File, ps *nn.Params, rename Rename) error {
 	seen := make(map[string]string, len(ps.List()))
+	for _, f := range files {
+		if err := loadFile(f, ps, rename, seen); err != nil {
+			return err
+		}
+	}
+	var missing []string
+	for _, p := range ps.List() {
+		if _, ok := seen[p.Name]; !ok {
+			missing = append(missing, p.Name)
+		}
+	}
+	if len(missing) > 0 {
+		more := ""
+		if len(missing) > 5 {
+			more = fmt.Sprintf(" and %d more", len(missing)-5)
+			missing = missing[:5]
+		}
+		where := files[0].Name()
+		if len(files) > 1 {
+			where = filepath.Dir(where)
+		}
+		return fmt.Errorf("%s: missing tensors %s%s", where, strings.Join(missing, ", "), more)
+	}
+	return nil
+}
+
+func loadFile(f *safetensors.File, ps *nn.Params, rename Rename, seen map[string]string) error {
+	file := f.Name()
 	for _, info := range f.Tensors() {
 		name, ok := rename(info.Name)
 		if !ok {
@@ -83,21 +169,17 @@ func LoadFrom(f *safetensors.File, ps *nn.Params, rename Rename) error {
 		}
 		copy(p.Var.Value.Data(), data)
 	}
-	var missing []string
-	for _, p := range ps.List() {
-		if _, ok := seen[p.Name]; !ok {
-			missing = append(missing, p.Name)
-		}
-	}
-	if len(missing) > 0 {
-		more := ""
-		if len(missing) > 5 {
-			more = fmt.Sprintf(" and %d more", len(missing)-5)
-			missing = missing[:5]
-		}
-		return fmt.Errorf("%s: missing tensors %s%s", file, strings.Join(missing, ", "), more)
-	}
 	return nil
+}
+
+// Find returns the file among files that holds tensor name.
+func Find(files []*safetensors.File, name string) (*safetensors.File, bool) {
+	for _, f := range files {
+		if _, ok := f.Info(name); ok {
+			return f, true
+		}
+	}
+	return nil, false
 }
 
 // SaveWeights writes every parameter of ps as F32 to a safetensors file at path, atomically.

@@ -17,7 +17,6 @@ import (
 	"github.com/qkvdev/qkv/sample"
 	"github.com/qkvdev/qkv/tensor/kernel"
 	"github.com/qkvdev/qkv/tokenizer"
-	"github.com/qkvdev/qkv/train"
 )
 
 type generateOptions struct {
@@ -39,8 +38,9 @@ func newGenerateCmd() *cobra.Command {
 		Short: "Continue a prompt with a trained language model",
 		Long: `Continue a prompt with a language model, streaming tokens to stdout as they are decoded.
 
---model takes a model folder (config.json, model.safetensors, tokenizer files) or a training
-run folder (its latest checkpoint is used). The prompt is the argument, or standard input when
+--model takes a model folder (config.json, model.safetensors, tokenizer files), a training run
+folder (its latest checkpoint is used), or a HuggingFace Hub id such as openai-community/gpt2
+(downloaded into the cache on first use; see qkv pull). The prompt is the argument, or standard input when
 the argument is "-" or absent. Temperature 0 decodes greedily; otherwise tokens are sampled,
 after top-k and top-p filtering, from a source seeded by --seed.`,
 		Example: `  qkv generate --model runs/gpt-20261128-101500 "func main() {"
@@ -50,7 +50,7 @@ after top-k and top-p filtering, from a source seeded by --seed.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runGenerate(cmd, o, args) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.model, "model", "", "model folder or training run (required)")
+	f.StringVar(&o.model, "model", "", "model folder, training run, or Hub id ORG/NAME (required)")
 	f.IntVar(&o.maxTokens, "max-tokens", 200, "most tokens to generate")
 	f.Float64Var(&o.temperature, "temperature", 0.8, "sampling temperature (0: greedy)")
 	f.IntVar(&o.topK, "top-k", 0, "sample from the k most likely tokens only (0: all)")
@@ -83,7 +83,11 @@ func runGenerate(cmd *cobra.Command, o *generateOptions, args []string) error {
 	if !cmd.Flags().Changed("seed") {
 		o.seed = uint64(time.Now().UnixNano())
 	}
-	m, tok, err := loadLM(o.model)
+	dir, err := resolveModel(cmd.Context(), cmd.ErrOrStderr(), o.model)
+	if err != nil {
+		return err
+	}
+	m, tok, err := loadLM(dir)
 	if err != nil {
 		return err
 	}
@@ -115,12 +119,8 @@ func runGenerate(cmd *cobra.Command, o *generateOptions, args []string) error {
 	return st.err
 }
 
-// loadLM loads a GPT model folder (or the latest checkpoint of a training run) and its tokenizer.
-func loadLM(dir string) (*gpt.Model, tokenizer.Tokenizer, error) {
-	resolved, err := train.ResolveModelDir(dir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--model %s: %w", dir, err)
-	}
+// loadLM loads a GPT model folder and its tokenizer.
+func loadLM(resolved string) (*gpt.Model, tokenizer.Tokenizer, error) {
 	cfg, err := hf.ReadConfig(filepath.Join(resolved, "config.json"))
 	if err != nil {
 		return nil, nil, err

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/qkvdev/qkv/internal/hubtest"
+	"github.com/qkvdev/qkv/train"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,5 +128,46 @@ func TestTrainGenerateResume(t *testing.T) {
 	}
 	if _, err := run(t, "", "train", "--resume", runDir, "--lr", "1"); err == nil || !strings.Contains(err.Error(), "cannot change") {
 		t.Fatalf("changing settings on resume: %v", err)
+	}
+}
+
+// qkv pull fetches a model from a (fake) Hub; --model ORG/NAME then works offline.
+func TestPullAndGenerateByRepoID(t *testing.T) {
+	dir := t.TempDir()
+	corpus := writeFile(t, dir, "corpus.txt", strings.Repeat("all that glitters is not gold. ", 60))
+	runDir := filepath.Join(dir, "run")
+	if out, err := run(t, "", "train", "--data", corpus, "--preset", "tiny", "--block", "32", "--iters", "10", "--out", runDir, "--sample-tokens", "0"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	model, err := train.LatestCheckpoint(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := hubtest.New(map[string]string{"acme/tiny": model})
+	defer hub.Close()
+	t.Setenv("QKV_CACHE", filepath.Join(dir, "cache"))
+	t.Setenv("QKV_ENDPOINT", hub.URL)
+	out, err := run(t, "", "pull", "acme/tiny")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, filepath.Join(dir, "cache")) {
+		t.Fatalf("pull printed %q", out)
+	}
+	want, err := run(t, "", "generate", "--model", runDir, "--temperature", "0", "--max-tokens", "12", "all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "", "pull", "acme/missing"); err == nil || !strings.Contains(err.Error(), "acme/missing") {
+		t.Fatalf("pulling an absent repository: %v", err)
+	}
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	before := hub.Requests.Load()
+	got, err := run(t, "", "generate", "--model", "acme/tiny", "--temperature", "0", "--max-tokens", "12", "all")
+	if err != nil || got != want {
+		t.Fatalf("generate from the pulled model: %q, %v (want %q)", got, err, want)
+	}
+	if hub.Requests.Load() != before {
+		t.Fatal("offline generate contacted the Hub")
 	}
 }

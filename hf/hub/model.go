@@ -15,7 +15,8 @@ var ModelFiles = []string{"config.json"}
 
 // OptionalModelFiles are the files of a checkpoint that are fetched when the repository has them:
 // the weights (one safetensors file, or the index of a sharded one), the generation settings,
-// and the tokenizer files of the GPT-2 (vocab.json, merges.txt) and BERT (vocab.txt) families.
+// and the tokenizer files of the GPT-2 (vocab.json, merges.txt) and BERT (vocab.txt) families,
+// and qkv's own character/byte tokenizer file.
 var OptionalModelFiles = []string{
 	"model.safetensors",
 	"model.safetensors.index.json",
@@ -27,6 +28,7 @@ var OptionalModelFiles = []string{
 	"vocab.json",
 	"merges.txt",
 	"vocab.txt",
+	"qkv_tokenizer.json",
 }
 
 // Limits on a sharded checkpoint's index, which comes from the server: real indexes are a few

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/qkvdev/qkv/hf"
-	"github.com/qkvdev/qkv/hf/safetensors"
 	"github.com/qkvdev/qkv/internal/atomicfile"
 )
 
@@ -46,12 +45,12 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := safetensors.Open(filepath.Join(dir, WeightsFile))
+	files, err := hf.OpenWeights(dir)
 	if err != nil {
 		return nil, fmt.Errorf("bert: %w", err)
 	}
-	defer f.Close()
-	if err := hf.LoadFrom(f, &m.Params, renameHF); err != nil {
+	defer hf.CloseAll(files)
+	if err := hf.LoadFrom(files, &m.Params, renameHF); err != nil {
 		return nil, fmt.Errorf("bert: %w", err)
 	}
 	return m, nil

@@ -50,17 +50,18 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, WeightsFile)
-	f, err := safetensors.Open(path)
+	files, err := hf.OpenWeights(dir)
 	if err != nil {
 		return nil, fmt.Errorf("gpt: %w", err)
 	}
-	defer f.Close()
-	if err := hf.LoadFrom(f, &m.Params, renameHF); err != nil {
+	defer hf.CloseAll(files)
+	if err := hf.LoadFrom(files, &m.Params, renameHF); err != nil {
 		return nil, fmt.Errorf("gpt: %w", err)
 	}
-	if err := checkTiedHead(f, m); err != nil {
-		return nil, err
+	if f, ok := hf.Find(files, "lm_head.weight"); ok {
+		if err := checkTiedHead(f, m); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }
@@ -82,9 +83,6 @@ func renameHF(name string) (string, bool) {
 // checkTiedHead refuses a checkpoint whose explicit lm_head.weight differs from wte: GPT-2
 // ties them, and silently dropping a different head would give wrong outputs.
 func checkTiedHead(f *safetensors.File, m *Model) error {
-	if _, ok := f.Info("lm_head.weight"); !ok {
-		return nil
-	}
 	head, err := f.Float32("lm_head.weight")
 	if err != nil {
 		return fmt.Errorf("gpt: %w", err)

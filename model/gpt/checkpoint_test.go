@@ -1,6 +1,8 @@
 package gpt
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,5 +197,49 @@ func TestParseConfigRejects(t *testing.T) {
 		if _, err := ParseConfig([]byte(c.json)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseConfig(%s): error %v does not mention %q", c.json, err, c.want)
 		}
+	}
+}
+
+// A checkpoint sharded over two files with an index loads like a single file.
+func TestLoadSharded(t *testing.T) {
+	m, dir := saveTiny(t)
+	path := filepath.Join(dir, WeightsFile)
+	f, err := safetensors.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shards [2][]safetensors.Tensor
+	index := map[string]string{}
+	for i, info := range f.Tensors() {
+		tt, err := f.Tensor(info.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards[i%2] = append(shards[i%2], tt)
+		index[info.Name] = fmt.Sprintf("model-%05d-of-00002.safetensors", i%2+1)
+	}
+	f.Close()
+	os.Remove(path)
+	for i, s := range shards {
+		if err := safetensors.WriteFile(filepath.Join(dir, fmt.Sprintf("model-%05d-of-00002.safetensors", i+1)), s, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, _ := json.Marshal(map[string]any{"metadata": map[string]any{}, "weight_map": index})
+	os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), idx, 0o644)
+	back, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := back.Params.Get("h.1.attn.c_proj.weight")
+	q, _ := m.Params.Get("h.1.attn.c_proj.weight")
+	if p.Var.Value.Data()[7] != q.Var.Value.Data()[7] {
+		t.Fatal("sharded weights differ")
+	}
+	// An index naming a file outside the folder is refused.
+	idx, _ = json.Marshal(map[string]any{"weight_map": map[string]string{"wte.weight": "../x.safetensors"}})
+	os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), idx, 0o644)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "not a file name inside") {
+		t.Fatalf("want a refusal, got %v", err)
 	}
 }
