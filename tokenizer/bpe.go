@@ -1,0 +1,393 @@
+package tokenizer
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// The merge step of byte-level BPE. A piece (one match of the pre-tokenizer) starts as one token
+// per byte; the adjacent pair with the lowest merge rank is replaced by its merged token, the
+// leftmost one on ties, until no adjacent pair has a merge. This is the rule of GPT-2's
+// encoder.py, Hugging Face tokenizers and tiktoken.
+//
+// Short pieces (almost all of them) run the direct loop, quadratic in the piece length but with
+// no allocation. Long pieces use a linked list of tokens and a min-heap of adjacent pairs keyed
+// by (rank, position), so a piece of n bytes costs O(n log n): a megabyte with no spaces, which
+// the pre-tokenizer returns as one piece, is no worse than a megabyte of prose.
+
+// merge is the result of merging an adjacent pair of tokens.
+type merge struct {
+	rank int32 // priority: lower merges first
+	id   int32 // the merged token
+}
+
+const noRank = math.MaxInt32
+
+// smallPiece is the longest piece handled by the direct loop.
+const smallPiece = 48
+
+func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
+
+// bpeMerger holds what the merge step needs: the token of each byte and the merge table.
+type bpeMerger struct {
+	byteID [256]int32
+	merges map[uint64]merge
+	// monotone: every merge ranks after the merges that make its two tokens, so a merge only
+	// creates pairs of higher rank (true of every trained table, GPT-2's included). bpeByRank
+	// relies on it.
+	monotone bool
+}
+
+// setMonotone works out whether the merge table is monotone.
+func (m *bpeMerger) setMonotone(mergeIDs [][3]int32, n int) {
+	made := make([]int32, n) // the highest rank that makes each token, -1 for none
+	for i := range made {
+		made[i] = -1
+	}
+	for r, t := range mergeIDs {
+		made[t[2]] = max(made[t[2]], int32(r))
+	}
+	m.monotone = true
+	for r, t := range mergeIDs {
+		if int32(r) <= made[t[0]] || int32(r) <= made[t[1]] {
+			m.monotone = false
+			return
+		}
+	}
+}
+
+func (m *bpeMerger) lookup(a, b int32) (merge, bool) {
+	r, ok := m.merges[pairKey(a, b)]
+	return r, ok
+}
+
+// bpe appends the tokens of piece to out.
+func (m *bpeMerger) bpe(piece string, out []int) []int {
+	switch {
+	case len(piece) == 0:
+		return out
+	case len(piece) == 1:
+		return append(out, int(m.byteID[piece[0]]))
+	case len(piece) <= smallPiece:
+		return m.bpeSmall(piece, out)
+	case m.monotone:
+		return m.bpeByRank(piece, out)
+	}
+	return m.bpeLong(piece, out)
+}
+
+// bpeSmall is the direct loop: find the lowest-ranked pair, merge it, repeat.
+func (m *bpeMerger) bpeSmall(piece string, out []int) []int {
+	var ids [smallPiece]int32
+	var next [smallPiece]merge // next[i]: merge of ids[i] and ids[i+1], rank noRank if none
+	n := len(piece)
+	for i := 0; i < n; i++ {
+		ids[i] = m.byteID[piece[i]]
+	}
+	for i := 0; i+1 < n; i++ {
+		next[i] = m.pair(ids[i], ids[i+1])
+	}
+	for n > 1 {
+		best, at := int32(noRank), -1
+		for i := 0; i+1 < n; i++ {
+			if next[i].rank < best {
+				best, at = next[i].rank, i
+			}
+		}
+		if at < 0 {
+			break
+		}
+		ids[at] = next[at].id
+		copy(ids[at+1:n-1], ids[at+2:n])
+		copy(next[at:n-2], next[at+1:n-1])
+		n--
+		if at > 0 {
+			next[at-1] = m.pair(ids[at-1], ids[at])
+		}
+		if at+1 < n {
+			next[at] = m.pair(ids[at], ids[at+1])
+		}
+	}
+	for i := 0; i < n; i++ {
+		out = append(out, int(ids[i]))
+	}
+	return out
+}
+
+func (m *bpeMerger) pair(a, b int32) merge {
+	if r, ok := m.merges[pairKey(a, b)]; ok {
+		return r
+	}
+	return merge{rank: noRank}
+}
+
+// bpeNode is one token of a piece being merged, in a doubly linked list over positions, with
+// the merge of the pair it starts.
+type bpeNode struct {
+	id, prev, next int32 // id < 0: merged into its left neighbour
+	pair           merge // the merge of (id, next's id); rank noRank if none
+}
+
+// bpeLong merges with a heap of candidate pairs. An entry is rank<<32 | position of the pair's
+// left token; entries go stale when a neighbour merges and are checked when popped: the entry is
+// live when the pair now at that position still has that rank (a rank names one merge).
+func (m *bpeMerger) bpeLong(piece string, out []int) []int {
+	n := len(piece)
+	nodes := make([]bpeNode, n)
+	h := make(pairHeap, 0, n)
+	for i := 0; i < n; i++ {
+		nodes[i] = bpeNode{id: m.byteID[piece[i]], prev: int32(i - 1), next: int32(i + 1)}
+	}
+	nodes[n-1].next = -1
+	nodes[n-1].pair.rank = noRank
+	for i := 0; i+1 < n; i++ {
+		nodes[i].pair = m.pair(nodes[i].id, nodes[i+1].id)
+		if r := nodes[i].pair.rank; r != noRank {
+			h = append(h, uint64(r)<<32|uint64(i))
+		}
+	}
+	h.init()
+	for len(h) > 0 {
+		e := h.pop()
+		rank, pos := int32(e>>32), int32(uint32(e))
+		left := &nodes[pos]
+		if left.id < 0 || left.pair.rank != rank {
+			continue
+		}
+		right := &nodes[left.next]
+		left.id = left.pair.id
+		right.id = -1
+		left.next = right.next
+		left.pair.rank = noRank
+		if left.next >= 0 {
+			nodes[left.next].prev = pos
+			left.pair = m.pair(left.id, nodes[left.next].id)
+			if left.pair.rank != noRank {
+				h.push(uint64(left.pair.rank)<<32 | uint64(pos))
+			}
+		}
+		if left.prev >= 0 {
+			p := &nodes[left.prev]
+			p.pair = m.pair(p.id, left.id)
+			if p.pair.rank != noRank {
+				h.push(uint64(p.pair.rank)<<32 | uint64(left.prev))
+			}
+		}
+	}
+	for i := int32(0); i >= 0; i = nodes[i].next {
+		out = append(out, int(nodes[i].id))
+	}
+	return out
+}
+
+// bpeByRank merges a long piece rank by rank, as GPT-2's encoder.py does: take the lowest rank
+// present, merge its pairs from left to right (skipping those an overlapping merge took), and
+// go on. In a monotone table a merge only creates pairs of higher rank, so this is the same as
+// merging the lowest pair one at a time; the priority queue holds the distinct ranks present,
+// which are few, each with the positions of its pairs.
+func (m *bpeMerger) bpeByRank(piece string, out []int) []int {
+	n := len(piece)
+	nodes := make([]bpeNode, n)
+	for i := 0; i < n; i++ {
+		nodes[i] = bpeNode{id: m.byteID[piece[i]], prev: int32(i - 1), next: int32(i + 1)}
+	}
+	nodes[n-1].next = -1
+	nodes[n-1].pair.rank = noRank
+	at := map[int32][]int32{} // positions of the pairs of each rank, left token's
+	var ranks rankHeap
+	add := func(rank, pos int32) {
+		l, ok := at[rank]
+		if !ok {
+			ranks.push(rank)
+		}
+		at[rank] = append(l, pos)
+	}
+	for i := 0; i+1 < n; i++ {
+		nodes[i].pair = m.pair(nodes[i].id, nodes[i+1].id)
+		if r := nodes[i].pair.rank; r != noRank {
+			add(r, int32(i))
+		}
+	}
+	for len(ranks) > 0 {
+		rank := ranks.pop()
+		list := at[rank]
+		delete(at, rank)
+		slices.Sort(list)
+		for _, pos := range list {
+			left := &nodes[pos]
+			if left.id < 0 || left.pair.rank != rank {
+				continue
+			}
+			right := &nodes[left.next]
+			left.id = left.pair.id
+			right.id = -1
+			left.next = right.next
+			left.pair.rank = noRank
+			if left.next >= 0 {
+				nodes[left.next].prev = pos
+				left.pair = m.pair(left.id, nodes[left.next].id)
+				if left.pair.rank != noRank {
+					add(left.pair.rank, pos)
+				}
+			}
+			if left.prev >= 0 {
+				p := &nodes[left.prev]
+				p.pair = m.pair(p.id, left.id)
+				if p.pair.rank != noRank {
+					add(p.pair.rank, left.prev)
+				}
+			}
+		}
+	}
+	for i := int32(0); i >= 0; i = nodes[i].next {
+		out = append(out, int(nodes[i].id))
+	}
+	return out
+}
+
+// rankHeap is a binary min-heap of ranks.
+type rankHeap []int32
+
+func (h *rankHeap) push(x int32) {
+	*h = append(*h, x)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if s[p] <= x {
+			break
+		}
+		s[i] = s[p]
+		i = p
+	}
+	s[i] = x
+}
+
+func (h *rankHeap) pop() int32 {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	x := s[last]
+	s = s[:last]
+	*h = s
+	if last == 0 {
+		return top
+	}
+	i := 0
+	for {
+		c := 2*i + 1
+		if c >= last {
+			break
+		}
+		if c+1 < last && s[c+1] < s[c] {
+			c++
+		}
+		if x <= s[c] {
+			break
+		}
+		s[i] = s[c]
+		i = c
+	}
+	s[i] = x
+	return top
+}
+
+// pairHeap is a binary min-heap of uint64.
+type pairHeap []uint64
+
+func (h pairHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h *pairHeap) push(x uint64) {
+	*h = append(*h, x)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if s[p] <= x {
+			break
+		}
+		s[i] = s[p]
+		i = p
+	}
+	s[i] = x
+}
+
+func (h *pairHeap) pop() uint64 {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	*h = s[:last]
+	if last > 0 {
+		h.down(0)
+	}
+	return top
+}
+
+func (h pairHeap) down(i int) {
+	n := len(h)
+	x := h[i]
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && h[c+1] < h[c] {
+			c++
+		}
+		if x <= h[c] {
+			break
+		}
+		h[i] = h[c]
+		i = c
+	}
+	h[i] = x
+}
+
+// pieceCache remembers the tokens of pieces that are not single tokens. It is safe for
+// concurrent use and bounded: when it holds cacheLimit pieces it starts again empty.
+type pieceCache struct {
+	m sync.Map // string -> []int32
+	n atomic.Int64
+}
+
+const (
+	cacheLimit    = 1 << 16
+	cacheMaxPiece = 64 // longer pieces are not cached
+)
+
+func (c *pieceCache) get(piece string) ([]int32, bool) {
+	v, ok := c.m.Load(piece)
+	if !ok {
+		return nil, false
+	}
+	return v.([]int32), true
+}
+
+func (c *pieceCache) put(piece string, ids []int) {
+	if len(piece) > cacheMaxPiece {
+		return
+	}
+	if c.n.Add(1) > cacheLimit {
+		c.m.Clear()
+		c.n.Store(1)
+	}
+	v := make([]int32, len(ids))
+	for i, id := range ids {
+		v[i] = int32(id)
+	}
+	// Clone the key so the cache does not keep the whole input text alive.
+	c.m.Store(strings.Clone(piece), v)
+}
+
+func (c *pieceCache) clear() {
+	c.m.Clear()
+	c.n.Store(0)
+}
