@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,7 +100,7 @@ Ctrl-C saves a checkpoint and exits.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Arch, "arch", "gpt", "model architecture: gpt")
 	f.StringVar(&o.Data, "data", "", "training text: a file, or a folder of text files (default: the Go source tree)")
-	f.StringVar(&o.Tokenizer, "tokenizer", "char", "tokenizer: char (the corpus's characters) or byte (256 raw bytes)")
+	f.StringVar(&o.Tokenizer, "tokenizer", "char", "tokenizer: char (the corpus's characters), byte (256 raw bytes), gpt2 (GPT-2's BPE), or a tokenizer folder")
 	f.StringVar(&o.Preset, "preset", "baby", "model size preset: "+presetNames())
 	f.IntVar(&o.NLayer, "n-layer", 0, "Transformer blocks (overrides the preset)")
 	f.IntVar(&o.NHead, "n-head", 0, "attention heads (overrides the preset)")
@@ -197,7 +199,7 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		if tok, err = tokenizer.Load(dir); err != nil {
 			return err
 		}
-	} else if tok, err = newTokenizer(o.Tokenizer, corpus.Text); err != nil {
+	} else if tok, err = newTokenizer(ctx, cmd.ErrOrStderr(), o.Tokenizer, corpus.Text); err != nil {
 		return err
 	}
 	ids := tok.Encode(corpus.Text)
@@ -214,6 +216,11 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		VocabSize: tok.VocabSize(), NPositions: o.Block, NEmbd: o.NEmbd, NLayer: o.NLayer, NHead: o.NHead,
 		LayerNormEpsilon: 1e-5, Activation: o.Activation,
 		ResidPdrop: float32(o.Dropout), EmbdPdrop: float32(o.Dropout), AttnPdrop: float32(o.Dropout),
+	}
+	if bpe, ok := tok.(*tokenizer.GPT2); ok { // generation stops at <|endoftext|>
+		if id, ok := bpe.SpecialTokenID(tokenizer.EndOfText); ok {
+			cfg.BOSTokenID, cfg.EOSTokenID = &id, &id
+		}
 	}
 	m, err := gpt.New(cfg, o.Seed)
 	if err != nil {
@@ -310,14 +317,21 @@ func checkTrainOptions(o *trainOptions) error {
 	return nil
 }
 
-func newTokenizer(kind, corpus string) (tokenizer.Tokenizer, error) {
+// newTokenizer builds or loads the tokenizer of a new run: a character vocabulary of the corpus,
+// raw bytes, or an existing tokenizer (gpt2, or a folder such as one qkv tokenizer train wrote).
+func newTokenizer(ctx context.Context, w io.Writer, kind, corpus string) (tokenizer.Tokenizer, error) {
 	switch kind {
 	case "char":
 		return tokenizer.NewChar(corpus)
 	case "byte":
 		return tokenizer.Byte{}, nil
 	}
-	return nil, fmt.Errorf("unknown --tokenizer %q (want char or byte)", kind)
+	if _, known := namedTokenizers[kind]; !known {
+		if _, err := os.Stat(kind); err != nil {
+			return nil, fmt.Errorf("unknown --tokenizer %q (want char, byte, gpt2, or the path of a tokenizer folder)", kind)
+		}
+	}
+	return loadTokenizer(ctx, w, kind)
 }
 
 func saveRunOptions(dir string, o *trainOptions) error {
