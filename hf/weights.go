@@ -184,11 +184,26 @@ func Find(files []*safetensors.File, name string) (*safetensors.File, bool) {
 
 // SaveWeights writes every parameter of ps as F32 to a safetensors file at path, atomically.
 func SaveWeights(path string, ps *nn.Params) error {
+	return SaveWeightsAs(path, ps, safetensors.DTypeF32)
+}
+
+// SaveWeightsAs writes every parameter of ps in dtype (F32, F16 or BF16, rounded to nearest
+// even) to a safetensors file at path, atomically, with PyTorch's "format" metadata.
+func SaveWeightsAs(path string, ps *nn.Params, dtype safetensors.DType) error {
 	list := ps.List()
 	ts := make([]safetensors.Tensor, len(list))
 	for i, p := range list {
 		v := p.Var.Value.Contiguous()
-		ts[i] = safetensors.F32(p.Name, v.Shape(), v.Data())
+		switch dtype {
+		case safetensors.DTypeF32:
+			ts[i] = safetensors.F32(p.Name, v.Shape(), v.Data())
+		case safetensors.DTypeF16:
+			ts[i] = safetensors.F16(p.Name, v.Shape(), v.Data())
+		case safetensors.DTypeBF16:
+			ts[i] = safetensors.BF16(p.Name, v.Shape(), v.Data())
+		default:
+			return fmt.Errorf("weights can be saved as F32, F16 or BF16, not %s", dtype)
+		}
 	}
 	return safetensors.WriteFile(path, ts, map[string]string{"format": "pt"})
 }

@@ -545,3 +545,6 @@ func tokenName(raw json.RawMessage) (string, error) {
 	}
 	return *o.Content, nil
 }
+
+// Lowercase reports whether the tokenizer lower-cases its input (an uncased model).
+func (w *WordPiece) Lowercase() bool { return w.opts.Lowercase }

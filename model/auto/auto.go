@@ -1,0 +1,113 @@
+// Package auto loads and saves any model family qkv knows by the model_type of its
+// config.json, as HuggingFace's Auto classes do: gpt2 (model/gpt) and bert (model/bert).
+package auto
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/qkvdev/qkv/hf"
+	"github.com/qkvdev/qkv/hf/safetensors"
+	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/model/bert"
+	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/nn"
+)
+
+// Model is a loaded model of any family.
+type Model interface {
+	// Type is the config's model_type.
+	Type() string
+	// Parameters are the model's weights by HuggingFace name.
+	Parameters() *nn.Params
+	// ConfigJSON is the HuggingFace config.json of the model.
+	ConfigJSON() ([]byte, error)
+}
+
+type gptModel struct{ *gpt.Model }
+
+func (m gptModel) Type() string                { return "gpt2" }
+func (m gptModel) Parameters() *nn.Params      { return &m.Params }
+func (m gptModel) ConfigJSON() ([]byte, error) { return gpt.MarshalConfig(m.Config) }
+
+type bertModel struct{ *bert.Model }
+
+func (m bertModel) Type() string                { return "bert" }
+func (m bertModel) Parameters() *nn.Params      { return &m.Params }
+func (m bertModel) ConfigJSON() ([]byte, error) { return bert.MarshalConfig(m.Config) }
+
+// Wrap returns the Model view of a *gpt.Model or *bert.Model.
+func Wrap(m any) (Model, error) {
+	switch v := m.(type) {
+	case *gpt.Model:
+		return gptModel{v}, nil
+	case *bert.Model:
+		return bertModel{v}, nil
+	}
+	return nil, fmt.Errorf("auto: unsupported model type %T", m)
+}
+
+// ModelType reads the model_type of dir's config.json.
+func ModelType(dir string) (string, error) {
+	data, err := hf.ReadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return "", err
+	}
+	var c struct {
+		ModelType string `json:"model_type"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		return "", fmt.Errorf("%s: not valid JSON: %w", filepath.Join(dir, "config.json"), err)
+	}
+	return c.ModelType, nil
+}
+
+// Load reads a model folder of any supported family.
+func Load(dir string) (Model, error) {
+	mt, err := ModelType(dir)
+	if err != nil {
+		return nil, err
+	}
+	switch mt {
+	case "gpt2":
+		m, err := gpt.Load(dir)
+		if err != nil {
+			return nil, err
+		}
+		return gptModel{m}, nil
+	case "bert":
+		m, err := bert.Load(dir)
+		if err != nil {
+			return nil, err
+		}
+		return bertModel{m}, nil
+	}
+	return nil, fmt.Errorf("%s: model_type %q is not supported (gpt2, bert)", dir, mt)
+}
+
+// Save writes m as a HuggingFace model folder: config.json (with torch_dtype) and
+// model.safetensors with HuggingFace names and shapes, in dtype (F32, F16 or BF16).
+func Save(m Model, dir string, dtype safetensors.DType) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfg, err := m.ConfigJSON()
+	if err != nil {
+		return err
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(cfg, &obj); err != nil {
+		return err
+	}
+	obj["torch_dtype"] = map[safetensors.DType]string{safetensors.DTypeF32: "float32", safetensors.DTypeF16: "float16", safetensors.DTypeBF16: "bfloat16"}[dtype]
+	if err := hf.SaveWeightsAs(filepath.Join(dir, "model.safetensors"), m.Parameters(), dtype); err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(obj, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(out, '\n'), 0o644)
+}
