@@ -66,13 +66,7 @@ func (o *AdamW) Step(lr float64) {
 		}
 		w, gd, m, v := p.Var.Value.Data(), g.Data(), o.M[i].Data(), o.V[i].Data()
 		kernel.Parallel(len(w), 16384, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				gj := gd[j]
-				mj := b1*m[j] + (1-b1)*gj
-				vj := b2*v[j] + (1-b2)*gj*gj
-				m[j], v[j] = mj, vj
-				w[j] = w[j]*decay - stepSize*mj/(float32(math.Sqrt(float64(vj)))/sqrtBC2+eps)
-			}
+			kernel.AdamWStep(w[lo:hi], gd[lo:hi], m[lo:hi], v[lo:hi], b1, b2, eps, decay, stepSize, sqrtBC2)
 		})
 	}
 }

@@ -216,8 +216,12 @@ func AttentionInfer(a *AttentionArgs) {
 					}
 					m = bm
 				}
+				for i := range blk {
+					blk[i] -= m
+				}
+				kernel.Exp(blk, blk)
 				for j := j0; j < j1; j++ {
-					e := float32(math.Exp(float64(blk[j-j0] - m)))
+					e := blk[j-j0]
 					l += e
 					kernel.Axpy(e, a.V.data[vo+j*vs:vo+j*vs+hs], acc)
 				}

@@ -93,14 +93,9 @@ func ScaleInto(out, x *Tensor, alpha float32, acc bool) {
 	forRows(out, ex, ex, func(o []float32, os int, a []float32, as int, _ []float32, _ int, n int) {
 		switch {
 		case os == 1 && as == 1 && acc:
-			o = o[:n]
-			for i, v := range a[:n] {
-				o[i] += alpha * v
-			}
+			kernel.Axpy(alpha, a[:n], o[:n])
 		case os == 1 && as == 1:
-			for i, v := range a[:n] {
-				o[i] = alpha * v
-			}
+			kernel.Scale(o[:n], a[:n], alpha)
 		default:
 			for i := 0; i < n; i++ {
 				v := alpha * a[i*as]
@@ -248,22 +243,23 @@ func binaryRow(op BinaryOp, acc bool, o []float32, os int, a []float32, as int, 
 		b = b[:n]
 		switch op {
 		case OpAdd:
-			for i, x := range a {
-				o[i] = x + b[i]
-			}
+			kernel.Add(o, a, b)
 		case OpSub:
 			for i, x := range a {
 				o[i] = x - b[i]
 			}
 		case OpMul:
-			for i, x := range a {
-				o[i] = x * b[i]
-			}
+			kernel.Mul(o, a, b)
 		case OpDiv:
 			for i, x := range a {
 				o[i] = x / b[i]
 			}
 		}
+		return
+	}
+	if op == OpAdd && acc && os == 1 && as == 1 && bs == 1 {
+		kernel.AddTo(o[:n], a[:n])
+		kernel.AddTo(o[:n], b[:n])
 		return
 	}
 	for i := 0; i < n; i++ {
@@ -315,21 +311,30 @@ func SumTo(out, x *Tensor, acc bool) {
 	xc := x.Contiguous()
 	eo := out.Expand(x.Shape()...)
 	n := x.shape[x.ndim-1]
-	// Common case: out is a row vector over the last dimension (a bias gradient): sum the rows
-	// in parallel over column blocks, so that no two threads write the same element.
-	if eo.strides[x.ndim-1] != 0 && rowBroadcast(eo) {
+	// Common case: out is a contiguous row vector over the last dimension (a bias gradient):
+	// each thread sums a block of rows into its own partial, then the partials are added in a
+	// fixed order (deterministic).
+	if eo.strides[x.ndim-1] == 1 && rowBroadcast(eo) {
 		rows := x.Len() / max(n, 1)
 		xd := xc.Data()
-		od := out.data[out.off:]
-		ostr := eo.strides[x.ndim-1]
-		kernel.Parallel(n, 64, func(lo, hi int) {
-			for r := 0; r < rows; r++ {
-				row := xd[r*n : r*n+n]
-				for j := lo; j < hi; j++ {
-					od[j*ostr] += row[j]
+		od := out.data[out.off : out.off+n]
+		nt := min(kernel.Threads(), max(1, rows/16))
+		chunk := (rows + nt - 1) / nt
+		parts := getScratch(nt * n)
+		defer putScratch(parts)
+		pd := *parts
+		clear(pd)
+		kernel.Parallel(nt, 1, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				p := pd[t*n : t*n+n]
+				for r := t * chunk; r < min(rows, (t+1)*chunk); r++ {
+					kernel.AddTo(p, xd[r*n:r*n+n])
 				}
 			}
 		})
+		for t := 0; t < nt; t++ {
+			kernel.AddTo(od, pd[t*n:t*n+n])
+		}
 		return
 	}
 	// General case, serial: accumulate every element into its (broadcast) destination.

@@ -2,7 +2,6 @@ package tensor
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/qkvdev/qkv/tensor/kernel"
 )
@@ -66,25 +65,7 @@ func LayerNormInto(out, mean, rstd, x, w, b *Tensor, eps float32) {
 	}
 	kernel.Parallel(rows, rowGrain(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr, or := xd[r*c:r*c+c], od[r*c:r*c+c]
-			var s float64
-			for _, v := range xr {
-				s += float64(v)
-			}
-			mu := float32(s / float64(c))
-			var ss float64
-			for _, v := range xr {
-				d := v - mu
-				ss += float64(d * d)
-			}
-			rs := float32(1 / math.Sqrt(ss/float64(c)+float64(eps)))
-			for i, v := range xr {
-				y := (v - mu) * rs * wd[i]
-				if bd != nil {
-					y += bd[i]
-				}
-				or[i] = y
-			}
+			mu, rs := kernel.LayerNormRow(od[r*c:r*c+c], xd[r*c:r*c+c], wd, bd, eps)
 			if md != nil {
 				md[r] = mu
 			}
@@ -106,53 +87,41 @@ func LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd *Tensor, accDx bool) {
 		dxd := dx.Data()
 		kernel.Parallel(rows, rowGrain(c), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
-				xr, gr, dr := xd[r*c:r*c+c], gd[r*c:r*c+c], dxd[r*c:r*c+c]
-				mu, rs := md[r], rd[r]
-				// dx = rstd * (g·w - mean(g·w) - xhat·mean(g·w·xhat))
-				var sg, sgx float32
-				for i, v := range xr {
-					gw := gr[i] * wd[i]
-					sg += gw
-					sgx += gw * (v - mu) * rs
+				dr := dxd[r*c : r*c+c]
+				if !accDx {
+					clear(dr)
 				}
-				sg /= float32(c)
-				sgx /= float32(c)
-				for i, v := range xr {
-					xh := (v - mu) * rs
-					d := rs * (gr[i]*wd[i] - sg - xh*sgx)
-					if accDx {
-						d += dr[i]
-					}
-					dr[i] = d
-				}
+				kernel.LayerNormBackwardRow(dr, gd[r*c:r*c+c], xd[r*c:r*c+c], wd, md[r], rd[r])
 			}
 		})
 	}
 	if dw == nil && db == nil {
 		return
 	}
-	var dwd, dbd []float32
-	if dw != nil {
-		dwd = dw.Data()
-	}
-	if db != nil {
-		dbd = db.Data()
-	}
-	// Parameter gradients: parallel over column blocks so threads never share an element.
-	kernel.Parallel(c, 64, func(lo, hi int) {
-		for r := 0; r < rows; r++ {
-			xr, gr := xd[r*c:r*c+c], gd[r*c:r*c+c]
-			mu, rs := md[r], rd[r]
-			for i := lo; i < hi; i++ {
-				if dwd != nil {
-					dwd[i] += gr[i] * (xr[i] - mu) * rs
-				}
-				if dbd != nil {
-					dbd[i] += gr[i]
-				}
+	// Parameter gradients sum over rows: each thread sums a block of rows into its own partial
+	// (dw, db), then the partials are added in a fixed order (deterministic).
+	nt := kernel.Threads()
+	chunk := (rows + nt - 1) / nt
+	parts := getScratch(nt * 2 * c)
+	defer putScratch(parts)
+	pd := *parts
+	clear(pd)
+	kernel.Parallel(nt, 1, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			pdw, pdb := pd[2*t*c:2*t*c+c], pd[2*t*c+c:2*t*c+2*c]
+			for r := t * chunk; r < min(rows, (t+1)*chunk); r++ {
+				kernel.LayerNormParamGradRow(pdw, pdb, gd[r*c:r*c+c], xd[r*c:r*c+c], md[r], rd[r])
 			}
 		}
 	})
+	for t := 0; t < nt; t++ {
+		if dw != nil {
+			kernel.AddTo(dw.Data(), pd[2*t*c:2*t*c+c])
+		}
+		if db != nil {
+			kernel.AddTo(db.Data(), pd[2*t*c+c:2*t*c+2*c])
+		}
+	}
 }
 
 // GELU approximations. GELUTanh is GPT-2's "gelu_new":
@@ -164,16 +133,16 @@ const (
 	GELUErf
 )
 
-const sqrt2OverPi = 0.7978845608028654
-
 // GELUInto computes out = gelu(x) element-wise.
 func GELUInto(out, x *Tensor, kind GELUKind) {
 	mustContiguous("GELU", out, x)
 	mustLen("GELU", "out", out, x.Len())
 	xd, od := x.Data(), out.Data()
 	kernel.Parallel(len(xd), 8192, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			od[i] = gelu(xd[i], kind)
+		if kind == GELUErf {
+			kernel.GELUErf(od[lo:hi], xd[lo:hi])
+		} else {
+			kernel.GELUTanh(od[lo:hi], xd[lo:hi])
 		}
 	})
 }
@@ -183,35 +152,15 @@ func GELUBackward(dx, dout, x *Tensor, kind GELUKind, acc bool) {
 	mustContiguous("GELUBackward", dx, dout, x)
 	xd, gd, dd := x.Data(), dout.Data(), dx.Data()
 	kernel.Parallel(len(xd), 8192, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			d := gd[i] * geluGrad(xd[i], kind)
-			if acc {
-				d += dd[i]
-			}
-			dd[i] = d
+		if !acc {
+			clear(dd[lo:hi])
+		}
+		if kind == GELUErf {
+			kernel.GELUErfBackward(dd[lo:hi], gd[lo:hi], xd[lo:hi])
+		} else {
+			kernel.GELUTanhBackward(dd[lo:hi], gd[lo:hi], xd[lo:hi])
 		}
 	})
-}
-
-func gelu(x float32, kind GELUKind) float32 {
-	v := float64(x)
-	if kind == GELUErf {
-		return float32(0.5 * v * (1 + math.Erf(v/math.Sqrt2)))
-	}
-	return float32(0.5 * v * (1 + math.Tanh(sqrt2OverPi*(v+0.044715*v*v*v))))
-}
-
-func geluGrad(x float32, kind GELUKind) float32 {
-	v := float64(x)
-	if kind == GELUErf {
-		cdf := 0.5 * (1 + math.Erf(v/math.Sqrt2))
-		pdf := math.Exp(-0.5*v*v) / math.Sqrt(2*math.Pi)
-		return float32(cdf + v*pdf)
-	}
-	u := sqrt2OverPi * (v + 0.044715*v*v*v)
-	t := math.Tanh(u)
-	du := sqrt2OverPi * (1 + 3*0.044715*v*v)
-	return float32(0.5*(1+t) + 0.5*v*(1-t*t)*du)
 }
 
 // SoftmaxInto computes the softmax of each row of x (last dimension, size S) into out. With
@@ -245,27 +194,8 @@ func SoftmaxInto(out, x *Tensor, causal bool) {
 	})
 }
 
-// softmaxRow writes softmax(x) into o (same length).
-func softmaxRow(o, x []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		m = max(m, v)
-	}
-	if math.IsInf(float64(m), -1) {
-		clear(o) // every logit is -inf: no probability mass anywhere
-		return
-	}
-	var sum float32
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
-		o[i] = e
-		sum += e
-	}
-	inv := 1 / sum
-	for i := range o {
-		o[i] *= inv
-	}
-}
+// softmaxRow writes softmax(x) into o (same length); an all −Inf row gives zeros.
+func softmaxRow(o, x []float32) { kernel.SoftmaxRow(o, x) }
 
 // SoftmaxBackward computes dx = y·(dy - Σ dy·y) per row, where y is the softmax output, or
 // adds it to dx when acc.
@@ -275,18 +205,11 @@ func SoftmaxBackward(dx, dy, y *Tensor, acc bool) {
 	yd, gd, dd := y.Data(), dy.Data(), dx.Data()
 	kernel.Parallel(rows, rowGrain(s), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			yr, gr, dr := yd[r*s:r*s+s], gd[r*s:r*s+s], dd[r*s:r*s+s]
-			var dot float32
-			for i, v := range yr {
-				dot += v * gr[i]
+			dr := dd[r*s : r*s+s]
+			if !acc {
+				clear(dr)
 			}
-			for i, v := range yr {
-				d := v * (gr[i] - dot)
-				if acc {
-					d += dr[i]
-				}
-				dr[i] = d
-			}
+			kernel.SoftmaxBackwardRow(dr, yd[r*s:r*s+s], gd[r*s:r*s+s])
 		}
 	})
 }
@@ -318,15 +241,7 @@ func CrossEntropy(lse, logits *Tensor, targets []int) (loss float32, count int) 
 			var s float64
 			for r := ci * chunk; r < min(rows, (ci+1)*chunk); r++ {
 				row := ld[r*v : r*v+v]
-				m := float32(math.Inf(-1))
-				for _, x := range row {
-					m = max(m, x)
-				}
-				var z float64
-				for _, x := range row {
-					z += math.Exp(float64(x - m))
-				}
-				l := float64(m) + math.Log(z)
+				l := float64(kernel.LogSumExp(row))
 				sd[r] = float32(l)
 				t := targets[r]
 				if t < 0 {
@@ -369,14 +284,10 @@ func CrossEntropyBackward(dlogits, logits, lse *Tensor, targets []int, scale flo
 				}
 				continue
 			}
-			l := sd[r]
-			for i, x := range row {
-				d := float32(math.Exp(float64(x-l))) * scale
-				if acc {
-					d += dr[i]
-				}
-				dr[i] = d
+			if !acc {
+				clear(dr)
 			}
+			kernel.SoftmaxCrossEntropyBackwardRow(dr, row, sd[r], scale)
 			dr[t] -= scale
 		}
 	})
@@ -431,11 +342,7 @@ func DropoutMask(mask *Tensor, p float32, rng *RNG) {
 func TanhInto(out, x *Tensor) {
 	mustContiguous("Tanh", out, x)
 	xd, od := x.Data(), out.Data()
-	kernel.Parallel(len(xd), 8192, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			od[i] = float32(math.Tanh(float64(xd[i])))
-		}
-	})
+	kernel.Parallel(len(xd), 8192, func(lo, hi int) { kernel.Tanh(od[lo:hi], xd[lo:hi]) })
 }
 
 // TanhBackwardInto computes out = (1 - y²)·dy from the forward output y.

@@ -4,24 +4,46 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The worker pool: threads-1 long-lived goroutines plus the calling goroutine share the work of
 // one parallel call. A call hands out chunks through an atomic counter, so uneven chunks balance.
+//
+// The caller never waits for a helper that has not started: each call posts tickets for its
+// job, and a helper that picks one up only joins while the job is open. When the caller has
+// run out of chunks it closes the job and waits only for helpers already inside, so a helper
+// that is slow to wake (a parked thread, a busy machine) costs nothing.
 
 var pool struct {
 	mu      sync.Mutex // serialises parallel calls (one parallel region at a time)
 	threads atomic.Int32
 	workers int // goroutines started
-	jobs    chan *job
+	jobs    chan ticket
 }
+
+// A ticket invites a helper into one use of a job; gen tells a stale ticket from a current one.
+type ticket struct {
+	j   *job
+	gen uint64
+}
+
+// Bits of job.state: the generation (which use of the job), a closed flag and the number of
+// helpers inside run.
+const (
+	jobGenShift = 33
+	jobClosed   = 1 << 32
+	jobInside   = 1<<32 - 1
+)
 
 type job struct {
 	next  atomic.Int64
 	n     int
 	fn    func(lo, hi int)
 	grain int
-	wg    sync.WaitGroup
+	gen   uint64
+	state atomic.Uint64
+	done  chan struct{} // the last helper to leave a closed job signals here
 }
 
 func init() { SetThreads(runtime.GOMAXPROCS(0)) }
@@ -34,7 +56,7 @@ func SetThreads(n int) {
 	pool.mu.Lock()
 	defer pool.mu.Unlock()
 	if pool.jobs == nil {
-		pool.jobs = make(chan *job, 64)
+		pool.jobs = make(chan ticket, 64)
 	}
 	for pool.workers < n-1 {
 		pool.workers++
@@ -46,10 +68,79 @@ func SetThreads(n int) {
 // Threads reports the number of threads the parallel kernels use.
 func Threads() int { return int(pool.threads.Load()) }
 
+// workerSpin is how long an idle helper keeps polling for the next job before it parks.
+// Parallel calls often come back to back (the matrix products of one decoding step), and
+// waking a parked thread takes tens of microseconds: as long as a small GEMV takes.
+const workerSpin = 200 * time.Microsecond
+
 func worker() {
-	for j := range pool.jobs {
-		j.run()
-		j.wg.Done()
+	for {
+		t := nextTicket()
+		if t.j.enter(t.gen) {
+			t.j.run()
+			t.j.leave()
+		}
+	}
+}
+
+// nextTicket waits for the next ticket: polling for up to workerSpin, then blocking. While
+// polling it yields its thread now and then, so other goroutines are not held up for long.
+func nextTicket() ticket {
+	var start time.Time
+	for i := 0; ; i++ {
+		select {
+		case t := <-pool.jobs:
+			return t
+		default:
+		}
+		switch {
+		case i == 0:
+			start = time.Now()
+		case i%256 == 0:
+			if time.Since(start) > workerSpin {
+				return <-pool.jobs
+			}
+			if i%4096 == 0 {
+				runtime.Gosched()
+			}
+		}
+	}
+}
+
+// enter admits a helper holding a ticket for generation gen, unless the job has moved on
+// or closed.
+func (j *job) enter(gen uint64) bool {
+	for {
+		s := j.state.Load()
+		if s>>jobGenShift != gen || s&jobClosed != 0 {
+			return false
+		}
+		if j.state.CompareAndSwap(s, s+1) {
+			return true
+		}
+	}
+}
+
+// leave lets a helper out; the last one out of a closed job wakes the caller.
+func (j *job) leave() {
+	if s := j.state.Add(^uint64(0)); s&jobClosed != 0 && s&jobInside == 0 {
+		j.done <- struct{}{}
+	}
+}
+
+// wait takes the signal of the last helper to leave, polling for up to workerSpin first.
+func (j *job) wait() {
+	start := time.Now()
+	for i := 1; ; i++ {
+		select {
+		case <-j.done:
+			return
+		default:
+		}
+		if i%256 == 0 && time.Since(start) > workerSpin {
+			<-j.done
+			return
+		}
 	}
 }
 
@@ -63,7 +154,7 @@ func (j *job) run() {
 	}
 }
 
-var jobPool = sync.Pool{New: func() any { return new(job) }}
+var jobPool = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
 
 // Parallel calls fn over [0, n) split into chunks of at least grain items, on up to Threads()
 // threads, and returns when every chunk is done. fn must be safe to call concurrently on
@@ -91,12 +182,17 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 	j := jobPool.Get().(*job)
 	j.n, j.fn, j.grain = n, fn, chunk
 	j.next.Store(0)
-	j.wg.Add(helpers)
-	for i := 0; i < helpers; i++ {
-		pool.jobs <- j
+	j.gen = (j.gen + 1) & (1<<(64-jobGenShift) - 1)
+	j.state.Store(j.gen << jobGenShift)
+	for range helpers {
+		pool.jobs <- ticket{j, j.gen}
 	}
 	j.run()
-	j.wg.Wait()
+	// Every chunk is taken; close the job and wait for the helpers still inside. They are
+	// finishing their last chunks, so poll before parking: a parked thread is slow to wake.
+	if s := j.state.Or(jobClosed); s&jobInside != 0 {
+		j.wait()
+	}
 	j.fn = nil
 	pool.mu.Unlock()
 	jobPool.Put(j)

@@ -1,0 +1,97 @@
+package kernel
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// checkGemv runs one Sgemv case against the Sgemm reference (m == 1) and checks that y past n
+// is left alone.
+func checkGemv(t *testing.T, rng *rand.Rand, transW bool, k, n int, alpha, beta float32, pad int, poison bool) {
+	t.Helper()
+	name := fmt.Sprintf("transW=%v,k=%d,n=%d,alpha=%g,beta=%g,pad=%d", transW, k, n, alpha, beta, pad)
+	wr, wc := k, n
+	if transW {
+		wr, wc = n, k
+	}
+	ldw := max(1, wc+pad)
+	w := randFloats(rng, wr*ldw)
+	x := randFloats(rng, k)
+	const guard = 9
+	y := randFloats(rng, n+guard)
+	if beta == 0 {
+		y = nanFloats(len(y))
+	}
+	if poison && k > 0 && n > 0 {
+		x[rng.IntN(k)] = float32(math.Inf(1))
+		w[rng.IntN(wr)*ldw+rng.IntN(wc)] = float32(math.NaN())
+	}
+	want, bound := refGemm(false, transW, 1, n, k, alpha, x, max(1, k), w, ldw, beta, y, max(1, n))
+	orig := append([]float32(nil), y...)
+	Sgemv(transW, k, n, alpha, x, w, ldw, beta, y)
+	for j := range n {
+		if !closeTo(y[j], want[j], bound[j], k) {
+			t.Fatalf("%s: y[%d] = %g, want %g", name, j, y[j], want[j])
+		}
+	}
+	for j := n; j < len(y); j++ {
+		if math.Float32bits(y[j]) != math.Float32bits(orig[j]) {
+			t.Fatalf("%s: wrote y[%d] past n", name, j)
+		}
+	}
+}
+
+func TestSgemv(t *testing.T) {
+	sizes := []int{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 1029, 2500}
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(21, 22))
+		for _, threads := range []int{1, 2, 3} {
+			withThreads(threads, func() {
+				for _, transW := range []bool{false, true} {
+					for range 60 {
+						k, n := sizes[rng.IntN(len(sizes))], sizes[rng.IntN(len(sizes))]
+						alpha := []float32{1, -0.5, 3}[rng.IntN(3)]
+						beta := []float32{0, 1, 0.25}[rng.IntN(3)]
+						checkGemv(t, rng, transW, k, n, alpha, beta, rng.IntN(3)*3, rng.IntN(4) == 0)
+					}
+					// Large enough to run in parallel, with remnants everywhere.
+					checkGemv(t, rng, transW, 771, 3083, 1, 0, 5, false)
+					checkGemv(t, rng, transW, 100, 9011, 0.5, 2, 0, false)
+				}
+			})
+		}
+	})
+}
+
+// TestGemvKernelParity checks the assembly GEMV kernels against the pure-Go ones directly.
+func TestGemvKernelParity(t *testing.T) {
+	if !hasAsm {
+		t.Skip("no assembly kernels in this build")
+	}
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, k := range []int{1, 3, 4, 5, 8, 9, 16, 24, 40, 77} {
+		for _, n := range []int{1, 3, 4, 5, 8, 16, 24, 40, 72, 130} {
+			ldw := max(k, n) + 3
+			w := randFloats(rng, max(k, n)*ldw)
+			x := randFloats(rng, k)
+			for _, transW := range []bool{false, true} {
+				y0, y1 := randFloats(rng, n), make([]float32, n)
+				copy(y1, y0)
+				if transW {
+					gemvTGo(x, w, ldw, y0)
+					gemvT(x, w, ldw, y1)
+				} else {
+					gemvNGo(x, w, ldw, y0)
+					gemvN(x, w, ldw, y1)
+				}
+				for j := range y0 {
+					if math.Abs(float64(y0[j]-y1[j])) > 1e-5*float64(k)*(1+math.Abs(float64(y0[j]))) {
+						t.Fatalf("transW=%v k=%d n=%d: y[%d] = %g (asm), %g (go)", transW, k, n, j, y1[j], y0[j])
+					}
+				}
+			}
+		}
+	}
+}

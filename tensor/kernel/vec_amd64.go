@@ -1,0 +1,263 @@
+//go:build amd64 && !purego
+
+package kernel
+
+// The element-wise primitives of vec.go on amd64: the AVX2/FMA kernels of vec_amd64.s when
+// useAsm is set, the pure-Go kernels otherwise. Every assembly kernel takes the element count
+// n ≥ 1 and base pointers, runs 8 lanes at a time and finishes the last n%8 elements with
+// masked loads and stores, so it never touches memory past the slices.
+
+//go:noescape
+func expAVX2(n int, dst, src *float32)
+
+//go:noescape
+func tanhAVX2(n int, dst, src *float32)
+
+//go:noescape
+func erfAVX2(n int, dst, src *float32)
+
+//go:noescape
+func maxAVX2(n int, x *float32) float32
+
+//go:noescape
+func expSubSumAVX2(n int, dst, src *float32, shift float32) float64
+
+//go:noescape
+func sumExpSubAVX2(n int, src *float32, shift float32) float64
+
+//go:noescape
+func expSubScaleAddAVX2(n int, dst, src *float32, shift, scale float32)
+
+//go:noescape
+func softmaxBwdAVX2(n int, dx, y, dy *float32, c float32)
+
+//go:noescape
+func sumAVX2(n int, x *float32) float64
+
+//go:noescape
+func sumDevAVX2(n int, x *float32, mean float32) (s1, s2 float64)
+
+//go:noescape
+func lnApplyAVX2(n int, out, x, w, b *float32, mean, mlo, rstd float32)
+
+//go:noescape
+func lnBwdSumsAVX2(n int, dout, x, w *float32, mean, rstd float32) (sg, sgx float64)
+
+//go:noescape
+func lnBwdApplyAVX2(n int, dx, dout, x, w *float32, mean, rstd, ca, cb float32)
+
+//go:noescape
+func lnParamGradAVX2(n int, dw, db, dout, x *float32, mean, rstd float32)
+
+//go:noescape
+func geluTanhAVX2(n int, dst, src *float32)
+
+//go:noescape
+func geluTanhBwdAVX2(n int, dx, dy, x *float32)
+
+//go:noescape
+func geluErfAVX2(n int, dst, src *float32)
+
+//go:noescape
+func geluErfBwdAVX2(n int, dx, dy, x *float32)
+
+//go:noescape
+func adamwAVX2(n int, w, grad, m, v *float32, beta1, omb1, beta2, omb2, eps, decay, stepSize, sqrtBC2 float32)
+
+//go:noescape
+func addAVX2(n int, dst, a, b *float32)
+
+//go:noescape
+func mulAVX2(n int, dst, a, b *float32)
+
+//go:noescape
+func addToAVX2(n int, dst, src *float32)
+
+//go:noescape
+func scaleAVX2(n int, dst, src *float32, alpha float32)
+
+func expv(dst, src []float32) {
+	if !useAsm || len(src) == 0 {
+		expGo(dst, src)
+		return
+	}
+	expAVX2(len(src), &dst[0], &src[0])
+}
+
+func tanhv(dst, src []float32) {
+	if !useAsm || len(src) == 0 {
+		tanhGo(dst, src)
+		return
+	}
+	tanhAVX2(len(src), &dst[0], &src[0])
+}
+
+func erfv(dst, src []float32) {
+	if !useAsm || len(src) == 0 {
+		erfGo(dst, src)
+		return
+	}
+	erfAVX2(len(src), &dst[0], &src[0])
+}
+
+func maxv(x []float32) float32 {
+	if !useAsm || len(x) == 0 {
+		return maxGo(x)
+	}
+	return maxAVX2(len(x), &x[0])
+}
+
+func expSubSum(dst, src []float32, shift float32) float64 {
+	if !useAsm || len(src) == 0 {
+		return expSubSumGo(dst, src, shift)
+	}
+	return expSubSumAVX2(len(src), &dst[0], &src[0], shift)
+}
+
+func sumExpSub(src []float32, shift float32) float64 {
+	if !useAsm || len(src) == 0 {
+		return sumExpSubGo(src, shift)
+	}
+	return sumExpSubAVX2(len(src), &src[0], shift)
+}
+
+func expSubScaleAdd(dst, src []float32, shift, scale float32) {
+	if !useAsm || len(src) == 0 {
+		expSubScaleAddGo(dst, src, shift, scale)
+		return
+	}
+	expSubScaleAddAVX2(len(src), &dst[0], &src[0], shift, scale)
+}
+
+func softmaxBwd(dx, y, dy []float32, c float32) {
+	if !useAsm || len(dx) == 0 {
+		softmaxBwdGo(dx, y, dy, c)
+		return
+	}
+	softmaxBwdAVX2(len(dx), &dx[0], &y[0], &dy[0], c)
+}
+
+func sumv(x []float32) float64 {
+	if !useAsm || len(x) == 0 {
+		return sumGo(x)
+	}
+	return sumAVX2(len(x), &x[0])
+}
+
+func sumDev(x []float32, mean float32) (s1, s2 float64) {
+	if !useAsm || len(x) == 0 {
+		return sumDevGo(x, mean)
+	}
+	return sumDevAVX2(len(x), &x[0], mean)
+}
+
+func lnApply(out, x, w, b []float32, mean, mlo, rstd float32) {
+	if !useAsm || len(out) == 0 {
+		lnApplyGo(out, x, w, b, mean, mlo, rstd)
+		return
+	}
+	var bp *float32
+	if b != nil {
+		bp = &b[0]
+	}
+	lnApplyAVX2(len(out), &out[0], &x[0], &w[0], bp, mean, mlo, rstd)
+}
+
+func lnBwdSums(dout, x, w []float32, mean, rstd float32) (sg, sgx float64) {
+	if !useAsm || len(dout) == 0 {
+		return lnBwdSumsGo(dout, x, w, mean, rstd)
+	}
+	return lnBwdSumsAVX2(len(dout), &dout[0], &x[0], &w[0], mean, rstd)
+}
+
+func lnBwdApply(dx, dout, x, w []float32, mean, rstd, ca, cb float32) {
+	if !useAsm || len(dx) == 0 {
+		lnBwdApplyGo(dx, dout, x, w, mean, rstd, ca, cb)
+		return
+	}
+	lnBwdApplyAVX2(len(dx), &dx[0], &dout[0], &x[0], &w[0], mean, rstd, ca, cb)
+}
+
+func lnParamGrad(dw, db, dout, x []float32, mean, rstd float32) {
+	if !useAsm || len(dw) == 0 {
+		lnParamGradGo(dw, db, dout, x, mean, rstd)
+		return
+	}
+	var dbp *float32
+	if db != nil {
+		dbp = &db[0]
+	}
+	lnParamGradAVX2(len(dw), &dw[0], dbp, &dout[0], &x[0], mean, rstd)
+}
+
+func geluTanh(dst, src []float32) {
+	if !useAsm || len(src) == 0 {
+		geluTanhGo(dst, src)
+		return
+	}
+	geluTanhAVX2(len(src), &dst[0], &src[0])
+}
+
+func geluTanhBwd(dx, dy, x []float32) {
+	if !useAsm || len(dx) == 0 {
+		geluTanhBwdGo(dx, dy, x)
+		return
+	}
+	geluTanhBwdAVX2(len(dx), &dx[0], &dy[0], &x[0])
+}
+
+func geluErf(dst, src []float32) {
+	if !useAsm || len(src) == 0 {
+		geluErfGo(dst, src)
+		return
+	}
+	geluErfAVX2(len(src), &dst[0], &src[0])
+}
+
+func geluErfBwd(dx, dy, x []float32) {
+	if !useAsm || len(dx) == 0 {
+		geluErfBwdGo(dx, dy, x)
+		return
+	}
+	geluErfBwdAVX2(len(dx), &dx[0], &dy[0], &x[0])
+}
+
+func adamw(w, g, m, v []float32, p adamParams) {
+	if !useAsm || len(w) == 0 {
+		adamwGo(w, g, m, v, p)
+		return
+	}
+	adamwAVX2(len(w), &w[0], &g[0], &m[0], &v[0], p.beta1, p.omb1, p.beta2, p.omb2, p.eps, p.decay, p.stepSize, p.sqrtBC2)
+}
+
+func addv(dst, a, b []float32) {
+	if !useAsm || len(dst) == 0 {
+		addGo(dst, a, b)
+		return
+	}
+	addAVX2(len(dst), &dst[0], &a[0], &b[0])
+}
+
+func mulv(dst, a, b []float32) {
+	if !useAsm || len(dst) == 0 {
+		mulGo(dst, a, b)
+		return
+	}
+	mulAVX2(len(dst), &dst[0], &a[0], &b[0])
+}
+
+func addTo(dst, src []float32) {
+	if !useAsm || len(dst) == 0 {
+		addToGo(dst, src)
+		return
+	}
+	addToAVX2(len(dst), &dst[0], &src[0])
+}
+
+func scalev(dst, src []float32, alpha float32) {
+	if !useAsm || len(src) == 0 {
+		scaleGo(dst, src, alpha)
+		return
+	}
+	scaleAVX2(len(src), &dst[0], &src[0], alpha)
+}
