@@ -171,69 +171,92 @@ func AttentionBackward(a *AttentionArgs, p, dout, dq, dk, dv *Tensor) {
 	})
 }
 
-// AttentionInfer computes the output without forming the (T, S) score matrix: for each query
-// row, key blocks are streamed with an online softmax — a running maximum m and sum l, with
-// the partial output rescaled by exp(m_old − m_new) whenever the maximum grows.
+// AttentionInfer computes the output without forming the (T, S) score matrix, as
+// FlashAttention does: for each block of up to 64 queries, key blocks of up to 128 are streamed
+// through a running softmax. For each query row it keeps the running maximum m and sum l of
+// exp(score − m), and a partial output O; a key block's scores S (a small GEMM) raise the
+// maximum to m′, so O and l are first rescaled by exp(m − m′), then P = exp(S − m′) adds
+// rowsum(P) to l and P·v (another small GEMM) to O. At the end O /= l. Memory stays
+// O(block · (hs + block)) per thread, whatever T and S are.
 func AttentionInfer(a *AttentionArgs) {
 	B, nh, T, S, hs := a.dims("AttentionInfer")
 	od := a.Out.Data()
 	C := nh * hs
-	const kb = 128 // keys per block
-	kernel.Parallel(B*nh*T, max(1, 4096/(S*hs+1)), func(lo, hi int) {
-		scratch := getScratch(kb + hs)
+	const bq, bk = 64, 128
+	qBlocks := (T + bq - 1) / bq
+	kernel.Parallel(B*nh*qBlocks, 1, func(lo, hi int) {
+		scratch := getScratch(bq*bk + bq*hs + 2*bq)
 		defer putScratch(scratch)
-		sc, acc := (*scratch)[:kb], (*scratch)[kb:kb+hs]
-		for r := lo; r < hi; r++ {
-			bh, t := r/T, r%T
+		sc := (*scratch)[:bq*bk]
+		acc := (*scratch)[bq*bk : bq*bk+bq*hs]
+		ms := (*scratch)[bq*bk+bq*hs : bq*bk+bq*hs+bq]
+		ls := (*scratch)[bq*bk+bq*hs+bq : bq*bk+bq*hs+2*bq]
+		for job := lo; job < hi; job++ {
+			bh, qb := job/qBlocks, job%qBlocks
 			b, h := bh/nh, bh%nh
 			qo, qs := head(a.Q, b, h)
 			ko, ks := head(a.K, b, h)
 			vo, vs := head(a.V, b, h)
-			q := a.Q.data[qo+t*qs : qo+t*qs+hs]
-			n := visible(a.Causal, t, T, S)
-			m, l := float32(math.Inf(-1)), float32(0)
-			clear(acc)
-			for j0 := 0; j0 < n; j0 += kb {
-				j1 := min(n, j0+kb)
-				blk := sc[:j1-j0]
-				bm := float32(math.Inf(-1))
-				for j := j0; j < j1; j++ {
-					s := a.Scale * kernel.Dot(q, a.K.data[ko+j*ks:ko+j*ks+hs])
+			t0, t1 := qb*bq, min(T, qb*bq+bq)
+			rows := t1 - t0
+			n := visible(a.Causal, t1-1, T, S) // keys the last row of the block sees
+			for r := 0; r < rows; r++ {
+				ms[r], ls[r] = float32(math.Inf(-1)), 0
+			}
+			clear(acc[:rows*hs])
+			for j0 := 0; j0 < n; j0 += bk {
+				j1 := min(n, j0+bk)
+				w := j1 - j0
+				blk := sc[:rows*w]
+				kernel.Sgemm(false, true, rows, w, hs, a.Scale, a.Q.data[qo+t0*qs:], qs, a.K.data[ko+j0*ks:], ks, 0, blk, w)
+				for r := 0; r < rows; r++ {
+					row := blk[r*w : r*w+w]
+					vis := visible(a.Causal, t0+r, T, S) - j0 // keys of this block the row sees
 					if a.Mask != nil {
-						s += a.Mask[b*S+j]
+						addRow(row[:max(0, min(w, vis))], a.Mask[b*S+j0:b*S+j1])
 					}
-					blk[j-j0] = s
-					bm = max(bm, s)
-				}
-				if math.IsInf(float64(bm), -1) {
-					continue // the whole block is masked out
-				}
-				if bm > m { // rescale what was accumulated under the old maximum
-					c := float32(math.Exp(float64(m - bm)))
-					l *= c
-					for i := range acc {
-						acc[i] *= c
+					if vis < w {
+						for j := max(vis, 0); j < w; j++ {
+							row[j] = float32(math.Inf(-1))
+						}
 					}
-					m = bm
+					bm := float32(math.Inf(-1))
+					for _, x := range row {
+						bm = max(bm, x)
+					}
+					if math.IsInf(float64(bm), -1) {
+						clear(row) // nothing visible in this block
+						continue
+					}
+					if bm > ms[r] { // rescale what was accumulated under the old maximum
+						c := float32(math.Exp(float64(ms[r] - bm)))
+						ls[r] *= c
+						if c != 1 {
+							kernel.Scale(acc[r*hs:r*hs+hs], acc[r*hs:r*hs+hs], c)
+						}
+						ms[r] = bm
+					}
+					for j := range row {
+						row[j] -= ms[r]
+					}
+					kernel.Exp(row, row)
+					var sum float32
+					for _, e := range row {
+						sum += e
+					}
+					ls[r] += sum
 				}
-				for i := range blk {
-					blk[i] -= m
-				}
-				kernel.Exp(blk, blk)
-				for j := j0; j < j1; j++ {
-					e := blk[j-j0]
-					l += e
-					kernel.Axpy(e, a.V.data[vo+j*vs:vo+j*vs+hs], acc)
-				}
+				// O += P·v for the block.
+				kernel.Sgemm(false, false, rows, hs, w, 1, blk, w, a.V.data[vo+j0*vs:], vs, 1, acc, hs)
 			}
-			out := od[b*T*C+t*C+h*hs : b*T*C+t*C+h*hs+hs]
-			if l == 0 {
-				clear(out) // no visible key
-				continue
-			}
-			inv := 1 / l
-			for i, v := range acc {
-				out[i] = v * inv
+			for r := 0; r < rows; r++ {
+				t := t0 + r
+				out := od[b*T*C+t*C+h*hs : b*T*C+t*C+h*hs+hs]
+				if ls[r] == 0 {
+					clear(out) // no visible key
+					continue
+				}
+				kernel.Scale(out, acc[r*hs:r*hs+hs], 1/ls[r])
 			}
 		}
 	})
