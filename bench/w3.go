@@ -34,7 +34,15 @@ func runW3(ctx context.Context, cs string, threads int) ([]Result, error) {
 	for i := range prompt {
 		prompt[i] = rng.IntN(GPT2Small.VocabSize)
 	}
-	var out []Result
+	var weights [][]float32
+	for _, p := range m.Params.List() {
+		weights = append(weights, p.Var.Value.Data())
+	}
+	bw, err := MemoryBandwidth(ctx, threads, weights)
+	if err != nil {
+		return nil, err
+	}
+	out := []Result{{Workload: "W3", Case: cs, Threads: threads, Metric: "memory_gb_per_s", Value: bw, PeakRSSMB: PeakRSSMB()}}
 	for _, w := range W3Weights {
 		if err := quantize(m, w); err != nil {
 			return nil, err
@@ -79,7 +87,12 @@ func runW3(ctx context.Context, cs string, threads int) ([]Result, error) {
 			return nil, err
 		}
 		rss := PeakRSSMB()
-		extra := map[string]any{"first_tokens": toks[:8], "steps_timed": len(times)}
+		// Decoding a token streams every weight once (the embeddings are only gathered, but the
+		// tied LM head reads all of wte): the memory-bound ceiling is bandwidth ÷ weight bytes.
+		wbytes := weightBytes(m, w)
+		bound := bw * 1e9 / float64(wbytes)
+		extra := map[string]any{"first_tokens": toks[:8], "steps_timed": len(times), "weight_mb": float64(wbytes) / 1e6,
+			"memory_bound_tokens_per_s": bound, "fraction_of_bound": 1 / median(times) / bound}
 		out = append(out,
 			Result{Workload: "W3", Case: cs, Threads: threads, Metric: "prefill_ms", Value: median(pre) * 1e3, PeakRSSMB: rss, Weights: w},
 			Result{Workload: "W3", Case: cs, Threads: threads, Metric: "decode_tokens_per_s", Value: 1 / median(times), PeakRSSMB: rss, Weights: w, Extra: extra},
@@ -95,4 +108,22 @@ func quantize(m *gpt.Model, format string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown weight format %q", format)
+}
+
+// weightBytes is what one decoding step reads: every matrix and vector of the blocks, the final
+// LayerNorm and the LM head (wte), in the given format; wpe contributes one row.
+func weightBytes(m *gpt.Model, format string) int64 {
+	per := map[string]float64{"fp32": 4, "bf16": 2, "int8": 1 + 4.0/32}[format] // int8: one fp32 scale per 32
+	var n int64
+	for _, p := range m.Params.List() {
+		switch {
+		case p.Name == "wpe.weight":
+			n += int64(4 * m.Config.NEmbd)
+		case p.Var.Value.Dims() == 2:
+			n += int64(per * float64(p.Var.Value.Len()))
+		default:
+			n += int64(4 * p.Var.Value.Len())
+		}
+	}
+	return n
 }
