@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/qkvdev/qkv/autograd"
@@ -185,5 +186,57 @@ func TestNonFiniteStepsAreSkipped(t *testing.T) {
 	task = &nanTask{GPTTask: tinyTask(t, strings.Repeat(pattern, 30), 1), bad: all}
 	if _, err := Run(context.Background(), task, tinyConfig(t.TempDir(), 20)); err == nil || !strings.Contains(err.Error(), "diverged") {
 		t.Fatalf("want a divergence error, got %v", err)
+	}
+}
+
+// failingSave fails to write the model after n successful saves, as a full disk would.
+type failingSave struct {
+	*GPTTask
+	n int
+}
+
+func (f *failingSave) SaveModel(dir string) error {
+	if f.n == 0 {
+		return syscall.ENOSPC
+	}
+	f.n--
+	return f.GPTTask.SaveModel(dir)
+}
+
+// A checkpoint that cannot be written (disk full) is a clear error; no partial checkpoint is
+// left, and the one saved before stays the latest and loadable.
+func TestFailedSaveKeepsPreviousCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	task := &failingSave{GPTTask: tinyTask(t, strings.Repeat(pattern, 30), 1), n: 1}
+	_, err := Run(context.Background(), task, tinyConfig(dir, 40)) // saves at 20, fails at 40
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "saving checkpoint at step 40") {
+		t.Fatalf("want a disk-full error at step 40, got %v", err)
+	}
+	if got, err := LatestCheckpoint(dir); err != nil || filepath.Base(got) != "step-000020" {
+		t.Fatalf("previous checkpoint: %q, %v", got, err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, CheckpointDir))
+	if len(entries) != 1 {
+		t.Fatalf("checkpoint folder holds %d entries, want only step-000020", len(entries))
+	}
+}
+
+// A context cancelled mid-run (Ctrl-C) saves a checkpoint at the current step.
+func TestCancelSaves(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := tinyConfig(dir, 1000)
+	cfg.OnStep = func(step int, _ float64) bool {
+		if step == 7 {
+			cancel()
+		}
+		return true
+	}
+	res, err := Run(ctx, tinyTask(t, strings.Repeat(pattern, 30), 1), cfg)
+	if !errors.Is(err, ErrInterrupted) || res.Steps != 7 {
+		t.Fatalf("result %+v, error %v", res, err)
+	}
+	if got, err := LatestCheckpoint(dir); err != nil || filepath.Base(got) != "step-000007" {
+		t.Fatalf("checkpoint after cancel: %q, %v", got, err)
 	}
 }

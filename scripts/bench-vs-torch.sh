@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# qkv and PyTorch side by side on W1–W4, in one sitting on one machine, and the ratios.
+#
+# PyTorch runs at its best here (WORKLOADS.md): OpenMP OpenBLAS loaded for the process, 2
+# threads, W3 with its matrix–vector (addmv) decode path; W1 compares with numpy's matmul.
+# Workloads alternate qkv / PyTorch so that both see the same machine state.
+#
+# Usage (from the repository root):  scripts/bench-vs-torch.sh [W1 W2 W3 W4]
+# Needs: apt-get install python3-torch python3-numpy libopenblas0-openmp
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED="${QKV_SHARED_DIR:-../shared}"
+TORCH="$SHARED/bench/torch"
+PY=/usr/bin/python3
+THREADS="${THREADS:-2}"
+OMP=/usr/lib/x86_64-linux-gnu/openblas-openmp
+WORKLOADS="${*:-W1 W2 W3 W4}"
+OUT="$(mktemp -d)"
+trap 'rm -rf "$OUT"' EXIT
+
+if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
+  echo "bench-vs-torch: $PY cannot import torch and numpy (apt-get install python3-torch python3-numpy libopenblas0-openmp)" >&2
+  exit 1
+fi
+go build -o "$OUT/qkv" ./cmd/qkv
+torch_env=()
+[ -e "$OMP/libblas.so.3" ] && torch_env=(LD_LIBRARY_PATH="$OMP")
+
+for w in $WORKLOADS; do
+  lw="$(echo "$w" | tr 'A-Z' 'a-z')"
+  echo "bench-vs-torch: $w…" >&2
+  "$OUT/qkv" bench "$w" --threads "$THREADS" --json >>"$OUT/qkv.jsonl"
+  case "$lw" in
+    w1) env "${torch_env[@]}" "$PY" "$TORCH/w1_matmul.py" --thread-list "1,$THREADS" 2>/dev/null | tail -n 1 >>"$OUT/torch.jsonl" ;;
+    w2) for c in small shakespeare; do
+          env "${torch_env[@]}" "$PY" "$TORCH/w2_gpt_train.py" --threads "$THREADS" --config "$c" 2>/dev/null | tail -n 1 >>"$OUT/torch.jsonl"
+        done ;;
+    w3) env "${torch_env[@]}" "$PY" "$TORCH/w3_gpt2_infer.py" --threads "$THREADS" --decode-linear both --nocache-tokens 0 2>/dev/null | tail -n 1 >>"$OUT/torch.jsonl" ;;
+    w4) env "${torch_env[@]}" "$PY" "$TORCH/w4_bert_fwd.py" --threads "$THREADS" 2>/dev/null | tail -n 1 >>"$OUT/torch.jsonl" ;;
+    *) echo "unknown workload $w" >&2; exit 2 ;;
+  esac
+done
+
+"$PY" - "$OUT/qkv.jsonl" "$OUT/torch.jsonl" "$THREADS" <<'PY'
+import json, sys
+qkv = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+torch = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+threads = int(sys.argv[3])
+rows = []  # (workload, case, metric, qkv, peer, peer name, ratio where > 1 means qkv is better)
+
+def q(w, case, metric, weights=None, t=threads):
+    for r in qkv:
+        if r["workload"] == w and r["case"] == case and r["metric"] == metric and r["threads"] == t and (weights is None or r.get("weights") == weights):
+            return r["value"]
+    return None
+
+for t in torch:
+    wl = t["workload"]
+    if wl == "W1_matmul":
+        for r in t["results"]:
+            if r.get("lib") != "numpy":
+                continue
+            case = f'{r["M"]}x{r["K"]}x{r["N"]}'
+            v = q("W1", case, "gflops", t=r["torch_threads"])
+            if v is not None:
+                rows.append(("W1", case + f' {r["torch_threads"]}t', "GFLOP/s", v, r["gflops"], "numpy", v / r["gflops"]))
+    elif wl == "W2_gpt_train":
+        c = t["config"]
+        v = q("W2", c, "tokens_per_s")
+        rows.append(("W2", c, "tokens/s", v, t["tokens_per_s"], "torch", v / t["tokens_per_s"]))
+    elif wl.startswith("W3"):
+        pm = t["prefill_ms"]
+        v = q("W3", "gpt2-124m", "prefill_ms", "fp32")
+        rows.append(("W3", "prefill 64", "ms", v, pm, "torch", pm / v))
+        peer = t.get("decode_mv", t["decode"])["tokens_per_s"]
+        for wts in ("fp32", "bf16", "int8"):
+            v = q("W3", "gpt2-124m", "decode_tokens_per_s", wts)
+            if v is not None:
+                rows.append(("W3", "decode " + wts, "tokens/s", v, peer, "torch addmv fp32", v / peer))
+        bw = q("W3", "gpt2-124m", "memory_gb_per_s")
+        if bw:
+            rows.append(("W3", "memory bandwidth", "GB/s", bw, None, "", None))
+    elif wl.startswith("W4"):
+        for r in t["results"]:
+            case = f'batch{r["batch"]}'
+            v = q("W4", case, "ms_per_batch")
+            rows.append(("W4", case, "ms", v, r["median_ms"], "torch", r["median_ms"] / v))
+
+print(f'{"workload":8} {"case":22} {"unit":9} {"qkv":>10} {"peer":>10}  {"peer name":17} {"qkv/peer":>8}')
+for w, c, unit, v, p, pn, ratio in rows:
+    fv = f"{v:10.2f}" if v is not None else f'{"-":>10}'
+    fp = f"{p:10.2f}" if p is not None else f'{"":>10}'
+    fr = f"{ratio:7.2f}x" if ratio is not None else ""
+    print(f"{w:8} {c:22} {unit:9} {fv} {fp}  {pn:17} {fr:>8}")
+print("(qkv/peer > 1 means qkv is faster; for ms the ratio is peer ms / qkv ms)")
+PY
