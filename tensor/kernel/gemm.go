@@ -26,7 +26,7 @@ import (
 const (
 	gemmMR = 6    // rows of the register tile: 6×16 needs 12 of the 16 ymm registers
 	gemmNR = 16   // columns of the register tile: two ymm vectors of 8 floats
-	gemmKC = 256  // depth of a packed block: a (KC, NR) B micro-panel is 24 KiB, in L1
+	gemmKC = 384  // depth of a packed block: a (KC, NR) B micro-panel is 24 KiB, in L1
 	gemmMC = 264  // rows of a packed A block: (MC, KC) is 396 KiB, in L2
 	gemmNC = 3072 // columns of a packed B panel: (KC, NC) is 4.5 MiB, in L3
 

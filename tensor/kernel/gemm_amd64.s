@@ -9,7 +9,8 @@
 // elements of the packed A micro-panel. SI walks packed A (6 floats per k step), DI walks
 // packed B (16 floats per k step).
 
-// STEP multiplies one k step: column aoff/4 of the A micro-panel by row boff/64 of the B one.
+// STEP adds one k step, the outer product of the 6 A elements at aoff(SI) and the 16 B
+// elements at boff(DI), to the tile.
 #define STEP(aoff, boff) \
 	VMOVUPS      boff(DI), Y0;       \
 	VMOVUPS      boff+32(DI), Y1;    \
@@ -32,13 +33,13 @@
 	VFMADD231PS  Y0, Y3, Y14;        \
 	VFMADD231PS  Y1, Y3, Y15
 
-// STORE0 writes row r (two vectors) of the tile to DX and moves DX to the next row.
+// STORE0 writes one row of the tile (two vectors) to DX and moves DX to the next row.
 #define STORE0(lo, hi) \
 	VMOVUPS lo, (DX);   \
 	VMOVUPS hi, 32(DX); \
 	ADDQ    R8, DX
 
-// STOREB adds beta·C (beta in Y1) to row r before writing it.
+// STOREB adds beta·C (beta in Y1) to one row of the tile before writing it.
 #define STOREB(lo, hi) \
 	VFMADD231PS (DX), Y1, lo;   \
 	VFMADD231PS 32(DX), Y1, hi; \
