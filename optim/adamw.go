@@ -24,6 +24,8 @@ type AdamW struct {
 	Params []*nn.Param
 	M, V   []*tensor.Tensor // moments, one per parameter
 	Steps  int              // updates taken (t in the paper)
+
+	chunks []adamChunk
 }
 
 // NewAdamW returns an optimiser over params (those that require gradients).
@@ -55,20 +57,42 @@ func (o *AdamW) Step(lr float64) {
 	stepSize := float32(lr / bc1)
 	sqrtBC2 := float32(math.Sqrt(bc2))
 	b1, b2, eps := float32(c.Beta1), float32(c.Beta2), float32(c.Eps)
-	for i, p := range o.Params {
-		g := p.Var.Grad()
-		if g == nil {
-			continue
-		}
-		decay := float32(1)
-		if p.Decay {
-			decay = float32(1 - lr*c.WeightDecay)
-		}
-		w, gd, m, v := p.Var.Value.Data(), g.Data(), o.M[i].Data(), o.V[i].Data()
-		kernel.Parallel(len(w), 16384, func(lo, hi int) {
-			kernel.AdamWStep(w[lo:hi], gd[lo:hi], m[lo:hi], v[lo:hi], b1, b2, eps, decay, stepSize, sqrtBC2)
-		})
+	decay := float32(1 - lr*c.WeightDecay)
+	if o.chunks == nil {
+		o.chunks = adamChunks(o.Params)
 	}
+	// One parallel pass over fixed chunks of every parameter.
+	kernel.Parallel(len(o.chunks), 1, func(lo, hi int) {
+		for _, ch := range o.chunks[lo:hi] {
+			p := o.Params[ch.param]
+			g := p.Var.Grad()
+			if g == nil {
+				continue
+			}
+			d := float32(1)
+			if p.Decay {
+				d = decay
+			}
+			w, gd := p.Var.Value.Data()[ch.lo:ch.hi], g.Data()[ch.lo:ch.hi]
+			m, v := o.M[ch.param].Data()[ch.lo:ch.hi], o.V[ch.param].Data()[ch.lo:ch.hi]
+			kernel.AdamWStep(w, gd, m, v, b1, b2, eps, d, stepSize, sqrtBC2)
+		}
+	})
+}
+
+// adamChunk is a range of one parameter's elements, the unit of parallel work of Step.
+type adamChunk struct{ param, lo, hi int }
+
+func adamChunks(params []*nn.Param) []adamChunk {
+	const size = 16384
+	var cs []adamChunk
+	for i, p := range params {
+		n := p.Var.Value.Len()
+		for lo := 0; lo < n; lo += size {
+			cs = append(cs, adamChunk{i, lo, min(n, lo+size)})
+		}
+	}
+	return cs
 }
 
 // ClipGradNorm scales every gradient so that their global L2 norm is at most maxNorm (as

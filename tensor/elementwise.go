@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/qkvdev/qkv/tensor/kernel"
 )
@@ -70,14 +71,12 @@ func Div(a, b *Tensor) *Tensor { return Binary(OpDiv, a, b) }
 // BinaryInto computes out = op(a, b), or out += op(a, b) when acc, where a and b broadcast to
 // out's shape. out may be any strided view (but must not overlap a or b unless equal to them).
 func BinaryInto(out *Tensor, op BinaryOp, a, b *Tensor, acc bool) {
-	shape := out.Shape()
-	if s, err := BroadcastShape(a.Shape(), b.Shape()); err != nil || !equalInts(s, shape) {
-		panic(fmt.Sprintf("tensor.%s: operands %v and %v do not broadcast to output %v", op, a.Shape(), b.Shape(), shape))
+	t := newRowsTask(rowBinary, out)
+	if !a.expandInto(&t.a, out.Shape()) || !b.expandInto(&t.b, out.Shape()) {
+		panic(fmt.Sprintf("tensor.%s: operands %v and %v do not broadcast to output %v", op, a.Shape(), b.Shape(), out.Shape()))
 	}
-	ea, eb := a.Expand(shape...), b.Expand(shape...)
-	forRows(out, ea, eb, func(o []float32, os int, x []float32, xs int, y []float32, ys int, n int) {
-		binaryRow(op, acc, o, os, x, xs, y, ys, n)
-	})
+	t.op, t.acc = op, acc
+	t.run()
 }
 
 // Scale returns alpha * x in a new tensor.
@@ -89,24 +88,13 @@ func Scale(x *Tensor, alpha float32) *Tensor {
 
 // ScaleInto computes out = alpha*x, or out += alpha*x when acc. x broadcasts to out.
 func ScaleInto(out, x *Tensor, alpha float32, acc bool) {
-	ex := x.Expand(out.Shape()...)
-	forRows(out, ex, ex, func(o []float32, os int, a []float32, as int, _ []float32, _ int, n int) {
-		switch {
-		case os == 1 && as == 1 && acc:
-			kernel.Axpy(alpha, a[:n], o[:n])
-		case os == 1 && as == 1:
-			kernel.Scale(o[:n], a[:n], alpha)
-		default:
-			for i := 0; i < n; i++ {
-				v := alpha * a[i*as]
-				if acc {
-					o[i*os] += v
-				} else {
-					o[i*os] = v
-				}
-			}
-		}
-	})
+	t := newRowsTask(rowScale, out)
+	if !x.expandInto(&t.a, out.Shape()) {
+		panic(fmt.Sprintf("tensor.Scale: %v does not broadcast to %v", x.Shape(), out.Shape()))
+	}
+	t.b = t.a
+	t.alpha, t.acc = alpha, acc
+	t.run()
 }
 
 // CopyInto copies src into dst (src broadcasts to dst's shape); either may be a strided view.
@@ -115,16 +103,12 @@ func CopyInto(dst, src *Tensor) {
 		copy(dst.Data(), src.Data())
 		return
 	}
-	e := src.Expand(dst.Shape()...)
-	forRows(dst, e, e, func(o []float32, os int, a []float32, as int, _ []float32, _ int, n int) {
-		if os == 1 && as == 1 {
-			copy(o[:n], a[:n])
-			return
-		}
-		for i := 0; i < n; i++ {
-			o[i*os] = a[i*as]
-		}
-	})
+	t := newRowsTask(rowCopy, dst)
+	if !src.expandInto(&t.a, dst.Shape()) {
+		panic(fmt.Sprintf("tensor.Copy: %v does not broadcast to %v", src.Shape(), dst.Shape()))
+	}
+	t.b = t.a
+	t.run()
 }
 
 // Fill sets every element of t to v.
@@ -140,59 +124,140 @@ func Fill(t *Tensor, v float32) {
 		}
 		return
 	}
-	forRows(t, t, t, func(o []float32, os int, _ []float32, _ int, _ []float32, _ int, n int) {
-		for i := 0; i < n; i++ {
-			o[i*os] = v
-		}
-	})
+	task := newRowsTask(rowFill, t)
+	task.a, task.b = *t, *t
+	task.alpha = v
+	task.run()
 }
 
 // Zero sets every element of t to 0.
 func Zero(t *Tensor) { Fill(t, 0) }
 
-// rowFunc processes one row of n elements: o[i*os] from a[i*as] and b[i*bs].
-type rowFunc func(o []float32, os int, a []float32, as int, b []float32, bs int, n int)
+// rowKind is the operation a rowsTask applies to each row.
+type rowKind uint8
 
-// forRows walks out (and a, b, already expanded to out's shape) one last-dimension row at a
-// time, in parallel over rows, passing each row's slices and element strides to fn. The slices
-// start at the row's first element and extend to the end of the data.
-func forRows(out, a, b *Tensor, fn rowFunc) {
+const (
+	rowBinary rowKind = iota // o = op(a, b), or o += op(a, b)
+	rowScale                 // o = alpha·a, or o += alpha·a
+	rowCopy                  // o = a
+	rowFill                  // o = alpha
+)
+
+// rowsTask is one element-wise operation over out (with a and b already expanded to out's
+// shape), walked one last-dimension row at a time in parallel. Tasks are pooled, so an
+// operation allocates (almost) nothing.
+type rowsTask struct {
+	out, a, b Tensor
+	kind      rowKind
+	op        BinaryOp
+	acc       bool
+	alpha     float32
+	// flat: out contiguous and a, b contiguous or scalar broadcasts, walked as one long row
+	flat   bool
+	as, bs int // element strides of a and b in the flat walk (0 or 1)
+}
+
+var rowsTasks = sync.Pool{New: func() any { return new(rowsTask) }}
+
+func newRowsTask(kind rowKind, out *Tensor) *rowsTask {
+	t := rowsTasks.Get().(*rowsTask)
+	*t = rowsTask{kind: kind, out: *out}
+	return t
+}
+
+// run executes the task over every row and returns it to the pool.
+func (t *rowsTask) run() {
+	out := &t.out
 	nd := out.ndim
-	if nd == 0 {
-		fn(out.data[out.off:], 1, a.data[a.off:], 1, b.data[b.off:], 1, 1)
+	switch {
+	case nd == 0:
+		t.row(out.data[out.off:], 1, t.a.data[t.a.off:], 1, t.b.data[t.b.off:], 1, 1)
+	case out.Len() == 0:
+	case out.IsContiguous() && isFlat(&t.a) && isFlat(&t.b):
+		// A contiguous output with contiguous or scalar operands is one long row, split evenly.
+		t.flat = true
+		t.as, t.bs = flatStride(&t.a), flatStride(&t.b)
+		total := out.Len()
+		kernel.Parallel(total, max(4096, total/(8*kernel.Threads())+1), t.Run)
+	default:
+		n := out.shape[nd-1]
+		kernel.Parallel(out.Len()/n, max(1, 4096/n), t.Run)
+	}
+	*t = rowsTask{}
+	rowsTasks.Put(t)
+}
+
+// Run processes rows [lo, hi) — or, for a flat task, elements [lo, hi).
+func (t *rowsTask) Run(lo, hi int) {
+	out, a, b := &t.out, &t.a, &t.b
+	if t.flat {
+		t.row(out.data[out.off+lo:], 1, a.data[a.off+lo*t.as:], t.as, b.data[b.off+lo*t.bs:], t.bs, hi-lo)
 		return
 	}
+	nd := out.ndim
 	n := out.shape[nd-1]
-	rows := out.Len()
-	if n == 0 || rows == 0 {
-		return
-	}
-	rows /= n
 	os, as, bs := out.strides[nd-1], a.strides[nd-1], b.strides[nd-1]
-	// Collapse a fully contiguous triple into one long row for better parallel splits.
-	if out.IsContiguous() && isFlat(a) && isFlat(b) {
-		total := rows * n
-		grain := max(4096, total/(8*kernel.Threads())+1)
-		kernel.Parallel(total, grain, func(lo, hi int) {
-			fn(out.data[out.off+lo:], 1, a.data[a.off+lo*sign(as):], as, b.data[b.off+lo*sign(bs):], bs, hi-lo)
-		})
-		return
-	}
-	grain := max(1, 4096/n)
-	kernel.Parallel(rows, grain, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			oo, ao, bo := out.off, a.off, b.off
-			q := r
-			for d := nd - 2; d >= 0; d-- {
-				i := q % out.shape[d]
-				q /= out.shape[d]
-				oo += i * out.strides[d]
-				ao += i * a.strides[d]
-				bo += i * b.strides[d]
-			}
-			fn(out.data[oo:], os, a.data[ao:], as, b.data[bo:], bs, n)
+	for r := lo; r < hi; r++ {
+		oo, ao, bo := out.off, a.off, b.off
+		q := r
+		for d := nd - 2; d >= 0; d-- {
+			i := q % out.shape[d]
+			q /= out.shape[d]
+			oo += i * out.strides[d]
+			ao += i * a.strides[d]
+			bo += i * b.strides[d]
 		}
-	})
+		t.row(out.data[oo:], os, a.data[ao:], as, b.data[bo:], bs, n)
+	}
+}
+
+// row processes one row of n elements: o[i·os] from a[i·as] and b[i·bs].
+func (t *rowsTask) row(o []float32, os int, a []float32, as int, b []float32, bs int, n int) {
+	switch t.kind {
+	case rowBinary:
+		binaryRow(t.op, t.acc, o, os, a, as, b, bs, n)
+	case rowScale:
+		switch {
+		case os == 1 && as == 1 && t.acc:
+			kernel.Axpy(t.alpha, a[:n], o[:n])
+		case os == 1 && as == 1:
+			kernel.Scale(o[:n], a[:n], t.alpha)
+		default:
+			for i := 0; i < n; i++ {
+				v := t.alpha * a[i*as]
+				if t.acc {
+					o[i*os] += v
+				} else {
+					o[i*os] = v
+				}
+			}
+		}
+	case rowCopy:
+		if os == 1 && as == 1 {
+			copy(o[:n], a[:n])
+			return
+		}
+		for i := 0; i < n; i++ {
+			o[i*os] = a[i*as]
+		}
+	case rowFill:
+		for i := 0; i < n; i++ {
+			o[i*os] = t.alpha
+		}
+	}
+}
+
+// flatStride is 1 for a contiguous tensor and 0 for a scalar broadcast.
+func flatStride(t *Tensor) int {
+	if t.Len() > 1 && t.IsContiguous() {
+		return 1
+	}
+	for _, s := range t.strides[:t.ndim] {
+		if s != 0 {
+			return 1
+		}
+	}
+	return 0
 }
 
 // isFlat reports whether t is contiguous or a scalar broadcast (all strides 0).
@@ -206,13 +271,6 @@ func isFlat(t *Tensor) bool {
 		}
 	}
 	return true
-}
-
-func sign(s int) int {
-	if s == 0 {
-		return 0
-	}
-	return 1
 }
 
 func binaryRow(op BinaryOp, acc bool, o []float32, os int, a []float32, as int, b []float32, bs int, n int) {
@@ -298,7 +356,8 @@ func equalInts(a, b []int) bool {
 // SumTo reduces x by summation to shape (which must broadcast to x's shape) and writes the
 // result into out (of that shape), or adds it when acc. It is the backward of broadcasting.
 func SumTo(out, x *Tensor, acc bool) {
-	if s, err := BroadcastShape(out.Shape(), x.Shape()); err != nil || !equalInts(s, x.Shape()) {
+	var eo Tensor
+	if !out.expandInto(&eo, x.Shape()) {
 		panic(fmt.Sprintf("tensor.SumTo: %v does not broadcast to %v", out.Shape(), x.Shape()))
 	}
 	if !acc {
@@ -309,12 +368,11 @@ func SumTo(out, x *Tensor, acc bool) {
 		return
 	}
 	xc := x.Contiguous()
-	eo := out.Expand(x.Shape()...)
 	n := x.shape[x.ndim-1]
 	// Common case: out is a contiguous row vector over the last dimension (a bias gradient):
 	// each thread sums a block of rows into its own partial, then the partials are added in a
 	// fixed order (deterministic).
-	if eo.strides[x.ndim-1] == 1 && rowBroadcast(eo) {
+	if eo.strides[x.ndim-1] == 1 && rowBroadcast(&eo) {
 		rows := x.Len() / max(n, 1)
 		xd := xc.Data()
 		od := out.data[out.off : out.off+n]

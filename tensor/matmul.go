@@ -33,15 +33,15 @@ func MatMulInto(out, a, b *Tensor, alpha, beta float32) {
 		panic(fmt.Sprintf("tensor.MatMul: shapes %v · %v do not give %v", a.Shape(), b.Shape(), out.Shape()))
 	}
 	batch := out.Shape()[:out.ndim-2]
-	ea := expandBatch("MatMul", a, batch)
-	eb := expandBatch("MatMul", b, batch)
-	if !matrixLayout(ea) {
-		ea = expandBatch("MatMul", a.Contiguous(), batch)
+	var ea, eb Tensor
+	expandBatch("MatMul", &ea, a, batch)
+	expandBatch("MatMul", &eb, b, batch)
+	if !matrixLayout(&ea) {
+		expandBatch("MatMul", &ea, a.Contiguous(), batch)
 	}
-	if !matrixLayout(eb) {
-		eb = expandBatch("MatMul", b.Contiguous(), batch)
+	if !matrixLayout(&eb) {
+		expandBatch("MatMul", &eb, b.Contiguous(), batch)
 	}
-	o := out
 	if !matrixLayout(out) {
 		// Compute into a contiguous temporary, then combine.
 		tmp := New(out.Shape()...)
@@ -58,13 +58,22 @@ func MatMulInto(out, a, b *Tensor, alpha, beta float32) {
 	for _, d := range batch {
 		nb *= d
 	}
-	one := func(i int) {
-		oo, ao, bo := batchOffset(o, i), batchOffset(ea, i), batchOffset(eb, i)
-		gemm(o, oo, ea, ao, eb, bo, m, n, k, alpha, beta)
+	if nb == 1 {
+		gemm(out, out.off, &ea, ea.off, &eb, eb.off, m, n, k, alpha, beta)
+		return
 	}
-	// Many small products (attention heads): one thread per product. Few large ones: each
-	// product is parallel inside the kernel.
-	if nb > 1 && m*n*k < 1<<20 {
+	matmulBatched(out, ea, eb, nb, m, n, k, alpha, beta)
+}
+
+// matmulBatched runs the nb products of a batched MatMulInto.
+func matmulBatched(out *Tensor, ea, eb Tensor, nb, m, n, k int, alpha, beta float32) {
+	one := func(i int) {
+		gemm(out, batchOffset(out, i), &ea, batchOffset(&ea, i), &eb, batchOffset(&eb, i), m, n, k, alpha, beta)
+	}
+	// Many small products: one thread per product. Few large ones: each product is parallel
+	// inside the kernel. A product into an output broadcast along the batch (stride 0) must
+	// run in order, since every batch adds into the same matrix.
+	if m*n*k < 1<<20 && !batchBroadcast(out) {
 		kernel.Parallel(nb, 1, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				one(i)
@@ -77,20 +86,26 @@ func MatMulInto(out, a, b *Tensor, alpha, beta float32) {
 	}
 }
 
-// expandBatch broadcasts t's batch dimensions (all but the last two) to batch.
-func expandBatch(op string, t *Tensor, batch []int) *Tensor {
-	shape := make([]int, 0, MaxDims)
-	shape = append(shape, batch...)
-	shape = append(shape, t.Dim(-2), t.Dim(-1))
-	if len(shape) > MaxDims {
-		panic(fmt.Sprintf("tensor.%s: too many dimensions in %v", op, shape))
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			panic(fmt.Sprintf("tensor.%s: batch dimensions of %v do not broadcast to %v", op, t.Shape(), batch))
+// batchBroadcast reports whether any batch dimension of t has stride 0 (and size > 1).
+func batchBroadcast(t *Tensor) bool {
+	for d := 0; d < t.ndim-2; d++ {
+		if t.strides[d] == 0 && t.shape[d] > 1 {
+			return true
 		}
-	}()
-	return t.Expand(shape...)
+	}
+	return false
+}
+
+// expandBatch sets dst to t with its batch dimensions (all but the last two) broadcast to batch.
+func expandBatch(op string, dst, t *Tensor, batch []int) {
+	var shp [MaxDims]int
+	if len(batch)+2 > MaxDims {
+		panic(fmt.Sprintf("tensor.%s: too many dimensions", op))
+	}
+	shape := append(append(shp[:0], batch...), t.Dim(-2), t.Dim(-1))
+	if !t.expandInto(dst, shape) {
+		panic(fmt.Sprintf("tensor.%s: batch dimensions of %v do not broadcast to %v", op, t.Shape(), batch))
+	}
 }
 
 // matrixLayout reports whether the last two dimensions of t are row-major or column-major

@@ -277,27 +277,36 @@ func (t *Tensor) narrow(dim, start, length int) Tensor {
 // Expand returns a broadcast view of t with the given shape: dimensions of size 1 (and missing
 // leading dimensions) repeat with stride 0.
 func (t *Tensor) Expand(shape ...int) *Tensor {
-	if len(shape) < t.ndim || len(shape) > MaxDims {
+	v := &Tensor{}
+	if !t.expandInto(v, shape) {
 		panic(fmt.Sprintf("tensor.Expand: cannot expand %v to %v", t.Shape(), shape))
 	}
-	v := &Tensor{data: t.data, off: t.off, ndim: len(shape)}
+	return v
+}
+
+// expandInto sets v to the broadcast view of t with shape, or reports false if t does not
+// broadcast to it.
+func (t *Tensor) expandInto(v *Tensor, shape []int) bool {
+	if len(shape) < t.ndim || len(shape) > MaxDims {
+		return false
+	}
+	*v = Tensor{data: t.data, off: t.off, ndim: len(shape)}
 	lead := len(shape) - t.ndim
 	for i, d := range shape {
 		v.shape[i] = d
 		if i < lead {
 			continue // stride 0
 		}
-		src := t.shape[i-lead]
-		switch {
+		switch src := t.shape[i-lead]; {
 		case src == d:
 			v.strides[i] = t.strides[i-lead]
 		case src == 1:
 			// stride 0: repeat
 		default:
-			panic(fmt.Sprintf("tensor.Expand: cannot expand %v to %v", t.Shape(), shape))
+			return false
 		}
 	}
-	return v
+	return true
 }
 
 // SameShape reports whether a and b have identical shapes.
