@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/qkvdev/qkv/hf/safetensors"
+	"github.com/qkvdev/qkv/internal/atomicfile"
 	"github.com/qkvdev/qkv/nn"
 )
 
@@ -206,4 +207,16 @@ func SaveWeightsAs(path string, ps *nn.Params, dtype safetensors.DType) error {
 		}
 	}
 	return safetensors.WriteFile(path, ts, map[string]string{"format": "pt"})
+}
+
+// SaveFolder writes a model folder into dir (created if needed): the weights of ps as
+// model.safetensors, then config as config.json, each atomically.
+func SaveFolder(dir string, config []byte, ps *nn.Params) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := SaveWeights(filepath.Join(dir, "model.safetensors"), ps); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), config, 0o644)
 }

@@ -2,12 +2,10 @@ package bert
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/qkvdev/qkv/hf"
-	"github.com/qkvdev/qkv/internal/atomicfile"
 )
 
 // File names inside a model folder.
@@ -18,17 +16,14 @@ const (
 
 // Save writes config.json and model.safetensors into dir (created if needed), each atomically.
 func (m *Model) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("bert: %w", err)
-	}
 	cfg, err := MarshalConfig(m.Config)
 	if err != nil {
 		return fmt.Errorf("bert: %w", err)
 	}
-	if err := hf.SaveWeights(filepath.Join(dir, WeightsFile), &m.Params); err != nil {
+	if err := hf.SaveFolder(dir, cfg, &m.Params); err != nil {
 		return fmt.Errorf("bert: %w", err)
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), cfg, 0o644)
+	return nil
 }
 
 // Load reads a BERT model folder in HuggingFace's layout.

@@ -55,15 +55,15 @@ func checkParity(t *testing.T, dir string) {
 		}
 		return v
 	}
-	b := &Batch{B: len(in.InputIDs), T: len(in.InputIDs[0]), InputIDs: flatten(in.InputIDs), TokenTypeIDs: flatten(in.TokenTypeIDs), AttentionMask: flatten(in.AttentionMask)}
+	b := &Batch{B: len(in.InputIDs), T: len(in.InputIDs[0]), InputIDs: testenv.Flatten(in.InputIDs), TokenTypeIDs: testenv.Flatten(in.TokenTypeIDs), AttentionMask: testenv.Flatten(in.AttentionMask)}
 	g := autograd.NewGraph()
 	out := m.Encode(g, b, nil, nil)
 	mlm := m.MLMLogits(g, out.Hidden)
 	nsp := m.NSPLogits(g, out.Pooled)
-	mlmLoss, nspLoss, loss := m.PretrainingLoss(g, mlm, nsp, flatten(in.MLMLabels), in.NSPLabels)
+	mlmLoss, nspLoss, loss := m.PretrainingLoss(g, mlm, nsp, testenv.Flatten(in.MLMLabels), in.NSPLabels)
 
 	for name, got := range map[string]*autograd.Var{"last_hidden_state": out.Hidden, "pooler_output": out.Pooled, "mlm_logits": mlm, "nsp_logits": nsp} {
-		if d := relDiff(got.Value.Contiguous().Data(), want(name)); d > 1e-4 {
+		if d := testenv.RelDiff(got.Value.Contiguous().Data(), want(name)); d > 1e-4 {
 			t.Errorf("%s differs by %.3g", name, d)
 		}
 	}
@@ -89,45 +89,16 @@ func checkParity(t *testing.T, dir string) {
 			scale = max(scale, math.Abs(float64(v)))
 		}
 		tol := max(1e-3*scale, 1e-6*global)
-		if d := maxDiff(p.Var.Grad().Data(), ref); d > tol {
+		if d := testenv.MaxDiff(p.Var.Grad().Data(), ref); d > tol {
 			t.Errorf("grad %s differs by %.3g (tolerance %.3g)", p.Name, d, tol)
 		}
 	}
 	// The inference path (no recording: online-softmax attention) gives the same hidden states.
 	g2 := autograd.NewGraph()
 	g2.SetGrad(false)
-	if d := relDiff(m.Encode(g2, b, nil, nil).Hidden.Value.Data(), want("last_hidden_state")); d > 1e-4 {
+	if d := testenv.RelDiff(m.Encode(g2, b, nil, nil).Hidden.Value.Data(), want("last_hidden_state")); d > 1e-4 {
 		t.Errorf("inference last_hidden_state differs by %.3g", d)
 	}
 }
 
-func flatten(rows [][]int) []int {
-	var out []int
-	for _, r := range rows {
-		out = append(out, r...)
-	}
-	return out
-}
-
-func maxDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var m float64
-	for i := range a {
-		m = max(m, math.Abs(float64(a[i]-b[i])))
-	}
-	return m
-}
-
 // relDiff is the largest difference, relative for values above 1.
-func relDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var m float64
-	for i := range a {
-		m = max(m, math.Abs(float64(a[i]-b[i]))/max(1, math.Abs(float64(b[i]))))
-	}
-	return m
-}

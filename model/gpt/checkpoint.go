@@ -2,14 +2,12 @@ package gpt
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/hf/safetensors"
-	"github.com/qkvdev/qkv/internal/atomicfile"
 )
 
 // File names inside a model folder, as HuggingFace names them.
@@ -20,17 +18,11 @@ const (
 
 // Save writes config.json and model.safetensors into dir (created if needed), each atomically.
 func (m *Model) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("gpt: %w", err)
-	}
 	cfg, err := MarshalConfig(m.Config)
 	if err != nil {
 		return fmt.Errorf("gpt: %w", err)
 	}
-	if err := hf.SaveWeights(filepath.Join(dir, WeightsFile), &m.Params); err != nil {
-		return fmt.Errorf("gpt: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), cfg, 0o644); err != nil {
+	if err := hf.SaveFolder(dir, cfg, &m.Params); err != nil {
 		return fmt.Errorf("gpt: %w", err)
 	}
 	return nil

@@ -60,12 +60,12 @@ func checkParity(t *testing.T, dir string) {
 	}
 
 	b, tt := len(in.InputIDs), len(in.InputIDs[0])
-	ids, targets := flatten(in.InputIDs), flatten(in.Targets)
+	ids, targets := testenv.Flatten(in.InputIDs), testenv.Flatten(in.Targets)
 	g := autograd.NewGraph()
 	logits := m.Forward(g, ids, b, tt, nil)
 	loss := m.Loss(g, logits, targets)
 
-	if d := maxDiff(logits.Value.Data(), want("logits")); d > 1e-4 {
+	if d := testenv.MaxDiff(logits.Value.Data(), want("logits")); d > 1e-4 {
 		t.Errorf("logits differ by %.3g (tolerance 1e-4)", d)
 	}
 	if d := math.Abs(float64(loss.Value.Item() - want("loss")[0])); d > 1e-5 {
@@ -80,7 +80,7 @@ func checkParity(t *testing.T, dir string) {
 		for _, v := range ref {
 			scale = max(scale, math.Abs(float64(v)))
 		}
-		if d := maxDiff(p.Var.Grad().Data(), ref); d > 1e-3*scale {
+		if d := testenv.MaxDiff(p.Var.Grad().Data(), ref); d > 1e-3*scale {
 			t.Errorf("grad %s differs by %.3g (tolerance %.3g)", p.Name, d, 1e-3*scale)
 		}
 		checked++
@@ -121,25 +121,6 @@ func greedy(m *Model, prompt []int, n int, cached bool) []int {
 		next = []int{id}
 	}
 	return seq
-}
-
-func flatten(rows [][]int) []int {
-	var out []int
-	for _, r := range rows {
-		out = append(out, r...)
-	}
-	return out
-}
-
-func maxDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var m float64
-	for i := range a {
-		m = max(m, math.Abs(float64(a[i]-b[i])))
-	}
-	return m
 }
 
 func equalInts(a, b []int) bool {
