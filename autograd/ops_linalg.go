@@ -84,7 +84,8 @@ func (g *Graph) Linear(x, w, b *Var, transposed bool) *Var {
 	}
 	X = contiguous(g, X)
 	rows := X.Len() / in
-	shape := append([]int(nil), X.Shape()...)
+	var shp [tensor.MaxDims]int
+	shape := append(shp[:0], X.Shape()...)
 	shape[len(shape)-1] = outDim
 	out := g.arena.New(shape...)
 	x2 := g.arena.Reshape(X, rows, in)
@@ -94,7 +95,7 @@ func (g *Graph) Linear(x, w, b *Var, transposed bool) *Var {
 		Wm = g.arena.Transpose(W, 0, 1)
 	}
 	if b != nil {
-		tensor.CopyInto(o2, b.Value.Reshape(1, outDim)) // broadcast the bias into every row
+		tensor.CopyInto(o2, g.arena.Reshape(b.Value, 1, outDim)) // broadcast the bias into every row
 		tensor.MatMulInto(o2, x2, Wm, 1, 1)
 	} else {
 		tensor.MatMulInto(o2, x2, Wm, 1, 0)
@@ -160,4 +161,30 @@ func beta(acc bool) float32 {
 		return 1
 	}
 	return 0
+}
+
+// LinearPacked is Linear for inference with a packed (bf16 or int8) weight w (N outputs × K
+// inputs): x (…, K) → (…, N), plus the bias b (N) if given. It has no backward rule: it is
+// for graphs that do not record (SetGrad(false)).
+func (g *Graph) LinearPacked(x *Var, w *tensor.PackedMatrix, b *Var) *Var {
+	if g.tracking(x, b) {
+		panic("autograd.LinearPacked: packed weights are for inference; turn recording off (SetGrad(false))")
+	}
+	X := contiguous(g, x.Value)
+	if X.Dim(-1) != w.K || (b != nil && b.Value.Len() != w.N) {
+		panic(fmt.Sprintf("autograd.LinearPacked: x %v for a %d×%d weight", X.Shape(), w.N, w.K))
+	}
+	rows := X.Len() / w.K
+	var shp [tensor.MaxDims]int
+	shape := append(shp[:0], X.Shape()...)
+	shape[len(shape)-1] = w.N
+	out := g.arena.New(shape...)
+	x2, o2 := g.arena.Reshape(X, rows, w.K), g.arena.Reshape(out, rows, w.N)
+	if b != nil {
+		tensor.CopyInto(o2, g.arena.Reshape(b.Value, 1, w.N))
+		w.MatMulInto(o2, x2, 1)
+	} else {
+		w.MatMulInto(o2, x2, 0)
+	}
+	return g.Const(out)
 }

@@ -31,8 +31,10 @@ type Workload struct {
 	ID    string
 	Desc  string
 	Cases []string
-	// Run measures one case with the given number of threads.
-	Run func(ctx context.Context, cs string, threads int) ([]Result, error)
+	// Variants of every case, each measured in its own process (W3: the weight formats).
+	Variants []string
+	// Run measures one case (and variant, "" if none) with the given number of threads.
+	Run func(ctx context.Context, cs, variant string, threads int) ([]Result, error)
 }
 
 // Workloads lists W1–W4 in order.
@@ -40,7 +42,7 @@ func Workloads() []Workload {
 	return []Workload{
 		{ID: "W1", Desc: "fp32 SGEMM C = A·B", Cases: []string{"1024x1024x1024", "4096x768x3072", "1x768x3072"}, Run: runW1},
 		{ID: "W2", Desc: "GPT training step (forward, backward, clip, AdamW)", Cases: []string{"small", "shakespeare"}, Run: runW2},
-		{ID: "W3", Desc: "GPT-2 124M prefill (64 tokens) and KV-cache greedy decoding (128 tokens)", Cases: []string{"gpt2-124m"}, Run: runW3},
+		{ID: "W3", Desc: "GPT-2 124M prefill (64 tokens) and KV-cache greedy decoding (128 tokens)", Cases: []string{"gpt2-124m"}, Variants: W3Weights, Run: runW3},
 		{ID: "W4", Desc: "BERT-base encoder forward, sequence 128", Cases: []string{"batch1", "batch8"}, Run: runW4},
 	}
 }

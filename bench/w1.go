@@ -10,7 +10,7 @@ import (
 
 // runW1: C = A·B with A (M, K) and B (K, N) row-major, filled with standard normals from a fixed
 // seed, C preallocated; GFLOP/s = 2·M·K·N / median seconds per call.
-func runW1(ctx context.Context, cs string, threads int) ([]Result, error) {
+func runW1(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 	var m, k, n int
 	if _, err := fmt.Sscanf(cs, "%dx%dx%d", &m, &k, &n); err != nil || m <= 0 || k <= 0 || n <= 0 {
 		return nil, errCase("W1", cs)

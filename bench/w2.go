@@ -27,7 +27,7 @@ var W2Configs = map[string]W2Config{
 // batches (B, T+1) from a seeded generator: forward, cross-entropy, backward, clip 1.0, AdamW
 // (lr 1e-3, betas (0.9, 0.95), weight decay 0.1 on matrices). Tokens/s = B·T / median step time
 // over 10 steps after 3 warm-up steps.
-func runW2(ctx context.Context, cs string, threads int) ([]Result, error) {
+func runW2(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 	c, ok := W2Configs[cs]
 	if !ok {
 		return nil, errCase("W2", cs)

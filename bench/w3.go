@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/qkvdev/qkv/model/gpt"
@@ -14,13 +13,13 @@ import (
 var GPT2Small = gpt.Config{VocabSize: 50257, NPositions: 1024, NEmbd: 768, NLayer: 12, NHead: 12, LayerNormEpsilon: 1e-5, Activation: "gelu"}
 
 // W3Weights lists the weight formats W3 measures.
-var W3Weights = []string{"fp32"}
+var W3Weights = []string{"fp32", "bf16", "int8"}
 
 // runW3: GPT-2 124M with random weights. Prefill a 64-token prompt (seeded random ids) into a
 // KV cache, returning only the last position's logits: median of 7 after 2 warm-ups. Then
 // greedy decoding of 128 tokens one at a time (the first comes out of prefill): tokens/s = 1 /
 // median step time over the 127 single-token steps, after an 8-token warm-up decode.
-func runW3(ctx context.Context, cs string, threads int) ([]Result, error) {
+func runW3(ctx context.Context, cs, weights string, threads int) ([]Result, error) {
 	if cs != "gpt2-124m" {
 		return nil, errCase("W3", cs)
 	}
@@ -34,16 +33,22 @@ func runW3(ctx context.Context, cs string, threads int) ([]Result, error) {
 	for i := range prompt {
 		prompt[i] = rng.IntN(GPT2Small.VocabSize)
 	}
-	var weights [][]float32
+	var bufs [][]float32
 	for _, p := range m.Params.List() {
-		weights = append(weights, p.Var.Value.Data())
+		bufs = append(bufs, p.Var.Value.Data())
 	}
-	bw, err := MemoryBandwidth(ctx, threads, weights)
+	bw, err := MemoryBandwidth(ctx, threads, bufs)
 	if err != nil {
 		return nil, err
 	}
-	out := []Result{{Workload: "W3", Case: cs, Threads: threads, Metric: "memory_gb_per_s", Value: bw, PeakRSSMB: PeakRSSMB()}}
-	for _, w := range W3Weights {
+	var out []Result
+	if weights == "" || weights == "fp32" {
+		out = append(out, Result{Workload: "W3", Case: cs, Threads: threads, Metric: "memory_gb_per_s", Value: bw, PeakRSSMB: PeakRSSMB()})
+	}
+	if weights == "" {
+		weights = "fp32"
+	}
+	for _, w := range []string{weights} {
 		if err := quantize(m, w); err != nil {
 			return nil, err
 		}
@@ -103,27 +108,20 @@ func runW3(ctx context.Context, cs string, threads int) ([]Result, error) {
 
 // quantize switches m's weights to the given format for inference.
 func quantize(m *gpt.Model, format string) error {
-	switch format {
-	case "fp32":
-		return nil
+	f, err := tensor.ParseWeightFormat(format)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("unknown weight format %q", format)
+	return m.PackForInference(f)
 }
 
-// weightBytes is what one decoding step reads: every matrix and vector of the blocks, the final
-// LayerNorm and the LM head (wte), in the given format; wpe contributes one row.
+// weightBytes is what one decoding step reads: every matrix of the blocks and the LM head
+// (wte) in the given format, the vectors (biases, LayerNorm) in float32, and one row of wpe.
 func weightBytes(m *gpt.Model, format string) int64 {
 	per := map[string]float64{"fp32": 4, "bf16": 2, "int8": 1 + 4.0/32}[format] // int8: one fp32 scale per 32
-	var n int64
-	for _, p := range m.Params.List() {
-		switch {
-		case p.Name == "wpe.weight":
-			n += int64(4 * m.Config.NEmbd)
-		case p.Var.Value.Dims() == 2:
-			n += int64(per * float64(p.Var.Value.Len()))
-		default:
-			n += int64(4 * p.Var.Value.Len())
-		}
-	}
-	return n
+	c := m.Config
+	C, I := int64(c.NEmbd), int64(c.Inner())
+	matrices := int64(c.NLayer)*(C*3*C+C*C+C*I+I*C) + int64(c.VocabSize)*C
+	vectors := int64(c.NLayer)*(3*C+C+I+C+4*C) + 2*C + C
+	return int64(per*float64(matrices)) + 4*vectors
 }

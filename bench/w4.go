@@ -15,7 +15,7 @@ var BERTBase = bert.Config{VocabSize: 30522, HiddenSize: 768, NumHiddenLayers: 1
 // runW4: BERT-base encoder forward (random weights, no padding, dropout off, no gradients) on
 // random ids, sequence 128, batch 1 or 8: median ms per batch over 10 (batch 1) or 5 (batch 8)
 // repetitions after 2 warm-ups.
-func runW4(ctx context.Context, cs string, threads int) ([]Result, error) {
+func runW4(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 	var b, reps int
 	switch cs {
 	case "batch1":

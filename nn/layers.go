@@ -12,6 +12,9 @@ import (
 type Linear struct {
 	Weight, Bias *autograd.Var // (in, out) or (out, in); (out), may be nil
 	TorchLayout  bool
+	// Packed, if set, is a compact copy of Weight (bf16 or int8) that forward passes use when
+	// the graph is not recording (inference).
+	Packed *tensor.PackedMatrix
 }
 
 // NewLinear registers prefix.weight and prefix.bias (if bias) in ps.
@@ -30,7 +33,24 @@ func NewLinear(ps *Params, prefix string, in, out int, bias, torchLayout bool) *
 
 // Forward maps x (…, in) to (…, out).
 func (l *Linear) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
+	if l.Packed != nil && !g.GradEnabled() {
+		return g.LinearPacked(x, l.Packed, l.Bias)
+	}
 	return g.Linear(x, l.Weight, l.Bias, l.TorchLayout)
+}
+
+// Pack makes the compact inference copy of the weight in format (fp32 removes it).
+func (l *Linear) Pack(format tensor.WeightFormat) error {
+	if format == tensor.FP32 {
+		l.Packed = nil
+		return nil
+	}
+	p, err := tensor.Pack(l.Weight.Value, !l.TorchLayout, format)
+	if err != nil {
+		return err
+	}
+	l.Packed = p
+	return nil
 }
 
 // Embedding maps ids to rows of a (V, C) table.

@@ -61,7 +61,9 @@ func (ps *Params) Names() []string {
 func (ps *Params) Count() int {
 	n := 0
 	for _, p := range ps.list {
-		n += p.Var.Value.Len()
+		if p.Var.Value != nil { // released after packing for inference
+			n += p.Var.Value.Len()
+		}
 	}
 	return n
 }

@@ -60,12 +60,13 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 		return fmt.Errorf("--threads %d: want at least 1", o.threads)
 	}
 	if o.child != "" {
-		id, cs, _ := strings.Cut(o.child, "/")
+		id, rest, _ := strings.Cut(o.child, "/")
+		cs, variant, _ := strings.Cut(rest, "@")
 		w, ok := bench.Find(id)
 		if !ok {
 			return fmt.Errorf("unknown workload %q", id)
 		}
-		res, err := w.Run(ctx, cs, o.threads)
+		res, err := w.Run(ctx, cs, variant, o.threads)
 		if err != nil {
 			return err
 		}
@@ -101,23 +102,33 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 			if w.ID == "W1" && o.threads > 1 {
 				threads = []int{1, o.threads}
 			}
+			variants := w.Variants
+			if len(variants) == 0 {
+				variants = []string{""}
+			}
 			for _, t := range threads {
-				fmt.Fprintf(cmd.ErrOrStderr(), "bench: %s %s, %d threads…\n", w.ID, cs, t)
-				child := exec.CommandContext(ctx, self, "bench", "--child", w.ID+"/"+cs, "--threads", fmt.Sprint(t))
-				var stdout, stderr bytes.Buffer
-				child.Stdout, child.Stderr = &stdout, &stderr
-				if err := child.Run(); err != nil {
-					return fmt.Errorf("%s %s: %v\n%s", w.ID, cs, err, stderr.String())
-				}
-				sc := bufio.NewScanner(&stdout)
-				for sc.Scan() {
-					var r bench.Result
-					if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-						return fmt.Errorf("%s %s: bad output %q", w.ID, cs, sc.Text())
+				for _, v := range variants {
+					spec, label := w.ID+"/"+cs, cs
+					if v != "" {
+						spec, label = spec+"@"+v, cs+" "+v
 					}
-					results = append(results, r)
-					if o.json {
-						json.NewEncoder(out).Encode(r)
+					fmt.Fprintf(cmd.ErrOrStderr(), "bench: %s %s, %d threads…\n", w.ID, label, t)
+					child := exec.CommandContext(ctx, self, "bench", "--child", spec, "--threads", fmt.Sprint(t))
+					var stdout, stderr bytes.Buffer
+					child.Stdout, child.Stderr = &stdout, &stderr
+					if err := child.Run(); err != nil {
+						return fmt.Errorf("%s %s: %v\n%s", w.ID, cs, err, stderr.String())
+					}
+					sc := bufio.NewScanner(&stdout)
+					for sc.Scan() {
+						var r bench.Result
+						if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+							return fmt.Errorf("%s %s: bad output %q", w.ID, cs, sc.Text())
+						}
+						results = append(results, r)
+						if o.json {
+							json.NewEncoder(out).Encode(r)
+						}
 					}
 				}
 			}

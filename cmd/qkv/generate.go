@@ -15,6 +15,7 @@ import (
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/sample"
+	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tensor/kernel"
 	"github.com/qkvdev/qkv/tokenizer"
 )
@@ -29,6 +30,7 @@ type generateOptions struct {
 	seed        uint64
 	stop        []string
 	threads     int
+	weights     string
 }
 
 func newGenerateCmd() *cobra.Command {
@@ -59,6 +61,7 @@ after top-k and top-p filtering, from a source seeded by --seed.`,
 	f.Uint64Var(&o.seed, "seed", 0, "random seed (default: different every run)")
 	f.StringArrayVar(&o.stop, "stop", nil, "stop when this text is generated (repeatable; \\n and \\t are understood)")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (default: all cores)")
+	f.StringVar(&o.weights, "weights", "fp32", "weight format for decoding: fp32, bf16 (half the bytes) or int8 (about a quarter)")
 	cmd.MarkFlagRequired("model")
 	return cmd
 }
@@ -89,6 +92,13 @@ func runGenerate(cmd *cobra.Command, o *generateOptions, args []string) error {
 	}
 	m, tok, err := loadLM(dir)
 	if err != nil {
+		return err
+	}
+	format, err := tensor.ParseWeightFormat(o.weights)
+	if err != nil {
+		return fmt.Errorf("--weights: %w", err)
+	}
+	if err := m.PackForInference(format); err != nil {
 		return err
 	}
 	opts := sample.Options{Temperature: o.temperature, TopK: o.topK, TopP: o.topP, RepetitionPenalty: o.repPenalty, Seed: o.seed}

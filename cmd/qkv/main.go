@@ -40,6 +40,6 @@ Transformer, BERT and GPT — from first principles, in one Go binary.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newTrainCmd(), newGenerateCmd(), newBenchCmd(), newPullCmd(), newTokenizerCmd(), newConvertCmd())
+	root.AddCommand(newTrainCmd(), newGenerateCmd(), newBenchCmd(), newPullCmd(), newTokenizerCmd(), newConvertCmd(), newEvalCmd())
 	return root
 }

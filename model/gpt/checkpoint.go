@@ -18,6 +18,9 @@ const (
 
 // Save writes config.json and model.safetensors into dir (created if needed), each atomically.
 func (m *Model) Save(dir string) error {
+	if m.packedOnly {
+		return fmt.Errorf("gpt: cannot save a model whose float32 weights were released for inference")
+	}
 	cfg, err := MarshalConfig(m.Config)
 	if err != nil {
 		return fmt.Errorf("gpt: %w", err)

@@ -2,6 +2,8 @@ package gpt
 
 import (
 	"context"
+	"github.com/qkvdev/qkv/internal/testenv"
+	"github.com/qkvdev/qkv/tensor"
 	"math"
 	"testing"
 
@@ -83,4 +85,83 @@ func TestGenerateStopsAndRejects(t *testing.T) {
 	if _, err := m.Generate(ctx, []int{1}, 3, s, nil); err == nil {
 		t.Fatal("cancelled context ignored")
 	}
+}
+
+// Packed (bf16, int8) weights give logits close to the float32 ones, at inference only.
+func TestPackedWeights(t *testing.T) {
+	m, err := New(tinyConfig(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []int{5, 3, 8, 1, 9, 2, 6}
+	logits := func() []float32 {
+		g := autograd.NewGraph()
+		g.SetGrad(false)
+		return append([]float32(nil), m.Forward(g, ids, 1, len(ids), nil).Value.Data()...)
+	}
+	ref := logits()
+	refTrain := append([]float32(nil), m.Forward(autograd.NewGraph(), ids, 1, len(ids), nil).Value.Data()...)
+	for _, c := range []struct {
+		format tensor.WeightFormat
+		tol    float64
+	}{{tensor.BF16, 0.02}, {tensor.Int8, 0.05}} {
+		if err := m.Pack(c.format); err != nil {
+			t.Fatal(err)
+		}
+		got := logits()
+		var worst, scale float64
+		for i := range ref {
+			worst = max(worst, math.Abs(float64(got[i]-ref[i])))
+			scale = max(scale, math.Abs(float64(ref[i])))
+		}
+		if worst > c.tol*scale || worst == 0 {
+			t.Errorf("%s: logits differ by %.3g (scale %.3g); want a small non-zero difference", c.format, worst, scale)
+		}
+		// Training (a recording graph) still uses the float32 weights.
+		g := autograd.NewGraph()
+		train := m.Forward(g, ids, 1, len(ids), nil).Value.Data()
+		if d := testenv.MaxDiff(train, refTrain); d != 0 {
+			t.Errorf("%s: the recording forward pass changed by %g", c.format, d)
+		}
+	}
+	if err := m.Pack(tensor.FP32); err != nil {
+		t.Fatal(err)
+	}
+	if d := testenv.MaxDiff(logits(), ref); d != 0 {
+		t.Errorf("back to fp32: logits differ by %g", d)
+	}
+}
+
+// After PackForInference the float32 weights are gone: inference still works (embeddings come
+// from the packed head), training and saving are refused.
+func TestPackForInference(t *testing.T) {
+	m, _ := New(tinyConfig(), 4)
+	ids := []int{5, 3, 8, 1}
+	g := autograd.NewGraph()
+	g.SetGrad(false)
+	if err := m.Pack(tensor.Int8); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]float32(nil), m.Forward(g, ids, 1, len(ids), nil).Value.Data()...)
+	if err := m.PackForInference(tensor.Int8); err != nil {
+		t.Fatal(err)
+	}
+	g.Reset()
+	got := m.Forward(g, ids, 1, len(ids), nil).Value.Data()
+	// The embeddings now come from the int8 head: close, not equal.
+	if d := testenv.MaxDiff(got, want); d > 0.05*testenv.MaxAbs(want) {
+		t.Fatalf("logits moved by %g", d)
+	}
+	if err := m.Save(t.TempDir()); err == nil {
+		t.Fatal("saved a released model")
+	}
+	if err := m.Pack(tensor.BF16); err == nil {
+		t.Fatal("re-packed a released model")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("training forward on a released model did not panic")
+		}
+	}()
+	m.Forward(autograd.NewGraph(), ids, 1, len(ids), nil)
 }

@@ -25,6 +25,9 @@ type Model struct {
 	Wpe *nn.Embedding // (n_positions, C)
 	H   []*Block
 	LnF *nn.LayerNorm
+
+	head       *tensor.PackedMatrix // compact copy of wte for the LM head at inference (see Pack)
+	packedOnly bool                 // the float32 copies of packed weights were released
 }
 
 // Block is one Transformer block: x + attn(ln_1(x)), then + mlp(ln_2(x)).
@@ -148,8 +151,11 @@ func (m *Model) Forward(g *autograd.Graph, ids []int, b, t int, s *State) *autog
 	if len(ids) != b*t || pos+t > m.Config.NPositions {
 		panic(fmt.Sprintf("gpt.Forward: %d ids for (B, T) = (%d, %d) at position %d with n_positions %d", len(ids), b, t, pos, m.Config.NPositions))
 	}
+	if m.packedOnly && g.GradEnabled() {
+		panic("gpt.Forward: the model's float32 weights were released by PackForInference; it can only run inference (SetGrad(false))")
+	}
 	C := m.Config.NEmbd
-	tok := g.Reshape(m.Wte.Forward(g, ids), b, t, C)   // (B, T, C)
+	tok := g.Reshape(m.embed(g, ids), b, t, C)         // (B, T, C)
 	x := g.Add(tok, g.Narrow(m.Wpe.Weight, 0, pos, t)) // + positions (T, C)
 	x = g.Dropout(x, on(s.Dropout, m.Config.EmbdPdrop), s.Dropout)
 	for l, blk := range m.H {
@@ -168,7 +174,54 @@ func (m *Model) Forward(g *autograd.Graph, ids []int, b, t int, s *State) *autog
 		x = g.Narrow(x, 1, t-1, 1) // (B, 1, C)
 	}
 	x = m.LnF.Forward(g, x)
+	if m.head != nil && !g.GradEnabled() {
+		return g.LinearPacked(x, m.head, nil)
+	}
 	return g.Linear(x, m.Wte.Weight, nil, true) // (B, T, V): x·wteᵀ, the tied LM head
+}
+
+// embed gathers the token embeddings of ids, from the packed LM head when the float32 table
+// was released.
+func (m *Model) embed(g *autograd.Graph, ids []int) *autograd.Var {
+	if !m.packedOnly || m.head == nil {
+		return m.Wte.Forward(g, ids)
+	}
+	C := m.Config.NEmbd
+	out := g.Arena().New(len(ids), C)
+	d := out.Data()
+	for i, id := range ids {
+		if id < 0 || id >= m.Config.VocabSize {
+			panic(fmt.Sprintf("gpt: token id %d at position %d is outside the vocabulary [0, %d)", id, i, m.Config.VocabSize))
+		}
+		m.head.Row(id, d[i*C:(i+1)*C])
+	}
+	return g.Const(out)
+}
+
+// Pack converts the weights of every linear layer and the LM head to a compact format (bf16
+// or int8) that inference then reads, or back to fp32. Decoding reads every weight once per
+// token, so halving or quartering the bytes speeds it up nearly as much. Training and saving
+// keep using the float32 weights.
+func (m *Model) Pack(format tensor.WeightFormat) error {
+	if m.packedOnly {
+		return fmt.Errorf("gpt: the float32 weights were released; reload the model to pack it again")
+	}
+	for _, b := range m.H {
+		for _, l := range []*nn.Linear{b.Attn.CAttn, b.Attn.CProj, b.MLP.CFc, b.MLP.CProj} {
+			if err := l.Pack(format); err != nil {
+				return err
+			}
+		}
+	}
+	m.head = nil
+	if format != tensor.FP32 {
+		p, err := tensor.Pack(m.Wte.Weight.Value, false, format)
+		if err != nil {
+			return err
+		}
+		m.head = p
+	}
+	return nil
 }
 
 // Loss is the mean cross-entropy of logits (B, T, V) against targets (B·T next-token ids;
@@ -209,4 +262,22 @@ func on(rng *tensor.RNG, p float32) float32 {
 		return 0
 	}
 	return p
+}
+
+// PackForInference is Pack followed by releasing the float32 copies of the packed weights (the
+// linear layers and the token embedding, which is then read from the packed LM head), so a
+// bf16 or int8 model also takes half or a quarter of the memory. The model can then only run
+// inference: no training, no Save, no other format.
+func (m *Model) PackForInference(format tensor.WeightFormat) error {
+	if err := m.Pack(format); err != nil || format == tensor.FP32 {
+		return err
+	}
+	for _, b := range m.H {
+		for _, l := range []*nn.Linear{b.Attn.CAttn, b.Attn.CProj, b.MLP.CFc, b.MLP.CProj} {
+			l.Weight.Value = nil
+		}
+	}
+	m.Wte.Weight.Value = nil
+	m.packedOnly = true
+	return nil
 }

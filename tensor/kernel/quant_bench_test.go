@@ -1,0 +1,160 @@
+package kernel
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
+	"testing"
+)
+
+// quantBenchFormats are the weight formats the benchmarks compare: float32 (Sgemv and Sgemm
+// in the same (N, K) layout, x·Wᵀ), bfloat16 and int8.
+var quantBenchFormats = []string{"fp32", "bf16", "int8"}
+
+// quantBenchWeights returns n·k uniform weights in [-0.1, 0.1), quickly.
+func quantBenchWeights(seed uint64, n, k int) []float32 {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	w := make([]float32, n*k)
+	for i := range w {
+		w[i] = float32(rng.Uint32()>>8)*(0.2/(1<<24)) - 0.1
+	}
+	return w
+}
+
+// quantBenchMatrix is one weight matrix of a benchmark in one format, with its GEMV and GEMM.
+type quantBenchMatrix struct {
+	n, k  int
+	bytes int64
+	gemv  func(x, y []float32)
+	gemm  func(m int, x, y []float32)
+}
+
+// newQuantBenchMatrix converts the (n, k) weights w to format (fp32 keeps w itself).
+func newQuantBenchMatrix(format string, w []float32, n, k int) quantBenchMatrix {
+	m := quantBenchMatrix{n: n, k: k}
+	switch format {
+	case "fp32":
+		m.bytes = int64(4 * n * k)
+		m.gemv = func(x, y []float32) { Sgemv(true, k, n, 1, x, w, k, 0, y) }
+		m.gemm = func(M int, x, y []float32) { Sgemm(false, true, M, n, k, 1, x, k, w, k, 0, y, n) }
+	case "bf16":
+		b := NewBF16Matrix(w, n, k, false)
+		m.bytes = b.Bytes()
+		m.gemv = func(x, y []float32) { GemvBF16(b, 1, x, 0, y) }
+		m.gemm = func(M int, x, y []float32) { GemmBF16(b, M, 1, x, k, 0, y, n) }
+	case "int8":
+		q := NewQ8Matrix(w, n, k, false)
+		m.bytes = q.Bytes()
+		m.gemv = func(x, y []float32) { GemvQ8(q, 1, x, 0, y) }
+		m.gemm = func(M int, x, y []float32) { GemmQ8(q, M, 1, x, k, 0, y, n) }
+	}
+	return m
+}
+
+// BenchmarkQuantGemv streams one (N, K) weight matrix past one input row in each format and
+// reports the weight bytes read per second: K×N = 768×3072 (4.5–9 MiB, mostly in cache) and
+// 768×50257 (the GPT-2 LM head, 37–147 MiB, from DRAM).
+func BenchmarkQuantGemv(b *testing.B) {
+	for _, s := range [][2]int{{768, 3072}, {768, 50257}} {
+		k, n := s[0], s[1]
+		w := quantBenchWeights(3, n, k)
+		x, y := quantBenchWeights(4, 1, k), make([]float32, n)
+		for _, format := range quantBenchFormats {
+			m := newQuantBenchMatrix(format, w, n, k)
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%dx%d/threads=%d", format, k, n, threads), func(b *testing.B) {
+					withThreads(threads, func() {
+						b.SetBytes(m.bytes)
+						for b.Loop() {
+							m.gemv(x, y)
+						}
+						b.ReportMetric(float64(m.bytes)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+					})
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkQuantDecode runs the matrix–vector products of decoding one token with GPT-2 124M
+// (12 layers of the K×N products 768×2304, 768×768, 768×3072 and 3072×768, then the 768×50257
+// tied LM head) on distinct weights for every layer, so that they stream from DRAM as in a
+// real decode, and reports tokens per second and the weight bandwidth. It leaves out
+// attention and the row kernels: it is the bound the weight format sets.
+func BenchmarkQuantDecode(b *testing.B) {
+	const layers = 12
+	shapes := [][2]int{{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}} // (K, N)
+	for _, format := range quantBenchFormats {
+		b.Run(format, func(b *testing.B) {
+			// Start each format on memory fresh from the OS, as a model loaded once would
+			// be: weights placed in memory the heap has just freed stream markedly slower
+			// here, which would make the comparison depend on the order of the formats.
+			debug.FreeOSMemory()
+			var seq []quantBenchMatrix
+			var bytes int64
+			add := func(w []float32, n, k int) {
+				if format == "fp32" {
+					w = append([]float32(nil), w...) // a copy of its own for each layer
+				}
+				m := newQuantBenchMatrix(format, w, n, k)
+				seq = append(seq, m)
+				bytes += m.bytes
+			}
+			for i, s := range shapes {
+				w := quantBenchWeights(uint64(10+i), s[1], s[0])
+				for range layers {
+					add(w, s[1], s[0])
+				}
+			}
+			// Layer order: each layer's four products in turn.
+			ordered := make([]quantBenchMatrix, 0, len(seq)+1)
+			for l := range layers {
+				for i := range shapes {
+					ordered = append(ordered, seq[i*layers+l])
+				}
+			}
+			seq = ordered
+			add(quantBenchWeights(20, 50257, 768), 50257, 768)
+			runtime.GC()
+			defer debug.FreeOSMemory()
+			x, y := quantBenchWeights(21, 1, 3072), make([]float32, 50257)
+			b.SetBytes(bytes)
+			b.ResetTimer()
+			for b.Loop() {
+				for _, m := range seq {
+					m.gemv(x[:m.k], y[:m.n])
+				}
+			}
+			sec := b.Elapsed().Seconds()
+			b.ReportMetric(float64(b.N)/sec, "tokens/s")
+			b.ReportMetric(float64(bytes)*float64(b.N)/sec/1e9, "GB/s")
+			b.ReportMetric(float64(bytes)/1e6, "MB/token")
+		})
+	}
+}
+
+// BenchmarkQuantGemm runs Y = X·Wᵀ for a 64-token GPT-2 prefill (M = 64) on the K×N shapes of a
+// layer, in each format, and reports GFLOP/s.
+func BenchmarkQuantGemm(b *testing.B) {
+	const M = 64
+	for _, s := range [][2]int{{768, 2304}, {768, 3072}, {3072, 768}} {
+		k, n := s[0], s[1]
+		w := quantBenchWeights(5, n, k)
+		x, y := quantBenchWeights(6, M, k), make([]float32, M*n)
+		for _, format := range quantBenchFormats {
+			m := newQuantBenchMatrix(format, w, n, k)
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/M=%d/%dx%d/threads=%d", format, M, k, n, threads), func(b *testing.B) {
+					withThreads(threads, func() {
+						m.gemm(M, x, y)
+						for b.Loop() {
+							m.gemm(M, x, y)
+						}
+						b.ReportMetric(2*M*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					})
+				})
+			}
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/qkvdev/qkv/tensor/kernel"
+)
+
+// WeightFormat is how a weight matrix is stored for inference.
+type WeightFormat string
+
+const (
+	FP32 WeightFormat = "fp32" // float32, as trained
+	BF16 WeightFormat = "bf16" // bfloat16: float32's exponent, 8 bits of mantissa; half the bytes
+	Int8 WeightFormat = "int8" // symmetric int8 with one float32 scale per 32 weights; ~¼ the bytes
+)
+
+// ParseWeightFormat accepts fp32, bf16 or int8.
+func ParseWeightFormat(s string) (WeightFormat, error) {
+	switch f := WeightFormat(s); f {
+	case FP32, BF16, Int8:
+		return f, nil
+	}
+	return "", fmt.Errorf("weight format %q: want fp32, bf16 or int8", s)
+}
+
+// PackedMatrix is a weight matrix W of N outputs × K inputs converted once to a compact format
+// for inference: y = x·Wᵀ for rows x of K values. Decoding streams every weight once per token,
+// so fewer bytes per weight means more tokens per second.
+type PackedMatrix struct {
+	Format WeightFormat
+	N, K   int
+	bf     *kernel.BF16Matrix
+	q8     *kernel.Q8Matrix
+}
+
+// Pack converts a 2-d float32 weight to format. kn says w is (K, N) (GPT-2's Conv1D layout,
+// y = x·W); otherwise w is (N, K) (a PyTorch Linear, or a tied embedding used as LM head).
+func Pack(w *Tensor, kn bool, format WeightFormat) (*PackedMatrix, error) {
+	if w.Dims() != 2 {
+		return nil, fmt.Errorf("tensor.Pack: weight of shape %v is not a matrix", w.Shape())
+	}
+	n, k := w.Dim(0), w.Dim(1)
+	if kn {
+		n, k = k, n
+	}
+	d := w.Contiguous().Data()
+	p := &PackedMatrix{Format: format, N: n, K: k}
+	switch format {
+	case BF16:
+		p.bf = kernel.NewBF16Matrix(d, n, k, kn)
+	case Int8:
+		for i, v := range d { // a scale cannot represent NaN or Inf
+			if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
+				return nil, fmt.Errorf("tensor.Pack: weight element %d is %g; int8 needs finite weights", i, v)
+			}
+		}
+		p.q8 = kernel.NewQ8Matrix(d, n, k, kn)
+	default:
+		return nil, fmt.Errorf("tensor.Pack: cannot pack as %q (want bf16 or int8)", format)
+	}
+	return p, nil
+}
+
+// Bytes is the memory the packed weights take.
+func (p *PackedMatrix) Bytes() int64 {
+	if p.bf != nil {
+		return p.bf.Bytes()
+	}
+	return p.q8.Bytes()
+}
+
+// MatMulInto computes out = x·Wᵀ + beta·out for x (rows, K) and out (rows, N), both contiguous.
+func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
+	mustContiguous("PackedMatrix.MatMul", out, x)
+	rows := x.Len() / max(p.K, 1)
+	if x.Dim(-1) != p.K || out.Len() != rows*p.N {
+		panic(fmt.Sprintf("tensor.PackedMatrix: x %v, out %v for a %d×%d weight", x.Shape(), out.Shape(), p.N, p.K))
+	}
+	xd, od := x.Data(), out.Data()
+	switch {
+	case p.bf != nil && rows == 1:
+		kernel.GemvBF16(p.bf, 1, xd, beta, od)
+	case p.bf != nil:
+		kernel.GemmBF16(p.bf, rows, 1, xd, p.K, beta, od, p.N)
+	case rows == 1:
+		kernel.GemvQ8(p.q8, 1, xd, beta, od)
+	default:
+		kernel.GemmQ8(p.q8, rows, 1, xd, p.K, beta, od, p.N)
+	}
+}
+
+// Row writes row i of W (the K weights of output i), dequantised, into dst.
+func (p *PackedMatrix) Row(i int, dst []float32) {
+	if p.bf != nil {
+		p.bf.Row(i, dst)
+		return
+	}
+	p.q8.Row(i, dst)
+}
