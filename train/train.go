@@ -102,6 +102,9 @@ type state struct {
 	ElapsedS   float64    `json:"elapsed_s"`
 	Tokens     int64      `json:"tokens"`
 	ValLoss    *float64   `json:"val_loss,omitempty"`
+	// Planned: with a time budget, the step count was set from the speed measured over the
+	// first part of the run (and is kept on resume).
+	Planned bool `json:"planned,omitempty"`
 }
 
 func (c *Config) defaults() error {
@@ -194,6 +197,10 @@ func (l *loop) run(ctx context.Context) (*Result, error) {
 	calibrate := st.Iters == 0 // a time budget: fix the number of steps after a few
 	const calibSteps = 5
 	var calibStart time.Time
+	// With a time budget, a first plan after a few steps is refined once an eighth of the
+	// budget has passed, from the average speed since (evaluations included).
+	replan := cfg.Time > 0 && !st.Planned
+	replanFrom, replanStep := time.Now(), st.Step
 	if cfg.Progress != nil && !calibrate {
 		cfg.Progress.Start(st.Iters, st.Step)
 	}
@@ -262,6 +269,16 @@ func (l *loop) run(ctx context.Context) (*Result, error) {
 				if cfg.Progress != nil {
 					cfg.Progress.Start(st.Iters, st.Step)
 				}
+				replanFrom, replanStep = time.Now(), st.Step
+			}
+		} else if replan && prevElapsed+time.Since(start) > cfg.Time/8 && st.Step > replanStep {
+			per := time.Since(replanFrom) / time.Duration(st.Step-replanStep)
+			left := cfg.Time - prevElapsed - time.Since(start)
+			st.Iters = st.Step + max(1, int(float64(left)/float64(per)*0.97))
+			replan, st.Planned = false, true
+			fmt.Fprintf(cfg.Log, "time budget %s: %.1f ms/step so far → %d steps\n", cfg.Time, float64(per)/float64(time.Millisecond), st.Iters)
+			if cfg.Progress != nil {
+				cfg.Progress.Start(st.Iters, st.Step)
 			}
 		}
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/model/gpt"
@@ -238,5 +239,24 @@ func TestCancelSaves(t *testing.T) {
 	}
 	if got, err := LatestCheckpoint(dir); err != nil || filepath.Base(got) != "step-000007" {
 		t.Fatalf("checkpoint after cancel: %q, %v", got, err)
+	}
+}
+
+// With a time budget the run plans its step count from measured speed and ends near the budget.
+func TestTimeBudget(t *testing.T) {
+	cfg := tinyConfig(t.TempDir(), 0)
+	cfg.Time = 1500 * time.Millisecond
+	cfg.EvalInterval = 0
+	start := time.Now()
+	res, err := Run(context.Background(), tinyTask(t, strings.Repeat(pattern, 30), 1), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if res.Steps < 10 || res.Steps != res.Iters {
+		t.Fatalf("%d of %d steps", res.Steps, res.Iters)
+	}
+	if took < time.Second || took > 4*time.Second {
+		t.Fatalf("a 1.5 s budget took %s", took)
 	}
 }
