@@ -1,4 +1,4 @@
-// Command qkv builds, trains, runs and serves transformer language models.
+// Command qkv builds, trains, evaluates and runs transformer language models.
 //
 //	qkv train                         train a GPT on a default corpus (no network needed)
 //	qkv generate --model DIR PROMPT   continue a prompt with a trained model
@@ -34,8 +34,8 @@ var errSilent = errors.New("")
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "qkv",
-		Short: "Build, train, run and serve transformer language models",
-		Long: `qkv builds, trains, runs and serves transformer language models — attention, the
+		Short: "Build, train, evaluate and run transformer language models",
+		Long: `qkv builds, trains, evaluates and runs transformer language models — attention, the
 Transformer, BERT and GPT — from first principles, in one Go binary.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
