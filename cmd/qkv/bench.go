@@ -142,9 +142,18 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 
 func printBenchTable(w io.Writer, rs []bench.Result) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tcase\tweights\tthreads\tmetric\tvalue\tpeak RSS (MiB)\t")
+	fmt.Fprintln(tw, "workload\tcase\tweights\tthreads\tmetric\tvalue\tpeak RSS (MiB)\t\tnote")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.2f\t%.0f\t\n", r.Workload, r.Case, r.Weights, r.Threads, r.Metric, r.Value, r.PeakRSSMB)
+		note := ""
+		if m, ok := r.Extra.(map[string]any); ok {
+			if f, ok := m["fraction_of_bound"].(float64); ok {
+				note = fmt.Sprintf("%.0f%% of the memory bound (%.0f tokens/s for %.0f MB of weights)", 100*f, m["memory_bound_tokens_per_s"], m["weight_mb"])
+			}
+			if a, ok := m["allocs_per_step"].(float64); ok {
+				note = fmt.Sprintf("%.0f allocations per step", a)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.2f\t%.0f\t\t%s\n", r.Workload, r.Case, r.Weights, r.Threads, r.Metric, r.Value, r.PeakRSSMB, note)
 	}
 	tw.Flush()
 }
