@@ -17,23 +17,63 @@ import (
 //	        for ir in steps of MR:
 //	          micro-kernel: C[ir:ir+MR, jr:jr+NR] (+)= A micro-panel · B micro-panel
 //
-// With at least as many row blocks as threads, the threads pack the B panel together and
-// then take row blocks, each packing its own A blocks. With fewer rows (a prefill, a small
-// batch) they split the columns instead: each packs the B micro-panels it multiplies and its
-// own copy of the A block, so no packed data crosses between cores, which costs more than
-// packing a small A twice. Edge tiles run the full micro-kernel on zero-padded panels into a
-// scratch tile, and only its part inside C is written.
+// The register tile (MR, NR) and the blocks (KC, MC, NC) belong to the micro-kernel, which a
+// gemmKernel describes; the CPU decides which one runs (see activeGemmKernel).
+//
+// Packing pays for itself when a packed block is read many times: an A block once per NR
+// columns of C, a B panel once per MR rows. Kernels that take strided operands (inPlace) read
+// an operand in place when it would be read only a few times, as in the skinny products of
+// training (x·W with a 128-column W, or the weight gradient xᵀ·dy with 128 rows); then only
+// the partial micro-panel at its edge is packed, into a zero-padded buffer. A row-major B is
+// also read in place when read many times, unless its rows alias in the caches: packing it
+// buys nothing else. What pays was measured on the training and W1 shapes
+// (BenchmarkSgemmTraining, BenchmarkSgemm).
+//
+// Threads share the work as tasks, each a block of rows against a chunk of columns. With at
+// least as many row blocks as threads the rows are split; otherwise the columns are too. When
+// B is packed and several row blocks use each B panel, the threads pack the panel together and
+// then take tasks, once per (jc, pc) block. Otherwise no packed data is shared: a single
+// parallel call runs every task to the end, each packing what it alone uses (its A block, its
+// B micro-panels just before their first use), and no packed data crosses between cores.
 const (
-	gemmMR = 6    // rows of the register tile: 6×16 needs 12 of the 16 ymm registers
-	gemmNR = 16   // columns of the register tile: two ymm vectors of 8 floats
-	gemmKC = 384  // depth of a packed block: a (KC, NR) B micro-panel is 24 KiB, in L1
-	gemmMC = 264  // rows of a packed A block: (MC, KC) is 396 KiB, in L2
-	gemmNC = 3072 // columns of a packed B panel: (KC, NC) is 4.5 MiB, in L3
-
 	// gemmSerialWork is the size m·n·k under which Sgemm runs on the calling goroutine only:
 	// below it, handing work to the pool costs more than it saves.
 	gemmSerialWork = 1 << 20
+
+	// gemmInPlaceB is the most elements of B (k·n), 8 MiB, that an inPlace kernel reads in
+	// place when many A micro-panels read it: it has to stay in the last-level cache.
+	gemmInPlaceB = 2 << 20
 )
+
+// tileFunc is the micro-kernel contract. It computes the first mr rows and nr columns
+// (0 < mr ≤ MR, 0 < nr ≤ NR) of the tile C = alpha·(Ap·Bp) + beta·C over depth k, where Ap
+// is a (k, MR) micro-panel of op(A)ᵀ, Bp a (k, NR) micro-panel of op(B) and C has row stride
+// ldc. beta == 0 does not read C. Bp element (p, j) is b[p·sb + j]. Ap element (p, i) is
+// a[p·sa + i] (a packed micro-panel, sa = MR, or a column panel of a transposed A), or, for a
+// row kernel, a[i·sa + p] (rows of a row-major A). The whole MR×NR footprint of Ap and Bp is
+// readable; a packed panel is zero-padded past the edge of the matrix.
+type tileFunc func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
+
+// gemmKernel describes one micro-kernel: its register tile and the cache blocks tuned for it.
+type gemmKernel struct {
+	name       string
+	mr, nr     int // register tile
+	kc, mc, nc int // cache blocks: depth, A block rows, B panel columns
+
+	tile    tileFunc // Ap in column form: a[p·sa + i]
+	tileRow tileFunc // Ap in row form: a[i·sa + p]; nil when A must be packed
+	// inPlace is set when tile takes any strides, so that operands can be read in place;
+	// otherwise it is only called with packed micro-panels (sa = MR, sb = NR).
+	inPlace bool
+	// aUses and bUses are the most times an A (B) micro-panel may be read, by the micro-panels
+	// of the other operand, for an inPlace kernel to read it in place rather than pack it.
+	// bMany is the most elements (k·n) of a B read in place when read more often than that.
+	aUses, bUses, bMany int
+
+	// packBT packs a full NR-column micro-panel of op(B) = Bᵀ: d[p·NR + c] = b[c·ldb + p]
+	// for c < NR, p < kc.
+	packBT func(kc int, b []float32, ldb int, d []float32)
+}
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C, where op(X) is X or Xᵀ, as BLAS does, on
 // row-major matrices:
@@ -77,7 +117,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		gemmColumn(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	default:
 		g := gemmCalls.get()
-		g.run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		g.run(activeGemmKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		gemmCalls.put(g)
 	}
 }
@@ -159,89 +199,103 @@ func gemmColumn(transA, transB bool, m, k int, alpha float32, a []float32, lda i
 // Calls are pooled with their packed-B buffer and bound methods, so steady-state calls do not
 // allocate.
 type gemmCall struct {
+	kern           *gemmKernel
 	transA, transB bool
 	m, n, k        int
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
 
-	threads int  // threads this call uses
-	mc      int  // rows per A block, a multiple of MR
-	mBlocks int  // A blocks: ceil(m / mc)
-	nSplit  int  // column chunks each B panel is split into across threads
-	localB  bool // each task packs the B micro-panels it uses (threads split columns only)
+	aInPlace bool // full A micro-panels are read from A itself
+	bInPlace bool // full B micro-panels are read from B itself
+	shared   bool // B panels are packed by all threads together, once per (jc, pc) block
 
-	// The current (jc, pc) block.
+	threads int // threads this call uses
+	kcStep  int // depth of the k blocks, all but the last of which are full
+	mc      int // rows per A block, a multiple of MR
+	mBlocks int // A blocks: ceil(m / mc)
+	nSplit  int // column chunks the work is split into across threads
+	chunk   int // NR micro-panels per column chunk: of the B panel (shared), of n (otherwise)
+
+	// The current (jc, pc) block of the shared scheme.
 	jc, nc, pc, kc int
-	betaK          float32 // beta for the first depth block, then 1
-	panels         int     // NR micro-panels in the B panel: ceil(nc / NR)
-	chunk          int     // micro-panels per column chunk
+	panels         int // NR micro-panels in the B panel: ceil(nc / NR)
 
-	bp []float32 // packed B panel, (KC, NC) as NC/NR micro-panels
+	bp []float32 // shared packed B panel, (KC, NC) as NC/NR micro-panels
 
-	packFn, computeFn func(lo, hi int) // bound methods, made once per pooled call
+	packFn, computeFn, runFn func(lo, hi int) // bound methods, made once per pooled call
 }
 
-// gemmWorker is the private workspace of one thread: its packed A block and an edge tile.
+// gemmWorker is the private workspace of one thread.
 type gemmWorker struct {
-	ap   []float32 // packed A block, (MC, KC) as MC/MR micro-panels
-	tile [gemmMR * gemmNR]float32
+	ap []float32 // packed A block (MC, KC); or the partial last micro-panel of an A read in place
+	bp []float32 // one packed B micro-panel (KC, NR)
 }
 
 var (
 	gemmCalls = freeList[gemmCall]{init: func(g *gemmCall) {
-		g.bp = alignedFloats(gemmKC * gemmNC)
 		g.packFn = g.packB
 		g.computeFn = g.compute
+		g.runFn = g.runTasks
 	}}
-	gemmWorkers = freeList[gemmWorker]{init: func(w *gemmWorker) {
-		w.ap = alignedFloats(gemmMC * gemmKC)
-	}}
+	gemmWorkers freeList[gemmWorker]
 )
 
-func (g *gemmCall) run(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func (g *gemmCall) run(kern *gemmKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	g.kern = kern
 	g.transA, g.transB, g.m, g.n, g.k = transA, transB, m, n, k
 	g.alpha, g.beta = alpha, beta
 	g.a, g.b, g.c, g.lda, g.ldb, g.ldc = a, b, c, lda, ldb, ldc
-	g.partition()
-	// Even depth blocks of at most KC: as few passes over C as KC allows, and no thin remnant.
-	kBlocks := (k + gemmKC - 1) / gemmKC
-	kc := (k + kBlocks - 1) / kBlocks
-	for jc := 0; jc < n; jc += gemmNC {
-		g.jc, g.nc = jc, min(gemmNC, n-jc)
-		g.panels = (g.nc + gemmNR - 1) / gemmNR
+	g.plan()
+	if !g.shared {
+		Parallel(g.mBlocks*g.nSplit, 1, g.runFn)
+		g.a, g.b, g.c = nil, nil, nil
+		return
+	}
+	g.bp = growAligned(g.bp, kern.kc*kern.nc)
+	for jc := 0; jc < n; jc += kern.nc {
+		g.jc, g.nc = jc, min(kern.nc, n-jc)
+		g.panels = (g.nc + kern.nr - 1) / kern.nr
 		g.chunk = (g.panels + g.nSplit - 1) / g.nSplit
-		for pc := 0; pc < k; pc += kc {
-			g.pc, g.kc = pc, min(kc, k-pc)
-			g.betaK = beta
-			if pc > 0 {
-				g.betaK = 1
-			}
+		for pc := 0; pc < k; pc += g.kcStep {
+			g.pc, g.kc = pc, min(g.kcStep, k-pc)
 			tasks := g.mBlocks * g.nSplit
-			switch {
-			case g.threads == 1:
+			if g.threads == 1 {
 				g.packB(0, g.panels)
 				g.compute(0, tasks)
-			case g.localB:
-				Parallel(tasks, 1, g.computeFn)
-			default:
-				// Pack the B panel together, then share it.
-				Parallel(g.panels, 8, g.packFn)
-				Parallel(tasks, 1, g.computeFn)
+				continue
 			}
+			// Pack the B panel together, then share it.
+			Parallel(g.panels, 8, g.packFn)
+			Parallel(tasks, 1, g.computeFn)
 		}
 	}
 	g.a, g.b, g.c = nil, nil, nil // do not keep the caller's matrices alive
 }
 
-// partition chooses the A block height and how the work of one (jc, pc) block is split: over
-// row blocks when there are at least as many as threads, else also over column chunks.
-func (g *gemmCall) partition() {
+// plan chooses which operands are read in place, the k blocks, the A block height and how
+// the work is split over threads.
+func (g *gemmCall) plan() {
+	K := g.kern
 	g.threads = Threads()
 	if g.m*g.n*g.k < gemmSerialWork {
 		g.threads = 1
 	}
-	blocks := (g.m + gemmMC - 1) / gemmMC
+	// An A micro-panel is read once per B micro-panel, and the other way round.
+	aUses := (min(g.n, K.nc) + K.nr - 1) / K.nr
+	bUses := (g.m + K.mr - 1) / K.mr
+	g.aInPlace = K.inPlace && aUses <= K.aUses && (g.transA || K.tileRow != nil)
+	// B read in place also pays when it is read many times, as long as its rows do not
+	// alias in the caches (a stride that is a multiple of 4 KiB maps all the rows of a
+	// micro-panel to the same L1 sets) and it stays in the last-level cache while each row
+	// block of A sweeps all of it.
+	g.bInPlace = K.inPlace && !g.transB &&
+		(bUses <= K.bUses || g.ldb%1024 != 0 && g.k*g.n <= K.bMany)
+
+	kBlocks := (g.k + K.kc - 1) / K.kc
+	g.kcStep = (g.k + kBlocks - 1) / kBlocks // even blocks: no thin remnant
+
+	blocks := (g.m + K.mc - 1) / K.mc
 	g.nSplit = 1
 	if g.threads > 1 {
 		if blocks >= g.threads {
@@ -251,71 +305,158 @@ func (g *gemmCall) partition() {
 		}
 	}
 	// Even blocks, rounded up to whole micro-panels.
-	g.mc = ((g.m+blocks-1)/blocks + gemmMR - 1) / gemmMR * gemmMR
+	g.mc = ((g.m+blocks-1)/blocks + K.mr - 1) / K.mr * K.mr
 	g.mBlocks = (g.m + g.mc - 1) / g.mc
-	// When threads split only the columns, no B micro-panel is used by two tasks: each task
-	// packs its own, and no packed data crosses between cores.
-	g.localB = g.threads > 1 && g.mBlocks == 1
+	g.shared = !g.bInPlace && g.mBlocks > 1
+	if !g.shared {
+		panels := (g.n + K.nr - 1) / K.nr
+		g.chunk = (panels + g.nSplit - 1) / g.nSplit
+	}
 }
 
-// packB packs B micro-panels [lo, hi) of the current block.
+// packB packs B micro-panels [lo, hi) of the current block of the shared scheme.
 func (g *gemmCall) packB(lo, hi int) {
-	packB(g.bp, g.transB, g.b, g.ldb, g.pc, g.kc, g.jc, g.nc, lo, hi)
+	packB(g.kern, g.bp, g.transB, g.b, g.ldb, g.pc, g.kc, g.jc, g.nc, lo, hi)
 }
 
-// compute runs tasks [lo, hi) of the current block; task t is row block t / nSplit against
-// column chunk t % nSplit.
+// compute runs tasks [lo, hi) of the current (jc, pc) block of the shared scheme; task t is
+// row block t / nSplit against column chunk t % nSplit of the packed B panel.
 func (g *gemmCall) compute(lo, hi int) {
+	K := g.kern
 	w := gemmWorkers.get()
+	w.ap = growAligned(w.ap, K.mc*K.kc)
+	beta := g.blockBeta(g.pc)
 	packed := -1 // the row block now in w.ap
+	var av aView
 	for t := lo; t < hi; t++ {
 		ib, jb := t/g.nSplit, t%g.nSplit
 		i0 := ib * g.mc
 		mb := min(g.mc, g.m-i0)
 		if ib != packed {
-			packA(w.ap, g.transA, g.a, g.lda, i0, mb, g.pc, g.kc)
+			av = g.prepareA(w, i0, mb, g.pc, g.kc)
 			packed = ib
 		}
 		jp0 := jb * g.chunk
 		jp1 := min(jp0+g.chunk, g.panels)
-		if g.localB {
-			g.packB(jp0, jp1)
+		if jp0 >= jp1 {
+			continue
 		}
-		g.macroKernel(w, w.ap, i0, mb, jp0, jp1)
+		j0 := g.jc + jp0*K.nr
+		nb := min(g.jc+g.nc, g.jc+jp1*K.nr) - j0
+		bv := bView{p: g.bp[jp0*K.nr*g.kc:], s: K.nr, panel: K.nr * g.kc}
+		g.macroKernel(w, &av, &bv, i0, mb, j0, nb, g.pc, g.kc, beta)
 	}
 	gemmWorkers.put(w)
 }
 
-// macroKernel multiplies the packed A block ap (rows [i0, i0+mb) of C) by B micro-panels
-// [jp0, jp1) of the packed panel, one MR×NR tile at a time; w gives the edge-tile scratch.
-func (g *gemmCall) macroKernel(w *gemmWorker, ap []float32, i0, mb, jp0, jp1 int) {
-	kc, ldc := g.kc, g.ldc
-	for jp := jp0; jp < jp1; jp++ {
-		j := g.jc + jp*gemmNR
-		nr := min(gemmNR, g.jc+g.nc-j)
-		bp := &g.bp[jp*gemmNR*kc]
-		for ip := 0; ip*gemmMR < mb; ip++ {
-			i := i0 + ip*gemmMR
-			mr := min(gemmMR, i0+mb-i)
-			a := &ap[ip*gemmMR*kc]
-			if mr == gemmMR && nr == gemmNR {
-				sgemmKernel(kc, a, bp, &g.c[i*ldc+j], ldc, g.alpha, g.betaK)
-				continue
-			}
-			// Edge tile: compute the full tile aside, keep the part inside C.
-			sgemmKernel(kc, a, bp, &w.tile[0], gemmNR, 1, 0)
-			for r := range mr {
-				crow := g.c[(i+r)*ldc+j : (i+r)*ldc+j+nr]
-				trow := w.tile[r*gemmNR : r*gemmNR+nr]
-				if g.betaK == 0 {
-					for x, v := range trow {
-						crow[x] = g.alpha * v
-					}
-				} else {
-					for x, v := range trow {
-						crow[x] = g.alpha*v + g.betaK*crow[x]
-					}
+// runTasks runs tasks [lo, hi) of the unshared scheme to the end: task t is row block
+// t / nSplit against column chunk t % nSplit of C, over every (jc, pc) block.
+func (g *gemmCall) runTasks(lo, hi int) {
+	K := g.kern
+	w := gemmWorkers.get()
+	w.ap = growAligned(w.ap, K.mc*K.kc)
+	for t := lo; t < hi; t++ {
+		ib, jb := t/g.nSplit, t%g.nSplit
+		i0 := ib * g.mc
+		mb := min(g.mc, g.m-i0)
+		j0 := jb * g.chunk * K.nr
+		j1 := min(g.n, j0+g.chunk*K.nr)
+		for jc := j0; jc < j1; jc += K.nc {
+			nc := min(K.nc, j1-jc)
+			for pc := 0; pc < g.k; pc += g.kcStep {
+				kc := min(g.kcStep, g.k-pc)
+				av := g.prepareA(w, i0, mb, pc, kc)
+				bv := bView{s: g.ldb, panel: K.nr, perPanel: true}
+				if g.bInPlace {
+					bv.p = g.b[pc*g.ldb+jc:]
 				}
+				g.macroKernel(w, &av, &bv, i0, mb, jc, nc, pc, kc, g.blockBeta(pc))
+			}
+		}
+	}
+	gemmWorkers.put(w)
+}
+
+// blockBeta is the beta of the depth block at pc: the caller's for the first, then 1.
+func (g *gemmCall) blockBeta(pc int) float32 {
+	if pc == 0 {
+		return g.beta
+	}
+	return 1
+}
+
+// aView says where the macro-kernel finds the A micro-panels of a block of rows.
+type aView struct {
+	p     []float32 // micro-panel ip starts at p[ip·panel]
+	s     int       // stride passed to the micro-kernel as sa
+	panel int
+	row   bool      // p holds rows of a row-major A: run the row kernel
+	edge  []float32 // the partial last micro-panel, packed; nil when p has it
+}
+
+// bView says where the macro-kernel finds the B micro-panels of a block of columns.
+type bView struct {
+	p     []float32 // micro-panel jp starts at p[jp·panel]; nil: pack each one before use
+	s     int       // stride passed to the micro-kernel as sb
+	panel int
+	// perPanel is set when p is B itself (or nil): micro-panels are packed one at a time
+	// into the worker's buffer when they are partial or when B is not read in place.
+	perPanel bool
+}
+
+// prepareA packs rows [i0, i0+mb) of op(A) at depth [pc, pc+kc) into w.ap, or, when A is
+// read in place, only the partial last micro-panel, and says where the micro-panels are.
+func (g *gemmCall) prepareA(w *gemmWorker, i0, mb, pc, kc int) aView {
+	K := g.kern
+	if !g.aInPlace {
+		packA(K, w.ap, g.transA, g.a, g.lda, i0, mb, pc, kc)
+		return aView{p: w.ap, s: K.mr, panel: K.mr * kc}
+	}
+	var v aView
+	if g.transA {
+		v = aView{p: g.a[pc*g.lda+i0:], s: g.lda, panel: K.mr}
+	} else {
+		v = aView{p: g.a[i0*g.lda+pc:], s: g.lda, panel: K.mr * g.lda, row: true}
+	}
+	if full := mb / K.mr * K.mr; full < mb {
+		v.edge = w.ap[:K.mr*kc]
+		packA(K, v.edge, g.transA, g.a, g.lda, i0+full, mb-full, pc, kc)
+	}
+	return v
+}
+
+// macroKernel multiplies the A micro-panels of rows [i0, i0+mb) by the B micro-panels of
+// columns [j0, j0+nb), at depth [pc, pc+kc), into C, one MR×NR tile at a time: a B
+// micro-panel stays in L1 while the A micro-panels stream past.
+func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, nb, pc, kc int, beta float32) {
+	K := g.kern
+	ldc := g.ldc
+	fullRows := mb / K.mr * K.mr
+	for jp := 0; jp*K.nr < nb; jp++ {
+		j := j0 + jp*K.nr
+		nr := min(K.nr, nb-jp*K.nr)
+		b, sb := bv.p, bv.s
+		switch {
+		case !bv.perPanel:
+			b = b[jp*bv.panel:]
+		case bv.p != nil && nr == K.nr:
+			b = b[jp*bv.panel:]
+		default:
+			// Pack this micro-panel now, just before the A micro-panels stream past it.
+			w.bp = growAligned(w.bp, K.kc*K.nr)
+			packB(K, w.bp, g.transB, g.b, g.ldb, pc, kc, j, nr, 0, 1)
+			b, sb = w.bp, K.nr
+		}
+		for ir := 0; ir < mb; ir += K.mr {
+			mr := min(K.mr, mb-ir)
+			c := &g.c[(i0+ir)*ldc+j]
+			switch {
+			case ir >= fullRows && av.edge != nil:
+				K.tile(kc, &av.edge[0], K.mr, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
+			case av.row:
+				K.tileRow(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
+			default:
+				K.tile(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
 			}
 		}
 	}
@@ -373,4 +514,12 @@ func alignedFloats(n int) []float32 {
 		off = int(64-r) / 4
 	}
 	return s[off : off+n : off+n]
+}
+
+// growAligned returns buf if it holds at least n floats, else a new aligned buffer of n.
+func growAligned(buf []float32, n int) []float32 {
+	if cap(buf) >= n {
+		return buf[:cap(buf)]
+	}
+	return alignedFloats(n)
 }

@@ -2,6 +2,8 @@
 
 package kernel
 
+import "unsafe"
+
 // sgemmKernelAVX2 is the AVX2/FMA micro-kernel (gemm_amd64.s): it computes the 6×16 tile
 // C = alpha·(Ap·Bp) + beta·C from a packed (k, 6) micro-panel Ap and a packed (k, 16)
 // micro-panel Bp; C has row stride ldc. beta == 0 does not read C.
@@ -9,32 +11,73 @@ package kernel
 //go:noescape
 func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
-// sgemmKernel runs the micro-kernel the CPU supports.
-func sgemmKernel(k int, a, b, c *float32, ldc int, alpha, beta float32) {
-	if useAsm {
+// packBTransAVX2 packs 16 columns of op(B) = Bᵀ: dst[p·ldd + c] = B[c][p] for c < 16,
+// p < k, where B has row stride ldb; k must be a multiple of 8.
+//
+//go:noescape
+func packBTransAVX2(k int, b *float32, ldb int, dst *float32, ldd int)
+
+// gemmKernelAVX2 describes the AVX2/FMA micro-kernel. It reads packed micro-panels only.
+var gemmKernelAVX2 = &gemmKernel{
+	name: "avx2",
+	mr:   6, nr: 16,
+	kc: 384, mc: 264, nc: 3072,
+	tile:   sgemmTileAVX2,
+	packBT: func(kc int, b []float32, ldb int, d []float32) { packBTransAsm(kc, 16, b, ldb, d) },
+}
+
+// sgemmTileAVX2 runs the AVX2 micro-kernel under the tileFunc contract, with sa = 6 and
+// sb = 16: a partial tile is computed whole into a scratch tile and its corner copied to C.
+func sgemmTileAVX2(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
+	if mr == 6 && nr == 16 {
 		sgemmKernelAVX2(k, a, b, c, ldc, alpha, beta)
 		return
 	}
-	sgemmKernelGo(k, a, b, c, ldc, alpha, beta)
-}
-
-// packBTransAVX2 packs a 16-column micro-panel of op(B) = Bᵀ: dst[p·16+c] = B[c][p] for
-// c < 16, p < k, where B has row stride ldb; k must be a multiple of 8.
-//
-//go:noescape
-func packBTransAVX2(k int, b *float32, ldb int, dst *float32)
-
-// packBTrans packs a full 16-column micro-panel of Bᵀ (see packB): d[p·16+c] = b[c·ldb+p]
-// for p < kc.
-func packBTrans(kc int, b []float32, ldb int, d []float32) {
-	k8 := 0
-	if useAsm {
-		k8 = kc &^ 7
-		if k8 > 0 {
-			_ = b[(gemmNR-1)*ldb+k8-1]
-			_ = d[k8*gemmNR-1]
-			packBTransAVX2(k8, &b[0], ldb, &d[0])
+	var tile [6 * 16]float32
+	sgemmKernelAVX2(k, a, b, &tile[0], 16, 1, 0)
+	for r := range mr {
+		crow := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*r*ldc)), nr)
+		trow := tile[r*16 : r*16+nr]
+		if beta == 0 {
+			for x, v := range trow {
+				crow[x] = alpha * v
+			}
+		} else {
+			for x, v := range trow {
+				crow[x] = alpha*v + beta*crow[x]
+			}
 		}
 	}
-	packBTransGo(kc-k8, b[k8:], ldb, d[k8*gemmNR:])
+}
+
+// packBTransAsm packs a full nr-column micro-panel of Bᵀ (nr a multiple of 16):
+// d[p·nr + c] = b[c·ldb + p] for c < nr, p < kc, 16 columns per call of the AVX2 packer.
+func packBTransAsm(kc, nr int, b []float32, ldb int, d []float32) {
+	k8 := kc &^ 7
+	if k8 > 0 {
+		_ = b[(nr-1)*ldb+k8-1]
+		_ = d[(k8-1)*nr+nr-1]
+		for c := 0; c < nr; c += 16 {
+			packBTransAVX2(k8, &b[c*ldb], ldb, &d[c], nr)
+		}
+	}
+	if k8 < kc {
+		for p := k8; p < kc; p++ {
+			for c := range nr {
+				d[p*nr+c] = b[c*ldb+p]
+			}
+		}
+	}
+}
+
+// activeGemmKernel returns the micro-kernel Sgemm runs: AVX-512 where the CPU has it and
+// useAVX512 is set, else AVX2/FMA where useAsm is set, else pure Go.
+func activeGemmKernel() *gemmKernel {
+	switch {
+	case useAsm && useAVX512:
+		return gemmKernel512
+	case useAsm:
+		return gemmKernelAVX2
+	}
+	return gemmKernelGo
 }

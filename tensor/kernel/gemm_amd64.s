@@ -202,31 +202,37 @@ accumulate:
 	VMOVUPS (hi)(R8*2), Y6;   \
 	VMOVUPS (hi)(R9*1), Y7
 
-// STORE8 writes Y8..Y15 to eight consecutive 64-byte rows of the packed panel at off(DI).
+// STORE8 writes Y8..Y15 to eight consecutive rows of the packed panel at off(DI) and
+// off(AX): DI points at row 0, AX at row 4, R13 is the row stride and BX = 3·R13.
 #define STORE8(off) \
-	VMOVUPS Y8, off(DI);      \
-	VMOVUPS Y9, off+64(DI);   \
-	VMOVUPS Y10, off+128(DI); \
-	VMOVUPS Y11, off+192(DI); \
-	VMOVUPS Y12, off+256(DI); \
-	VMOVUPS Y13, off+320(DI); \
-	VMOVUPS Y14, off+384(DI); \
-	VMOVUPS Y15, off+448(DI)
+	VMOVUPS Y8, off(DI);          \
+	VMOVUPS Y9, off(DI)(R13*1);   \
+	VMOVUPS Y10, off(DI)(R13*2);  \
+	VMOVUPS Y11, off(DI)(BX*1);   \
+	VMOVUPS Y12, off(AX);         \
+	VMOVUPS Y13, off(AX)(R13*1);  \
+	VMOVUPS Y14, off(AX)(R13*2);  \
+	VMOVUPS Y15, off(AX)(BX*1)
 
-// func packBTransAVX2(k int, b *float32, ldb int, dst *float32)
+// func packBTransAVX2(k int, b *float32, ldb int, dst *float32, ldd int)
 //
-// Packs a 16-column micro-panel of op(B) = Bᵀ: dst[p·16 + c] = B[c][p] for c < 16, p < k,
-// where B has row stride ldb; k is a multiple of 8. Each step transposes two 8×8 blocks.
-TEXT ·packBTransAVX2(SB), NOSPLIT, $0-32
+// Packs 16 columns of op(B) = Bᵀ: dst[p·ldd + c] = B[c][p] for c < 16, p < k, where B has
+// row stride ldb; k is a multiple of 8. Each step transposes two 8×8 blocks. With ldd = 16
+// that is a whole 16-column micro-panel; wider panels take 16 columns per call.
+TEXT ·packBTransAVX2(SB), NOSPLIT, $0-40
 	MOVQ k+0(FP), CX
 	MOVQ b+8(FP), SI
 	MOVQ ldb+16(FP), R8
 	MOVQ dst+24(FP), DI
+	MOVQ ldd+32(FP), R13
 	SHLQ $2, R8
-	LEAQ (R8)(R8*2), R9   // 3 rows
+	SHLQ $2, R13
+	LEAQ (R8)(R8*2), R9   // 3 rows of B
 	LEAQ (SI)(R8*4), R10  // row 4
 	LEAQ (R10)(R8*4), R11 // row 8
 	LEAQ (R11)(R8*4), R12 // row 12
+	LEAQ (R13)(R13*2), BX // 3 rows of dst
+	LEAQ (DI)(R13*4), AX  // dst row 4
 	SHRQ $3, CX
 	JZ   pdone
 
@@ -241,7 +247,8 @@ ploop:
 	ADDQ $32, R10
 	ADDQ $32, R11
 	ADDQ $32, R12
-	ADDQ $512, DI
+	LEAQ (DI)(R13*8), DI
+	LEAQ (AX)(R13*8), AX
 	DECQ CX
 	JNZ  ploop
 

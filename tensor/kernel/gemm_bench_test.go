@@ -94,3 +94,120 @@ func BenchmarkSgemmModelShapes(b *testing.B) {
 		}
 	}
 }
+
+// gemmShape is one product C (m, n) = op(A)·op(B) with depth k.
+type gemmShape struct {
+	transA, transB bool
+	m, k, n        int
+	beta           float32
+}
+
+func (s gemmShape) String() string {
+	tr := func(t bool) string {
+		if t {
+			return "T"
+		}
+		return "N"
+	}
+	return fmt.Sprintf("%s%s:%dx%dx%d", tr(s.transA), tr(s.transB), s.m, s.k, s.n)
+}
+
+// trainingShapes returns the products of one GPT block's Linear layers in a training step
+// with rows tokens and width c (QKV c→3c, attention projection c→c, MLP c→4c→c), in the
+// GPT-2 Conv1D layout W (in, out): the forward y = x·W (NN, onto the bias: beta 1), the input
+// gradient dx = dy·Wᵀ (NT) and the weight gradient dW += xᵀ·dy (TN, k = rows).
+func trainingShapes(rows, c int) []gemmShape {
+	var s []gemmShape
+	for _, io := range [][2]int{{c, 3 * c}, {c, c}, {c, 4 * c}, {4 * c, c}} {
+		in, out := io[0], io[1]
+		s = append(s,
+			gemmShape{false, false, rows, in, out, 1},
+			gemmShape{false, true, rows, out, in, 0},
+			gemmShape{true, false, in, rows, out, 1})
+	}
+	return s
+}
+
+// trainingConfigs are the W2 configurations: B·T rows of width C.
+var trainingConfigs = []struct {
+	name    string
+	rows, c int
+}{{"small", 2048, 128}, {"shakespeare", 2048, 384}}
+
+// BenchmarkSgemmTraining runs the Linear products of a W2 training step one by one, and all
+// of one block together ("block"), at 1 and 2 threads.
+func BenchmarkSgemmTraining(b *testing.B) {
+	for _, cfg := range trainingConfigs {
+		shapes := trainingShapes(cfg.rows, cfg.c)
+		for _, threads := range []int{1, 2} {
+			for _, s := range shapes {
+				b.Run(fmt.Sprintf("%s/threads=%d/%v", cfg.name, threads, s), func(b *testing.B) {
+					withThreads(threads, func() { benchShapes(b, []gemmShape{s}) })
+				})
+			}
+			b.Run(fmt.Sprintf("%s/threads=%d/block", cfg.name, threads), func(b *testing.B) {
+				withThreads(threads, func() { benchShapes(b, shapes) })
+			})
+		}
+	}
+}
+
+// benchShapes times the products one after another, each on its own operands, and reports
+// GFLOP/s over all of them.
+func benchShapes(b *testing.B, shapes []gemmShape) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	type operands struct{ a, b, c []float32 }
+	ops := make([]operands, len(shapes))
+	flops := 0.0
+	for i, s := range shapes {
+		ops[i] = operands{randFloats(rng, s.m*s.k), randFloats(rng, s.k*s.n), randFloats(rng, s.m*s.n)}
+		flops += 2 * float64(s.m) * float64(s.n) * float64(s.k)
+	}
+	run := func() {
+		for i, s := range shapes {
+			lda, ldb := s.k, s.n
+			if s.transA {
+				lda = s.m
+			}
+			if s.transB {
+				ldb = s.k
+			}
+			Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, ops[i].a, lda, ops[i].b, ldb, s.beta, ops[i].c, s.n)
+		}
+	}
+	run()
+	b.ResetTimer()
+	for b.Loop() {
+		run()
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// attentionShapes returns the per-head products of causal attention over t positions with
+// head size hs, as the fused attention kernels issue them: the scores Q·Kᵀ in blocks of 64
+// query rows, P·V, and the backward dV = Pᵀ·dO, dP = dO·Vᵀ, dQ = dS·K and dK = dSᵀ·Q.
+func attentionShapes(t, hs int) []gemmShape {
+	var s []gemmShape
+	for t0 := 0; t0 < t; t0 += 64 {
+		s = append(s, gemmShape{false, true, min(64, t-t0), hs, min(t, t0+64), 0})
+	}
+	return append(s,
+		gemmShape{false, false, t, t, hs, 0},
+		gemmShape{true, false, t, t, hs, 1},
+		gemmShape{false, true, t, hs, t, 0},
+		gemmShape{false, false, t, t, hs, 1},
+		gemmShape{true, false, t, t, hs, 1})
+}
+
+// BenchmarkSgemmAttention runs the per-head products of one attention head of the W2
+// configurations on one thread, as each thread of the attention kernels does.
+func BenchmarkSgemmAttention(b *testing.B) {
+	for _, cfg := range []struct {
+		name  string
+		t, hs int
+	}{{"small", 64, 32}, {"shakespeare", 256, 64}} {
+		b.Run(cfg.name, func(b *testing.B) {
+			withThreads(1, func() { benchShapes(b, attentionShapes(cfg.t, cfg.hs)) })
+		})
+	}
+}

@@ -2,57 +2,83 @@ package kernel
 
 import "unsafe"
 
-// sgemmKernelGo is the pure-Go micro-kernel, the twin of the assembly one: it computes the
-// gemmMR×gemmNR tile C = alpha·(Ap·Bp) + beta·C from a packed (k, MR) micro-panel Ap and a
-// packed (k, NR) micro-panel Bp; C has row stride ldc. beta == 0 does not read C.
-//
-// It walks the tile in 2×4 sub-tiles so that the eight accumulators of a sub-tile stay in
-// registers over the whole k loop.
-func sgemmKernelGo(k int, a, b, c *float32, ldc int, alpha, beta float32) {
-	var acc [gemmMR][gemmNR]float32
+// The pure-Go micro-kernel: a 6×16 tile, the fallback on every CPU and the only kernel under
+// the purego tag. It takes any strides, so it also reads operands in place.
+const (
+	goMR = 6
+	goNR = 16
+)
+
+// gemmKernelGo describes the pure-Go micro-kernel.
+var gemmKernelGo = &gemmKernel{
+	name: "go",
+	mr:   goMR, nr: goNR,
+	kc: 384, mc: 264, nc: 3072,
+	tile: func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
+		sgemmTileGo(k, a, sa, 1, b, sb, c, ldc, mr, nr, alpha, beta)
+	},
+	tileRow: func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
+		sgemmTileGo(k, a, 1, sa, b, sb, c, ldc, mr, nr, alpha, beta)
+	},
+	inPlace: true,
+	aUses:   16, bUses: 16, bMany: gemmInPlaceB,
+	packBT: func(kc int, b []float32, ldb int, d []float32) {
+		packBTransGo(kc, goNR, b, ldb, d)
+	},
+}
+
+// sgemmTileGo is the pure-Go micro-kernel (see tileFunc) with A element (p, i) at
+// a[p·ap + i·ai] (ap = 1 or ai = 1) and B element (p, j) at b[p·sb + j]. It walks the tile in
+// 2×4 sub-tiles, so that the eight accumulators of a sub-tile stay in registers over the
+// whole k loop, and skips the sub-tiles wholly outside the mr×nr corner.
+func sgemmTileGo(k int, a *float32, ap, ai int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
+	var acc [goMR][goNR]float32
 	if k > 0 {
-		ap := unsafe.Slice((*[gemmMR]float32)(unsafe.Pointer(a)), k) // (k, MR)
-		bp := unsafe.Slice((*[gemmNR]float32)(unsafe.Pointer(b)), k) // (k, NR)
-		for i := 0; i < gemmMR; i += 2 {
-			for j := 0; j < gemmNR; j += 4 {
-				subtile2x4(ap, bp, i, j, &acc)
+		for i := 0; i < mr; i += 2 {
+			a0 := unsafe.Add(unsafe.Pointer(a), 4*i*ai)
+			a1 := unsafe.Add(a0, 4*ai)
+			for j := 0; j < nr; j += 4 {
+				bj := unsafe.Add(unsafe.Pointer(b), 4*j)
+				acc0, acc1 := subtile2x4(k, a0, a1, uintptr(4*ap), bj, uintptr(4*sb))
+				*(*[4]float32)(acc[i][j:]) = acc0
+				*(*[4]float32)(acc[i+1][j:]) = acc1
 			}
 		}
 	}
-	for i := range gemmMR {
-		row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), i*ldc*4)), gemmNR)
+	for i := range mr {
+		row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), i*ldc*4)), nr)
 		if beta == 0 {
-			for j, v := range acc[i] {
-				row[j] = alpha * v
+			for j := range row {
+				row[j] = alpha * acc[i][j]
 			}
 		} else {
-			for j, v := range acc[i] {
-				row[j] = alpha*v + beta*row[j]
+			for j := range row {
+				row[j] = alpha*acc[i][j] + beta*row[j]
 			}
 		}
 	}
 }
 
-// subtile2x4 accumulates rows i, i+1 and columns j..j+3 of the tile product Ap·Bp into acc.
-func subtile2x4(ap [][gemmMR]float32, bp [][gemmNR]float32, i, j int, acc *[gemmMR][gemmNR]float32) {
+// subtile2x4 returns the products of rows a0, a1 of Ap (step da bytes per k) with four
+// columns of Bp at b (step db bytes per k), over k steps.
+func subtile2x4(k int, a0, a1 unsafe.Pointer, da uintptr, b unsafe.Pointer, db uintptr) (r0, r1 [4]float32) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
-	bp = bp[:len(ap)]
-	for p := range ap {
-		a := (*[2]float32)(ap[p][i:])
-		b := (*[4]float32)(bp[p][j:])
-		a0, a1 := a[0], a[1]
-		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
-		c00 += a0 * b0
-		c01 += a0 * b1
-		c02 += a0 * b2
-		c03 += a0 * b3
-		c10 += a1 * b0
-		c11 += a1 * b1
-		c12 += a1 * b2
-		c13 += a1 * b3
+	var offA, offB uintptr
+	for range k {
+		x0 := *(*float32)(unsafe.Add(a0, offA))
+		x1 := *(*float32)(unsafe.Add(a1, offA))
+		bv := (*[4]float32)(unsafe.Add(b, offB))
+		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+		c00 += x0 * b0
+		c01 += x0 * b1
+		c02 += x0 * b2
+		c03 += x0 * b3
+		c10 += x1 * b0
+		c11 += x1 * b1
+		c12 += x1 * b2
+		c13 += x1 * b3
+		offA += da
+		offB += db
 	}
-	r0 := (*[4]float32)(acc[i][j:])
-	r1 := (*[4]float32)(acc[i+1][j:])
-	r0[0], r0[1], r0[2], r0[3] = c00, c01, c02, c03
-	r1[0], r1[1], r1[2], r1[3] = c10, c11, c12, c13
+	return [4]float32{c00, c01, c02, c03}, [4]float32{c10, c11, c12, c13}
 }

@@ -7,22 +7,26 @@ import (
 	"testing"
 )
 
-// forEachPath runs f with the assembly kernels (when this CPU has them) and with the pure-Go
-// kernels, so both are checked in one test run.
+// forEachPath runs f once per kernel path this CPU has: AVX-512, AVX2/FMA and pure Go, so
+// every path is checked in one test run. It forces the path the way the kernels choose it,
+// through useAsm and useAVX512.
 func forEachPath(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	paths := []bool{false}
-	if hasAsm {
-		paths = []bool{true, false}
+	type path struct {
+		name        string
+		asm, avx512 bool
 	}
-	for _, asm := range paths {
-		name := "go"
-		if asm {
-			name = "asm"
-		}
-		t.Run(name, func(t *testing.T) {
-			defer func(old bool) { useAsm = old }(useAsm)
-			useAsm = asm
+	paths := []path{{"go", false, false}}
+	if hasAsm {
+		paths = append([]path{{"avx2", true, false}}, paths...)
+	}
+	if hasAVX512 {
+		paths = append([]path{{"avx512", true, true}}, paths...)
+	}
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			defer func(asm, avx512 bool) { useAsm, useAVX512 = asm, avx512 }(useAsm, useAVX512)
+			useAsm, useAVX512 = p.asm, p.avx512
 			f(t)
 		})
 	}
@@ -178,12 +182,13 @@ func checkGemm(t *testing.T, rng *rand.Rand, tc gemmCase, poison bool) {
 }
 
 func TestSgemmShapes(t *testing.T) {
-	sizes := []int{1, 2, 3, 5, 6, 7, 15, 16, 17, 31, 33, 64, 97}
+	// Every remainder of the tiles (6×16, 12×32) and a few whole ones.
+	sizes := []int{1, 2, 3, 5, 6, 7, 11, 12, 13, 15, 16, 17, 23, 25, 31, 32, 33, 47, 64, 97}
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for _, threads := range []int{1, 2} {
 			withThreads(threads, func() {
-				for range 120 {
+				for range 160 {
 					tc := gemmCase{
 						transA: rng.IntN(2) == 1, transB: rng.IntN(2) == 1,
 						m: sizes[rng.IntN(len(sizes))], n: sizes[rng.IntN(len(sizes))], k: sizes[rng.IntN(len(sizes))],
@@ -200,14 +205,15 @@ func TestSgemmShapes(t *testing.T) {
 // TestSgemmBlocks covers sizes that cross the cache blocks (KC, MC, NC), with every
 // transposition, and threads splitting rows or columns.
 func TestSgemmBlocks(t *testing.T) {
-	shapes := [][3]int{ // m, n, k
-		{gemmMC + 7, 45, gemmKC + 13},
-		{2*gemmMC + 30, 40, 2*gemmKC + 1},
-		{20, gemmNC + 21, 40},
-		{130, 700, 70},
-		{37, 300, gemmKC},
-	}
 	forEachPath(t, func(t *testing.T) {
+		K := activeGemmKernel()
+		shapes := [][3]int{ // m, n, k
+			{K.mc + 7, 45, K.kc + 13},
+			{2*K.mc + 30, 40, 2*K.kc + 1},
+			{20, K.nc + 21, 40},
+			{130, 700, 70},
+			{37, 300, K.kc},
+		}
 		rng := rand.New(rand.NewPCG(3, 4))
 		for _, threads := range []int{1, 2, 3} {
 			withThreads(threads, func() {
@@ -219,6 +225,41 @@ func TestSgemmBlocks(t *testing.T) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// TestSgemmOperandPaths forces each operand to be packed, or read in place where the kernel
+// can, with every transposition: the drivers read a panel in place, pack it whole, or pack
+// only its partial edge, and share packed B panels between threads or not.
+func TestSgemmOperandPaths(t *testing.T) {
+	shapes := [][3]int{ // m, n, k
+		{70, 90, 50},   // one row block: threads split the columns
+		{500, 70, 60},  // several row blocks
+		{37, 100, 300}, // depth blocks
+		{13, 33, 7},
+		{24, 64, 16}, // whole tiles only
+	}
+	forEachPath(t, func(t *testing.T) {
+		K := activeGemmKernel()
+		defer func(a, b, many int) { K.aUses, K.bUses, K.bMany = a, b, many }(K.aUses, K.bUses, K.bMany)
+		rng := rand.New(rand.NewPCG(15, 16))
+		for _, uses := range [][2]int{{0, 0}, {1 << 30, 0}, {0, 1 << 30}, {1 << 30, 1 << 30}} {
+			K.aUses, K.bUses, K.bMany = uses[0], uses[1], uses[1]
+			for _, threads := range []int{1, 2, 3} {
+				withThreads(threads, func() {
+					for _, s := range shapes {
+						for tr := range 4 {
+							tc := gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: s[0], n: s[1], k: s[2],
+								alpha: 1.5, beta: []float32{0, 1, -0.5}[(tr+threads)%3], padA: tr, padB: 2 * tr, padC: 3}
+							checkGemm(t, rng, tc, false)
+						}
+					}
+					// Big enough to be parallel.
+					checkGemm(t, rng, gemmCase{m: 200, n: 150, k: 100, alpha: 1, beta: 1, padA: 1}, false)
+					checkGemm(t, rng, gemmCase{transA: true, m: 40, n: 300, k: 200, alpha: 1, beta: 0, padB: 3}, false)
+				})
+			}
 		}
 	})
 }
@@ -288,17 +329,20 @@ func TestSgemmNoAlloc(t *testing.T) {
 	const m, n, k = 200, 300, 400
 	a, b, c := randFloats(rng, m*k), randFloats(rng, k*n), make([]float32, m*n)
 	x, y := randFloats(rng, k), make([]float32, n)
-	for _, threads := range []int{1, 2} {
-		withThreads(threads, func() {
-			allocs := testing.AllocsPerRun(20, func() {
-				Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
-				Sgemm(true, false, m, n, k, 1, a, m, b, n, 1, c, n)
-				Sgemv(false, k, n, 1, x, b, n, 0, y)
-				Sgemv(true, k, n, 1, x, b, k, 0, y)
+	forEachPath(t, func(t *testing.T) {
+		for _, threads := range []int{1, 2} {
+			withThreads(threads, func() {
+				allocs := testing.AllocsPerRun(20, func() {
+					Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+					Sgemm(true, false, m, n, k, 1, a, m, b, n, 1, c, n)
+					Sgemm(false, false, 37, 45, 29, 1, a, 29, b, 45, 0, c, 45) // edge tiles
+					Sgemv(false, k, n, 1, x, b, n, 0, y)
+					Sgemv(true, k, n, 1, x, b, k, 0, y)
+				})
+				if allocs > 0 {
+					t.Errorf("threads=%d: %.1f allocations per call", threads, allocs)
+				}
 			})
-			if allocs > 0 {
-				t.Errorf("threads=%d: %.1f allocations per call", threads, allocs)
-			}
-		})
-	}
+		}
+	})
 }

@@ -1,10 +1,18 @@
 package kernel
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 const (
-	// gemvCols is the widest column chunk of y = x·W (W (k, n)) one task accumulates: its
-	// accumulator (4 KiB) stays in L1 while the chunk's rows of W stream past.
+	// gemvSplitCols is the widest output that y = x·W (W (k, n)) splits by rows of W: each
+	// thread accumulates all n outputs of its rows in a private buffer and streams contiguous
+	// stretches of W, which the prefetchers follow best when W comes from DRAM; the caller
+	// then sums the buffers. Wider outputs are split by columns instead.
+	gemvSplitCols = 4096
+	// gemvCols is the widest stretch of y that rows of W are added into at a time: the
+	// accumulator (4 KiB) stays in L1 while the rows stream past.
 	gemvCols = 1024
 	// gemvRows is the most rows of W (n, k) one task of y = x·Wᵀ dots with x.
 	gemvRows = 256
@@ -20,8 +28,9 @@ const (
 //	or (n, k) when transW (nn.Linear and tied LM-head layout: y = x·Wᵀ)
 //
 // beta == 0 overwrites y without reading it; alpha == 0 or k == 0 only scales y by beta.
-// y must not overlap x or W. The work is split over the worker pool by output columns (rows
-// of W when transW); the weights are streamed once, so large W run at memory bandwidth.
+// y must not overlap x or W. The work is split over the worker pool into contiguous stretches
+// of W; the weights are streamed once, so large W run at memory bandwidth. Steady-state calls
+// do not allocate.
 func Sgemv(transW bool, k, n int, alpha float32, x, w []float32, ldw int, beta float32, y []float32) {
 	if k < 0 || n < 0 {
 		panic(fmt.Sprintf("kernel: Sgemv with negative size k=%d n=%d", k, n))
@@ -48,21 +57,21 @@ func Sgemv(transW bool, k, n int, alpha float32, x, w []float32, ldw int, beta f
 	if k*n < gemvSerialWork {
 		threads = 1
 	}
-	// Split the outputs into chunks, a multiple of threads so the split is even.
-	size := gemvCols
-	if transW {
-		size = gemvRows
-	}
-	chunks := (n + size - 1) / size
-	if threads > 1 {
-		chunks = (max(chunks, 2*threads) + threads - 1) / threads * threads
-	}
-	g.chunk = ((n+chunks-1)/chunks + 7) &^ 7
-	chunks = (n + g.chunk - 1) / g.chunk
-	if threads == 1 {
-		g.run(0, chunks)
-	} else {
-		Parallel(chunks, 1, g.runFn)
+	switch {
+	case !transW && n <= gemvSplitCols:
+		g.runRows(threads)
+	case threads == 1:
+		g.chunk = n
+		g.run(0, 1)
+	default:
+		// Split the outputs into chunks, a multiple of threads so the split is even.
+		size := gemvCols
+		if transW {
+			size = gemvRows
+		}
+		chunks := (max((n+size-1)/size, 2*threads) + threads - 1) / threads * threads
+		g.chunk = ((n+chunks-1)/chunks + 15) &^ 15
+		Parallel((n+g.chunk-1)/g.chunk, 1, g.runFn)
 	}
 	g.x, g.w, g.y = nil, nil, nil
 	gemvCalls.put(g)
@@ -75,34 +84,128 @@ type gemvCall struct {
 	alpha, beta float32
 	x, w, y     []float32
 	ldw         int
-	chunk       int // outputs per task, a multiple of 8
+	chunk       int          // outputs (or, in runRows, rows of W) per task
+	part        []float32    // runRows: one n-float partial sum per thread, one after another
+	used        []bool       // runRows: which threads took rows
+	next        atomic.Int64 // runRows: the next chunk of rows
 	runFn       func(lo, hi int)
+	rowsFn      func(lo, hi int)
 }
 
-var gemvCalls = freeList[gemvCall]{init: func(g *gemvCall) { g.runFn = g.run }}
+var gemvCalls = freeList[gemvCall]{init: func(g *gemvCall) {
+	g.runFn = g.run
+	g.rowsFn = g.sumRows
+}}
 
-// run computes output chunks [lo, hi).
+// run computes output chunks [lo, hi) of y, each from all k inputs.
 func (g *gemvCall) run(lo, hi int) {
-	var acc [max(gemvCols, gemvRows)]float32
+	s := scratch.get()
 	for c := lo; c < hi; c++ {
 		j0 := c * g.chunk
 		j1 := min(j0+g.chunk, g.n)
-		t := acc[:j1-j0]
+		t := s.floats(j1 - j0)
 		if g.transW {
+			if g.beta == 0 {
+				// Write y directly: it is not read.
+				y := g.y[j0:j1]
+				gemvT(g.x, g.w[j0*g.ldw:], g.ldw, y)
+				if g.alpha != 1 {
+					for j := range y {
+						y[j] *= g.alpha
+					}
+				}
+				continue
+			}
 			gemvT(g.x, g.w[j0*g.ldw:], g.ldw, t)
 		} else {
 			clear(t)
-			gemvN(g.x, g.w[j0:], g.ldw, t)
+			gemvNBlocks(g.x, g.w[j0:], g.ldw, t)
 		}
-		y := g.y[j0:j1]
-		if g.beta == 0 {
-			for j, v := range t {
-				y[j] = g.alpha * v
+		g.store(t, g.y[j0:j1], false)
+	}
+	scratch.put(s)
+}
+
+// runRows computes y = alpha·x·W + beta·y with W split by rows: each thread sums the rows it
+// takes into its own buffer, g.part[t·n:], and the buffers are added at the end. The rows
+// go out in contiguous chunks, a few per thread, from a shared counter, so a thread that
+// starts late (or not at all) takes fewer and nobody waits for it.
+func (g *gemvCall) runRows(threads int) {
+	g.chunk = ((g.k+4*threads-1)/(4*threads) + 3) &^ 3
+	chunks := (g.k + g.chunk - 1) / g.chunk
+	threads = min(threads, chunks)
+	if threads == 1 {
+		s := scratch.get()
+		t := s.floats(g.n)
+		clear(t)
+		gemvNBlocks(g.x, g.w, g.ldw, t)
+		g.store(t, g.y, false)
+		scratch.put(s)
+		return
+	}
+	if cap(g.part) < threads*g.n {
+		g.part = make([]float32, threads*g.n)
+	}
+	if cap(g.used) < threads {
+		g.used = make([]bool, threads)
+	}
+	g.part, g.used = g.part[:threads*g.n], g.used[:threads]
+	g.next.Store(0)
+	Parallel(threads, 1, g.rowsFn)
+	first := true
+	for t, used := range g.used {
+		if used {
+			g.store(g.part[t*g.n:(t+1)*g.n], g.y, !first)
+			first = false
+		}
+	}
+}
+
+// sumRows runs as threads [lo, hi) of runRows: each takes chunks of rows until none are left.
+func (g *gemvCall) sumRows(lo, hi int) {
+	chunks := int64((g.k + g.chunk - 1) / g.chunk)
+	for t := lo; t < hi; t++ {
+		part := g.part[t*g.n : (t+1)*g.n]
+		g.used[t] = false
+		for {
+			c := g.next.Add(1) - 1
+			if c >= chunks {
+				break
 			}
-		} else {
-			for j, v := range t {
-				y[j] = g.alpha*v + g.beta*y[j]
+			if !g.used[t] {
+				clear(part)
+				g.used[t] = true
 			}
+			p0 := int(c) * g.chunk
+			p1 := min(p0+g.chunk, g.k)
+			gemvNBlocks(g.x[p0:p1], g.w[p0*g.ldw:], g.ldw, part)
+		}
+	}
+}
+
+// gemvNBlocks adds x·W to y (see gemvNGo) one block of gemvCols columns at a time, so that
+// the stretch of y the rows of W are added into stays in L1.
+func gemvNBlocks(x, w []float32, ldw int, y []float32) {
+	for j0 := 0; j0 < len(y); j0 += gemvCols {
+		j1 := min(j0+gemvCols, len(y))
+		gemvN(x, w[j0:], ldw, y[j0:j1])
+	}
+}
+
+// store writes alpha·t + beta·y into y, or adds alpha·t to it when add is set.
+func (g *gemvCall) store(t, y []float32, add bool) {
+	switch {
+	case add:
+		axpy(g.alpha, t, y)
+	case g.beta == 0:
+		y = y[:len(t)]
+		for j, v := range t {
+			y[j] = g.alpha * v
+		}
+	default:
+		y = y[:len(t)]
+		for j, v := range t {
+			y[j] = g.alpha*v + g.beta*y[j]
 		}
 	}
 }

@@ -14,11 +14,31 @@ func gemvNAVX2(k, n int, x, w *float32, ldw int, y *float32)
 //go:noescape
 func gemvTAVX2(k, n int, x, w *float32, ldw int, y *float32)
 
+// gemvN512 adds x·W to y: y[j] += Σ_{p<k} x[p]·W[p][j] for j < n, where W has row stride ldw
+// floats; k, n ≥ 1.
+//
+//go:noescape
+func gemvN512(k, n int, x, w *float32, ldw int, y *float32)
+
+// gemvT512 sets y[j] = Σ_{p<k} x[p]·W[j][p] for j < n, where W has row stride ldw floats;
+// k, n ≥ 1.
+//
+//go:noescape
+func gemvT512(k, n int, x, w *float32, ldw int, y *float32)
+
 // gemvN adds x·W to y (see gemvNGo).
 func gemvN(x, w []float32, ldw int, y []float32) {
 	k, n := len(x), len(y)
+	if k == 0 || n == 0 {
+		return
+	}
+	if useAsm && useAVX512 {
+		_ = w[(k-1)*ldw+n-1]
+		gemvN512(k, n, &x[0], &w[0], ldw, &y[0])
+		return
+	}
 	n8 := 0
-	if useAsm && k > 0 {
+	if useAsm {
 		n8 = n &^ 7
 		if n8 > 0 {
 			_ = w[(k-1)*ldw+n8-1]
@@ -33,6 +53,11 @@ func gemvN(x, w []float32, ldw int, y []float32) {
 // gemvT sets y to x·Wᵀ (see gemvTGo).
 func gemvT(x, w []float32, ldw int, y []float32) {
 	k, n := len(x), len(y)
+	if useAsm && useAVX512 && k > 0 && n > 0 {
+		_ = w[(n-1)*ldw+k-1]
+		gemvT512(k, n, &x[0], &w[0], ldw, &y[0])
+		return
+	}
 	if !useAsm || k < 8 || n == 0 {
 		gemvTGo(x, w, ldw, y)
 		return

@@ -56,42 +56,53 @@ func TestSgemv(t *testing.T) {
 						beta := []float32{0, 1, 0.25}[rng.IntN(3)]
 						checkGemv(t, rng, transW, k, n, alpha, beta, rng.IntN(3)*3, rng.IntN(4) == 0)
 					}
-					// Large enough to run in parallel, with remnants everywhere.
+					// Large enough to run in parallel, with remnants everywhere: W (k, n) split
+					// by rows (n ≤ gemvSplitCols), including fewer rows than threads, and by
+					// columns.
 					checkGemv(t, rng, transW, 771, 3083, 1, 0, 5, false)
 					checkGemv(t, rng, transW, 100, 9011, 0.5, 2, 0, false)
+					checkGemv(t, rng, transW, 17, gemvSplitCols, -1, 0.5, 1, false)
+					checkGemv(t, rng, transW, 6, gemvSplitCols+1, 1, 1, 0, false)
+					checkGemv(t, rng, transW, 9, 2*gemvSplitCols, 2, 0, 3, true)
 				}
 			})
 		}
 	})
 }
 
-// TestGemvKernelParity checks the assembly GEMV kernels against the pure-Go ones directly.
+// TestGemvKernelParity checks the assembly GEMV kernels (AVX-512 and AVX2) against the
+// pure-Go ones directly, on every remainder of their vector widths and unrolling.
 func TestGemvKernelParity(t *testing.T) {
 	if !hasAsm {
 		t.Skip("no assembly kernels in this build")
 	}
-	rng := rand.New(rand.NewPCG(23, 24))
-	for _, k := range []int{1, 3, 4, 5, 8, 9, 16, 24, 40, 77} {
-		for _, n := range []int{1, 3, 4, 5, 8, 16, 24, 40, 72, 130} {
-			ldw := max(k, n) + 3
-			w := randFloats(rng, max(k, n)*ldw)
-			x := randFloats(rng, k)
-			for _, transW := range []bool{false, true} {
-				y0, y1 := randFloats(rng, n), make([]float32, n)
-				copy(y1, y0)
-				if transW {
-					gemvTGo(x, w, ldw, y0)
-					gemvT(x, w, ldw, y1)
-				} else {
-					gemvNGo(x, w, ldw, y0)
-					gemvN(x, w, ldw, y1)
-				}
-				for j := range y0 {
-					if math.Abs(float64(y0[j]-y1[j])) > 1e-5*float64(k)*(1+math.Abs(float64(y0[j]))) {
-						t.Fatalf("transW=%v k=%d n=%d: y[%d] = %g (asm), %g (go)", transW, k, n, j, y1[j], y0[j])
+	forEachPath(t, func(t *testing.T) {
+		if !useAsm {
+			t.Skip("the reference itself")
+		}
+		rng := rand.New(rand.NewPCG(23, 24))
+		for _, k := range []int{1, 3, 4, 5, 8, 9, 16, 17, 24, 33, 40, 64, 77, 130} {
+			for _, n := range []int{1, 3, 4, 5, 8, 15, 16, 17, 24, 40, 63, 64, 72, 130, 257} {
+				ldw := max(k, n) + 3
+				w := randFloats(rng, max(k, n)*ldw)
+				x := randFloats(rng, k)
+				for _, transW := range []bool{false, true} {
+					y0, y1 := randFloats(rng, n+4), make([]float32, n+4)
+					copy(y1, y0)
+					if transW {
+						gemvTGo(x, w, ldw, y0[:n])
+						gemvT(x, w, ldw, y1[:n])
+					} else {
+						gemvNGo(x, w, ldw, y0[:n])
+						gemvN(x, w, ldw, y1[:n])
+					}
+					for j := range y0 {
+						if math.Abs(float64(y0[j]-y1[j])) > 1e-5*float64(k)*(1+math.Abs(float64(y0[j]))) {
+							t.Fatalf("transW=%v k=%d n=%d: y[%d] = %g (asm), %g (go)", transW, k, n, j, y1[j], y0[j])
+						}
 					}
 				}
 			}
 		}
-	}
+	})
 }

@@ -1,0 +1,314 @@
+//go:build ignore
+
+// gemm512_gen.go writes gemm512_amd64.s, the AVX-512 SGEMM micro-kernels:
+//
+//	go run gemm512_gen.go
+//
+// The register tile is MR rows × NV vectors of 16 floats. The kernels are plain text with one
+// line per instruction; generating them keeps the dozens of near-identical lines of an
+// unrolled tile consistent, and lets the tile be changed in one place.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+)
+
+const (
+	mr     = 12 // rows of the register tile
+	nv     = 2  // zmm vectors per row: NR = 16·nv columns
+	nr     = 16 * nv
+	unroll = 4 // k steps per iteration of the main loop
+)
+
+var out bytes.Buffer
+
+func emit(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
+
+// acc is the accumulator of row i, vector v: the tile fills the top of the register file.
+func acc(i, v int) string { return fmt.Sprintf("Z%d", 32-mr*nv+i*nv+v) }
+
+// bsets is how many sets of B registers alternate between k steps: two when the tile leaves
+// room for them and two broadcast registers, else one.
+var bsets = min(2, (32-mr*nv-2)/nv)
+
+// bvec is the register holding vector v of the B row of k step u.
+func bvec(u, v int) string { return fmt.Sprintf("Z%d", (u%bsets)*nv+v) }
+
+// bcast is the register holding a broadcast A element: the ones left below the B vectors.
+func bcast(i int) string {
+	free := 32 - mr*nv - bsets*nv
+	return fmt.Sprintf("Z%d", bsets*nv+i%free)
+}
+
+// aAddrP is the address of A element (p0+u, i) in a packed or column panel: SI points at
+// step p0, R8 is the step stride in bytes and R9 = 3·R8.
+func aAddrP(u, i int) string {
+	base := [...]string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R9*1)"}[u]
+	return fmt.Sprintf("%d%s", 4*i, base)
+}
+
+// rowBase names the registers that point at rows 3r, 3r+1, 3r+2 of a row-major A: SI, R12,
+// R13, AX, R14 for r = 0..4; R8 is the row stride in bytes.
+var rowBase = [...]string{"SI", "R12", "R13", "AX", "R14"}
+
+// aAddrR is the address of A element (p0+u, i) in row-major A: row i is rowBase[i/3] plus
+// (i%3)·R8, and the step is 4 bytes.
+func aAddrR(u, i int) string {
+	idx := [...]string{"", "(R8*1)", "(R8*2)"}[i%3]
+	return fmt.Sprintf("%d(%s)%s", 4*u, rowBase[i/3], idx)
+}
+
+// bAddr is the address of vector v of B row p0+u: DI points at row p0, BX is the row stride
+// in bytes and R10 = 3·BX.
+func bAddr(u, v int) string {
+	base := [...]string{"(DI)", "(DI)(BX*1)", "(DI)(BX*2)", "(DI)(R10*1)"}[u]
+	return fmt.Sprintf("%d%s", 64*v, base)
+}
+
+// step emits one k step: load the B row, then for each row of A broadcast its element and
+// multiply-add it into the row's accumulators.
+func step(u int, aAddr func(u, i int) string) {
+	for v := range nv {
+		emit("\tVMOVUPS      %s, %s", bAddr(u, v), bvec(u, v))
+	}
+	for i := range mr {
+		b := bcast(u*mr + i)
+		emit("\tVBROADCASTSS %s, %s", aAddr(u, i), b)
+		for v := range nv {
+			emit("\tVFMADD231PS  %s, %s, %s", bvec(u, v), b, acc(i, v))
+		}
+	}
+}
+
+// kernel emits one TEXT symbol; rowMajor selects how A is addressed.
+func kernel(name string, rowMajor bool) {
+	aAddr := aAddrP
+	if rowMajor {
+		aAddr = aAddrR
+	}
+	emit("// func %s(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)", name)
+	emit("TEXT ·%s(SB), NOSPLIT, $0-80", name)
+	emit("\tMOVQ k+0(FP), CX")
+	emit("\tMOVQ a+8(FP), SI")
+	emit("\tMOVQ sa+16(FP), R8")
+	emit("\tMOVQ b+24(FP), DI")
+	emit("\tMOVQ sb+32(FP), BX")
+	emit("\tSHLQ $2, R8")
+	emit("\tSHLQ $2, BX")
+	emit("\tLEAQ (BX)(BX*2), R10")
+	if rowMajor {
+		emit("\tLEAQ (R8)(R8*2), R9")
+		for r := 1; r < (mr+2)/3; r++ {
+			emit("\tLEAQ (%s)(R9*1), %s", rowBase[r-1], rowBase[r])
+		}
+	} else {
+		emit("\tLEAQ (R8)(R8*2), R9")
+	}
+	emit("")
+	emit("\t// Start fetching the C tile: its loads and stores at the end then hit the cache.")
+	emit("\tMOVQ c+40(FP), DX")
+	emit("\tMOVQ ldc+48(FP), R11")
+	emit("\tSHLQ $2, R11")
+	for i := range mr {
+		for v := range nv {
+			emit("\tPREFETCHT0 %d(DX)", 64*v)
+		}
+		emit("\tPREFETCHT0 %d(DX)", 64*nv-1)
+		if i < mr-1 {
+			emit("\tADDQ       R11, DX")
+		}
+	}
+	emit("")
+	for i := range mr {
+		for v := range nv {
+			emit("\tVPXORD %s, %s, %s", acc(i, v), acc(i, v), acc(i, v))
+		}
+	}
+	emit("")
+	emit("\tMOVQ CX, DX")
+	emit("\tSHRQ $2, DX")
+	emit("\tJZ   tail")
+	emit("")
+	emit("loop%d:", unroll)
+	for u := range unroll {
+		step(u, aAddr)
+	}
+	if rowMajor {
+		for r := 0; r < (mr+2)/3; r++ {
+			emit("\tADDQ $%d, %s", 4*unroll, rowBase[r])
+		}
+	} else {
+		emit("\tLEAQ (SI)(R8*4), SI")
+	}
+	emit("\tLEAQ (DI)(BX*4), DI")
+	emit("\tDECQ DX")
+	emit("\tJNZ  loop%d", unroll)
+	emit("")
+	emit("tail:")
+	emit("\tANDQ $%d, CX", unroll-1)
+	emit("\tJZ   scale")
+	emit("")
+	emit("loop1:")
+	step(0, aAddr)
+	if rowMajor {
+		for r := 0; r < (mr+2)/3; r++ {
+			emit("\tADDQ $4, %s", rowBase[r])
+		}
+	} else {
+		emit("\tADDQ R8, SI")
+	}
+	emit("\tADDQ BX, DI")
+	emit("\tDECQ CX")
+	emit("\tJNZ  loop1")
+	emit("")
+	emit("scale:")
+	emit("\tVBROADCASTSS alpha+72(FP), Z0")
+	for i := range mr {
+		for v := range nv {
+			emit("\tVMULPS       Z0, %s, %s", acc(i, v), acc(i, v))
+		}
+	}
+	emit("")
+	emit("\tMOVQ c+40(FP), DX")
+	emit("\tMOVQ mr+56(FP), CX")
+	emit("\tMOVQ nr+64(FP), AX")
+	emit("")
+	emit("\t// beta == 0 (but not NaN) overwrites C; anything else reads it. Z0 holds beta.")
+	emit("\tVMOVSS   beta+76(FP), X0")
+	emit("\tVXORPS   X1, X1, X1")
+	emit("\tVUCOMISS X1, X0")
+	emit("\tJNE      readc")
+	emit("\tJPS      readc")
+	emit("\tCMPQ     AX, $%d", nr)
+	emit("\tJNE      store0edge")
+	stores("store0", false, false)
+	emit("")
+	emit("store0edge:")
+	masks()
+	stores("store0edge", false, true)
+	emit("")
+	emit("readc:")
+	emit("\tVBROADCASTSS X0, Z0")
+	emit("\tCMPQ         AX, $%d", nr)
+	emit("\tJNE          storebedge")
+	stores("storeb", true, false)
+	emit("")
+	emit("storebedge:")
+	masks()
+	stores("storebedge", true, true)
+	emit("")
+}
+
+// masks sets K1.. (one per vector of a row) from the column count nr in AX (0 < nr < NR):
+// the low nr bits of a 64-bit mask, 16 bits per vector.
+func masks() {
+	emit("\tXORQ  R9, R9")
+	emit("\tBTSQ  AX, R9")
+	emit("\tDECQ  R9")
+	for v := range nv {
+		emit("\tKMOVW R9, K%d", v+1)
+		if v < nv-1 {
+			emit("\tSHRQ  $16, R9")
+		}
+	}
+}
+
+// stores writes the first mr (in CX) rows of the tile to C at DX, row stride R11. withBeta
+// adds beta (Z0) times C first; masked limits each vector to the columns in its mask.
+func stores(label string, withBeta, masked bool) {
+	for i := range mr {
+		for v := range nv {
+			a := acc(i, v)
+			addr := fmt.Sprintf("%d(DX)", 64*v)
+			switch {
+			case withBeta && masked:
+				emit("\tVMOVUPS.Z    %s, K%d, Z1", addr, v+1)
+				emit("\tVFMADD231PS  Z1, Z0, %s", a)
+			case withBeta:
+				emit("\tVFMADD231PS  %s, Z0, %s", addr, a)
+			}
+			if masked {
+				emit("\tVMOVUPS      %s, K%d, %s", a, v+1, addr)
+			} else {
+				emit("\tVMOVUPS      %s, %s", a, addr)
+			}
+		}
+		if i < mr-1 {
+			emit("\tDECQ         CX")
+			emit("\tJZ           %sdone", label)
+			emit("\tADDQ         R11, DX")
+		}
+	}
+	emit("%sdone:", label)
+	emit("\tVZEROUPPER")
+	emit("\tRET")
+}
+
+func main() {
+	rows := (mr + 2) / 3 // row pointers of sgemm512R
+	bases := make([]string, rows)
+	starts := make([]string, rows)
+	for r := range rows {
+		bases[r], starts[r] = rowBase[r], fmt.Sprint(3*r)
+	}
+	emit("// Code generated by gemm512_gen.go; DO NOT EDIT.")
+	emit("")
+	emit("//go:build amd64 && !purego")
+	emit("")
+	emit(`#include "textflag.h"`)
+	emit("")
+	emit(strings.TrimSpace(fmt.Sprintf(`
+// The %[1]d×%[2]d SGEMM micro-kernels for AVX-512 (EVEX-encoded FMA on 512-bit registers).
+//
+// Both compute the first mr rows and nr columns (0 < mr ≤ %[1]d, 0 < nr ≤ %[2]d) of the tile
+// C = alpha·(Ap·Bp) + beta·C over depth k. C has row stride ldc; beta == 0 does not read C.
+// Bp is any (k, %[2]d) panel with row stride sb floats: a packed micro-panel (sb = %[2]d) or
+// the columns of a row-major B read in place. The two kernels differ in how A is read:
+//
+//	sgemm512P: A element (p, i) at a[p·sa + i], a packed micro-panel (sa = %[1]d) or the
+//	           columns of a transposed A read in place
+//	sgemm512R: A element (p, i) at a[i·sa + p], the rows of a row-major A read in place
+//
+// Rows of A past mr and columns of B past nr are read (a packed panel is padded with zeros);
+// only the mr×nr corner of C is read and written, with masked loads and stores at the right
+// edge.
+//
+// Register use: Z%[3]d..Z31 hold the tile, row i in the %[4]d registers from Z%[3]d+%[4]d·i;
+// Z0..Z%[5]d hold the B rows of the k steps (%[6]d sets, alternating), Z%[7]d..Z%[8]d
+// broadcast elements of A. Each k step loads one B row, then broadcasts the A element of
+// each row of the tile and multiply-adds it into that row's accumulators: %[9]d FMAs for
+// %[10]d loads. The main loop takes %[11]d k steps per iteration (DX counts iterations, CX the
+// single steps left). DI walks B with row stride BX and R10 = 3·BX. In sgemm512P SI walks A
+// with step stride R8 and R9 = 3·R8. In sgemm512R, R8 is the row stride of A and rows
+// %[12]s start at %[13]s, each followed by two more rows at R8 and 2·R8.
+// For the stores, DX walks the rows of C with stride R11, CX counts the rows left and
+// K1..K%[4]d mask the vectors of a row at the right edge.`,
+		mr, nr, 32-mr*nv, nv, bsets*nv-1, bsets, bsets*nv, 31-mr*nv, mr*nv, mr+nv, unroll,
+		strings.Join(starts, ", "), strings.Join(bases, ", "))))
+	emit("")
+	kernel("sgemm512P", false)
+	kernel("sgemm512R", true)
+	write("gemm512_amd64.s", out.Bytes())
+	write("gemm512_tile_amd64.go", []byte(fmt.Sprintf(`// Code generated by gemm512_gen.go; DO NOT EDIT.
+
+//go:build amd64 && !purego
+
+package kernel
+
+// The register tile of the AVX-512 micro-kernels (gemm512_amd64.s).
+const (
+	mr512 = %d // rows
+	nr512 = %d // columns
+)
+`, mr, nr)))
+}
+
+func write(name string, src []byte) {
+	if err := os.WriteFile(name, src, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
