@@ -87,6 +87,9 @@ type Result struct {
 	Interrupted bool   // stopped early by the context or OnStep; a checkpoint was saved
 }
 
+// logEvery is the shortest interval between two plain progress lines.
+const logEvery = 2 * time.Second
+
 // ErrInterrupted is wrapped by the error Run returns when the context ends the run early.
 var ErrInterrupted = errors.New("training interrupted")
 
@@ -205,6 +208,7 @@ func (l *loop) run(ctx context.Context) (*Result, error) {
 		cfg.Progress.Start(st.Iters, st.Step)
 	}
 	stepsThisRun := 0
+	var lastLine time.Time
 	for calibrate || st.Step < st.Iters {
 		if ctx.Err() != nil {
 			return l.interrupt(start, prevElapsed)
@@ -293,10 +297,13 @@ func (l *loop) run(ctx context.Context) (*Result, error) {
 			elapsed := prevElapsed + time.Since(start)
 			l.writeMetric(map[string]any{"step": st.Step, "loss": mean, "lr": lr, "grad_norm": norm, "tokens_per_s": tps, "elapsed_s": elapsed.Seconds()})
 			desc := fmt.Sprintf("loss %.4f │ lr %.2e │ %s tok/s", mean, lr, humanRate(tps))
-			if cfg.Progress != nil && !calibrate {
+			switch {
+			case cfg.Progress != nil && !calibrate:
 				cfg.Progress.Update(st.Step, desc)
-			} else {
+			case time.Since(lastLine) >= logEvery || st.Step == st.Iters:
+				// Plain log lines (no terminal): at most one every few seconds.
 				fmt.Fprintf(cfg.Log, "step %d/%s │ %s │ %s\n", st.Step, itersString(st.Iters, calibrate), desc, etaString(elapsed, st.Step, st.Iters))
+				lastLine = time.Now()
 			}
 			winLoss, winSteps, winTokens, winStart = 0, 0, 0, time.Now()
 		}
