@@ -7,7 +7,8 @@ import (
 )
 
 func (g *Graph) binary(op tensor.BinaryOp, a, b *Var) *Var {
-	shape, err := tensor.BroadcastShape(a.Shape(), b.Shape())
+	var buf [tensor.MaxDims]int
+	shape, err := tensor.AppendBroadcastShape(buf[:0], a.Shape(), b.Shape())
 	if err != nil {
 		panic(fmt.Sprintf("autograd.%s: %v", op, err))
 	}

@@ -13,7 +13,8 @@ func (g *Graph) MatMul(a, b *Var) *Var {
 	if A.Dims() < 2 || B.Dims() < 2 || A.Dim(-1) != B.Dim(-2) {
 		panic(fmt.Sprintf("autograd.MatMul: shapes %v · %v", A.Shape(), B.Shape()))
 	}
-	batch, err := tensor.BroadcastShape(A.Shape()[:A.Dims()-2], B.Shape()[:B.Dims()-2])
+	var buf [tensor.MaxDims + 2]int
+	batch, err := tensor.AppendBroadcastShape(buf[:0], A.Shape()[:A.Dims()-2], B.Shape()[:B.Dims()-2])
 	if err != nil {
 		panic(fmt.Sprintf("autograd.MatMul: %v", err))
 	}
@@ -41,7 +42,8 @@ func matmulBackward(g *Graph, n *node) {
 // broadcast along.
 func (g *Graph) accumulateProduct(v *Var, x, y *tensor.Tensor) {
 	dv, acc := g.gradFor(v)
-	prodBatch, _ := tensor.BroadcastShape(x.Shape()[:x.Dims()-2], y.Shape()[:y.Dims()-2])
+	var buf [tensor.MaxDims + 2]int
+	prodBatch, _ := tensor.AppendBroadcastShape(buf[:0], x.Shape()[:x.Dims()-2], y.Shape()[:y.Dims()-2])
 	if len(prodBatch) == dv.Dims()-2 && equal(prodBatch, dv.Shape()[:dv.Dims()-2]) {
 		tensor.MatMulInto(dv, x, y, 1, beta(acc))
 		return

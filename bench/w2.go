@@ -44,7 +44,7 @@ func runW2(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 	B, T := c.Batch, c.Block
 	x, y, row := make([]int, B*T), make([]int, B*T), make([]int, T+1)
 	g := autograd.NewGraph()
-	var times []float64
+	times := make([]float64, 0, 13)
 	var first, last float32
 	allocs0, allocs1 := uint64(0), uint64(0)
 	for step := 0; step < 13; step++ {

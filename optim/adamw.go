@@ -26,6 +26,7 @@ type AdamW struct {
 	Steps  int              // updates taken (t in the paper)
 
 	chunks []adamChunk
+	step   adamStep // the current update, run in parallel over chunks
 }
 
 // NewAdamW returns an optimiser over params (those that require gradients).
@@ -54,30 +55,42 @@ func (o *AdamW) Step(lr float64) {
 	c := o.Config
 	bc1 := 1 - math.Pow(c.Beta1, float64(o.Steps))
 	bc2 := 1 - math.Pow(c.Beta2, float64(o.Steps))
-	stepSize := float32(lr / bc1)
-	sqrtBC2 := float32(math.Sqrt(bc2))
-	b1, b2, eps := float32(c.Beta1), float32(c.Beta2), float32(c.Eps)
-	decay := float32(1 - lr*c.WeightDecay)
 	if o.chunks == nil {
 		o.chunks = adamChunks(o.Params)
 	}
+	o.step = adamStep{o: o,
+		b1: float32(c.Beta1), b2: float32(c.Beta2), eps: float32(c.Eps),
+		decay:    float32(1 - lr*c.WeightDecay),
+		stepSize: float32(lr / bc1),
+		sqrtBC2:  float32(math.Sqrt(bc2)),
+	}
 	// One parallel pass over fixed chunks of every parameter.
-	kernel.Parallel(len(o.chunks), 1, func(lo, hi int) {
-		for _, ch := range o.chunks[lo:hi] {
-			p := o.Params[ch.param]
-			g := p.Var.Grad()
-			if g == nil {
-				continue
-			}
-			d := float32(1)
-			if p.Decay {
-				d = decay
-			}
-			w, gd := p.Var.Value.Data()[ch.lo:ch.hi], g.Data()[ch.lo:ch.hi]
-			m, v := o.M[ch.param].Data()[ch.lo:ch.hi], o.V[ch.param].Data()[ch.lo:ch.hi]
-			kernel.AdamWStep(w, gd, m, v, b1, b2, eps, d, stepSize, sqrtBC2)
+	kernel.ParallelTask(len(o.chunks), 1, &o.step)
+	o.step = adamStep{}
+}
+
+// adamStep is one update of Step: the coefficients of step t, applied to chunks [lo, hi).
+type adamStep struct {
+	o                                     *AdamW
+	b1, b2, eps, decay, stepSize, sqrtBC2 float32
+}
+
+func (s *adamStep) Run(lo, hi int) {
+	o := s.o
+	for _, ch := range o.chunks[lo:hi] {
+		p := o.Params[ch.param]
+		g := p.Var.Grad()
+		if g == nil {
+			continue
 		}
-	})
+		d := float32(1)
+		if p.Decay {
+			d = s.decay
+		}
+		w, gd := p.Var.Value.Data()[ch.lo:ch.hi], g.Data()[ch.lo:ch.hi]
+		m, v := o.M[ch.param].Data()[ch.lo:ch.hi], o.V[ch.param].Data()[ch.lo:ch.hi]
+		kernel.AdamWStep(w, gd, m, v, s.b1, s.b2, s.eps, d, s.stepSize, s.sqrtBC2)
+	}
 }
 
 // adamChunk is a range of one parameter's elements, the unit of parallel work of Step.

@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"sync"
 
 	"github.com/qkvdev/qkv/tensor/kernel"
@@ -81,36 +82,8 @@ func AttentionForward(a *AttentionArgs, p *Tensor) {
 	B, nh, T, S, hs := a.dims("AttentionForward")
 	mustLen("AttentionForward", "probabilities", p, B*nh*T*S)
 	mustContiguous("AttentionForward", p)
-	pd, od := p.Data(), a.Out.Data()
-	C := nh * hs
-	kernel.Parallel(B*nh, 1, func(lo, hi int) {
-		for bh := lo; bh < hi; bh++ {
-			b, h := bh/nh, bh%nh
-			qo, qs := head(a.Q, b, h)
-			ko, ks := head(a.K, b, h)
-			vo, vs := head(a.V, b, h)
-			P := pd[bh*T*S : (bh+1)*T*S]
-			// Scores, one block of query rows at a time, skipping keys no row of the block sees.
-			for t0 := 0; t0 < T; t0 += attnBlock {
-				t1 := min(T, t0+attnBlock)
-				n := visible(a.Causal, t1-1, T, S)
-				if n > 0 {
-					kernel.Sgemm(false, true, t1-t0, n, hs, a.Scale, a.Q.data[qo+t0*qs:], qs, a.K.data[ko:], ks, 0, P[t0*S:], S)
-				}
-				for t := t0; t < t1; t++ {
-					row := P[t*S : (t+1)*S]
-					m := visible(a.Causal, t, T, S)
-					if a.Mask != nil {
-						addRow(row[:m], a.Mask[b*S:b*S+m])
-					}
-					softmaxRow(row[:m], row[:m])
-					clear(row[m:])
-				}
-			}
-			// O = P·v, written into the merged-head output.
-			kernel.Sgemm(false, false, T, hs, S, 1, P, S, a.V.data[vo:], vs, 0, od[b*T*C+h*hs:], C)
-		}
-	})
+	kernel.ParallelPooled(&attentionTasks, B*nh, 1, attentionTask{AttentionArgs: *a, nh: nh, T: T, S: S, hs: hs, pd: p.Data(),
+		run: (*attentionTask).forward})
 }
 
 const attnBlock = 64
@@ -128,47 +101,8 @@ func addRow(dst, src []float32) {
 func AttentionBackward(a *AttentionArgs, p, dout, dq, dk, dv *Tensor) {
 	B, nh, T, S, hs := a.dims("AttentionBackward")
 	mustContiguous("AttentionBackward", p, dout)
-	pd, od, gd := p.Data(), a.Out.Data(), dout.Data()
-	C := nh * hs
-	kernel.Parallel(B*nh, 1, func(lo, hi int) {
-		scratch := getScratch(T*S + T)
-		defer putScratch(scratch)
-		dS, di := (*scratch)[:T*S], (*scratch)[T*S:T*S+T]
-		for bh := lo; bh < hi; bh++ {
-			b, h := bh/nh, bh%nh
-			P := pd[bh*T*S : (bh+1)*T*S]
-			oo := b*T*C + h*hs
-			qo, qs := head(a.Q, b, h)
-			ko, ks := head(a.K, b, h)
-			vo, vs := head(a.V, b, h)
-			if dv != nil { // dV += Pᵀ·dO
-				o, s := head(dv, b, h)
-				kernel.Sgemm(true, false, S, hs, T, 1, P, S, gd[oo:], C, 1, dv.data[o:], s)
-			}
-			if dq == nil && dk == nil {
-				continue
-			}
-			// dP = dO·vᵀ; dS = P∘(dP − rowsum(dO∘O)) — masked keys have P = 0 and get nothing.
-			kernel.Sgemm(false, true, T, S, hs, 1, gd[oo:], C, a.V.data[vo:], vs, 0, dS, S)
-			for t := 0; t < T; t++ {
-				di[t] = kernel.Dot(gd[oo+t*C:oo+t*C+hs], od[oo+t*C:oo+t*C+hs])
-				m := visible(a.Causal, t, T, S)
-				pr, sr := P[t*S:t*S+m], dS[t*S:t*S+S]
-				for j, pv := range pr {
-					sr[j] = pv * (sr[j] - di[t])
-				}
-				clear(sr[m:])
-			}
-			if dq != nil { // dQ += scale·dS·k
-				o, s := head(dq, b, h)
-				kernel.Sgemm(false, false, T, hs, S, a.Scale, dS, S, a.K.data[ko:], ks, 1, dq.data[o:], s)
-			}
-			if dk != nil { // dK += scale·dSᵀ·q
-				o, s := head(dk, b, h)
-				kernel.Sgemm(true, false, S, hs, T, a.Scale, dS, S, a.Q.data[qo:], qs, 1, dk.data[o:], s)
-			}
-		}
-	})
+	kernel.ParallelPooled(&attentionTasks, B*nh, 1, attentionTask{AttentionArgs: *a, nh: nh, T: T, S: S, hs: hs, pd: p.Data(),
+		dout: dout, dq: dq, dk: dk, dv: dv, run: (*attentionTask).backward})
 }
 
 // AttentionInfer computes the output without forming the (T, S) score matrix, as
@@ -180,97 +114,198 @@ func AttentionBackward(a *AttentionArgs, p, dout, dq, dk, dv *Tensor) {
 // O(block · (hs + block)) per thread, whatever T and S are.
 func AttentionInfer(a *AttentionArgs) {
 	B, nh, T, S, hs := a.dims("AttentionInfer")
-	od := a.Out.Data()
-	C := nh * hs
-	const bq, bk = 64, 128
-	qBlocks := (T + bq - 1) / bq
-	kernel.Parallel(B*nh*qBlocks, 1, func(lo, hi int) {
-		scratch := getScratch(bq*bk + bq*hs + 2*bq)
-		defer putScratch(scratch)
-		sc := (*scratch)[:bq*bk]
-		acc := (*scratch)[bq*bk : bq*bk+bq*hs]
-		ms := (*scratch)[bq*bk+bq*hs : bq*bk+bq*hs+bq]
-		ls := (*scratch)[bq*bk+bq*hs+bq : bq*bk+bq*hs+2*bq]
-		for job := lo; job < hi; job++ {
-			bh, qb := job/qBlocks, job%qBlocks
-			b, h := bh/nh, bh%nh
-			qo, qs := head(a.Q, b, h)
-			ko, ks := head(a.K, b, h)
-			vo, vs := head(a.V, b, h)
-			t0, t1 := qb*bq, min(T, qb*bq+bq)
-			rows := t1 - t0
-			n := visible(a.Causal, t1-1, T, S) // keys the last row of the block sees
-			for r := 0; r < rows; r++ {
-				ms[r], ls[r] = float32(math.Inf(-1)), 0
-			}
-			clear(acc[:rows*hs])
-			for j0 := 0; j0 < n; j0 += bk {
-				j1 := min(n, j0+bk)
-				w := j1 - j0
-				blk := sc[:rows*w]
-				kernel.Sgemm(false, true, rows, w, hs, a.Scale, a.Q.data[qo+t0*qs:], qs, a.K.data[ko+j0*ks:], ks, 0, blk, w)
-				for r := 0; r < rows; r++ {
-					row := blk[r*w : r*w+w]
-					vis := visible(a.Causal, t0+r, T, S) - j0 // keys of this block the row sees
-					if a.Mask != nil {
-						addRow(row[:max(0, min(w, vis))], a.Mask[b*S+j0:b*S+j1])
-					}
-					if vis < w {
-						for j := max(vis, 0); j < w; j++ {
-							row[j] = float32(math.Inf(-1))
-						}
-					}
-					bm := float32(math.Inf(-1))
-					for _, x := range row {
-						bm = max(bm, x)
-					}
-					if math.IsInf(float64(bm), -1) {
-						clear(row) // nothing visible in this block
-						continue
-					}
-					if bm > ms[r] { // rescale what was accumulated under the old maximum
-						c := float32(math.Exp(float64(ms[r] - bm)))
-						ls[r] *= c
-						if c != 1 {
-							kernel.Scale(acc[r*hs:r*hs+hs], acc[r*hs:r*hs+hs], c)
-						}
-						ms[r] = bm
-					}
-					for j := range row {
-						row[j] -= ms[r]
-					}
-					kernel.Exp(row, row)
-					var sum float32
-					for _, e := range row {
-						sum += e
-					}
-					ls[r] += sum
-				}
-				// O += P·v for the block.
-				kernel.Sgemm(false, false, rows, hs, w, 1, blk, w, a.V.data[vo+j0*vs:], vs, 1, acc, hs)
-			}
-			for r := 0; r < rows; r++ {
-				t := t0 + r
-				out := od[b*T*C+t*C+h*hs : b*T*C+t*C+h*hs+hs]
-				if ls[r] == 0 {
-					clear(out) // no visible key
-					continue
-				}
-				kernel.Scale(out, acc[r*hs:r*hs+hs], 1/ls[r])
-			}
-		}
-	})
+	qBlocks := (T + inferBlockQ - 1) / inferBlockQ
+	kernel.ParallelPooled(&attentionTasks, B*nh*qBlocks, 1, attentionTask{AttentionArgs: *a, nh: nh, T: T, S: S, hs: hs,
+		run: (*attentionTask).infer})
 }
 
-var scratchPool sync.Pool
+// Block sizes of AttentionInfer: queries, keys.
+const inferBlockQ, inferBlockK = 64, 128
 
+// attentionTask is one parallel loop of attention: over (batch, head) pairs for the forward and
+// backward passes, over (batch, head, query block) triples for inference.
+type attentionTask struct {
+	AttentionArgs
+	nh, T, S, hs     int
+	pd               []float32 // saved probabilities (B, nh, T, S)
+	dout, dq, dk, dv *Tensor   // backward only
+	run              func(t *attentionTask, lo, hi int)
+}
+
+var attentionTasks sync.Pool
+
+func (t *attentionTask) Run(lo, hi int) { t.run(t, lo, hi) }
+
+func (t *attentionTask) forward(lo, hi int) {
+	a, nh, T, S, hs := &t.AttentionArgs, t.nh, t.T, t.S, t.hs
+	pd, od, C := t.pd, a.Out.Data(), nh*hs
+
+	for bh := lo; bh < hi; bh++ {
+		b, h := bh/nh, bh%nh
+		qo, qs := head(a.Q, b, h)
+		ko, ks := head(a.K, b, h)
+		vo, vs := head(a.V, b, h)
+		P := pd[bh*T*S : (bh+1)*T*S]
+		// Scores, one block of query rows at a time, skipping keys no row of the block sees.
+		for t0 := 0; t0 < T; t0 += attnBlock {
+			t1 := min(T, t0+attnBlock)
+			n := visible(a.Causal, t1-1, T, S)
+			if n > 0 {
+				kernel.Sgemm(false, true, t1-t0, n, hs, a.Scale, a.Q.data[qo+t0*qs:], qs, a.K.data[ko:], ks, 0, P[t0*S:], S)
+			}
+			for t := t0; t < t1; t++ {
+				row := P[t*S : (t+1)*S]
+				m := visible(a.Causal, t, T, S)
+				if a.Mask != nil {
+					addRow(row[:m], a.Mask[b*S:b*S+m])
+				}
+				kernel.SoftmaxRow(row[:m], row[:m])
+				clear(row[m:])
+			}
+		}
+		// O = P·v, written into the merged-head output.
+		kernel.Sgemm(false, false, T, hs, S, 1, P, S, a.V.data[vo:], vs, 0, od[b*T*C+h*hs:], C)
+	}
+}
+
+func (t *attentionTask) backward(lo, hi int) {
+	a, nh, T, S, hs := &t.AttentionArgs, t.nh, t.T, t.S, t.hs
+	dq, dk, dv := t.dq, t.dk, t.dv
+	pd, od, gd, C := t.pd, a.Out.Data(), t.dout.Data(), nh*hs
+
+	scratch := getScratch(T*S + T)
+	defer putScratch(scratch)
+	dS, di := (*scratch)[:T*S], (*scratch)[T*S:T*S+T]
+	for bh := lo; bh < hi; bh++ {
+		b, h := bh/nh, bh%nh
+		P := pd[bh*T*S : (bh+1)*T*S]
+		oo := b*T*C + h*hs
+		qo, qs := head(a.Q, b, h)
+		ko, ks := head(a.K, b, h)
+		vo, vs := head(a.V, b, h)
+		if dv != nil { // dV += Pᵀ·dO
+			o, s := head(dv, b, h)
+			kernel.Sgemm(true, false, S, hs, T, 1, P, S, gd[oo:], C, 1, dv.data[o:], s)
+		}
+		if dq == nil && dk == nil {
+			continue
+		}
+		// dP = dO·vᵀ; dS = P∘(dP − rowsum(dO∘O)) — masked keys have P = 0 and get nothing.
+		kernel.Sgemm(false, true, T, S, hs, 1, gd[oo:], C, a.V.data[vo:], vs, 0, dS, S)
+		for t := 0; t < T; t++ {
+			di[t] = kernel.Dot(gd[oo+t*C:oo+t*C+hs], od[oo+t*C:oo+t*C+hs])
+			m := visible(a.Causal, t, T, S)
+			pr, sr := P[t*S:t*S+m], dS[t*S:t*S+S]
+			for j, pv := range pr {
+				sr[j] = pv * (sr[j] - di[t])
+			}
+			clear(sr[m:])
+		}
+		if dq != nil { // dQ += scale·dS·k
+			o, s := head(dq, b, h)
+			kernel.Sgemm(false, false, T, hs, S, a.Scale, dS, S, a.K.data[ko:], ks, 1, dq.data[o:], s)
+		}
+		if dk != nil { // dK += scale·dSᵀ·q
+			o, s := head(dk, b, h)
+			kernel.Sgemm(true, false, S, hs, T, a.Scale, dS, S, a.Q.data[qo:], qs, 1, dk.data[o:], s)
+		}
+	}
+}
+
+func (t *attentionTask) infer(lo, hi int) {
+	a, nh, T, S, hs := &t.AttentionArgs, t.nh, t.T, t.S, t.hs
+	od, C := a.Out.Data(), nh*hs
+	const bq, bk = inferBlockQ, inferBlockK
+	qBlocks := (T + bq - 1) / bq
+	scratch := getScratch(bq*bk + bq*hs + 2*bq)
+	defer putScratch(scratch)
+	sc := (*scratch)[:bq*bk]
+	acc := (*scratch)[bq*bk : bq*bk+bq*hs]
+	ms := (*scratch)[bq*bk+bq*hs : bq*bk+bq*hs+bq]
+	ls := (*scratch)[bq*bk+bq*hs+bq : bq*bk+bq*hs+2*bq]
+	for job := lo; job < hi; job++ {
+		bh, qb := job/qBlocks, job%qBlocks
+		b, h := bh/nh, bh%nh
+		qo, qs := head(a.Q, b, h)
+		ko, ks := head(a.K, b, h)
+		vo, vs := head(a.V, b, h)
+		t0, t1 := qb*bq, min(T, qb*bq+bq)
+		rows := t1 - t0
+		n := visible(a.Causal, t1-1, T, S) // keys the last row of the block sees
+		for r := 0; r < rows; r++ {
+			ms[r], ls[r] = float32(math.Inf(-1)), 0
+		}
+		clear(acc[:rows*hs])
+		for j0 := 0; j0 < n; j0 += bk {
+			j1 := min(n, j0+bk)
+			w := j1 - j0
+			blk := sc[:rows*w]
+			kernel.Sgemm(false, true, rows, w, hs, a.Scale, a.Q.data[qo+t0*qs:], qs, a.K.data[ko+j0*ks:], ks, 0, blk, w)
+			for r := 0; r < rows; r++ {
+				row := blk[r*w : r*w+w]
+				vis := visible(a.Causal, t0+r, T, S) - j0 // keys of this block the row sees
+				if a.Mask != nil {
+					addRow(row[:max(0, min(w, vis))], a.Mask[b*S+j0:b*S+j1])
+				}
+				if vis < w {
+					for j := max(vis, 0); j < w; j++ {
+						row[j] = float32(math.Inf(-1))
+					}
+				}
+				bm := float32(math.Inf(-1))
+				for _, x := range row {
+					bm = max(bm, x)
+				}
+				if math.IsInf(float64(bm), -1) {
+					clear(row) // nothing visible in this block
+					continue
+				}
+				if bm > ms[r] { // rescale what was accumulated under the old maximum
+					c := float32(math.Exp(float64(ms[r] - bm)))
+					ls[r] *= c
+					if c != 1 {
+						kernel.Scale(acc[r*hs:r*hs+hs], acc[r*hs:r*hs+hs], c)
+					}
+					ms[r] = bm
+				}
+				for j := range row {
+					row[j] -= ms[r]
+				}
+				kernel.Exp(row, row)
+				var sum float32
+				for _, e := range row {
+					sum += e
+				}
+				ls[r] += sum
+			}
+			// O += P·v for the block.
+			kernel.Sgemm(false, false, rows, hs, w, 1, blk, w, a.V.data[vo+j0*vs:], vs, 1, acc, hs)
+		}
+		for r := 0; r < rows; r++ {
+			t := t0 + r
+			out := od[b*T*C+t*C+h*hs : b*T*C+t*C+h*hs+hs]
+			if ls[r] == 0 {
+				clear(out) // no visible key
+				continue
+			}
+			kernel.Scale(out, acc[r*hs:r*hs+hs], 1/ls[r])
+		}
+	}
+}
+
+// Scratch buffers for the kernels, pooled by size class (capacity 2^k), so that a request
+// never finds a buffer too small to use.
+var scratchPools [bits.UintSize]sync.Pool
+
+// getScratch returns a buffer of n float32 with unspecified contents; putScratch returns it.
 func getScratch(n int) *[]float32 {
-	if p, ok := scratchPool.Get().(*[]float32); ok && cap(*p) >= n {
+	k := bits.Len(uint(max(n, 1) - 1))
+	if p, ok := scratchPools[k].Get().(*[]float32); ok {
 		*p = (*p)[:n]
 		return p
 	}
-	s := make([]float32, n)
+	s := make([]float32, n, 1<<k)
 	return &s
 }
 
-func putScratch(p *[]float32) { scratchPool.Put(p) }
+func putScratch(p *[]float32) { scratchPools[bits.Len(uint(cap(*p)))-1].Put(p) } // class: 2^k <= cap

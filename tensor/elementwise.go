@@ -22,9 +22,12 @@ func (op BinaryOp) String() string {
 }
 
 // BroadcastShape returns the shape that a and b broadcast to (NumPy rules), or an error.
-func BroadcastShape(a, b []int) ([]int, error) {
+func BroadcastShape(a, b []int) ([]int, error) { return AppendBroadcastShape(nil, a, b) }
+
+// AppendBroadcastShape appends the broadcast shape of a and b to dst, as BroadcastShape; with
+// a dst of capacity MaxDims on the caller's stack, it allocates nothing.
+func AppendBroadcastShape(dst, a, b []int) ([]int, error) {
 	n := max(len(a), len(b))
-	out := make([]int, n)
 	for i := 0; i < n; i++ {
 		da, db := 1, 1
 		if j := len(a) - n + i; j >= 0 {
@@ -35,19 +38,20 @@ func BroadcastShape(a, b []int) ([]int, error) {
 		}
 		switch {
 		case da == db || db == 1:
-			out[i] = da
+			dst = append(dst, da)
 		case da == 1:
-			out[i] = db
+			dst = append(dst, db)
 		default:
 			return nil, fmt.Errorf("shapes %v and %v do not broadcast", a, b)
 		}
 	}
-	return out, nil
+	return dst, nil
 }
 
 // Binary returns op(a, b) with broadcasting, in a new tensor.
 func Binary(op BinaryOp, a, b *Tensor) *Tensor {
-	shape, err := BroadcastShape(a.Shape(), b.Shape())
+	var buf [MaxDims]int
+	shape, err := AppendBroadcastShape(buf[:0], a.Shape(), b.Shape())
 	if err != nil {
 		panic("tensor." + op.String() + ": " + err.Error())
 	}
@@ -178,10 +182,10 @@ func (t *rowsTask) run() {
 		t.flat = true
 		t.as, t.bs = flatStride(&t.a), flatStride(&t.b)
 		total := out.Len()
-		kernel.Parallel(total, max(4096, total/(8*kernel.Threads())+1), t.Run)
+		kernel.ParallelTask(total, max(4096, total/(8*kernel.Threads())+1), t)
 	default:
 		n := out.shape[nd-1]
-		kernel.Parallel(out.Len()/n, max(1, 4096/n), t.Run)
+		kernel.ParallelTask(out.Len()/n, max(1, 4096/n), t)
 	}
 	*t = rowsTask{}
 	rowsTasks.Put(t)
@@ -382,14 +386,7 @@ func SumTo(out, x *Tensor, acc bool) {
 		defer putScratch(parts)
 		pd := *parts
 		clear(pd)
-		kernel.Parallel(nt, 1, func(lo, hi int) {
-			for t := lo; t < hi; t++ {
-				p := pd[t*n : t*n+n]
-				for r := t * chunk; r < min(rows, (t+1)*chunk); r++ {
-					kernel.AddTo(p, xd[r*n:r*n+n])
-				}
-			}
-		})
+		kernel.ParallelPooled(&sumRowsTasks, nt, 1, sumRowsTask{pd, xd, rows, n, chunk})
 		for t := 0; t < nt; t++ {
 			kernel.AddTo(od, pd[t*n:t*n+n])
 		}
@@ -402,6 +399,24 @@ func SumTo(out, x *Tensor, acc bool) {
 		eo.data[o] += xd[i]
 		i++
 	})
+}
+
+// sumRowsTask sums block i of chunk rows of xd (rows of n) into partial i of pd.
+type sumRowsTask struct {
+	pd, xd         []float32
+	rows, n, chunk int
+}
+
+var sumRowsTasks sync.Pool
+
+func (t *sumRowsTask) Run(lo, hi int) {
+	n := t.n
+	for i := lo; i < hi; i++ {
+		p := t.pd[i*n : i*n+n]
+		for r := i * t.chunk; r < min(t.rows, (i+1)*t.chunk); r++ {
+			kernel.AddTo(p, t.xd[r*n:r*n+n])
+		}
+	}
 }
 
 // rowBroadcast reports whether every dimension but the last has stride 0 in t.

@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/qkvdev/qkv/tensor/kernel"
 )
@@ -67,22 +68,30 @@ func MatMulInto(out, a, b *Tensor, alpha, beta float32) {
 
 // matmulBatched runs the nb products of a batched MatMulInto.
 func matmulBatched(out *Tensor, ea, eb Tensor, nb, m, n, k int, alpha, beta float32) {
-	one := func(i int) {
-		gemm(out, batchOffset(out, i), &ea, batchOffset(&ea, i), &eb, batchOffset(&eb, i), m, n, k, alpha, beta)
-	}
+	task := matmulBatchTask{out, ea, eb, m, n, k, alpha, beta}
 	// Many small products: one thread per product. Few large ones: each product is parallel
 	// inside the kernel. A product into an output broadcast along the batch (stride 0) must
 	// run in order, since every batch adds into the same matrix.
 	if m*n*k < 1<<20 && !batchBroadcast(out) {
-		kernel.Parallel(nb, 1, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				one(i)
-			}
-		})
+		kernel.ParallelPooled(&matmulBatchTasks, nb, 1, task)
 		return
 	}
-	for i := 0; i < nb; i++ {
-		one(i)
+	task.Run(0, nb)
+}
+
+// matmulBatchTask runs products [lo, hi) of a batched MatMulInto.
+type matmulBatchTask struct {
+	out         *Tensor
+	ea, eb      Tensor
+	m, n, k     int
+	alpha, beta float32
+}
+
+var matmulBatchTasks sync.Pool
+
+func (t *matmulBatchTask) Run(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		gemm(t.out, batchOffset(t.out, i), &t.ea, batchOffset(&t.ea, i), &t.eb, batchOffset(&t.eb, i), t.m, t.n, t.k, t.alpha, t.beta)
 	}
 }
 

@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/qkvdev/qkv/tensor/kernel"
 )
@@ -39,6 +40,9 @@ func mustLen(op, what string, t *Tensor, n int) {
 // rowGrain is how many rows of length c make a parallel chunk worth a thread hand-off.
 func rowGrain(c int) int { return max(1, 8192/max(c, 1)) }
 
+// The kernels of this file run their parallel loops as pooled tasks (kernel.ParallelPooled), one
+// task type per loop, so that a training step allocates nothing.
+
 // LayerNormInto normalises each row of x over its last dimension (size C) and applies the
 // affine map: out = (x - mean)/sqrt(var + eps) * w + b. mean and rstd (one per row) are saved
 // for the backward pass; either may be nil. b may be nil (no bias).
@@ -63,17 +67,28 @@ func LayerNormInto(out, mean, rstd, x, w, b *Tensor, eps float32) {
 		mustLen("LayerNorm", "rstd", rstd, rows)
 		rd = rstd.Data()
 	}
-	kernel.Parallel(rows, rowGrain(c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			mu, rs := kernel.LayerNormRow(od[r*c:r*c+c], xd[r*c:r*c+c], wd, bd, eps)
-			if md != nil {
-				md[r] = mu
-			}
-			if rd != nil {
-				rd[r] = rs
-			}
+	kernel.ParallelPooled(&layerNormTasks, rows, rowGrain(c), layerNormTask{od, xd, wd, bd, md, rd, c, eps})
+}
+
+type layerNormTask struct {
+	od, xd, wd, bd, md, rd []float32
+	c                      int
+	eps                    float32
+}
+
+var layerNormTasks sync.Pool
+
+func (t *layerNormTask) Run(lo, hi int) {
+	c := t.c
+	for r := lo; r < hi; r++ {
+		mu, rs := kernel.LayerNormRow(t.od[r*c:r*c+c], t.xd[r*c:r*c+c], t.wd, t.bd, t.eps)
+		if t.md != nil {
+			t.md[r] = mu
 		}
-	})
+		if t.rd != nil {
+			t.rd[r] = rs
+		}
+	}
 }
 
 // LayerNormBackward computes the gradients of LayerNorm given dout, using the mean and rstd
@@ -82,18 +97,10 @@ func LayerNormInto(out, mean, rstd, x, w, b *Tensor, eps float32) {
 func LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd *Tensor, accDx bool) {
 	mustContiguous("LayerNormBackward", dx, dw, db, dout, x, w, mean, rstd)
 	rows, c := rowsOf("LayerNormBackward", x)
-	xd, gd, wd, md, rd := x.Data(), dout.Data(), w.Data(), mean.Data(), rstd.Data()
+	task := layerNormBackwardTask{xd: x.Data(), gd: dout.Data(), wd: w.Data(), md: mean.Data(), rd: rstd.Data(), rows: rows, c: c, acc: accDx}
 	if dx != nil {
-		dxd := dx.Data()
-		kernel.Parallel(rows, rowGrain(c), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				dr := dxd[r*c : r*c+c]
-				if !accDx {
-					clear(dr)
-				}
-				kernel.LayerNormBackwardRow(dr, gd[r*c:r*c+c], xd[r*c:r*c+c], wd, md[r], rd[r])
-			}
-		})
+		task.dxd = dx.Data()
+		kernel.ParallelPooled(&layerNormBackwardTasks, rows, rowGrain(c), task)
 	}
 	if dw == nil && db == nil {
 		return
@@ -101,25 +108,55 @@ func LayerNormBackward(dx, dw, db, dout, x, w, mean, rstd *Tensor, accDx bool) {
 	// Parameter gradients sum over rows: each thread sums a block of rows into its own partial
 	// (dw, db), then the partials are added in a fixed order (deterministic).
 	nt := kernel.Threads()
-	chunk := (rows + nt - 1) / nt
 	parts := getScratch(nt * 2 * c)
 	defer putScratch(parts)
 	pd := *parts
 	clear(pd)
-	kernel.Parallel(nt, 1, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			pdw, pdb := pd[2*t*c:2*t*c+c], pd[2*t*c+c:2*t*c+2*c]
-			for r := t * chunk; r < min(rows, (t+1)*chunk); r++ {
-				kernel.LayerNormParamGradRow(pdw, pdb, gd[r*c:r*c+c], xd[r*c:r*c+c], md[r], rd[r])
-			}
-		}
-	})
+	kernel.ParallelPooled(&layerNormParamGradTasks, nt, 1, layerNormParamGradTask{task, pd, (rows + nt - 1) / nt})
 	for t := 0; t < nt; t++ {
 		if dw != nil {
 			kernel.AddTo(dw.Data(), pd[2*t*c:2*t*c+c])
 		}
 		if db != nil {
 			kernel.AddTo(db.Data(), pd[2*t*c+c:2*t*c+2*c])
+		}
+	}
+}
+
+type layerNormBackwardTask struct {
+	dxd, xd, gd, wd, md, rd []float32
+	rows, c                 int
+	acc                     bool
+}
+
+var layerNormBackwardTasks sync.Pool
+
+func (t *layerNormBackwardTask) Run(lo, hi int) {
+	c := t.c
+	for r := lo; r < hi; r++ {
+		dr := t.dxd[r*c : r*c+c]
+		if !t.acc {
+			clear(dr)
+		}
+		kernel.LayerNormBackwardRow(dr, t.gd[r*c:r*c+c], t.xd[r*c:r*c+c], t.wd, t.md[r], t.rd[r])
+	}
+}
+
+// layerNormParamGradTask sums the rows of block i into partial i of pd: (dw, db), 2·C each.
+type layerNormParamGradTask struct {
+	layerNormBackwardTask
+	pd    []float32
+	chunk int
+}
+
+var layerNormParamGradTasks sync.Pool
+
+func (t *layerNormParamGradTask) Run(lo, hi int) {
+	c := t.c
+	for i := lo; i < hi; i++ {
+		pdw, pdb := t.pd[2*i*c:2*i*c+c], t.pd[2*i*c+c:2*i*c+2*c]
+		for r := i * t.chunk; r < min(t.rows, (i+1)*t.chunk); r++ {
+			kernel.LayerNormParamGradRow(pdw, pdb, t.gd[r*c:r*c+c], t.xd[r*c:r*c+c], t.md[r], t.rd[r])
 		}
 	}
 }
@@ -137,30 +174,41 @@ const (
 func GELUInto(out, x *Tensor, kind GELUKind) {
 	mustContiguous("GELU", out, x)
 	mustLen("GELU", "out", out, x.Len())
-	xd, od := x.Data(), out.Data()
-	kernel.Parallel(len(xd), 8192, func(lo, hi int) {
-		if kind == GELUErf {
-			kernel.GELUErf(od[lo:hi], xd[lo:hi])
-		} else {
-			kernel.GELUTanh(od[lo:hi], xd[lo:hi])
+	kernel.ParallelPooled(&geluTasks, x.Len(), 8192, geluTask{dd: out.Data(), xd: x.Data(), kind: kind})
+}
+
+// geluTask computes GELU (dd = gelu(x)) or, with backward set, its gradient (dd = or += gelu'(x)·g).
+type geluTask struct {
+	dd, xd, gd    []float32
+	kind          GELUKind
+	backward, acc bool
+}
+
+var geluTasks sync.Pool
+
+func (t *geluTask) Run(lo, hi int) {
+	dd, xd := t.dd[lo:hi], t.xd[lo:hi]
+	switch {
+	case !t.backward && t.kind == GELUErf:
+		kernel.GELUErf(dd, xd)
+	case !t.backward:
+		kernel.GELUTanh(dd, xd)
+	default:
+		if !t.acc {
+			clear(dd)
 		}
-	})
+		if t.kind == GELUErf {
+			kernel.GELUErfBackward(dd, t.gd[lo:hi], xd)
+		} else {
+			kernel.GELUTanhBackward(dd, t.gd[lo:hi], xd)
+		}
+	}
 }
 
 // GELUBackward computes dx = gelu'(x)·dout, or dx += gelu'(x)·dout when acc.
 func GELUBackward(dx, dout, x *Tensor, kind GELUKind, acc bool) {
 	mustContiguous("GELUBackward", dx, dout, x)
-	xd, gd, dd := x.Data(), dout.Data(), dx.Data()
-	kernel.Parallel(len(xd), 8192, func(lo, hi int) {
-		if !acc {
-			clear(dd[lo:hi])
-		}
-		if kind == GELUErf {
-			kernel.GELUErfBackward(dd[lo:hi], gd[lo:hi], xd[lo:hi])
-		} else {
-			kernel.GELUTanhBackward(dd[lo:hi], gd[lo:hi], xd[lo:hi])
-		}
-	})
+	kernel.ParallelPooled(&geluTasks, x.Len(), 8192, geluTask{dd: dx.Data(), xd: x.Data(), gd: dout.Data(), kind: kind, backward: true, acc: acc})
 }
 
 // SoftmaxInto computes the softmax of each row of x (last dimension, size S) into out. With
@@ -177,41 +225,48 @@ func SoftmaxInto(out, x *Tensor, causal bool) {
 		}
 		t = x.Dim(-2)
 	}
-	xd, od := x.Data(), out.Data()
-	kernel.Parallel(rows, rowGrain(s), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr, or := xd[r*s:r*s+s], od[r*s:r*s+s]
-			n := s
-			if causal {
-				n = min(s, r%t+s-t+1)
-				clear(or[max(n, 0):])
-			}
-			if n <= 0 {
-				continue
-			}
-			softmaxRow(or[:n], xr[:n])
-		}
-	})
+	kernel.ParallelPooled(&softmaxTasks, rows, rowGrain(s), softmaxTask{od: out.Data(), xd: x.Data(), s: s, t: t, causal: causal})
 }
 
-// softmaxRow writes softmax(x) into o (same length); an all −Inf row gives zeros.
-func softmaxRow(o, x []float32) { kernel.SoftmaxRow(o, x) }
+// softmaxTask computes the softmax of rows of S elements (forward), or with backward set its
+// gradient dd = (or +=) y·(g - Σ g·y) from the output y in xd.
+type softmaxTask struct {
+	od, xd, gd    []float32
+	s, t          int
+	causal        bool
+	backward, acc bool
+}
+
+var softmaxTasks sync.Pool
+
+func (t *softmaxTask) Run(lo, hi int) {
+	s := t.s
+	for r := lo; r < hi; r++ {
+		or, xr := t.od[r*s:r*s+s], t.xd[r*s:r*s+s]
+		if t.backward {
+			if !t.acc {
+				clear(or)
+			}
+			kernel.SoftmaxBackwardRow(or, xr, t.gd[r*s:r*s+s])
+			continue
+		}
+		n := s
+		if t.causal {
+			n = min(s, r%t.t+s-t.t+1)
+			clear(or[max(n, 0):])
+		}
+		if n > 0 {
+			kernel.SoftmaxRow(or[:n], xr[:n]) // an all −Inf row gives zeros
+		}
+	}
+}
 
 // SoftmaxBackward computes dx = y·(dy - Σ dy·y) per row, where y is the softmax output, or
 // adds it to dx when acc.
 func SoftmaxBackward(dx, dy, y *Tensor, acc bool) {
 	mustContiguous("SoftmaxBackward", dx, dy, y)
 	rows, s := rowsOf("SoftmaxBackward", y)
-	yd, gd, dd := y.Data(), dy.Data(), dx.Data()
-	kernel.Parallel(rows, rowGrain(s), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			dr := dd[r*s : r*s+s]
-			if !acc {
-				clear(dr)
-			}
-			kernel.SoftmaxBackwardRow(dr, yd[r*s:r*s+s], gd[r*s:r*s+s])
-		}
-	})
+	kernel.ParallelPooled(&softmaxTasks, rows, rowGrain(s), softmaxTask{od: dx.Data(), xd: y.Data(), gd: dy.Data(), s: s, backward: true, acc: acc})
 }
 
 // IgnoreIndex is the target value that cross-entropy skips (as PyTorch's ignore_index).
@@ -232,32 +287,14 @@ func CrossEntropy(lse, logits *Tensor, targets []int) (loss float32, count int) 
 			panic(fmt.Sprintf("tensor.CrossEntropy: target %d out of range for %d classes", t, v))
 		}
 	}
-	ld, sd := logits.Data(), lse.Data()
-	nt := kernel.Threads()
-	partial := make([]float64, nt*8) // per-chunk sums, padded against false sharing
-	chunk := max(1, (rows+nt-1)/nt)
-	kernel.Parallel(nt, 1, func(lo, hi int) {
-		for ci := lo; ci < hi; ci++ {
-			var s float64
-			for r := ci * chunk; r < min(rows, (ci+1)*chunk); r++ {
-				row := ld[r*v : r*v+v]
-				l := float64(kernel.LogSumExp(row))
-				sd[r] = float32(l)
-				t := targets[r]
-				if t < 0 {
-					continue
-				}
-				s += l - float64(row[t])
-			}
-			partial[ci*8] = s
-		}
-	})
+	// Each row's loss goes to a scratch row; they are summed in order afterwards (deterministic).
+	losses := getScratch(rows)
+	defer putScratch(losses)
+	kernel.ParallelPooled(&crossEntropyTasks, rows, rowGrain(v), crossEntropyTask{ld: logits.Data(), sd: lse.Data(), dd: *losses, targets: targets, v: v})
 	var total float64
-	for ci := 0; ci < nt; ci++ {
-		total += partial[ci*8]
-	}
-	for _, t := range targets {
+	for r, t := range targets {
 		if t >= 0 {
+			total += float64((*losses)[r])
 			count++
 		}
 	}
@@ -267,30 +304,50 @@ func CrossEntropy(lse, logits *Tensor, targets []int) (loss float32, count int) 
 	return float32(total / float64(count)), count
 }
 
+// crossEntropyTask computes, per row r of logits ld (rows of V), the log-sum-exp into sd[r] and
+// the loss into dd[r]; with backward set it writes (or adds) the gradient
+// (softmax(row) - onehot(target))·scale into dd instead, from the saved sd.
+type crossEntropyTask struct {
+	ld, sd, dd    []float32
+	targets       []int
+	v             int
+	scale         float32
+	backward, acc bool
+}
+
+var crossEntropyTasks sync.Pool
+
+func (t *crossEntropyTask) Run(lo, hi int) {
+	v := t.v
+	for r := lo; r < hi; r++ {
+		row, target := t.ld[r*v:r*v+v], t.targets[r]
+		if !t.backward {
+			l := kernel.LogSumExp(row)
+			t.sd[r] = l
+			if target >= 0 {
+				t.dd[r] = float32(float64(l) - float64(row[target]))
+			}
+			continue
+		}
+		dr := t.dd[r*v : r*v+v]
+		if !t.acc {
+			clear(dr)
+		}
+		if target >= 0 {
+			kernel.SoftmaxCrossEntropyBackwardRow(dr, row, t.sd[r], t.scale)
+			dr[target] -= t.scale
+		}
+	}
+}
+
 // CrossEntropyBackward computes into dlogits (adding to it when acc) the gradient of scale ×
 // (sum over counted rows of the per-row loss): (softmax(logits[r]) - onehot(targets[r]))·scale,
 // and 0 for skipped rows. For the mean loss, scale = dloss / count.
 func CrossEntropyBackward(dlogits, logits, lse *Tensor, targets []int, scale float32, acc bool) {
 	mustContiguous("CrossEntropyBackward", dlogits, logits, lse)
 	rows, v := rowsOf("CrossEntropyBackward", logits)
-	ld, sd, dd := logits.Data(), lse.Data(), dlogits.Data()
-	kernel.Parallel(rows, rowGrain(v), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			t := targets[r]
-			row, dr := ld[r*v:r*v+v], dd[r*v:r*v+v]
-			if t < 0 {
-				if !acc {
-					clear(dr)
-				}
-				continue
-			}
-			if !acc {
-				clear(dr)
-			}
-			kernel.SoftmaxCrossEntropyBackwardRow(dr, row, sd[r], scale)
-			dr[t] -= scale
-		}
-	})
+	kernel.ParallelPooled(&crossEntropyTasks, rows, rowGrain(v), crossEntropyTask{
+		ld: logits.Data(), sd: lse.Data(), dd: dlogits.Data(), targets: targets, v: v, scale: scale, backward: true, acc: acc})
 }
 
 // EmbeddingInto gathers rows of table (V, C) into out (N, C): out[i] = table[ids[i]].
@@ -312,16 +369,24 @@ func EmbeddingInto(out, table *Tensor, ids []int) {
 func EmbeddingBackward(dtable, dout *Tensor, ids []int) {
 	mustContiguous("EmbeddingBackward", dtable, dout)
 	c := dtable.Dim(-1)
-	td, gd := dtable.Data(), dout.Data()
 	// Parallel over column blocks: rows with the same id never race.
-	kernel.Parallel(c, 64, func(lo, hi int) {
-		for i, id := range ids {
-			dst, src := td[id*c+lo:id*c+hi], gd[i*c+lo:i*c+hi]
-			for j, g := range src {
-				dst[j] += g
-			}
-		}
-	})
+	kernel.ParallelPooled(&embeddingBackwardTasks, c, 64, embeddingBackwardTask{dtable.Data(), dout.Data(), ids, c})
+}
+
+// embeddingBackwardTask adds columns [lo, hi) of each row of gd into row ids[i] of td.
+type embeddingBackwardTask struct {
+	td, gd []float32
+	ids    []int
+	c      int
+}
+
+var embeddingBackwardTasks sync.Pool
+
+func (t *embeddingBackwardTask) Run(lo, hi int) {
+	c := t.c
+	for i, id := range t.ids {
+		kernel.AddTo(t.td[id*c+lo:id*c+hi], t.gd[i*c+lo:i*c+hi])
+	}
 }
 
 // DropoutMask fills mask with 0 (probability p) or 1/(1-p), drawing from rng.
@@ -341,9 +406,15 @@ func DropoutMask(mask *Tensor, p float32, rng *RNG) {
 // TanhInto computes out = tanh(x) element-wise.
 func TanhInto(out, x *Tensor) {
 	mustContiguous("Tanh", out, x)
-	xd, od := x.Data(), out.Data()
-	kernel.Parallel(len(xd), 8192, func(lo, hi int) { kernel.Tanh(od[lo:hi], xd[lo:hi]) })
+	mustLen("Tanh", "out", out, x.Len())
+	kernel.ParallelPooled(&tanhTasks, x.Len(), 8192, tanhTask{out.Data(), x.Data()})
 }
+
+type tanhTask struct{ od, xd []float32 }
+
+var tanhTasks sync.Pool
+
+func (t *tanhTask) Run(lo, hi int) { kernel.Tanh(t.od[lo:hi], t.xd[lo:hi]) }
 
 // TanhBackwardInto computes out = (1 - y²)·dy from the forward output y.
 func TanhBackwardInto(out, dy, y *Tensor) {

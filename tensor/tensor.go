@@ -15,6 +15,7 @@ package tensor
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -41,7 +42,7 @@ func New(shape ...int) *Tensor {
 func FromData(data []float32, shape ...int) *Tensor {
 	n := checkShape("FromData", shape)
 	if len(data) != n {
-		panic(fmt.Sprintf("tensor.FromData: %d values do not fill shape %v (%d elements)", len(data), shape, n))
+		panic(fmt.Sprintf("tensor.FromData: %d values do not fill shape %s (%d elements)", len(data), dimsString(shape), n))
 	}
 	t := &Tensor{}
 	t.init(data, shape)
@@ -66,6 +67,19 @@ func (t *Tensor) setContiguousStrides() {
 	}
 }
 
+// dimsString formats dims as %v does. Unlike fmt, it does not let the slice escape, so a
+// variadic shape passed to New or Reshape stays on the caller's stack.
+func dimsString(dims []int) string {
+	b := append(make([]byte, 0, 32), '[')
+	for i, d := range dims {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendInt(b, int64(d), 10)
+	}
+	return string(append(b, ']'))
+}
+
 func checkShape(op string, shape []int) int {
 	if len(shape) > MaxDims {
 		panic(fmt.Sprintf("tensor.%s: %d dimensions, at most %d supported", op, len(shape), MaxDims))
@@ -73,7 +87,7 @@ func checkShape(op string, shape []int) int {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
-			panic(fmt.Sprintf("tensor.%s: negative dimension in shape %v", op, shape))
+			panic(fmt.Sprintf("tensor.%s: negative dimension in shape %s", op, dimsString(shape)))
 		}
 		n *= d
 	}
@@ -196,7 +210,7 @@ func (t *Tensor) reshape(shape []int) Tensor {
 		case d == -1 && infer < 0:
 			infer = i
 		case d < 0:
-			panic(fmt.Sprintf("tensor.Reshape: bad shape %v", shape))
+			panic(fmt.Sprintf("tensor.Reshape: bad shape %s", dimsString(shape)))
 		default:
 			known *= d
 		}
@@ -204,13 +218,13 @@ func (t *Tensor) reshape(shape []int) Tensor {
 	n := t.Len()
 	if infer >= 0 {
 		if known == 0 || n%known != 0 {
-			panic(fmt.Sprintf("tensor.Reshape: cannot reshape %v into %v", t.Shape(), shape))
+			panic(fmt.Sprintf("tensor.Reshape: cannot reshape %v into %s", t.Shape(), dimsString(shape)))
 		}
 		s[infer] = n / known
 		known = n
 	}
 	if known != n {
-		panic(fmt.Sprintf("tensor.Reshape: cannot reshape %v (%d elements) into %v", t.Shape(), n, shape))
+		panic(fmt.Sprintf("tensor.Reshape: cannot reshape %v (%d elements) into %s", t.Shape(), n, dimsString(shape)))
 	}
 	if !t.IsContiguous() {
 		panic(fmt.Sprintf("tensor.Reshape: view of shape %v strides %v is not contiguous; call Contiguous first", t.Shape(), t.Strides()))
@@ -249,7 +263,7 @@ func (t *Tensor) permute(dims []int) Tensor {
 	for i, d := range dims {
 		d = t.axis(d)
 		if seen[d] {
-			panic(fmt.Sprintf("tensor.Permute: repeated dimension in %v", dims))
+			panic(fmt.Sprintf("tensor.Permute: repeated dimension in %s", dimsString(dims)))
 		}
 		seen[d] = true
 		v.shape[i], v.strides[i] = t.shape[d], t.strides[d]
@@ -279,7 +293,7 @@ func (t *Tensor) narrow(dim, start, length int) Tensor {
 func (t *Tensor) Expand(shape ...int) *Tensor {
 	v := &Tensor{}
 	if !t.expandInto(v, shape) {
-		panic(fmt.Sprintf("tensor.Expand: cannot expand %v to %v", t.Shape(), shape))
+		panic(fmt.Sprintf("tensor.Expand: cannot expand %v to %s", t.Shape(), dimsString(shape)))
 	}
 	return v
 }

@@ -2,13 +2,13 @@ package gpt
 
 import (
 	"context"
-	"github.com/qkvdev/qkv/internal/testenv"
-	"github.com/qkvdev/qkv/tensor"
 	"math"
 	"testing"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/sample"
+	"github.com/qkvdev/qkv/tensor"
 )
 
 func tinyConfig() Config {

@@ -39,7 +39,7 @@ const (
 type job struct {
 	next  atomic.Int64
 	n     int
-	fn    func(lo, hi int)
+	task  Task
 	grain int
 	gen   uint64
 	state atomic.Uint64
@@ -150,23 +150,57 @@ func (j *job) run() {
 		if lo >= j.n {
 			return
 		}
-		j.fn(lo, min(lo+j.grain, j.n))
+		j.task.Run(lo, min(lo+j.grain, j.n))
 	}
 }
 
 var jobPool = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
 
+// A Task is the body of a parallel loop: Run processes items [lo, hi), and must be safe to
+// call concurrently on disjoint ranges.
+type Task interface{ Run(lo, hi int) }
+
+// Func is a function used as a Task.
+type Func func(lo, hi int)
+
+func (f Func) Run(lo, hi int) { f(lo, hi) }
+
 // Parallel calls fn over [0, n) split into chunks of at least grain items, on up to Threads()
 // threads, and returns when every chunk is done. fn must be safe to call concurrently on
 // disjoint ranges. Small n (n <= grain) or one thread runs fn(0, n) inline.
-func Parallel(n, grain int, fn func(lo, hi int)) {
+//
+// A closure handed to Parallel is allocated on the heap; code that runs every step uses
+// ParallelPooled, which allocates nothing.
+func Parallel(n, grain int, fn func(lo, hi int)) { ParallelTask(n, grain, Func(fn)) }
+
+// ParallelPooled runs task as ParallelTask does, from a copy kept in pool (which must hold only
+// *T), so that a call allocates nothing once the pool is warm.
+func ParallelPooled[T any, P interface {
+	*T
+	Task
+}](pool *sync.Pool, n, grain int, task T) {
+	p, _ := pool.Get().(P)
+	if p == nil {
+		p = new(T)
+	}
+	*p = task
+	ParallelTask(n, grain, p)
+	var zero T
+	*p = zero // drop references to the caller's buffers
+	pool.Put(p)
+}
+
+// ParallelTask calls task.Run over [0, n) split into chunks of at least grain items, on up to
+// Threads() threads, and returns when every chunk is done. Small n (n <= grain) or one thread
+// runs task.Run(0, n) inline.
+func ParallelTask(n, grain int, task Task) {
 	if grain < 1 {
 		grain = 1
 	}
 	t := Threads()
 	if t <= 1 || n <= grain {
 		if n > 0 {
-			fn(0, n)
+			task.Run(0, n)
 		}
 		return
 	}
@@ -176,11 +210,11 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 	helpers := min(t-1, chunks-1)
 	if !pool.mu.TryLock() {
 		// Already inside a parallel region (nested call): run inline.
-		fn(0, n)
+		task.Run(0, n)
 		return
 	}
 	j := jobPool.Get().(*job)
-	j.n, j.fn, j.grain = n, fn, chunk
+	j.n, j.task, j.grain = n, task, chunk
 	j.next.Store(0)
 	j.gen = (j.gen + 1) & (1<<(64-jobGenShift) - 1)
 	j.state.Store(j.gen << jobGenShift)
@@ -193,7 +227,7 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 	if s := j.state.Or(jobClosed); s&jobInside != 0 {
 		j.wait()
 	}
-	j.fn = nil
+	j.task = nil
 	pool.mu.Unlock()
 	jobPool.Put(j)
 }
