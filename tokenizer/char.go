@@ -42,14 +42,18 @@ func NewChar(corpus string) (*Char, error) {
 		chars = append(chars, r)
 	}
 	slices.Sort(chars)
-	return newChar(chars)
+	c, err := newChar(chars)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	return c, nil
 }
 
 func newChar(chars []rune) (*Char, error) {
 	ids := make(map[rune]int, len(chars))
 	for i, r := range chars {
 		if _, dup := ids[r]; dup {
-			return nil, fmt.Errorf("tokenizer: character %q appears twice in the vocabulary", r)
+			return nil, fmt.Errorf("character %q appears twice in the vocabulary", r)
 		}
 		ids[r] = i
 	}
@@ -137,12 +141,18 @@ func loadQKV(dir string) (Tokenizer, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("tokenizer: %w", err)
 	}
+	if !utf8.Valid(data) {
+		return nil, false, fmt.Errorf("tokenizer: %s: not valid UTF-8", path)
+	}
 	var s savedTokenizer
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, false, fmt.Errorf("tokenizer: %s: not valid JSON: %w", path, err)
 	}
 	switch s.Type {
 	case "byte":
+		if s.Chars != nil {
+			return nil, false, fmt.Errorf("tokenizer: %s: a byte tokenizer has no character list, but the file has one; is the type wrong?", path)
+		}
 		return Byte{}, true, nil
 	case "char":
 		if len(s.Chars) == 0 {
@@ -158,7 +168,7 @@ func loadQKV(dir string) (Tokenizer, bool, error) {
 		}
 		t, err := newChar(chars)
 		if err != nil {
-			return nil, false, fmt.Errorf("%s: %w", path, err)
+			return nil, false, fmt.Errorf("tokenizer: %s: %w", path, err)
 		}
 		return t, true, nil
 	default:
