@@ -137,7 +137,7 @@ type bpeNode struct {
 func (m *bpeMerger) bpeLong(piece string, out []int) []int {
 	n := len(piece)
 	nodes := make([]bpeNode, n)
-	h := make(pairHeap, 0, n)
+	h := make(minHeap[uint64], 0, n)
 	for i := 0; i < n; i++ {
 		nodes[i] = bpeNode{id: m.byteID[piece[i]], prev: int32(i - 1), next: int32(i + 1)}
 	}
@@ -197,7 +197,7 @@ func (m *bpeMerger) bpeByRank(piece string, out []int) []int {
 	nodes[n-1].next = -1
 	nodes[n-1].pair.rank = noRank
 	at := map[int32][]int32{} // positions of the pairs of each rank, left token's
-	var ranks rankHeap
+	var ranks minHeap[int32]
 	add := func(rank, pos int32) {
 		l, ok := at[rank]
 		if !ok {
@@ -248,63 +248,17 @@ func (m *bpeMerger) bpeByRank(piece string, out []int) []int {
 	return out
 }
 
-// rankHeap is a binary min-heap of ranks.
-type rankHeap []int32
+// minHeap is a binary min-heap of ranks (int32) or packed (rank, position) pairs (uint64).
+type minHeap[T int32 | uint64] []T
 
-func (h *rankHeap) push(x int32) {
-	*h = append(*h, x)
-	s := *h
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if s[p] <= x {
-			break
-		}
-		s[i] = s[p]
-		i = p
-	}
-	s[i] = x
-}
-
-func (h *rankHeap) pop() int32 {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	x := s[last]
-	s = s[:last]
-	*h = s
-	if last == 0 {
-		return top
-	}
-	i := 0
-	for {
-		c := 2*i + 1
-		if c >= last {
-			break
-		}
-		if c+1 < last && s[c+1] < s[c] {
-			c++
-		}
-		if x <= s[c] {
-			break
-		}
-		s[i] = s[c]
-		i = c
-	}
-	s[i] = x
-	return top
-}
-
-// pairHeap is a binary min-heap of uint64.
-type pairHeap []uint64
-
-func (h pairHeap) init() {
+// init orders a heap filled by appending.
+func (h minHeap[T]) init() {
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		h.down(i)
 	}
 }
 
-func (h *pairHeap) push(x uint64) {
+func (h *minHeap[T]) push(x T) {
 	*h = append(*h, x)
 	s := *h
 	i := len(s) - 1
@@ -319,7 +273,7 @@ func (h *pairHeap) push(x uint64) {
 	s[i] = x
 }
 
-func (h *pairHeap) pop() uint64 {
+func (h *minHeap[T]) pop() T {
 	s := *h
 	top := s[0]
 	last := len(s) - 1
@@ -331,7 +285,7 @@ func (h *pairHeap) pop() uint64 {
 	return top
 }
 
-func (h pairHeap) down(i int) {
+func (h minHeap[T]) down(i int) {
 	n := len(h)
 	x := h[i]
 	for {
