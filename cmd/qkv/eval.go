@@ -57,6 +57,7 @@ bf16, and int8 with one scale per 32 weights.`,
 				return err
 			}
 			ids := tok.Encode(corpus.Text)
+			warnUnknownChars(cmd.ErrOrStderr(), tok, corpus.Text, ids)
 			switch split {
 			case "val":
 				if valFraction <= 0 || valFraction >= 1 {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -114,8 +115,11 @@ func runGenerate(cmd *cobra.Command, o *generateOptions, args []string) error {
 		}
 	}
 	ids := tok.Encode(prompt)
+	if n, r := unknownChars(tok, prompt, ids); n > 0 {
+		return fmt.Errorf("the prompt has %d character(s) this character-level model does not know, the first %q: its vocabulary is the %d characters of its training text; leave them out", n, r, tok.VocabSize())
+	}
 	if len(ids) == 0 {
-		return fmt.Errorf("the prompt is empty (or has no character the model's vocabulary knows); give a prompt")
+		return fmt.Errorf("the prompt is empty; give a prompt")
 	}
 	out := cmd.OutOrStdout()
 	fmt.Fprint(out, prompt)
@@ -264,6 +268,27 @@ func modelType(config []byte) string {
 	}
 	_ = json.Unmarshal(config, &c)
 	return c.ModelType
+}
+
+// unknownChars reports how many characters of text (encoded as ids) a character-level tokenizer
+// dropped because they are not in its vocabulary, and the first of them. Other tokenizers
+// encode any text.
+func unknownChars(tok tokenizer.Tokenizer, text string, ids []int) (n int, first rune) {
+	c, ok := tok.(*tokenizer.Char)
+	if !ok {
+		return 0, 0
+	}
+	if r, all := c.Covers(text); !all {
+		return utf8.RuneCountInString(text) - len(ids), r
+	}
+	return 0, 0
+}
+
+// warnUnknownChars tells w when a character-level tokenizer dropped characters of a corpus.
+func warnUnknownChars(w io.Writer, tok tokenizer.Tokenizer, text string, ids []int) {
+	if n, r := unknownChars(tok, text, ids); n > 0 {
+		fmt.Fprintf(w, "warning: %d characters of the corpus (the first %q) are not in the model's character vocabulary and are left out\n", n, r)
+	}
 }
 
 // streamSample prints a sample continuation of prompt at temperature 0.8.

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/qkvdev/qkv/internal/hubtest"
-	"github.com/qkvdev/qkv/train"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qkvdev/qkv/internal/hubtest"
+	"github.com/qkvdev/qkv/train"
 )
 
 // run executes the qkv command line in-process and returns its output and error.
@@ -114,9 +117,57 @@ func TestTrainGenerateResume(t *testing.T) {
 	if strings.Contains(strings.TrimPrefix(stopped, "to b"), "e") {
 		t.Fatalf("stop sequence printed: %q", stopped)
 	}
+	// A character-level model knows only the characters of its corpus: others are refused, not
+	// silently dropped.
+	if out, err := run(t, "", "generate", "--model", runDir, "--max-tokens", "5", "to bé or"); err == nil ||
+		!strings.Contains(err.Error(), "1 character(s)") || !strings.Contains(err.Error(), "'é'") {
+		t.Fatalf("prompt with an unknown character: %v\n%s", err, out)
+	}
 	piped, err := run(t, "to be", "generate", "--model", runDir, "--temperature", "0", "--max-tokens", "25")
 	if err != nil || piped != a {
 		t.Fatalf("prompt from stdin: %q, %v (want %q)", piped, err, a)
+	}
+
+	// qkv eval on the validation split reproduces the run's closing figure; smaller weight
+	// formats cost little; characters the model does not know are reported.
+	var valLoss float64
+	i := strings.LastIndex(out, "val loss ") // done: … val loss X (whole split)
+	if i < 0 {
+		t.Fatalf("train output has no val loss:\n%s", out)
+	}
+	if _, err := fmt.Sscanf(out[i+len("val loss "):], "%f", &valLoss); err != nil {
+		t.Fatalf("reading the val loss: %v\n%s", err, out)
+	}
+	evalOut, err := run(t, "", "eval", "--model", runDir, "--data", corpus, "--weights", "fp32,bf16,int8")
+	if err != nil {
+		t.Fatalf("eval: %v\n%s", err, evalOut)
+	}
+	losses := map[string]float64{}
+	for _, line := range strings.Split(evalOut, "\n") {
+		var name string
+		var loss, ppl float64
+		if n, _ := fmt.Sscanf(line, "%s %f %f", &name, &loss, &ppl); n == 3 {
+			losses[name] = loss
+			if math.Abs(ppl-math.Exp(loss)) > 1e-3*ppl {
+				t.Errorf("eval %s: perplexity %g is not exp(loss %g)", name, ppl, loss)
+			}
+		}
+	}
+	if len(losses) != 3 || math.Abs(losses["fp32"]-valLoss) > 1e-4 {
+		t.Fatalf("eval losses %v, want fp32 = the run's val loss %.4f:\n%s", losses, valLoss, evalOut)
+	}
+	for _, f := range []string{"bf16", "int8"} {
+		if d := math.Abs(losses[f] - valLoss); d > 0.05 {
+			t.Errorf("eval %s: loss %.4f, %.4f from fp32", f, losses[f], d)
+		}
+	}
+	strange := writeFile(t, dir, "strange.txt", strings.Repeat("to bé or not to bé. ", 40))
+	if evalOut, err := run(t, "", "eval", "--model", runDir, "--data", strange, "--split", "all"); err != nil ||
+		!strings.Contains(evalOut, "warning: 80 characters of the corpus (the first 'é')") {
+		t.Fatalf("eval of text with unknown characters: %v\n%s", err, evalOut)
+	}
+	if _, err := run(t, "", "eval", "--model", runDir, "--data", corpus, "--weights", "fp16"); err == nil {
+		t.Fatalf("eval accepted --weights fp16")
 	}
 
 	out, err = run(t, "", "train", "--resume", runDir, "--iters", "40", "--sample-tokens", "0")

@@ -203,6 +203,7 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		return err
 	}
 	ids := tok.Encode(corpus.Text)
+	warnUnknownChars(cmd.ErrOrStderr(), tok, corpus.Text, ids)
 	trainIDs, valIDs := data.Split(ids, 1-o.ValFraction)
 	if err := data.CheckBlock("training", trainIDs, o.Block); err != nil {
 		return err
