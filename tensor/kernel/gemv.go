@@ -50,6 +50,9 @@ func Sgemv(transW bool, k, n int, alpha float32, x, w []float32, ldw int, beta f
 		scaleMatrix(1, n, beta, y, n)
 		return
 	}
+	if k*n < gemvSerialWork && sgemvSmall(transW, k, n, alpha, x, w, ldw, beta, y) {
+		return
+	}
 	g := gemvCalls.get()
 	g.transW, g.k, g.n, g.alpha, g.beta = transW, k, n, alpha, beta
 	g.x, g.w, g.ldw, g.y = x[:k], w, ldw, y[:n]
@@ -75,6 +78,30 @@ func Sgemv(transW bool, k, n int, alpha float32, x, w []float32, ldw int, beta f
 	}
 	g.x, g.w, g.y = nil, nil, nil
 	gemvCalls.put(g)
+}
+
+// sgemvSmall runs a small Sgemv on the calling goroutine without a workspace, when the output
+// can be formed in y itself: y = alpha·x·op(W), or y += x·W. Decoding's attention runs many
+// such products (a query against the keys of one head) from every thread at once, and taking
+// a shared workspace for each would serialise them. It reports false for the other cases.
+func sgemvSmall(transW bool, k, n int, alpha float32, x, w []float32, ldw int, beta float32, y []float32) bool {
+	x, y = x[:k], y[:n]
+	switch {
+	case beta == 0 && transW:
+		gemvT(x, w, ldw, y)
+	case beta == 0:
+		clear(y)
+		gemvNBlocks(x, w, ldw, y)
+	case beta == 1 && alpha == 1 && !transW:
+		gemvNBlocks(x, w, ldw, y)
+		return true
+	default:
+		return false
+	}
+	if alpha != 1 {
+		scaleMatrix(1, n, alpha, y, n)
+	}
+	return true
 }
 
 // gemvCall holds the arguments of one Sgemv call, shared by the threads working on it.
