@@ -163,20 +163,27 @@ func loadVocabTxt(path string, opts WordPieceOptions) (*WordPiece, error) {
 }
 
 // parseVocabTxt splits a vocab.txt into its lines (LF or CRLF; a final newline ends the last
-// token rather than starting an empty one).
+// token rather than starting an empty one; a leading byte order mark is dropped). A token that
+// holds a carriage return, or a first token that starts with a second byte order mark, is an
+// error: Save could not write it back.
 func parseVocabTxt(data []byte) ([]string, error) {
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("not valid UTF-8")
 	}
 	text := string(data)
 	text = strings.TrimPrefix(text, "\uFEFF")
-	text = strings.TrimSuffix(text, "\n")
-	if text == "" {
-		return nil, fmt.Errorf("empty vocabulary")
+	if strings.HasPrefix(text, "\uFEFF") {
+		return nil, fmt.Errorf("starts with two byte order marks (U+FEFF); remove the second one")
 	}
-	lines := strings.Split(text, "\n")
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
 	for i, l := range lines {
 		lines[i] = strings.TrimSuffix(l, "\r")
+		if strings.Contains(lines[i], "\r") {
+			return nil, fmt.Errorf("line %d: token %q holds a carriage return; write one token a line, each ending with \\n or \\r\\n", i+1, clip(lines[i]))
+		}
+	}
+	if len(lines) == 1 && lines[0] == "" {
+		return nil, fmt.Errorf("empty vocabulary")
 	}
 	return lines, nil
 }
