@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/qkvdev/qkv/hf/safetensors"
 	"github.com/qkvdev/qkv/internal/atomicfile"
@@ -83,8 +84,8 @@ func OpenWeights(dir string) ([]*safetensors.File, error) {
 	}
 	var shards []string
 	for _, file := range idx.WeightMap {
-		if !filepath.IsLocal(file) || strings.ContainsAny(file, `/\`) {
-			return nil, fmt.Errorf("%s: shard %q is not a file name inside the folder", index, file)
+		if !filepath.IsLocal(file) || strings.ContainsAny(file, `/\`) || file == "." || strings.ContainsFunc(file, unicode.IsControl) {
+			return nil, fmt.Errorf("%s: shard %q is not a file name inside the folder; the index must name shard files beside it, such as model-00001-of-00002.safetensors", index, file)
 		}
 		if !slices.Contains(shards, file) {
 			shards = append(shards, file)

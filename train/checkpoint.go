@@ -156,20 +156,29 @@ func hashFile(path string) (manifestFile, error) {
 var ErrNoCheckpoint = errors.New("no complete checkpoint")
 
 // LatestCheckpoint returns the newest complete and intact checkpoint folder of a run: the one
-// `latest` names, verified against its manifest, or — if that one is damaged or missing — the
-// newest other checkpoint that verifies.
+// `latest` names, verified against its manifest, or — if that one is damaged or missing, or
+// `latest` is empty or names no checkpoints/step-* folder — the newest other checkpoint that
+// verifies. A `latest` that names a path outside the run is refused with an error.
 func LatestCheckpoint(runDir string) (string, error) {
 	var tried []string
-	if data, err := os.ReadFile(filepath.Join(runDir, LatestFile)); err == nil {
-		rel := strings.TrimSpace(string(data))
-		if !filepath.IsLocal(rel) {
-			return "", fmt.Errorf("%s: %q is not a folder inside the run", filepath.Join(runDir, LatestFile), rel)
-		}
-		dir := filepath.Join(runDir, rel)
-		if err := VerifyCheckpoint(dir); err == nil {
-			return dir, nil
-		} else {
-			tried = append(tried, err.Error())
+	latest := filepath.Join(runDir, LatestFile)
+	if data, err := os.ReadFile(latest); err == nil {
+		raw := strings.TrimSpace(string(data))
+		rel := filepath.Clean(raw)
+		switch {
+		case raw == "": // truncated: as if missing
+		case !filepath.IsLocal(rel):
+			return "", fmt.Errorf("%s: %q is not a folder inside the run; delete %s to resume from the newest intact checkpoint", latest, raw, latest)
+		case filepath.Dir(rel) != CheckpointDir || !strings.HasPrefix(filepath.Base(rel), "step-"):
+			// Not a committed checkpoint (the run folder, a hidden temporary folder…): damaged.
+			tried = append(tried, fmt.Sprintf("%s: %q is not a checkpoint folder %s", latest, raw, filepath.Join(CheckpointDir, "step-NNNNNN")))
+		default:
+			dir := filepath.Join(runDir, rel)
+			if err := VerifyCheckpoint(dir); err == nil {
+				return dir, nil
+			} else {
+				tried = append(tried, err.Error())
+			}
 		}
 	}
 	entries, _ := os.ReadDir(filepath.Join(runDir, CheckpointDir))

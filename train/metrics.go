@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -20,37 +19,40 @@ func trimMetrics(path string, step int) error {
 		return err
 	}
 	var out bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	for line := range bytes.Lines(data) {
+		line = chomp(line)
 		var rec struct {
 			Step *int `json:"step"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Step == nil {
+		if json.Unmarshal(line, &rec) != nil || rec.Step == nil {
 			continue // a torn last line from a crash, or not a record
 		}
 		if *rec.Step <= step {
-			out.Write(sc.Bytes())
+			out.Write(line)
 			out.WriteByte('\n')
 		}
 	}
 	return atomicfile.WriteFile(path, out.Bytes(), 0o644)
 }
 
-// ReadMetrics returns the records of a run's metrics.jsonl.
+// chomp removes a line's "\n" or "\r\n". Lines are split with bytes.Lines, not a bufio.Scanner:
+// the file is in memory already, and a scanner stops at its first over-long line.
+func chomp(line []byte) []byte {
+	return bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+}
+
+// ReadMetrics returns the records of a run's metrics.jsonl: its lines that are JSON objects.
 func ReadMetrics(path string) ([]map[string]any, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var recs []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
+	for line := range bytes.Lines(data) {
 		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
+		if json.Unmarshal(chomp(line), &m) == nil && m != nil { // a "null" line is not a record
 			recs = append(recs, m)
 		}
 	}
-	return recs, sc.Err()
+	return recs, nil
 }

@@ -482,12 +482,19 @@ func saveOptimizer(path string, o *optim.AdamW) error {
 
 func loadState(dir string, params *nn.Params, o *optim.AdamW, dataRNG, dropRNG *tensor.RNG) (state, error) {
 	var st state
-	data, err := os.ReadFile(filepath.Join(dir, StateFile))
+	path := filepath.Join(dir, StateFile)
+	damaged := func(err error) error {
+		return fmt.Errorf("%s: %w; the checkpoint is damaged: delete %s to resume from the one before", path, err, dir)
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return st, err
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
-		return st, fmt.Errorf("%s: %w", filepath.Join(dir, StateFile), err)
+		return st, damaged(err)
+	}
+	if err := st.check(); err != nil {
+		return st, damaged(err)
 	}
 	if err := hf.LoadWeights(filepath.Join(dir, "model.safetensors"), params, identity); err != nil {
 		return st, err
@@ -502,12 +509,28 @@ func loadState(dir string, params *nn.Params, o *optim.AdamW, dataRNG, dropRNG *
 	}
 	o.Steps = st.OptSteps
 	if err := dataRNG.UnmarshalBinary(st.DataRNG); err != nil {
-		return st, err
+		return st, damaged(fmt.Errorf("data_rng: %w", err))
 	}
 	if err := dropRNG.UnmarshalBinary(st.DropoutRNG); err != nil {
-		return st, err
+		return st, damaged(fmt.Errorf("dropout_rng: %w", err))
 	}
 	return st, nil
+}
+
+// check reports a state that no run can have reached: a negative counter, more optimizer or
+// skipped steps than steps, or an elapsed time that a time.Duration cannot hold. Resuming from
+// one would, for instance, divide by zero in AdamW's bias correction or start with a negative
+// learning rate.
+func (st *state) check() error {
+	switch {
+	case st.Step < 0 || st.Iters < 0 || st.OptSteps < 0 || st.Skipped < 0 || st.Tokens < 0:
+		return fmt.Errorf("negative counter (step %d, iters %d, optimizer_steps %d, skipped %d, tokens %d)", st.Step, st.Iters, st.OptSteps, st.Skipped, st.Tokens)
+	case st.OptSteps > st.Step || st.Skipped > st.Step:
+		return fmt.Errorf("optimizer_steps %d or skipped %d exceeds step %d", st.OptSteps, st.Skipped, st.Step)
+	case !(st.ElapsedS >= 0 && st.ElapsedS < float64(math.MaxInt64/int64(time.Second))):
+		return fmt.Errorf("elapsed_s %g is not a duration", st.ElapsedS)
+	}
+	return nil
 }
 
 func identity(name string) (string, bool) { return name, true }

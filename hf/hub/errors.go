@@ -242,7 +242,11 @@ func (s *settings) statusError(resp *http.Response, u *url.URL, repoPage string)
 	return e
 }
 
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
+// maxRetryAfterHeader caps the wait parseRetryAfter returns.
+const maxRetryAfterHeader = 24 * time.Hour
+
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date. The wait is capped
+// at 24 hours in both forms.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -252,13 +256,13 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		if n < 0 {
 			return 0, false
 		}
-		if n > int64(24*time.Hour/time.Second) {
-			n = int64(24 * time.Hour / time.Second)
+		if n > int64(maxRetryAfterHeader/time.Second) {
+			n = int64(maxRetryAfterHeader / time.Second)
 		}
 		return time.Duration(n) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return min(max(t.Sub(now), 0), maxRetryAfterHeader), true
 	}
 	return 0, false
 }
