@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/qkvdev/qkv/internal/atomicfile"
@@ -120,16 +122,12 @@ func pruneCheckpoints(parent, newest string) {
 	if err != nil {
 		return
 	}
-	var done []string
 	for _, e := range entries {
-		switch {
-		case strings.HasPrefix(e.Name(), "."):
+		if strings.HasPrefix(e.Name(), ".") {
 			os.RemoveAll(filepath.Join(parent, e.Name()))
-		case strings.HasPrefix(e.Name(), "step-") && e.IsDir():
-			done = append(done, e.Name())
 		}
 	}
-	slices.Sort(done)
+	done := checkpointNames(entries)
 	for len(done) > keepCheckpoints {
 		if done[0] != newest {
 			os.RemoveAll(filepath.Join(parent, done[0]))
@@ -138,7 +136,37 @@ func pruneCheckpoints(parent, newest string) {
 	}
 }
 
+// checkpointNames returns the step-N checkpoint folders among entries, oldest first (by step:
+// step-1000000 comes after step-999999).
+func checkpointNames(entries []os.DirEntry) []string {
+	type ckpt struct {
+		name string
+		step int
+	}
+	var cs []ckpt
+	for _, e := range entries {
+		if n, ok := strings.CutPrefix(e.Name(), "step-"); ok && e.IsDir() {
+			if step, err := strconv.Atoi(n); err == nil && step >= 0 {
+				cs = append(cs, ckpt{e.Name(), step})
+			}
+		}
+	}
+	slices.SortFunc(cs, func(a, b ckpt) int { return cmp.Or(cmp.Compare(a.step, b.step), strings.Compare(a.name, b.name)) })
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.name
+	}
+	return names
+}
+
+// hashFile returns the size and SHA-256 of a regular file (anything else is refused unopened:
+// opening a FIFO would block).
 func hashFile(path string) (manifestFile, error) {
+	if st, err := os.Stat(path); err != nil {
+		return manifestFile{}, err
+	} else if !st.Mode().IsRegular() {
+		return manifestFile{}, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return manifestFile{}, err
@@ -160,7 +188,15 @@ var ErrNoCheckpoint = errors.New("no complete checkpoint")
 // `latest` is empty or names no checkpoints/step-* folder — the newest other checkpoint that
 // verifies. A `latest` that names a path outside the run is refused with an error.
 func LatestCheckpoint(runDir string) (string, error) {
+	dir, _, err := FindCheckpoint(runDir)
+	return dir, err
+}
+
+// FindCheckpoint is LatestCheckpoint that also says which newer checkpoints it passed over, and
+// why (damaged, incomplete), so that a resume can tell the user it went back.
+func FindCheckpoint(runDir string) (dir string, passedOver []string, err error) {
 	var tried []string
+	var triedLatest string // the folder latest names, checked already
 	latest := filepath.Join(runDir, LatestFile)
 	if data, err := os.ReadFile(latest); err == nil {
 		raw := strings.TrimSpace(string(data))
@@ -168,36 +204,37 @@ func LatestCheckpoint(runDir string) (string, error) {
 		switch {
 		case raw == "": // truncated: as if missing
 		case !filepath.IsLocal(rel):
-			return "", fmt.Errorf("%s: %q is not a folder inside the run; delete %s to resume from the newest intact checkpoint", latest, raw, latest)
+			return "", nil, fmt.Errorf("%s: %q is not a folder inside the run; delete %s to resume from the newest intact checkpoint", latest, raw, latest)
 		case filepath.Dir(rel) != CheckpointDir || !strings.HasPrefix(filepath.Base(rel), "step-"):
 			// Not a committed checkpoint (the run folder, a hidden temporary folder…): damaged.
 			tried = append(tried, fmt.Sprintf("%s: %q is not a checkpoint folder %s", latest, raw, filepath.Join(CheckpointDir, "step-NNNNNN")))
 		default:
 			dir := filepath.Join(runDir, rel)
+			triedLatest = dir
 			if err := VerifyCheckpoint(dir); err == nil {
-				return dir, nil
+				return dir, nil, nil
 			} else {
 				tried = append(tried, err.Error())
 			}
 		}
 	}
 	entries, _ := os.ReadDir(filepath.Join(runDir, CheckpointDir))
-	for i := len(entries) - 1; i >= 0; i-- {
-		e := entries[i]
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "step-") {
+	names := checkpointNames(entries)
+	for i := len(names) - 1; i >= 0; i-- {
+		dir := filepath.Join(runDir, CheckpointDir, names[i])
+		if dir == triedLatest {
 			continue
 		}
-		dir := filepath.Join(runDir, CheckpointDir, e.Name())
 		if err := VerifyCheckpoint(dir); err == nil {
-			return dir, nil
+			return dir, tried, nil
 		} else {
 			tried = append(tried, err.Error())
 		}
 	}
 	if len(tried) > 0 {
-		return "", fmt.Errorf("%s: %w (%s)", runDir, ErrNoCheckpoint, strings.Join(tried, "; "))
+		return "", nil, fmt.Errorf("%s: %w (%s)", runDir, ErrNoCheckpoint, strings.Join(tried, "; "))
 	}
-	return "", fmt.Errorf("%s: %w", runDir, ErrNoCheckpoint)
+	return "", nil, fmt.Errorf("%s: %w", runDir, ErrNoCheckpoint)
 }
 
 // VerifyCheckpoint checks every file of a checkpoint against its manifest (size and SHA-256).
@@ -210,6 +247,7 @@ func VerifyCheckpoint(dir string) error {
 	if err := json.Unmarshal(data, &man); err != nil || man.Files == nil {
 		return fmt.Errorf("checkpoint %s: corrupt manifest", dir)
 	}
+
 	for name, want := range man.Files {
 		if !filepath.IsLocal(name) || strings.ContainsAny(name, `/\`) {
 			return fmt.Errorf("checkpoint %s: manifest names %q, which is not a file of the checkpoint", dir, name)

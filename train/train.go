@@ -146,9 +146,12 @@ func Run(ctx context.Context, task Task, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	if cfg.Resume {
-		dir, err := LatestCheckpoint(cfg.RunDir)
+		dir, passedOver, err := FindCheckpoint(cfg.RunDir)
 		if err != nil {
 			return nil, err
+		}
+		for _, why := range passedOver {
+			fmt.Fprintf(cfg.Log, "warning: passed over a newer checkpoint: %s\n", why)
 		}
 		if st, err = loadState(dir, task.Params(), opt, dataRNG, dropRNG); err != nil {
 			return nil, err

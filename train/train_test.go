@@ -135,6 +135,10 @@ func TestDamagedCheckpointFallsBack(t *testing.T) {
 	if err != nil || filepath.Base(got) != "step-000020" {
 		t.Fatalf("fallback = %q, %v", got, err)
 	}
+	// The fallback says what it passed over, for resume to report.
+	if _, passed, err := FindCheckpoint(dir); err != nil || len(passed) != 1 || !strings.Contains(passed[0], "model.safetensors is damaged") {
+		t.Fatalf("FindCheckpoint passed over %q, %v", passed, err)
+	}
 	// A crash mid-write leaves a hidden temporary folder: ignored.
 	os.MkdirAll(filepath.Join(dir, CheckpointDir, ".step-000060.tmp123"), 0o755)
 	if got, _ := LatestCheckpoint(dir); filepath.Base(got) != "step-000020" {
