@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/metrics"
 	"slices"
 	"sort"
 	"strconv"
@@ -27,18 +26,6 @@ const (
 	fuzzVocabPath  = "/fuzz/encoder.json"
 	fuzzMergesPath = "/fuzz/vocab.bpe"
 )
-
-// heapAllocated returns the bytes f allocates on the heap, to the precision of the runtime's
-// per-span accounting (tens of KiB): enough to see a parser that allocates by a size it read
-// rather than by the size of its input.
-func heapAllocated(f func()) uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	before := s[0].Value.Uint64()
-	f()
-	metrics.Read(s)
-	return s[0].Value.Uint64() - before
-}
 
 // checkAllocated fails when a parser allocated more than a fixed allowance plus a multiple of
 // its input (Go strings, maps and slices of the vocabulary cost a few dozen bytes a byte).
@@ -340,7 +327,7 @@ func FuzzParseGPT2Files(f *testing.F) {
 		specials := specialSet(specialLines)
 		var g *GPT2
 		var err error
-		alloc := heapAllocated(func() { g, err = parseGPT2Files(vdata, mdata, fuzzVocabPath, fuzzMergesPath, specials) })
+		alloc := testenv.HeapAllocated(func() { g, err = parseGPT2Files(vdata, mdata, fuzzVocabPath, fuzzMergesPath, specials) })
 		checkAllocated(t, "parseGPT2Files", alloc, len(vdata)+len(mdata)+len(specialLines))
 		if err != nil {
 			msg := err.Error()
@@ -400,7 +387,7 @@ func FuzzParseVocabTxt(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var vocab []string
 		var err error
-		checkAllocated(t, "parseVocabTxt", heapAllocated(func() { vocab, err = parseVocabTxt(data) }), len(data))
+		checkAllocated(t, "parseVocabTxt", testenv.HeapAllocated(func() { vocab, err = parseVocabTxt(data) }), len(data))
 		if err != nil {
 			if err.Error() == "" || vocab != nil {
 				t.Fatalf("parseVocabTxt failed with %q and returned %d tokens", err, len(vocab))
@@ -551,7 +538,7 @@ func FuzzParseSpecialTokensMap(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var names map[string]bool
 		var err error
-		checkAllocated(t, "parseSpecialTokensMap", heapAllocated(func() { names, err = parseSpecialTokensMap(data) }), len(data))
+		checkAllocated(t, "parseSpecialTokensMap", testenv.HeapAllocated(func() { names, err = parseSpecialTokensMap(data) }), len(data))
 		if err != nil {
 			if err.Error() == "" || names != nil {
 				t.Fatalf("parseSpecialTokensMap failed with %q and returned %v", err, names)

@@ -96,3 +96,27 @@ func ReferenceModels(t testing.TB, modelType string) []string {
 	}
 	return dirs
 }
+
+// ReferenceConfigs returns the config.json of every folder of the reference directory, whatever
+// its model_type, for seeding config parsers' fuzz targets; nothing when the directory is
+// absent.
+func ReferenceConfigs() [][]byte {
+	root, ok := ReferenceDir()
+	if !ok {
+		return nil
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil
+	}
+	var out [][]byte
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if data, err := os.ReadFile(filepath.Join(root, e.Name(), "config.json")); err == nil {
+			out = append(out, data)
+		}
+	}
+	return out
+}

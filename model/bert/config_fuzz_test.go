@@ -3,50 +3,11 @@ package bert
 import (
 	"bytes"
 	"math"
-	"os"
-	"path/filepath"
-	"runtime/metrics"
 	"strings"
 	"testing"
 
 	"github.com/qkvdev/qkv/internal/testenv"
 )
-
-// referenceConfigSeeds returns the config.json of every folder of the reference directory,
-// whatever its model_type (a GPT-2 config is a good input for the BERT parser to refuse), or
-// nothing when the directory is absent.
-func referenceConfigSeeds() [][]byte {
-	root, ok := testenv.ReferenceDir()
-	if !ok {
-		return nil
-	}
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return nil
-	}
-	var out [][]byte
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		if data, err := os.ReadFile(filepath.Join(root, e.Name(), ConfigFile)); err == nil {
-			out = append(out, data)
-		}
-	}
-	return out
-}
-
-// heapAllocated returns the bytes f allocates on the heap, to the precision of the runtime's
-// per-span accounting (tens of KiB): enough to see a config that makes the parser allocate
-// tensors or tables sized by the numbers it reads.
-func heapAllocated(f func()) uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	before := s[0].Value.Uint64()
-	f()
-	metrics.Read(s)
-	return s[0].Value.Uint64() - before
-}
 
 // checkConfigValid checks what ParseConfig promises of a config it accepts.
 func checkConfigValid(t *testing.T, c Config) {
@@ -102,7 +63,7 @@ func checkConfigValid(t *testing.T, c Config) {
 // error and a zero Config, or returns a valid config that MarshalConfig writes and ParseConfig
 // reads back unchanged. It never allocates more than a small multiple of the input.
 func FuzzParseConfig(f *testing.F) {
-	for _, data := range referenceConfigSeeds() {
+	for _, data := range testenv.ReferenceConfigs() {
 		f.Add(data)
 	}
 	const sizes = `"vocab_size":113,"hidden_size":48,"num_hidden_layers":2,"intermediate_size":96,"max_position_embeddings":32`
@@ -164,7 +125,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var cfg Config
 		var err error
-		if n := heapAllocated(func() { cfg, err = ParseConfig(data) }); n > 1<<20+256*uint64(len(data)) {
+		if n := testenv.HeapAllocated(func() { cfg, err = ParseConfig(data) }); n > 1<<20+256*uint64(len(data)) {
 			t.Fatalf("ParseConfig of %d bytes allocated %d bytes", len(data), n)
 		}
 		if err != nil {
