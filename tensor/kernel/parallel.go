@@ -173,13 +173,13 @@ func (f Func) Run(lo, hi int) { f(lo, hi) }
 // ParallelPooled, which allocates nothing.
 func Parallel(n, grain int, fn func(lo, hi int)) { ParallelTask(n, grain, Func(fn)) }
 
-// ParallelPooled runs task as ParallelTask does, from a copy kept in pool (which must hold only
-// *T), so that a call allocates nothing once the pool is warm.
+// ParallelPooled runs task as ParallelTask does, from a copy kept in tasks (a pool that holds
+// only *T), so that a call allocates nothing once the pool is warm.
 func ParallelPooled[T any, P interface {
 	*T
 	Task
-}](pool *sync.Pool, n, grain int, task T) {
-	p, _ := pool.Get().(P)
+}](tasks *sync.Pool, n, grain int, task T) {
+	p, _ := tasks.Get().(P)
 	if p == nil {
 		p = new(T)
 	}
@@ -187,7 +187,7 @@ func ParallelPooled[T any, P interface {
 	ParallelTask(n, grain, p)
 	var zero T
 	*p = zero // drop references to the caller's buffers
-	pool.Put(p)
+	tasks.Put(p)
 }
 
 // ParallelTask calls task.Run over [0, n) split into chunks of at least grain items, on up to
