@@ -35,7 +35,7 @@ func (g *Graph) Attention(q, k, v *Var, scale float32, causal bool, mask tensor.
 			n.i = 1
 		}
 		if mask != nil {
-			n.saved[1] = tensor.FromData(mask, len(mask))
+			n.saved[1] = g.arena.Wrap(mask, len(mask))
 		}
 	}
 	return y

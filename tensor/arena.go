@@ -1,5 +1,7 @@
 package tensor
 
+import "fmt"
+
 // Arena hands out tensors whose memory is recycled on Reset. A training step that allocates its
 // activations and gradients from an arena, and resets it before the next step, reuses the same
 // buffers every step: after the first step, it allocates nothing.
@@ -42,6 +44,17 @@ func (a *Arena) New(shape ...int) *Tensor {
 func (a *Arena) Zeros(shape ...int) *Tensor {
 	t := a.New(shape...)
 	clear(t.data)
+	return t
+}
+
+// Wrap returns an arena-owned contiguous tensor of the given shape over data (not copied), as
+// FromData does, without allocating a header.
+func (a *Arena) Wrap(data []float32, shape ...int) *Tensor {
+	if n := checkShape("Arena.Wrap", shape); len(data) != n {
+		panic(fmt.Sprintf("tensor.Arena.Wrap: %d values do not fill shape %s (%d elements)", len(data), dimsString(shape), n))
+	}
+	t := a.header()
+	t.init(data, shape)
 	return t
 }
 
