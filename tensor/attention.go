@@ -136,10 +136,9 @@ var attentionTasks sync.Pool
 
 func (t *attentionTask) Run(lo, hi int) { t.run(t, lo, hi) }
 
-func (t *attentionTask) forward(lo, hi int) {
-	a, nh, T, S, hs := &t.AttentionArgs, t.nh, t.T, t.S, t.hs
-	pd, od, C := t.pd, a.Out.Data(), nh*hs
-
+func (task *attentionTask) forward(lo, hi int) {
+	a, nh, T, S, hs := &task.AttentionArgs, task.nh, task.T, task.S, task.hs
+	pd, od, C := task.pd, a.Out.Data(), nh*hs
 	for bh := lo; bh < hi; bh++ {
 		b, h := bh/nh, bh%nh
 		qo, qs := head(a.Q, b, h)
@@ -168,11 +167,10 @@ func (t *attentionTask) forward(lo, hi int) {
 	}
 }
 
-func (t *attentionTask) backward(lo, hi int) {
-	a, nh, T, S, hs := &t.AttentionArgs, t.nh, t.T, t.S, t.hs
-	dq, dk, dv := t.dq, t.dk, t.dv
-	pd, od, gd, C := t.pd, a.Out.Data(), t.dout.Data(), nh*hs
-
+func (task *attentionTask) backward(lo, hi int) {
+	a, nh, T, S, hs := &task.AttentionArgs, task.nh, task.T, task.S, task.hs
+	dq, dk, dv := task.dq, task.dk, task.dv
+	pd, od, gd, C := task.pd, a.Out.Data(), task.dout.Data(), nh*hs
 	scratch := getScratch(T*S + T)
 	defer putScratch(scratch)
 	dS, di := (*scratch)[:T*S], (*scratch)[T*S:T*S+T]
@@ -212,8 +210,8 @@ func (t *attentionTask) backward(lo, hi int) {
 	}
 }
 
-func (t *attentionTask) infer(lo, hi int) {
-	a, nh, T, S, hs := &t.AttentionArgs, t.nh, t.T, t.S, t.hs
+func (task *attentionTask) infer(lo, hi int) {
+	a, nh, T, S, hs := &task.AttentionArgs, task.nh, task.T, task.S, task.hs
 	od, C := a.Out.Data(), nh*hs
 	const bq, bk = inferBlockQ, inferBlockK
 	qBlocks := (T + bq - 1) / bq
