@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strings"
@@ -137,7 +138,7 @@ type bpeNode struct {
 func (m *bpeMerger) bpeLong(piece string, out []int) []int {
 	n := len(piece)
 	nodes := make([]bpeNode, n)
-	h := make(minHeap[uint64], 0, n)
+	h := heap[uint64]{items: make([]uint64, 0, n), less: cmp.Less[uint64]}
 	for i := 0; i < n; i++ {
 		nodes[i] = bpeNode{id: m.byteID[piece[i]], prev: int32(i - 1), next: int32(i + 1)}
 	}
@@ -146,11 +147,11 @@ func (m *bpeMerger) bpeLong(piece string, out []int) []int {
 	for i := 0; i+1 < n; i++ {
 		nodes[i].pair = m.pair(nodes[i].id, nodes[i+1].id)
 		if r := nodes[i].pair.rank; r != noRank {
-			h = append(h, uint64(r)<<32|uint64(i))
+			h.items = append(h.items, uint64(r)<<32|uint64(i))
 		}
 	}
 	h.init()
-	for len(h) > 0 {
+	for h.len() > 0 {
 		e := h.pop()
 		rank, pos := int32(e>>32), int32(uint32(e))
 		left := &nodes[pos]
@@ -197,7 +198,7 @@ func (m *bpeMerger) bpeByRank(piece string, out []int) []int {
 	nodes[n-1].next = -1
 	nodes[n-1].pair.rank = noRank
 	at := map[int32][]int32{} // positions of the pairs of each rank, left token's
-	var ranks minHeap[int32]
+	ranks := heap[int32]{less: cmp.Less[int32]}
 	add := func(rank, pos int32) {
 		l, ok := at[rank]
 		if !ok {
@@ -211,7 +212,7 @@ func (m *bpeMerger) bpeByRank(piece string, out []int) []int {
 			add(r, int32(i))
 		}
 	}
-	for len(ranks) > 0 {
+	for ranks.len() > 0 {
 		rank := ranks.pop()
 		list := at[rank]
 		delete(at, rank)
@@ -246,63 +247,6 @@ func (m *bpeMerger) bpeByRank(piece string, out []int) []int {
 		out = append(out, int(nodes[i].id))
 	}
 	return out
-}
-
-// minHeap is a binary min-heap of ranks (int32) or packed (rank, position) pairs (uint64).
-type minHeap[T int32 | uint64] []T
-
-// init orders a heap filled by appending.
-func (h minHeap[T]) init() {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
-}
-
-func (h *minHeap[T]) push(x T) {
-	*h = append(*h, x)
-	s := *h
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if s[p] <= x {
-			break
-		}
-		s[i] = s[p]
-		i = p
-	}
-	s[i] = x
-}
-
-func (h *minHeap[T]) pop() T {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	*h = s[:last]
-	if last > 0 {
-		h.down(0)
-	}
-	return top
-}
-
-func (h minHeap[T]) down(i int) {
-	n := len(h)
-	x := h[i]
-	for {
-		c := 2*i + 1
-		if c >= n {
-			break
-		}
-		if c+1 < n && h[c+1] < h[c] {
-			c++
-		}
-		if x <= h[c] {
-			break
-		}
-		h[i] = h[c]
-		i = c
-	}
-	h[i] = x
 }
 
 // pieceCache remembers the tokens of pieces that are not single tokens. It is safe for

@@ -158,12 +158,12 @@ func (t *bpeTrainer) addWhere(k uint64, wi int32) {
 
 // train merges until there are target tokens or no pair occurs minFreq times.
 func (t *bpeTrainer) train(ctx context.Context, target int, minFreq int64) error {
-	h := make(countHeap, 0, len(t.counts))
+	h := heap[pairCount]{items: make([]pairCount, 0, len(t.counts)), less: countFirst}
 	for k, c := range t.counts {
-		h = append(h, pairCount{c, k})
+		h.items = append(h.items, pairCount{c, k})
 	}
 	h.init()
-	for step := 1; len(t.tokens) < target && len(h) > 0; step++ {
+	for step := 1; len(t.tokens) < target && h.len() > 0; step++ {
 		if step%64 == 0 {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("tokenizer: BPE training stopped after %d merges: %w", len(t.merges), err)
@@ -257,61 +257,10 @@ type pairCount struct {
 	pair  uint64
 }
 
-// countHeap is a max-heap by count; ties go to the smaller pair.
-type countHeap []pairCount
-
-func (h countHeap) less(i, j int) bool {
-	if h[i].count != h[j].count {
-		return h[i].count > h[j].count
+// countFirst orders the training heap: the highest count first, ties to the smaller pair.
+func countFirst(a, b pairCount) bool {
+	if a.count != b.count {
+		return a.count > b.count
 	}
-	return h[i].pair < h[j].pair
-}
-
-func (h countHeap) init() {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
-}
-
-func (h *countHeap) push(x pairCount) {
-	*h = append(*h, x)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *countHeap) pop() pairCount {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	*h = s[:last]
-	if last > 0 {
-		h.down(0)
-	}
-	return top
-}
-
-func (h countHeap) down(i int) {
-	n := len(h)
-	for {
-		c := 2*i + 1
-		if c >= n {
-			return
-		}
-		if c+1 < n && h.less(c+1, c) {
-			c++
-		}
-		if !h.less(c, i) {
-			return
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
+	return a.pair < b.pair
 }
