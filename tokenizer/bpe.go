@@ -136,9 +136,34 @@ type bpeNode struct {
 // left token; entries go stale when a neighbour merges and are checked when popped: the entry is
 // live when the pair now at that position still has that rank (a rank names one merge).
 func (m *bpeMerger) bpeLong(piece string, out []int) []int {
+	nodes := m.newNodes(piece)
+	h := heap[uint64]{items: make([]uint64, 0, len(nodes)), less: cmp.Less[uint64]}
+	for i, nd := range nodes {
+		if nd.pair.rank != noRank {
+			h.items = append(h.items, uint64(nd.pair.rank)<<32|uint64(i))
+		}
+	}
+	h.init()
+	for h.len() > 0 {
+		e := h.pop()
+		rank, pos := int32(e>>32), int32(uint32(e))
+		if nodes[pos].id < 0 || nodes[pos].pair.rank != rank {
+			continue
+		}
+		for _, p := range m.mergeAt(nodes, pos) {
+			if p >= 0 && nodes[p].pair.rank != noRank {
+				h.push(uint64(nodes[p].pair.rank)<<32 | uint64(p))
+			}
+		}
+	}
+	return appendNodes(out, nodes)
+}
+
+// newNodes returns the bytes of piece as a linked list of tokens, each with the merge of the
+// pair it starts.
+func (m *bpeMerger) newNodes(piece string) []bpeNode {
 	n := len(piece)
 	nodes := make([]bpeNode, n)
-	h := heap[uint64]{items: make([]uint64, 0, n), less: cmp.Less[uint64]}
 	for i := 0; i < n; i++ {
 		nodes[i] = bpeNode{id: m.byteID[piece[i]], prev: int32(i - 1), next: int32(i + 1)}
 	}
@@ -146,38 +171,32 @@ func (m *bpeMerger) bpeLong(piece string, out []int) []int {
 	nodes[n-1].pair.rank = noRank
 	for i := 0; i+1 < n; i++ {
 		nodes[i].pair = m.pair(nodes[i].id, nodes[i+1].id)
-		if r := nodes[i].pair.rank; r != noRank {
-			h.items = append(h.items, uint64(r)<<32|uint64(i))
-		}
 	}
-	h.init()
-	for h.len() > 0 {
-		e := h.pop()
-		rank, pos := int32(e>>32), int32(uint32(e))
-		left := &nodes[pos]
-		if left.id < 0 || left.pair.rank != rank {
-			continue
-		}
-		right := &nodes[left.next]
-		left.id = left.pair.id
-		right.id = -1
-		left.next = right.next
-		left.pair.rank = noRank
-		if left.next >= 0 {
-			nodes[left.next].prev = pos
-			left.pair = m.pair(left.id, nodes[left.next].id)
-			if left.pair.rank != noRank {
-				h.push(uint64(left.pair.rank)<<32 | uint64(pos))
-			}
-		}
-		if left.prev >= 0 {
-			p := &nodes[left.prev]
-			p.pair = m.pair(p.id, left.id)
-			if p.pair.rank != noRank {
-				h.push(uint64(p.pair.rank)<<32 | uint64(left.prev))
-			}
-		}
+	return nodes
+}
+
+// mergeAt applies the merge of the pair that starts at pos, and returns the two positions
+// whose pair changed (pos itself and its left neighbour; -1 when there is none).
+func (m *bpeMerger) mergeAt(nodes []bpeNode, pos int32) [2]int32 {
+	left := &nodes[pos]
+	right := &nodes[left.next]
+	left.id = left.pair.id
+	right.id = -1
+	left.next = right.next
+	left.pair.rank = noRank
+	if left.next >= 0 {
+		nodes[left.next].prev = pos
+		left.pair = m.pair(left.id, nodes[left.next].id)
 	}
+	if left.prev >= 0 {
+		p := &nodes[left.prev]
+		p.pair = m.pair(p.id, left.id)
+	}
+	return [2]int32{pos, left.prev}
+}
+
+// appendNodes appends the ids of the tokens left in the list.
+func appendNodes(out []int, nodes []bpeNode) []int {
 	for i := int32(0); i >= 0; i = nodes[i].next {
 		out = append(out, int(nodes[i].id))
 	}
@@ -190,13 +209,7 @@ func (m *bpeMerger) bpeLong(piece string, out []int) []int {
 // merging the lowest pair one at a time; the priority queue holds the distinct ranks present,
 // which are few, each with the positions of its pairs.
 func (m *bpeMerger) bpeByRank(piece string, out []int) []int {
-	n := len(piece)
-	nodes := make([]bpeNode, n)
-	for i := 0; i < n; i++ {
-		nodes[i] = bpeNode{id: m.byteID[piece[i]], prev: int32(i - 1), next: int32(i + 1)}
-	}
-	nodes[n-1].next = -1
-	nodes[n-1].pair.rank = noRank
+	nodes := m.newNodes(piece)
 	at := map[int32][]int32{} // positions of the pairs of each rank, left token's
 	ranks := heap[int32]{less: cmp.Less[int32]}
 	add := func(rank, pos int32) {
@@ -206,10 +219,9 @@ func (m *bpeMerger) bpeByRank(piece string, out []int) []int {
 		}
 		at[rank] = append(l, pos)
 	}
-	for i := 0; i+1 < n; i++ {
-		nodes[i].pair = m.pair(nodes[i].id, nodes[i+1].id)
-		if r := nodes[i].pair.rank; r != noRank {
-			add(r, int32(i))
+	for i, nd := range nodes {
+		if nd.pair.rank != noRank {
+			add(nd.pair.rank, int32(i))
 		}
 	}
 	for ranks.len() > 0 {
@@ -218,35 +230,17 @@ func (m *bpeMerger) bpeByRank(piece string, out []int) []int {
 		delete(at, rank)
 		slices.Sort(list)
 		for _, pos := range list {
-			left := &nodes[pos]
-			if left.id < 0 || left.pair.rank != rank {
+			if nodes[pos].id < 0 || nodes[pos].pair.rank != rank {
 				continue
 			}
-			right := &nodes[left.next]
-			left.id = left.pair.id
-			right.id = -1
-			left.next = right.next
-			left.pair.rank = noRank
-			if left.next >= 0 {
-				nodes[left.next].prev = pos
-				left.pair = m.pair(left.id, nodes[left.next].id)
-				if left.pair.rank != noRank {
-					add(left.pair.rank, pos)
-				}
-			}
-			if left.prev >= 0 {
-				p := &nodes[left.prev]
-				p.pair = m.pair(p.id, left.id)
-				if p.pair.rank != noRank {
-					add(p.pair.rank, left.prev)
+			for _, p := range m.mergeAt(nodes, pos) {
+				if p >= 0 && nodes[p].pair.rank != noRank {
+					add(nodes[p].pair.rank, p)
 				}
 			}
 		}
 	}
-	for i := int32(0); i >= 0; i = nodes[i].next {
-		out = append(out, int(nodes[i].id))
-	}
-	return out
+	return appendNodes(out, nodes)
 }
 
 // pieceCache remembers the tokens of pieces that are not single tokens. It is safe for
