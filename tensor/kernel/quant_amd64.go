@@ -2,16 +2,6 @@
 
 package kernel
 
-import "golang.org/x/sys/cpu"
-
-// quantHasAVX512 reports whether this CPU (and OS) can run the AVX-512 kernels of the compact
-// weight formats; they use AVX-512F only.
-var quantHasAVX512 = hasAsm && cpu.X86.HasAVX512F
-
-// quantUseAVX512 selects the AVX-512 kernels over the AVX2 ones when useAsm is set; it starts
-// as quantHasAVX512. Tests turn it off to run the AVX2 kernels.
-var quantUseAVX512 = quantHasAVX512
-
 // The kernels of quant_amd64.s. Each GEMV kernel takes rows ≥ 1 and computes whole blocks
 // of 32 inputs per row; the drivers below add the inputs past the last whole block.
 
@@ -88,7 +78,7 @@ func bf16Rows(m *BF16Matrix, j0, j1 int, x, xp, t []float32) {
 	}
 	w := m.Data[j0*k : j1*k]
 	_ = w[(j1-j0-1)*k+blocks*bf16Block-1]
-	if quantUseAVX512 {
+	if useAVX512 {
 		gemvBF16AVX512(blocks, len(t), &w[0], k, &xp[0], &t[0])
 	} else {
 		gemvBF16AVX2(blocks, len(t), &w[0], k, &xp[0], &t[0])
@@ -114,7 +104,7 @@ func q8Rows(m *Q8Matrix, j0, j1 int, x, t []float32) {
 	_ = q[(j1-j0-1)*k+full*Q8Group-1]
 	_ = s[(j1-j0-1)*gs+full-1]
 	_ = x[full*Q8Group-1]
-	if quantUseAVX512 {
+	if useAVX512 {
 		// Four runs of rows at a time, then the one to three rows left one by one.
 		r4 := len(t) / 4
 		if r4 > 0 {
@@ -142,7 +132,7 @@ func bf16Dequant(dst []float32, src []uint16) {
 	done := 0
 	switch {
 	case !useAsm:
-	case quantUseAVX512:
+	case useAVX512:
 		if done = n &^ 15; done > 0 {
 			bf16WidenAVX512(done, &dst[0], &src[0])
 		}
@@ -163,7 +153,7 @@ func q8Dequant(dst []float32, q []int8, s []float32) {
 	dst = dst[:len(q)]
 	if useAsm && full > 0 {
 		_ = s[full-1]
-		if quantUseAVX512 {
+		if useAVX512 {
 			q8DequantAVX512(full, &dst[0], &q[0], &s[0])
 		} else {
 			q8DequantAVX2(full, &dst[0], &q[0], &s[0])
@@ -213,7 +203,7 @@ var quantTileCalls = freeList[quantTileCall]{init: func(g *quantTileCall) { g.ru
 // quantHasTiles reports whether a GEMM on the matrix runs on the tile kernels: with AVX-512,
 // and rows of at least one kernel step.
 func quantHasTiles(bf *BF16Matrix, q8 *Q8Matrix) bool {
-	if !useAsm || !quantUseAVX512 {
+	if !useAsm || !useAVX512 {
 		return false
 	}
 	if bf != nil {

@@ -2,13 +2,6 @@
 
 package kernel
 
-// quantHasAVX512 is false: this build has no assembly kernels.
-const quantHasAVX512 = false
-
-// quantUseAVX512 is always false here; it is a variable only so that tests can set it on
-// every build.
-var quantUseAVX512 = false
-
 // bf16Rows sets t[i] = Σ_p W[j0+i][p]·x[p] for j0 ≤ j0+i < j1 (len(t) == j1-j0).
 func bf16Rows(m *BF16Matrix, j0, j1 int, x, xp, t []float32) { bf16RowsGo(m, j0, x, t[:j1-j0]) }
 

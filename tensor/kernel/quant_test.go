@@ -9,30 +9,6 @@ import (
 	"testing"
 )
 
-// forEachQuantPath runs f on every kernel path this build and CPU have: AVX-512, AVX2/FMA
-// and pure Go.
-func forEachQuantPath(t *testing.T, f func(t *testing.T)) {
-	t.Helper()
-	type path struct {
-		name        string
-		asm, avx512 bool
-	}
-	paths := []path{{"go", false, false}}
-	if hasAsm {
-		paths = append([]path{{"avx2", true, false}}, paths...)
-	}
-	if quantHasAVX512 {
-		paths = append([]path{{"avx512", true, true}}, paths...)
-	}
-	for _, p := range paths {
-		t.Run(p.name, func(t *testing.T) {
-			defer func(asm, avx512 bool) { useAsm, quantUseAVX512 = asm, avx512 }(useAsm, quantUseAVX512)
-			useAsm, quantUseAVX512 = p.asm, p.avx512
-			f(t)
-		})
-	}
-}
-
 // quantWeights returns n·k normal weights with a spread of magnitudes, in (n, k) layout, or
 // in (k, n) layout when kn, and the same weights in (n, k) layout.
 func quantWeights(rng *rand.Rand, n, k int, kn bool) (w, nk []float32) {
@@ -180,7 +156,7 @@ func checkQuantGemm(t *testing.T, rng *rand.Rand, f quantFormat, gemv bool, M, n
 
 func TestQuantGemv(t *testing.T) {
 	sizes := []int{1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 96, 100, 257, 770}
-	forEachQuantPath(t, func(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(61, 62))
 		for _, f := range quantFormats {
 			for _, threads := range []int{1, 2, 3} {
@@ -202,7 +178,7 @@ func TestQuantGemv(t *testing.T) {
 }
 
 func TestQuantGemm(t *testing.T) {
-	forEachQuantPath(t, func(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(63, 64))
 		for _, f := range quantFormats {
 			for _, threads := range []int{1, 2} {
@@ -378,7 +354,7 @@ func TestQ8Quantize(t *testing.T) {
 
 func TestBF16MatrixLayoutsAndRow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(69, 70))
-	forEachQuantPath(t, func(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
 		for _, s := range [][2]int{{1, 1}, {3, 7}, {17, 33}, {40, 100}, {5, 1000}} {
 			n, k := s[0], s[1]
 			wkn, nk := quantWeights(rng, n, k, true)
@@ -410,7 +386,7 @@ func TestBF16MatrixLayoutsAndRow(t *testing.T) {
 func TestQuantNonFinite(t *testing.T) {
 	inf, nan := float32(math.Inf(1)), float32(math.NaN())
 	w := []float32{1, 2, 3, inf, 5, 6, nan, 8, 1e30, 1e30, 1e30, 1e30}
-	forEachQuantPath(t, func(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
 		m := NewBF16Matrix(w, 3, 4, false)
 		y := make([]float32, 3)
 		GemvBF16(m, 1, []float32{1, 1, 1, 1}, 0, y)
@@ -482,7 +458,7 @@ func TestQuantKernelParity(t *testing.T) {
 			bound := [2][]float64{}
 			_, bound[0] = refQuantGemm(bf16Weights(bf), n, k, 1, 1, x, k, 0, nil, n)
 			_, bound[1] = refQuantGemm(q8Weights(q8), n, k, 1, 1, x, k, 0, nil, n)
-			forEachQuantPath(t, func(t *testing.T) {
+			forEachPath(t, func(t *testing.T) {
 				if !useAsm {
 					return
 				}
@@ -509,7 +485,7 @@ func TestQuantDequantParity(t *testing.T) {
 		want := [2][]float32{make([]float32, k), make([]float32, k)}
 		bf16WidenGo(want[0], bf.Data)
 		q8DequantGo(want[1], q8.Q, q8.Scales)
-		forEachQuantPath(t, func(t *testing.T) {
+		forEachPath(t, func(t *testing.T) {
 			got := [2][]float32{nanFloats(k), nanFloats(k)}
 			bf16Dequant(got[0], bf.Data)
 			q8Dequant(got[1], q8.Q, q8.Scales)
