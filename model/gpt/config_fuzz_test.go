@@ -1,9 +1,7 @@
 package gpt
 
 import (
-	"bytes"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/qkvdev/qkv/internal/testenv"
@@ -130,36 +128,6 @@ func FuzzParseConfig(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var cfg Config
-		var err error
-		if n := testenv.HeapAllocated(func() { cfg, err = ParseConfig(data) }); n > 1<<20+256*uint64(len(data)) {
-			t.Fatalf("ParseConfig of %d bytes allocated %d bytes", len(data), n)
-		}
-		if err != nil {
-			if msg := err.Error(); !strings.HasPrefix(msg, "gpt config: ") || len(msg) <= len("gpt config: ") {
-				t.Fatalf("error %q does not say what is wrong with the config", msg)
-			}
-			if !sameConfig(cfg, Config{}) {
-				t.Fatalf("ParseConfig failed (%v) but returned %+v", err, cfg)
-			}
-			return
-		}
-		checkConfigValid(t, cfg)
-
-		out, err := MarshalConfig(cfg)
-		if err != nil {
-			t.Fatalf("MarshalConfig(%+v): %v", cfg, err)
-		}
-		back, err := ParseConfig(out)
-		if err != nil {
-			t.Fatalf("ParseConfig refuses what MarshalConfig wrote: %v\n%s", err, out)
-		}
-		if !sameConfig(cfg, back) {
-			t.Fatalf("round trip changed the config:\n got %+v\nwant %+v\n%s", back, cfg, out)
-		}
-		if out2, err := MarshalConfig(back); err != nil || !bytes.Equal(out, out2) {
-			t.Fatalf("MarshalConfig is not stable: %v\n%s\n%s", err, out, out2)
-		}
-	})
+	codec := testenv.ConfigCodec[Config]{Prefix: "gpt config: ", Parse: ParseConfig, Marshal: MarshalConfig, Same: sameConfig, Valid: checkConfigValid}
+	f.Fuzz(func(t *testing.T, data []byte) { testenv.CheckConfigParser(t, codec, data) })
 }
