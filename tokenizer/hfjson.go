@@ -250,23 +250,13 @@ func parseHFBPE(t *hfTokenizer, m *hfModel) (*GPT2, error) {
 	if err := checkByteLevelPipeline(t); err != nil {
 		return nil, err
 	}
-	entries, err := readVocabObject(m.Vocab)
-	if err != nil {
-		return nil, fmt.Errorf("model.vocab: %w", err)
-	}
-	n, err := addedTokenCount(entries, t.AddedTokens)
+	names, entries, err := vocabInIDOrder(t, m)
 	if err != nil {
 		return nil, err
 	}
-	all := entries
 	byContent := make(map[string]hfAddedToken, len(t.AddedTokens))
 	for _, a := range t.AddedTokens {
 		byContent[a.Content] = a
-		all = append(all, vocabEntry{a.Content, *a.ID})
-	}
-	names, err := idOrderShared(all, n)
-	if err != nil {
-		return nil, fmt.Errorf("model.vocab and added_tokens: %w", err)
 	}
 	ids := make(map[string]int32, len(entries))
 	for _, e := range entries {
@@ -283,7 +273,7 @@ func parseHFBPE(t *hfTokenizer, m *hfModel) (*GPT2, error) {
 			}
 		}
 	}
-	spec := gpt2Spec{tokens: make([]string, n), kinds: make([]tokenKind, n), merges: pairs, ignoreMerges: m.IgnoreMerges}
+	spec := gpt2Spec{tokens: make([]string, len(names)), kinds: make([]tokenKind, len(names)), merges: pairs, ignoreMerges: m.IgnoreMerges}
 	for id, s := range names {
 		_, inModel := ids[s]
 		if a, ok := byContent[s]; ok && (a.Special || !inModel) {
@@ -541,6 +531,26 @@ func parseMergesJSON(raw json.RawMessage, ids map[string]int32) ([][2]int32, err
 
 // addedTokenCount checks added_tokens against the vocabulary and returns the number of ids.
 // An added token either repeats a vocabulary entry (same text, same id) or takes a new id.
+// vocabInIDOrder reads model.vocab and the added tokens and returns every token name by id,
+// and the model's own entries.
+func vocabInIDOrder(t *hfTokenizer, m *hfModel) (names []string, entries []vocabEntry, err error) {
+	if entries, err = readVocabObject(m.Vocab); err != nil {
+		return nil, nil, fmt.Errorf("model.vocab: %w", err)
+	}
+	n, err := addedTokenCount(entries, t.AddedTokens)
+	if err != nil {
+		return nil, nil, err
+	}
+	all := entries[:len(entries):len(entries)] // appending must not write into entries
+	for _, a := range t.AddedTokens {
+		all = append(all, vocabEntry{a.Content, *a.ID})
+	}
+	if names, err = idOrderShared(all, n); err != nil {
+		return nil, nil, fmt.Errorf("model.vocab and added_tokens: %w", err)
+	}
+	return names, entries, nil
+}
+
 func addedTokenCount(entries []vocabEntry, added []hfAddedToken) (int, error) {
 	byTok := make(map[string]int64, len(entries))
 	for _, e := range entries {
@@ -790,21 +800,9 @@ func parseHFWordPiece(t *hfTokenizer, m *hfModel) (*WordPiece, error) {
 	} else if dec != nil && dec.Prefix != nil && *dec.Prefix != "" && *dec.Prefix != opts.Prefix && !(opts.Prefix == "" && *dec.Prefix == "##") {
 		return nil, fmt.Errorf("decoder: prefix %q differs from the model's %q", *dec.Prefix, opts.Prefix)
 	}
-	entries, err := readVocabObject(m.Vocab)
-	if err != nil {
-		return nil, fmt.Errorf("model.vocab: %w", err)
-	}
-	n, err := addedTokenCount(entries, t.AddedTokens)
+	vocab, _, err := vocabInIDOrder(t, m)
 	if err != nil {
 		return nil, err
-	}
-	all := entries
-	for _, a := range t.AddedTokens {
-		all = append(all, vocabEntry{a.Content, *a.ID})
-	}
-	vocab, err := idOrderShared(all, n)
-	if err != nil {
-		return nil, fmt.Errorf("model.vocab and added_tokens: %w", err)
 	}
 	known := make(map[string]bool, len(vocab))
 	for _, s := range vocab {
