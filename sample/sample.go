@@ -56,7 +56,9 @@ func New(o Options) (*Sampler, error) {
 func (s *Sampler) Greedy() bool { return s.opts.Temperature == 0 }
 
 // Next picks a token id from logits (one per vocabulary entry); history is the sequence so far,
-// used by the repetition penalty. Non-finite logits never win: NaN counts as −∞. It returns −1
+// used by the repetition penalty. A NaN logit is excluded (it counts as −∞). A +∞ logit takes
+// all the probability mass: when some logits are +∞ the draw is uniform among them (after
+// top-k and top-p, which treat them as equal logits), and greedy takes the first. It returns −1
 // if every logit is −∞ or NaN.
 func (s *Sampler) Next(logits []float32, history []int) int {
 	n := len(logits)
@@ -123,12 +125,20 @@ func (s *Sampler) Next(logits []float32, history []int) int {
 	if k := s.opts.TopK; k > 0 && k < len(cand) {
 		cand = cand[:k]
 	}
-	// Softmax at temperature over the candidates.
+	// Softmax at temperature over the candidates. At a +∞ maximum, the limit of the softmax is
+	// uniform over the +∞ logits (z − maxz would be NaN for them).
 	t := s.opts.Temperature
 	maxz := z[cand[0]]
 	var sum float64
 	for _, i := range cand {
-		z[i] = math.Exp((z[i] - maxz) / t)
+		switch {
+		case !math.IsInf(maxz, 1):
+			z[i] = math.Exp((z[i] - maxz) / t)
+		case math.IsInf(z[i], 1):
+			z[i] = 1
+		default:
+			z[i] = 0
+		}
 		sum += z[i]
 	}
 	// Nucleus: the smallest prefix whose mass reaches p.
@@ -147,11 +157,17 @@ func (s *Sampler) Next(logits []float32, history []int) int {
 		}
 	}
 	r := s.rng.Float64() * sum
+	last := cand[0] // the last candidate with mass; cand[0] always has mass 1
 	for _, i := range cand {
+		if z[i] == 0 {
+			continue
+		}
+		last = i
 		r -= z[i]
 		if r < 0 {
 			return i
 		}
 	}
-	return cand[len(cand)-1]
+	// Rounding left r ≥ 0 after the whole sum: the draw was at the very top of the range.
+	return last
 }

@@ -98,3 +98,75 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// Non-finite logits on every path: +∞ takes all the mass (uniform among several +∞), NaN is
+// excluded, and nothing finite is left to draw from gives −1.
+func TestNonFiniteLogits(t *testing.T) {
+	nan := float32(math.NaN())
+	inf := float32(math.Inf(1))
+	ninf := float32(math.Inf(-1))
+	uniform := func(n int, ids ...int) []float64 {
+		p := make([]float64, n)
+		for _, id := range ids {
+			p[id] = 1 / float64(len(ids))
+		}
+		return p
+	}
+	cases := []struct {
+		name    string
+		opts    Options
+		logits  []float32
+		history []int
+		want    []float64 // nil: every draw is −1
+	}{
+		{"one +inf, temperature 1", Options{Temperature: 1}, []float32{0, inf, 1, -5}, nil, uniform(4, 1)},
+		{"one +inf, temperature 100", Options{Temperature: 100}, []float32{0, inf, 1, -5}, nil, uniform(4, 1)},
+		{"two +inf", Options{Temperature: 1}, []float32{inf, 3, 2, inf}, nil, uniform(4, 0, 3)},
+		{"three +inf, top-k 2", Options{Temperature: 1, TopK: 2}, []float32{inf, inf, 9, inf}, nil, uniform(4, 0, 1)},
+		{"two +inf, top-k 5", Options{Temperature: 1, TopK: 5}, []float32{1, inf, 2, inf}, nil, uniform(4, 1, 3)},
+		{"two +inf, top-p 0.9", Options{Temperature: 1, TopP: 0.9}, []float32{inf, 5, inf}, nil, uniform(3, 0, 2)},
+		{"two +inf, top-p 0.4", Options{Temperature: 1, TopP: 0.4}, []float32{inf, 5, inf}, nil, uniform(3, 0)},
+		{"+inf penalised stays +inf", Options{Temperature: 1, RepetitionPenalty: 2}, []float32{0, 7, inf}, []int{2}, uniform(3, 2)},
+		{"+inf with nan", Options{Temperature: 1}, []float32{nan, inf, nan, 4}, nil, uniform(4, 1)},
+		{"nan excluded", Options{Temperature: 1}, []float32{nan, 2, nan}, nil, uniform(3, 1)},
+		{"nan excluded, top-k 1", Options{Temperature: 1, TopK: 1}, []float32{nan, 2, 3}, nil, uniform(3, 2)},
+		{"all -inf", Options{Temperature: 1}, []float32{ninf, ninf, ninf}, nil, nil},
+		{"all nan", Options{Temperature: 1, TopK: 2, TopP: 0.5}, []float32{nan, nan}, nil, nil},
+		{"-inf and nan, penalty", Options{Temperature: 1, RepetitionPenalty: 3}, []float32{ninf, nan}, []int{0, 1}, nil},
+		{"greedy, all -inf", Options{}, []float32{ninf, nan}, nil, nil},
+		{"greedy, +inf", Options{}, []float32{3, inf, inf}, nil, uniform(3, 1)},
+		{"greedy, +inf penalised", Options{RepetitionPenalty: 5}, []float32{inf, 1e30}, []int{0}, uniform(2, 0)},
+		{"empty", Options{Temperature: 1}, []float32{}, nil, nil},
+	}
+	const n = 20000
+	for _, c := range cases {
+		c.opts.Seed = 7
+		s, err := New(c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := make([]float64, len(c.logits))
+		for i := 0; i < n; i++ {
+			in := append([]float32(nil), c.logits...)
+			id := s.Next(in, c.history)
+			if c.want == nil {
+				if id != -1 {
+					t.Fatalf("%s: Next = %d, want -1", c.name, id)
+				}
+				continue
+			}
+			if id < 0 || id >= len(c.logits) {
+				t.Fatalf("%s: Next = %d, out of range", c.name, id)
+			}
+			counts[id]++
+		}
+		if c.want == nil {
+			continue
+		}
+		for i := range counts {
+			if got := counts[i] / n; math.Abs(got-c.want[i]) > 0.02 {
+				t.Errorf("%s: P(%d) = %.3f, want %.3f", c.name, i, got, c.want[i])
+			}
+		}
+	}
+}
