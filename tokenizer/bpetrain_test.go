@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/qkvdev/qkv/internal/testenv"
 )
 
 // naiveTrain is the reference trainer: recount every pair over every word at each step.
@@ -109,7 +111,11 @@ func TestTrainBPEMatchesReference(t *testing.T) {
 		"mixed":    "Hello, hello! HELLO? héllo 日本語日本語 🤗🤗🤗 123 1234 12345\n\n\tx <|endoftext|> y",
 		"specials": "ab<|endoftext|>ab<|endoftext|><|end|>ab <|end|>",
 	}
-	if text, err := os.ReadFile(filepath.Join(dataRoot(), "tinyshakespeare", "input.txt")); err == nil {
+	if root, ok := testenv.DataDir(); ok {
+		text, err := os.ReadFile(filepath.Join(root, "tinyshakespeare", "input.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
 		corpora["shakespeare-20k"] = string(text[:20000])
 	}
 	for name, text := range corpora {

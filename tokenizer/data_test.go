@@ -6,25 +6,15 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/qkvdev/qkv/internal/testenv"
 )
 
-// dataDir returns a folder of the shared test data (../shared/data beside the module, or
-// $QKV_DATA_DIR), skipping the test when it is absent.
+// dataDir returns a folder of the shared test data (see internal/testenv), skipping the test
+// when it is absent (failing it under CI=true).
 func dataDir(t testing.TB, sub string) string {
 	t.Helper()
-	dir := filepath.Join(dataRoot(), sub)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("test data %s not found (set QKV_DATA_DIR to the shared data folder): %v", dir, err)
-	}
-	return dir
-}
-
-// dataRoot is the shared test data folder: $QKV_DATA_DIR, else ../shared/data beside the module.
-func dataRoot() string {
-	if root := os.Getenv("QKV_DATA_DIR"); root != "" {
-		return root
-	}
-	return filepath.Join("..", "..", "shared", "data")
+	return testenv.RequireDataSubdir(t, sub)
 }
 
 func readJSON(t testing.TB, path string, v any) {

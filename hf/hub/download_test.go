@@ -20,48 +20,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// referenceDir locates ../shared/testdata/reference (or $QKV_REFERENCE_DIR).
-func referenceDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("QKV_REFERENCE_DIR"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "testdata", "reference")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-}
+	"github.com/qkvdev/qkv/internal/testenv"
+)
 
 // TestReferenceModels serves every reference model folder from a fake Hub (".safetensors" files
 // as LFS files through the content server) and downloads it as `qkv pull` would.
 func TestReferenceModels(t *testing.T) {
-	root := referenceDir(t)
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		t.Skipf("reference folder %s not available (set QKV_REFERENCE_DIR): %v", root, err)
-	}
-	n := 0
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		n++
-		t.Run(e.Name(), func(t *testing.T) {
+	for _, ref := range testenv.References(t) {
+		t.Run(filepath.Base(ref.Dir), func(t *testing.T) {
 			files := map[string]*hubFile{}
 			var names []string
-			walkErr := filepath.WalkDir(filepath.Join(root, e.Name()), func(p string, d os.DirEntry, err error) error {
+			walkErr := filepath.WalkDir(ref.Dir, func(p string, d os.DirEntry, err error) error {
 				if err != nil || d.IsDir() {
 					return err
 				}
@@ -69,7 +39,7 @@ func TestReferenceModels(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				rel, _ := filepath.Rel(filepath.Join(root, e.Name()), p)
+				rel, _ := filepath.Rel(ref.Dir, p)
 				rel = filepath.ToSlash(rel)
 				files[rel] = newHubFile(b, strings.HasSuffix(rel, ".safetensors"))
 				names = append(names, rel)
@@ -122,9 +92,6 @@ func TestReferenceModels(t *testing.T) {
 				}
 			}
 		})
-	}
-	if n == 0 {
-		t.Skipf("no model folders in %s", root)
 	}
 }
 

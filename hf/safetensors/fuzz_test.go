@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/qkvdev/qkv/internal/testenv"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse. Rejected input must give an ErrFormat error that
@@ -32,7 +34,10 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(buf.Bytes())
 	// The headers of the reference files, with their data sections cut to the first tensor.
-	paths, _ := filepath.Glob(filepath.Join("..", "..", "..", "shared", "testdata", "reference", "*", "model.safetensors"))
+	var paths []string
+	if root, ok := testenv.ReferenceDir(); ok {
+		paths, _ = filepath.Glob(filepath.Join(root, "*", "model.safetensors"))
+	}
 	for _, p := range paths {
 		if g, err := Open(p); err == nil {
 			b, _ := os.ReadFile(p)

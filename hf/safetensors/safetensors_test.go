@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/qkvdev/qkv/internal/testenv"
 )
 
 var allDTypes = []DType{
@@ -268,26 +270,14 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// referenceDir returns the folder of reference files made by the Python tools, or skips.
-func referenceDir(t *testing.T) string {
-	dir := os.Getenv("QKV_REFERENCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "testdata", "reference")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("reference folder %s not found (set QKV_REFERENCE_DIR): %v", dir, err)
-	}
-	return dir
-}
-
 // TestReferenceFiles parses every .safetensors file of the reference folder (written by the
 // format's Python library), checks the known layouts, and checks that re-encoding keeps every
 // tensor's bytes.
 func TestReferenceFiles(t *testing.T) {
-	dir := referenceDir(t)
+	dir := testenv.RequireReferenceDir(t)
 	paths, _ := filepath.Glob(filepath.Join(dir, "*", "*.safetensors"))
 	if len(paths) == 0 {
-		t.Skipf("no .safetensors files under %s", dir)
+		testenv.Absent(t, "no .safetensors files under %s", dir)
 	}
 	known := map[string]struct {
 		name  string
