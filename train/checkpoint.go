@@ -44,6 +44,14 @@ const (
 	OptimizerFile = "optimizer.safetensors"
 )
 
+// checkpointFiles are the files every checkpoint holds, each listed in its manifest: a
+// manifest that leaves one out does not vouch for it, and the checkpoint is damaged.
+var checkpointFiles = []string{"config.json", "model.safetensors", OptimizerFile, StateFile}
+
+// tokenizerFiles are the names a saved tokenizer may use (see package tokenizer); a checkpoint's
+// manifest lists at least one.
+var tokenizerFiles = []string{"qkv_tokenizer.json", "tokenizer.json", "vocab.json", "merges.txt", "encoder.json", "vocab.bpe", "vocab.txt"}
+
 // keepCheckpoints is how many complete checkpoints a run keeps.
 const keepCheckpoints = 2
 
@@ -92,6 +100,9 @@ func writeCheckpoint(runDir string, step int, fill func(dir string) error) (stri
 			return "", err
 		}
 		man.Files[e.Name()] = mf
+	}
+	if err := checkComplete(tmp, man); err != nil {
+		return "", err
 	}
 	data, _ := json.MarshalIndent(man, "", "  ")
 	if err := atomicfile.WriteFile(filepath.Join(tmp, ManifestFile), append(data, '\n'), 0o644); err != nil {
@@ -247,6 +258,9 @@ func VerifyCheckpoint(dir string) error {
 	if err := json.Unmarshal(data, &man); err != nil || man.Files == nil {
 		return fmt.Errorf("checkpoint %s: corrupt manifest", dir)
 	}
+	if err := checkComplete(dir, man); err != nil {
+		return err
+	}
 
 	for name, want := range man.Files {
 		if !filepath.IsLocal(name) || strings.ContainsAny(name, `/\`) {
@@ -263,20 +277,100 @@ func VerifyCheckpoint(dir string) error {
 	return nil
 }
 
-// ResolveModelDir turns a run folder into the folder of its latest checkpoint; any other folder
-// is returned as is. It lets `--model runs/NAME` work as well as a plain model folder.
+// checkComplete checks that man lists every file a checkpoint holds (checkpointFiles and a
+// tokenizer file) and that dir holds no file man leaves out (hidden names and folders aside):
+// the loaders read only files the manifest vouches for.
+func checkComplete(dir string, man manifest) error {
+	for _, name := range checkpointFiles {
+		if _, ok := man.Files[name]; !ok {
+			return fmt.Errorf("checkpoint %s is damaged: its manifest does not list %s, which every checkpoint holds", dir, name)
+		}
+	}
+	if !slices.ContainsFunc(tokenizerFiles, func(name string) bool { _, ok := man.Files[name]; return ok }) {
+		return fmt.Errorf("checkpoint %s is damaged: its manifest lists no tokenizer file (%s)", dir, strings.Join(tokenizerFiles, ", "))
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if _, listed := man.Files[e.Name()]; listed || e.IsDir() || e.Name() == ManifestFile || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		return fmt.Errorf("checkpoint %s is damaged: it holds %s, which its manifest does not list", dir, e.Name())
+	}
+	return nil
+}
+
+// ResolveModelDir is ResolveModel without the list of passed-over checkpoints.
 func ResolveModelDir(dir string) (string, error) {
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
-		return dir, nil
+	model, _, err := ResolveModel(dir)
+	return model, err
+}
+
+// ResolveModel turns a local folder into the model folder to load, so that `--model runs/NAME`
+// works as well as a plain model folder:
+//   - a run folder (one with latest, run.json or checkpoints/) gives its newest intact checkpoint,
+//     and passedOver says which newer ones it passed over and why, for the caller to warn;
+//   - a checkpoint folder (one with a manifest, or a run's checkpoints/step-N) is verified
+//     against its manifest, and a damaged one is an error;
+//   - any other folder with config.json is returned as is.
+func ResolveModel(dir string) (model string, passedOver []string, err error) {
+	if isRun(dir) {
+		return FindCheckpoint(dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, LatestFile)); err == nil {
-		return LatestCheckpoint(dir)
+	if exists(filepath.Join(dir, ManifestFile)) || isCheckpointDir(dir) {
+		if err := VerifyCheckpoint(dir); err != nil {
+			return "", nil, err
+		}
+		return dir, nil, nil
 	}
-	if _, err := os.Stat(filepath.Join(dir, CheckpointDir)); err == nil {
-		return LatestCheckpoint(dir)
+	if exists(filepath.Join(dir, "config.json")) {
+		return dir, nil, nil
 	}
 	if _, err := os.Stat(dir); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return "", fmt.Errorf("%s holds no model: expected config.json (a model folder) or a training run", dir)
+	return "", nil, fmt.Errorf("%s holds no model: expected config.json (a model folder), a checkpoint or a training run", dir)
+}
+
+// InsideRun returns the training run folder that dir is, or lies inside, and whether there is
+// one. Above dir itself only folders qkv marks as runs (with latest or run.json) count, so that
+// an unrelated folder named checkpoints higher up does not.
+func InsideRun(dir string) (string, bool) {
+	if isRun(dir) {
+		return dir, true
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false
+	}
+	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+		if exists(filepath.Join(d, LatestFile)) || exists(filepath.Join(d, RunFile)) {
+			return d, true
+		}
+		if filepath.Dir(d) == d {
+			return "", false
+		}
+	}
+}
+
+// isRun reports whether dir is a training run folder: it has a latest file, a run.json or a
+// checkpoints folder.
+func isRun(dir string) bool {
+	if st, err := os.Stat(filepath.Join(dir, CheckpointDir)); err == nil && st.IsDir() {
+		return true
+	}
+	return exists(filepath.Join(dir, LatestFile)) || exists(filepath.Join(dir, RunFile))
+}
+
+// isCheckpointDir reports whether dir is named as a run's checkpoint: checkpoints/step-N.
+func isCheckpointDir(dir string) bool {
+	clean := filepath.Clean(dir)
+	return strings.HasPrefix(filepath.Base(clean), "step-") && filepath.Base(filepath.Dir(clean)) == CheckpointDir
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

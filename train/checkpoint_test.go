@@ -14,9 +14,7 @@ import (
 func TestCheckpointsOrderByStep(t *testing.T) {
 	run := t.TempDir()
 	for _, step := range []int{999_999, 1_000_000} {
-		if _, err := writeCheckpoint(run, step, func(dir string) error {
-			return os.WriteFile(filepath.Join(dir, "weights"), []byte{byte(step)}, 0o644)
-		}); err != nil {
+		if _, err := writeCheckpoint(run, step, fillCheckpoint(step)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -27,7 +25,7 @@ func TestCheckpointsOrderByStep(t *testing.T) {
 		t.Fatalf("LatestCheckpoint without latest = %q, %v; want step-1000000", dir, err)
 	}
 	// A third checkpoint prunes the oldest by step.
-	if _, err := writeCheckpoint(run, 1_000_001, func(dir string) error { return nil }); err != nil {
+	if _, err := writeCheckpoint(run, 1_000_001, fillCheckpoint(1_000_001)); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := os.ReadDir(filepath.Join(run, CheckpointDir))
@@ -42,13 +40,11 @@ func TestCheckpointsOrderByStep(t *testing.T) {
 // A checkpoint file replaced by a named pipe fails verification at once instead of blocking.
 func TestVerifyCheckpointRefusesFIFO(t *testing.T) {
 	run := t.TempDir()
-	dir, err := writeCheckpoint(run, 1, func(dir string) error {
-		return os.WriteFile(filepath.Join(dir, "weights"), []byte("w"), 0o644)
-	})
+	dir, err := writeCheckpoint(run, 1, fillCheckpoint(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "weights")
+	path := filepath.Join(dir, "model.safetensors")
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}

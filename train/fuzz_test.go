@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -33,9 +32,7 @@ func fuzzRun(f *testing.F) (runDir, other string) {
 	root := f.TempDir()
 	runDir, otherRun := filepath.Join(root, "run"), filepath.Join(root, "other")
 	write := func(run string, step int) string {
-		dir, err := writeCheckpoint(run, step, func(dir string) error {
-			return os.WriteFile(filepath.Join(dir, StateFile), fmt.Appendf(nil, `{"step":%d}`, step), 0o644)
-		})
+		dir, err := writeCheckpoint(run, step, fillCheckpoint(step))
 		if err != nil {
 			f.Fatal(err)
 		}
