@@ -27,12 +27,18 @@ func tensorInfos(t *testing.T, path string) []safetensors.TensorInfo {
 // An export of each reference model has exactly the reference's tensor names, shapes and dtypes,
 // and importing it back gives bit-identical weights.
 func TestConvertMatchesReferenceLayout(t *testing.T) {
-	ref := testenv.RequireReferenceDir(t)
-	for _, name := range []string{"gpt2-tiny", "bert-tiny"} {
-		src := filepath.Join(ref, name)
-		if _, err := os.Stat(src); err != nil {
+	converted := 0
+	for _, ref := range testenv.References(t) {
+		src, name := ref.Dir, filepath.Base(ref.Dir)
+		a, err := auto.Load(src)
+		if err != nil && strings.Contains(err.Error(), "is not supported") {
+			t.Logf("%s: model_type %s is not supported, not converted", name, ref.ModelType)
 			continue
 		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		converted++
 		out := filepath.Join(t.TempDir(), name)
 		if o, err := run(t, "", "convert", "--model", src, "--out", out); err != nil {
 			t.Fatalf("%s: %v\n%s", name, err, o)
@@ -46,10 +52,6 @@ func TestConvertMatchesReferenceLayout(t *testing.T) {
 				t.Errorf("%s: exported %s %s %v, reference %s %s %v", name, got[i].Name, got[i].DType, got[i].Shape, want[i].Name, want[i].DType, want[i].Shape)
 			}
 		}
-		a, err := auto.Load(src)
-		if err != nil {
-			t.Fatal(err)
-		}
 		b, err := auto.Load(out)
 		if err != nil {
 			t.Fatal(err)
@@ -60,6 +62,9 @@ func TestConvertMatchesReferenceLayout(t *testing.T) {
 				t.Errorf("%s: %s changed in the round trip", name, p.Name)
 			}
 		}
+	}
+	if converted == 0 {
+		testenv.Absent(t, "no reference folder of a supported model_type")
 	}
 }
 
