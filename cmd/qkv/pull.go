@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qkvdev/qkv/hf/hub"
-	"github.com/qkvdev/qkv/train"
+	"github.com/qkvdev/qkv/model/auto"
 )
 
 func newPullCmd() *cobra.Command {
@@ -102,15 +102,11 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// resolveModel turns --model into a local model folder: an existing folder (a model folder,
-// or a training run whose latest checkpoint is used), or a Hub repository id (ORG/NAME),
-// fetched into the cache if needed (only metadata requests when it is cached already).
+// resolveModel turns --model into a local model folder (see auto.Resolve): a run folder, a
+// checkpoint or a model folder, or a Hub repository id (ORG/NAME), fetched into the cache if
+// needed (only metadata requests when it is cached already). Warnings go to w.
 func resolveModel(ctx context.Context, w io.Writer, model string) (string, error) {
-	if st, err := os.Stat(model); err == nil && st.IsDir() {
-		return train.ResolveModelDir(model)
-	}
-	if _, _, err := hub.ParseRepoID(model); err != nil {
-		return "", fmt.Errorf("--model %s: no such folder, and not a Hub repository id (ORG/NAME)", model)
-	}
-	return hubClient(w, "", "").SnapshotModel(ctx, model, "main")
+	return auto.Resolve(ctx, model, func(ctx context.Context, repo string) (string, error) {
+		return hubClient(w, "", "").SnapshotModel(ctx, repo, "main")
+	}, w)
 }
