@@ -17,6 +17,7 @@ import (
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/hf"
+	"github.com/qkvdev/qkv/internal/atomicfile"
 	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/optim"
 	"github.com/qkvdev/qkv/tensor"
@@ -45,21 +46,21 @@ type Config struct {
 	LR, MinLR   float64 // peak and final learning rate of the cosine schedule
 	Warmup      int     // linear warm-up steps
 	DecayIters  int     // step at which the cosine reaches MinLR (0: Iters)
-	Beta1       float64
-	Beta2       float64
-	Eps         float64
-	WeightDecay float64
+	Beta1       float64 // AdamW β1, in [0, 1)
+	Beta2       float64 // AdamW β2, in [0, 1)
+	Eps         float64 // AdamW ε (0: 1e-8)
+	WeightDecay float64 // decoupled weight decay, in [0, 1]
 	Clip        float64 // global gradient-norm limit (0: no clipping)
 
 	EvalInterval int // evaluate (and checkpoint) every this many steps (0: only at the end)
-	LogInterval  int // log metrics every this many steps (default 10)
+	LogInterval  int // log metrics every this many steps (0: 10)
 	Seed         uint64
-	MaxBadSteps  int // stop after this many consecutive skipped steps (default 8)
+	MaxBadSteps  int // stop after this many consecutive skipped steps (0: 8)
 
 	RunDir string // where checkpoints and metrics go
 	Resume bool   // continue from the run's latest checkpoint
 
-	Log      io.Writer // progress lines (nil: discard)
+	Log      io.Writer // progress lines (nil: discard); display only, its write errors are ignored
 	Progress Progress  // optional live display (a progress bar on a terminal)
 
 	// OnStep, if set, is called after every step (for tests and embedding programs); returning
@@ -108,23 +109,82 @@ type state struct {
 	// Planned: with a time budget, the step count was set from the speed measured over the
 	// first part of the run (and is kept on resume).
 	Planned bool `json:"planned,omitempty"`
+	// The logging window open at the checkpoint: the sum of its finite losses, how many there
+	// were, and its tokens. Resuming continues it, so the next logged loss is the one an
+	// uninterrupted run logs.
+	WindowLoss   float64 `json:"window_loss_sum,omitempty"`
+	WindowSteps  int     `json:"window_steps,omitempty"`
+	WindowTokens int     `json:"window_tokens,omitempty"`
 }
 
+// A ConfigError is a Config setting outside its allowed range.
+type ConfigError struct {
+	Field string // the setting's snake-case name, as in run.json: "lr", "beta1", "log_interval"
+	Value any
+	Want  string // the allowed values, e.g. "a number in [0, 1)"
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("training config: %s = %v, want %s", e.Field, e.Value, e.Want)
+}
+
+// Validate checks every setting of c: finite numbers in range (NaN and ±Inf refused),
+// non-negative counts, a run folder, and either iterations or a time budget. Zero values
+// that mean a default (Eps, LogInterval, MaxBadSteps) are accepted.
+func (c *Config) Validate() error {
+	for _, f := range []struct {
+		name   string
+		v      float64
+		lo, hi float64
+		want   string
+	}{
+		{"lr", c.LR, math.SmallestNonzeroFloat64, 10, "a positive learning rate below 10, such as 1e-3"},
+		{"min_lr", c.MinLR, 0, c.LR, fmt.Sprintf("a learning rate in [0, lr = %g]", c.LR)},
+		{"beta1", c.Beta1, 0, math.Nextafter(1, 0), "a number in [0, 1)"},
+		{"beta2", c.Beta2, 0, math.Nextafter(1, 0), "a number in [0, 1)"},
+		{"eps", c.Eps, 0, 1, "a small positive number such as 1e-8 (0: 1e-8)"},
+		{"weight_decay", c.WeightDecay, 0, 1, "a number in [0, 1]"},
+		{"clip", c.Clip, 0, math.MaxFloat64, "a finite gradient norm ≥ 0 (0: no clipping)"},
+	} {
+		if !(f.v >= f.lo && f.v <= f.hi) { // false for NaN; ±Inf is outside every range
+			return &ConfigError{Field: f.name, Value: f.v, Want: f.want}
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"iters", c.Iters}, {"warmup", c.Warmup}, {"decay_iters", c.DecayIters},
+		{"eval_interval", c.EvalInterval}, {"log_interval", c.LogInterval}, {"max_bad_steps", c.MaxBadSteps},
+	} {
+		if f.v < 0 {
+			return &ConfigError{Field: f.name, Value: f.v, Want: "a count ≥ 0"}
+		}
+	}
+	switch {
+	case c.Time < 0:
+		return &ConfigError{Field: "time", Value: c.Time, Want: "a duration ≥ 0 (0: no budget)"}
+	case c.Iters == 0 && c.Time == 0:
+		return fmt.Errorf("training config: set a number of iterations or a time budget")
+	case c.RunDir == "":
+		return fmt.Errorf("training config: no run folder")
+	}
+	return nil
+}
+
+// defaults validates c and fills in the defaults of its zero values.
 func (c *Config) defaults() error {
-	if c.LogInterval <= 0 {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if c.Eps == 0 {
+		c.Eps = 1e-8
+	}
+	if c.LogInterval == 0 {
 		c.LogInterval = 10
 	}
-	if c.MaxBadSteps <= 0 {
+	if c.MaxBadSteps == 0 {
 		c.MaxBadSteps = 8
-	}
-	if c.Iters < 0 {
-		return fmt.Errorf("iterations %d must not be negative", c.Iters)
-	}
-	if c.Iters == 0 && c.Time <= 0 {
-		return fmt.Errorf("set a number of iterations or a time budget")
-	}
-	if c.RunDir == "" {
-		return fmt.Errorf("no run folder")
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -166,11 +226,16 @@ func Run(ctx context.Context, task Task, cfg Config) (*Result, error) {
 	}
 	metrics, err := os.OpenFile(filepath.Join(cfg.RunDir, MetricsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("metrics log: %w", err)
 	}
-	defer metrics.Close()
 	l := &loop{cfg: cfg, task: task, opt: opt, st: st, dataRNG: dataRNG, dropRNG: dropRNG, metrics: metrics, g: autograd.NewGraph()}
-	return l.run(ctx)
+	res, err := l.run(ctx)
+	if cerr := metrics.Close(); cerr != nil && (err == nil || errors.Is(err, ErrInterrupted)) {
+		// Records written but not stored: the run's result stands in the checkpoint, but its
+		// metrics log is incomplete, which the caller must hear about.
+		return res, fmt.Errorf("metrics log: %w", cerr)
+	}
+	return res, err
 }
 
 type loop struct {
@@ -197,8 +262,6 @@ func (l *loop) run(ctx context.Context) (*Result, error) {
 	params := l.task.Params().List()
 	start := time.Now()
 	prevElapsed := time.Duration(st.ElapsedS * float64(time.Second))
-	var winLoss float64
-	var winSteps, winTokens int
 	winStart := time.Now()
 	calibrate := st.Iters == 0 // a time budget: fix the number of steps after a few
 	const calibSteps = 5
@@ -253,13 +316,13 @@ func (l *loop) run(ctx context.Context) (*Result, error) {
 		} else {
 			l.opt.Step(lr)
 			st.Recent = append(st.Recent, lv)
-			winLoss += lv
-			winSteps++
+			st.WindowLoss += lv
+			st.WindowSteps++
 		}
 		if len(st.Recent) > 100 {
 			st.Recent = st.Recent[len(st.Recent)-100:]
 		}
-		winTokens += tokens
+		st.WindowTokens += tokens
 		st.Tokens += int64(tokens)
 		st.Step++
 		stepsThisRun++
@@ -292,13 +355,15 @@ func (l *loop) run(ctx context.Context) (*Result, error) {
 		if st.Step%cfg.LogInterval == 0 || (!calibrate && st.Step == st.Iters) {
 			dt := time.Since(winStart).Seconds()
 			mean := math.NaN()
-			if winSteps > 0 {
-				mean = winLoss / float64(winSteps)
+			if st.WindowSteps > 0 {
+				mean = st.WindowLoss / float64(st.WindowSteps)
 			}
-			tps := float64(winTokens) / dt
+			tps := float64(st.WindowTokens) / dt
 			l.res.TrainLoss, l.res.TokensPerS = mean, tps
 			elapsed := prevElapsed + time.Since(start)
-			l.writeMetric(map[string]any{"step": st.Step, "loss": mean, "lr": lr, "grad_norm": norm, "tokens_per_s": tps, "elapsed_s": elapsed.Seconds()})
+			if err := l.writeMetric(map[string]any{"step": st.Step, "loss": mean, "lr": lr, "grad_norm": norm, "tokens_per_s": tps, "elapsed_s": elapsed.Seconds()}); err != nil {
+				return nil, err
+			}
 			desc := fmt.Sprintf("loss %.4f │ lr %.2e │ %s tok/s", mean, lr, humanRate(tps))
 			switch {
 			case cfg.Progress != nil && !calibrate:
@@ -308,7 +373,7 @@ func (l *loop) run(ctx context.Context) (*Result, error) {
 				fmt.Fprintf(cfg.Log, "step %d/%s │ %s │ %s\n", st.Step, itersString(st.Iters, calibrate), desc, etaString(elapsed, st.Step, st.Iters))
 				lastLine = time.Now()
 			}
-			winLoss, winSteps, winTokens, winStart = 0, 0, 0, time.Now()
+			st.WindowLoss, st.WindowSteps, st.WindowTokens, winStart = 0, 0, 0, time.Now()
 		}
 		if cfg.OnStep != nil && !cfg.OnStep(st.Step, lv) {
 			return l.interrupt(start, prevElapsed)
@@ -380,7 +445,9 @@ func (l *loop) evaluate(ctx context.Context, full bool) error {
 	if full {
 		kind = "val_loss_full"
 	}
-	l.writeMetric(map[string]any{"step": l.st.Step, kind: v})
+	if err := l.writeMetric(map[string]any{"step": l.st.Step, kind: v}); err != nil {
+		return err
+	}
 	what := "val loss"
 	if full {
 		what = "val loss (whole split)"
@@ -407,6 +474,11 @@ func (l *loop) finishResult(start time.Time, prev time.Duration) {
 }
 
 func (l *loop) save(start time.Time, prev time.Duration) error {
+	// The records up to this checkpoint are on disk before it is: a resume trims the log to
+	// the checkpoint's step and must find them all.
+	if err := l.metrics.Sync(); err != nil {
+		return fmt.Errorf("saving checkpoint at step %d: metrics log: %w", l.st.Step, err)
+	}
 	l.st.OptSteps = l.opt.Steps
 	l.st.ElapsedS = (prev + time.Since(start)).Seconds()
 	var err error
@@ -427,7 +499,7 @@ func (l *loop) save(start time.Time, prev time.Duration) error {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(dir, StateFile), append(data, '\n'), 0o644)
+		return atomicfile.WriteFile(filepath.Join(dir, StateFile), append(data, '\n'), 0o644)
 	})
 	if err != nil {
 		return fmt.Errorf("saving checkpoint at step %d: %w", l.st.Step, err)
@@ -436,14 +508,22 @@ func (l *loop) save(start time.Time, prev time.Duration) error {
 	return nil
 }
 
-func (l *loop) writeMetric(m map[string]any) {
+// writeMetric appends one record to metrics.jsonl; an error (a full disk) stops the run rather
+// than losing records silently.
+func (l *loop) writeMetric(m map[string]any) error {
 	for k, v := range m {
 		if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
 			m[k] = nil // JSON has no NaN
 		}
 	}
-	data, _ := json.Marshal(m)
-	l.metrics.Write(append(data, '\n'))
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("metrics log: %w", err)
+	}
+	if _, err := l.metrics.Write(append(data, '\n')); err != nil {
+		return fmt.Errorf("metrics log at step %d: %w", l.st.Step, err)
+	}
+	return nil
 }
 
 func humanRate(v float64) string {
@@ -532,6 +612,8 @@ func (st *state) check() error {
 		return fmt.Errorf("optimizer_steps %d or skipped %d exceeds step %d", st.OptSteps, st.Skipped, st.Step)
 	case !(st.ElapsedS >= 0 && st.ElapsedS < float64(math.MaxInt64/int64(time.Second))):
 		return fmt.Errorf("elapsed_s %g is not a duration", st.ElapsedS)
+	case st.WindowSteps < 0 || st.WindowSteps > st.Step || st.WindowTokens < 0 || math.IsNaN(st.WindowLoss) || math.IsInf(st.WindowLoss, 0):
+		return fmt.Errorf("logging window of %d steps, %d tokens, loss sum %g does not fit step %d", st.WindowSteps, st.WindowTokens, st.WindowLoss, st.Step)
 	}
 	return nil
 }
