@@ -48,13 +48,12 @@ func checkParity(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer exp.Close()
-	want := func(name string) []float32 {
-		v, err := exp.Float32(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
+	var names []string
+	for _, info := range exp.Tensors() {
+		names = append(names, info.Name)
 	}
+	expected := testenv.NewExpected(names, exp.Float32)
+	want := func(name string) []float32 { return expected.Get(t, name) }
 	b := &Batch{B: len(in.InputIDs), T: len(in.InputIDs[0]), InputIDs: testenv.Flatten(in.InputIDs), TokenTypeIDs: testenv.Flatten(in.TokenTypeIDs), AttentionMask: testenv.Flatten(in.AttentionMask)}
 	g := autograd.NewGraph()
 	out := m.Encode(g, b, nil, nil)
@@ -93,6 +92,8 @@ func checkParity(t *testing.T, dir string) {
 			t.Errorf("grad %s differs by %.3g (tolerance %.3g)", p.Name, d, tol)
 		}
 	}
+	// Every grad.* of the reference is some parameter's: the model has all of them.
+	expected.CheckAllCompared(t)
 	// The inference path (no recording: online-softmax attention) gives the same hidden states.
 	g2 := autograd.NewGraph()
 	g2.SetGrad(false)
