@@ -5,7 +5,6 @@ package hf
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/qkvdev/qkv/hf/safetensors"
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/nn"
 )
 
@@ -24,31 +24,10 @@ const MaxConfigSize = 1 << 20
 // checkpoints reach a few MiB.
 const maxIndexSize = 64 << 20
 
-// ReadConfig reads a config.json of at most MaxConfigSize bytes.
-func ReadConfig(path string) ([]byte, error) { return readSmall(path, MaxConfigSize, "a model config") }
-
-// readSmall reads a regular file of at most limit bytes; what names what the file should be,
-// for the error when it is larger. Anything else (a FIFO, a device, a folder) is refused before
-// it is opened: opening a FIFO would block.
-func readSmall(path string, limit int64, what string) ([]byte, error) {
-	if st, err := os.Stat(path); err != nil {
-		return nil, err
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes; it is not %s", path, limit, what)
-	}
-	return data, nil
+// ReadConfig reads a config.json of at most MaxConfigSize bytes. Anything but a regular file (a
+// FIFO, a device, a folder) is refused without blocking.
+func ReadConfig(path string) ([]byte, error) {
+	return fileutil.ReadFile(path, MaxConfigSize, "a model config")
 }
 
 // Rename maps a tensor name found in a file to the model's parameter name. It returns
@@ -83,7 +62,7 @@ func OpenWeights(dir string) ([]*safetensors.File, error) {
 		return []*safetensors.File{f}, nil
 	}
 	index := filepath.Join(dir, WeightsIndexFile)
-	data, err := readSmall(index, maxIndexSize, "a weights index")
+	data, err := fileutil.ReadFile(index, maxIndexSize, "a weights index")
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, fmt.Errorf("%s: no model.safetensors (nor %s)", dir, WeightsIndexFile)

@@ -26,6 +26,8 @@ import (
 	"math"
 	"os"
 	"strings"
+
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // TensorInfo describes one tensor of a file.
@@ -70,13 +72,11 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 // Open opens the safetensors file at path, reads and validates its header, and keeps the file
 // open for reading tensors on demand. Close releases it.
 func Open(path string) (*File, error) {
-	// Refuse anything but a regular file before opening it: opening a FIFO would block.
-	if st, err := os.Stat(path); err != nil {
-		return nil, &Error{File: path, Kind: ErrIO, Msg: "cannot open", Err: pathless(err)}
-	} else if !st.Mode().IsRegular() {
-		return nil, &Error{File: path, Kind: ErrFormat, Msg: fmt.Sprintf("not a regular file (%s)", st.Mode().Type())}
+	// Anything but a regular file is refused without blocking (opening a FIFO would).
+	f, err := fileutil.Open(path)
+	if errors.Is(err, fileutil.ErrNotRegular) {
+		return nil, &Error{File: path, Kind: ErrFormat, Msg: "cannot open", Err: pathless(err)}
 	}
-	f, err := os.Open(path)
 	if err != nil {
 		return nil, &Error{File: path, Kind: ErrIO, Msg: "cannot open", Err: pathless(err)}
 	}
@@ -84,10 +84,6 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		f.Close()
 		return nil, &Error{File: path, Kind: ErrIO, Msg: "cannot stat", Err: err}
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, &Error{File: path, Kind: ErrFormat, Msg: fmt.Sprintf("not a regular file (%s)", st.Mode().Type())}
 	}
 	sf, err := newFile(path, f, st.Size(), f)
 	if err != nil {
