@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -46,6 +47,9 @@ func Workloads() []Workload {
 		{ID: "W4", Desc: "BERT-base encoder forward, sequence 128", Cases: []string{"batch1", "batch8"}, Run: runW4},
 	}
 }
+
+// HasCase reports whether cs is one of the workload's cases.
+func (w Workload) HasCase(cs string) bool { return slices.Contains(w.Cases, cs) }
 
 // Find returns the workload with the given id (case-insensitive).
 func Find(id string) (Workload, bool) {
@@ -118,6 +122,10 @@ func timeCalls(ctx context.Context, fn func(), warmup, reps, inner int) ([]float
 	return out, nil
 }
 
+// sampleSeconds is how long one timed sample of a fast call lasts (W1 repeats the call to fill
+// it); tests shorten it.
+var sampleSeconds = 0.2
+
 // innerFor picks how many calls make a sample of about target seconds.
 func innerFor(fn func(), target float64) int {
 	fn()
@@ -127,6 +135,7 @@ func innerFor(fn func(), target float64) int {
 	return max(1, int(target/est))
 }
 
-func errCase(w, c string) error {
-	return fmt.Errorf("%s has no case %q", w, c)
+func errCase(id, c string) error {
+	w, _ := Find(id)
+	return fmt.Errorf("%s has no case %q (its cases: %s)", id, c, strings.Join(w.Cases, ", "))
 }

@@ -22,7 +22,7 @@ func runW1(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 	tensor.Normal(b, 0, 1, rng)
 	ad, bd, cd := a.Data(), b.Data(), c.Data()
 	fn := func() { kernel.Sgemm(false, false, m, n, k, 1, ad, k, bd, n, 0, cd, n) }
-	inner := innerFor(fn, 0.2)
+	inner := innerFor(fn, sampleSeconds)
 	samples, err := timeCalls(ctx, fn, 2, 7, inner)
 	if err != nil {
 		return nil, err

@@ -23,10 +23,21 @@ var W2Configs = map[string]W2Config{
 	"shakespeare": {Vocab: 65, Layers: 6, Heads: 6, Embd: 384, Block: 256, Batch: 8},
 }
 
+// W2 runs w2Warmup untimed steps, then w2Steps timed ones.
+const w2Warmup, w2Steps = 3, 10
+
+// readMallocs returns the number of heap objects allocated so far (a variable for tests).
+var readMallocs = func() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}
+
 // runW2: a GPT-2-style model (pre-LN, tied head, exact GELU, dropout 0) trained on random token
 // batches (B, T+1) from a seeded generator: forward, cross-entropy, backward, clip 1.0, AdamW
 // (lr 1e-3, betas (0.9, 0.95), weight decay 0.1 on matrices). Tokens/s = B·T / median step time
-// over 10 steps after 3 warm-up steps.
+// over 10 steps after 3 warm-up steps; allocs_per_step is the heap objects those 10 steps
+// allocated, divided by 10.
 func runW2(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 	c, ok := W2Configs[cs]
 	if !ok {
@@ -44,10 +55,10 @@ func runW2(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 	B, T := c.Batch, c.Block
 	x, y, row := make([]int, B*T), make([]int, B*T), make([]int, T+1)
 	g := autograd.NewGraph()
-	times := make([]float64, 0, 13)
+	times := make([]float64, 0, w2Steps)
 	var first, last float32
 	allocs0, allocs1 := uint64(0), uint64(0)
-	for step := 0; step < 13; step++ {
+	for step := 0; step < w2Warmup+w2Steps; step++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -58,8 +69,8 @@ func runW2(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 			copy(x[b*T:], row[:T])
 			copy(y[b*T:], row[1:])
 		}
-		if step == 3 {
-			allocs0 = mallocs()
+		if step == w2Warmup {
+			allocs0 = readMallocs()
 		}
 		t0 := time.Now()
 		g.Reset()
@@ -69,24 +80,18 @@ func runW2(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 		optim.ClipGradNorm(m.Params.List(), 1)
 		opt.Step(1e-3)
 		dt := time.Since(t0).Seconds()
-		if step == 12 {
-			allocs1 = mallocs()
+		if step == w2Warmup+w2Steps-1 {
+			allocs1 = readMallocs()
 		}
 		if step == 0 {
 			first = loss.Value.Item()
 		}
 		last = loss.Value.Item()
-		if step >= 3 {
+		if step >= w2Warmup {
 			times = append(times, dt)
 		}
 	}
 	tps := float64(B*T) / median(times)
-	extra := map[string]any{"loss_first": first, "loss_last": last, "allocs_per_step": float64(allocs1-allocs0) / 9, "arena_mb": float64(g.Bytes()) / (1 << 20)}
+	extra := map[string]any{"loss_first": first, "loss_last": last, "allocs_per_step": float64(allocs1-allocs0) / float64(len(times)), "steps_timed": len(times), "arena_mb": float64(g.Bytes()) / (1 << 20)}
 	return []Result{{Workload: "W2", Case: cs, Threads: threads, Metric: "tokens_per_s", Value: tps, PeakRSSMB: PeakRSSMB(), Extra: extra}}, nil
-}
-
-func mallocs() uint64 {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.Mallocs
 }
