@@ -3,7 +3,6 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -134,12 +133,9 @@ func init() { register(loadQKV) }
 
 func loadQKV(dir string) (Tokenizer, bool, error) {
 	path := filepath.Join(dir, qkvTokenizerFile)
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("tokenizer: %w", err)
+	data, ok, err := readOptionalFile(path)
+	if !ok {
+		return nil, false, err
 	}
 	if !utf8.Valid(data) {
 		return nil, false, fmt.Errorf("tokenizer: %s: not valid UTF-8", path)

@@ -3,7 +3,6 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -396,16 +395,20 @@ var gpt2FileNames = [][2]string{{"vocab.json", "merges.txt"}, {"encoder.json", "
 
 func loadGPT2Files(dir, vocabName, mergesName string) (*GPT2, error) {
 	vocabPath, mergesPath := filepath.Join(dir, vocabName), filepath.Join(dir, mergesName)
-	vdata, err := os.ReadFile(vocabPath)
+	vdata, err := readFile(vocabPath)
 	if err != nil {
-		return nil, fmt.Errorf("tokenizer: %w", err)
+		return nil, err
 	}
-	mdata, err := os.ReadFile(mergesPath)
+	mdata, err := readFile(mergesPath)
 	if err != nil {
-		return nil, fmt.Errorf("tokenizer: %w", err)
+		return nil, err
 	}
 	var specials map[string]bool
-	if data, err := os.ReadFile(filepath.Join(dir, specialTokensMapFile)); err == nil {
+	data, ok, err := readOptionalFile(filepath.Join(dir, specialTokensMapFile))
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		if specials, err = parseSpecialTokensMap(data); err != nil {
 			return nil, fmt.Errorf("tokenizer: %s: %w", filepath.Join(dir, specialTokensMapFile), err)
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -104,9 +103,9 @@ type hfModel struct {
 // LoadTokenizerJSON reads a Hugging Face tokenizer.json holding a byte-level BPE (returned as
 // *GPT2) or a BERT WordPiece (*WordPiece) pipeline.
 func LoadTokenizerJSON(path string) (Tokenizer, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("tokenizer: %w", err)
+		return nil, err
 	}
 	tok, err := parseTokenizerJSON(data)
 	if err != nil {

@@ -147,9 +147,9 @@ func LoadWordPiece(path string, lowercase bool) (*WordPiece, error) {
 const vocabTxtFile = "vocab.txt"
 
 func loadVocabTxt(path string, opts WordPieceOptions) (*WordPiece, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("tokenizer: %w", err)
+		return nil, err
 	}
 	vocab, err := parseVocabTxt(data)
 	if err != nil {
@@ -501,7 +501,11 @@ type wordPieceConfig struct {
 func loadWordPieceDir(dir string) (*WordPiece, error) {
 	opts := WordPieceOptions{Lowercase: true}
 	cfgPath := filepath.Join(dir, tokenizerConfigFile)
-	if data, err := os.ReadFile(cfgPath); err == nil {
+	data, ok, err := readOptionalFile(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		var c wordPieceConfig
 		if err := json.Unmarshal(data, &c); err != nil {
 			return nil, fmt.Errorf("tokenizer: %s: %w", cfgPath, err)
@@ -528,8 +532,6 @@ func loadWordPieceDir(dir string) (*WordPiece, error) {
 			}
 			*f.dst = s
 		}
-	} else if !os.IsNotExist(err) {
-		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	return loadVocabTxt(filepath.Join(dir, vocabTxtFile), opts)
 }

@@ -1,0 +1,65 @@
+//go:build unix
+
+package tokenizer
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/qkvdev/qkv/internal/fileutil"
+)
+
+// A named pipe where a tokenizer file should be is refused at once: opening one for reading
+// blocks until a writer appears, and reading it may never end.
+func TestLoadRefusesNamedPipes(t *testing.T) {
+	cases := []struct {
+		fifo    string   // the file that is a named pipe
+		regular []string // its companions, regular files
+		load    func(dir string) error
+	}{
+		{qkvTokenizerFile, nil, loadDir},
+		{tokenizerJSONFile, nil, loadDir},
+		{tokenizerJSONFile, nil, func(dir string) error { _, err := LoadTokenizerJSON(filepath.Join(dir, tokenizerJSONFile)); return err }},
+		{"vocab.json", []string{"merges.txt"}, loadDir},
+		{"merges.txt", []string{"vocab.json"}, loadDir},
+		{"encoder.json", []string{"vocab.bpe"}, func(dir string) error { _, err := LoadGPT2(dir); return err }},
+		{"vocab.bpe", []string{"encoder.json"}, func(dir string) error { _, err := LoadGPT2(dir); return err }},
+		{specialTokensMapFile, []string{"vocab.json", "merges.txt"}, loadDir},
+		{vocabTxtFile, nil, loadDir},
+		{vocabTxtFile, nil, func(dir string) error { _, err := LoadWordPiece(dir, true); return err }},
+		{tokenizerConfigFile, []string{vocabTxtFile}, loadDir},
+	}
+	for _, c := range cases {
+		t.Run(c.fifo+"+"+strings.Join(c.regular, "+"), func(t *testing.T) {
+			dir := t.TempDir()
+			for _, name := range c.regular {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte("{}\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := syscall.Mkfifo(filepath.Join(dir, c.fifo), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- c.load(dir) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, fileutil.ErrNotRegular) || !strings.Contains(err.Error(), c.fifo) || !strings.Contains(err.Error(), "named pipe") {
+					t.Fatalf("error %v; want one saying %s is a named pipe, not a regular file", err, c.fifo)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("loading a folder whose %s is a named pipe still blocks after 30s", c.fifo)
+			}
+		})
+	}
+}
+
+func loadDir(dir string) error {
+	_, err := Load(dir)
+	return err
+}
