@@ -6,10 +6,14 @@ import (
 	"github.com/qkvdev/qkv/tensor"
 )
 
-// Split cuts ids into the first frac for training and the rest for validation.
-func Split(ids []int, frac float64) (train, val []int) {
+// Split cuts ids into the first frac for training and the rest for validation; frac is a share
+// in (0, 1).
+func Split(ids []int, frac float64) (train, val []int, err error) {
+	if !(frac > 0 && frac < 1) { // NaN fails too
+		return nil, nil, fmt.Errorf("training share %g: want a number in (0, 1)", frac)
+	}
 	n := int(float64(len(ids)) * frac)
-	return ids[:n], ids[n:]
+	return ids[:n], ids[n:], nil
 }
 
 // CheckBlock reports whether a token stream is long enough for windows of t tokens plus the

@@ -22,6 +22,8 @@ import (
 type Corpus struct {
 	Text  string
 	Files []string // files read, in order
+	Ends  []int    // where each file's text ends in Text (its added newline included)
+	Root  string   // the folder the files were found under; "" for a single file
 	Desc  string   // human-readable origin, e.g. "tinyshakespeare/input.txt (1.1 MB)"
 }
 
@@ -75,7 +77,7 @@ func LoadCorpus(path string, ext []string, maxBytes int64) (*Corpus, error) {
 		return nil, fmt.Errorf("corpus: %w", err)
 	}
 	var b strings.Builder
-	c := &Corpus{}
+	c := &Corpus{Root: path}
 	for _, f := range files {
 		if int64(b.Len()) >= maxBytes {
 			break
@@ -92,6 +94,7 @@ func LoadCorpus(path string, ext []string, maxBytes int64) (*Corpus, error) {
 			b.WriteByte('\n')
 		}
 		c.Files = append(c.Files, f)
+		c.Ends = append(c.Ends, b.Len())
 	}
 	if b.Len() == 0 {
 		return nil, fmt.Errorf("corpus: %s: no text files found: %w", path, ErrEmptyCorpus)
@@ -130,7 +133,7 @@ func GoSource(maxBytes int64) (*Corpus, error) {
 		return nil, fmt.Errorf("corpus: reading %s: %w", src, err)
 	}
 	var b strings.Builder
-	c := &Corpus{}
+	c := &Corpus{Root: src}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil || !utf8.Valid(data) {
@@ -141,6 +144,7 @@ func GoSource(maxBytes int64) (*Corpus, error) {
 		}
 		b.Write(data)
 		c.Files = append(c.Files, f)
+		c.Ends = append(c.Ends, b.Len())
 	}
 	if b.Len() == 0 {
 		return nil, fmt.Errorf("corpus: no Go source found under %s: %w", src, ErrEmptyCorpus)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"text/tabwriter"
@@ -23,8 +24,8 @@ func newEvalCmd() *cobra.Command {
 		Use:   "eval --model M --data TEXT",
 		Short: "Measure a language model's loss and perplexity on text",
 		Long: `Measure a GPT's next-token loss (mean cross-entropy, nats per token) and perplexity over
-non-overlapping windows of a text: its validation split (the last --val-fraction, as qkv train
-holds out) or all of it. --weights compares weight formats for inference: fp32 as trained,
+non-overlapping windows of a text: its validation split (as qkv train holds it out: whole
+files of a folder, the last --val-fraction of a single file) or all of it. --weights compares weight formats for inference: fp32 as trained,
 bf16, and int8 with one scale per 32 weights.`,
 		Example: `  qkv eval --model runs/shakespeare --data ../shared/data/tinyshakespeare/input.txt
   qkv eval --model runs/shakespeare --data input.txt --weights fp32,bf16,int8`,
@@ -56,15 +57,15 @@ bf16, and int8 with one scale per 32 weights.`,
 			if err != nil {
 				return err
 			}
-			ids := tok.Encode(corpus.Text)
-			warnUnknownChars(cmd.ErrOrStderr(), tok, corpus.Text, ids)
+			var ids []int
 			switch split {
 			case "val":
-				if valFraction <= 0 || valFraction >= 1 {
-					return fmt.Errorf("--val-fraction %g: want a share in (0, 1)", valFraction)
+				if _, ids, err = splitCorpus(io.Discard, cmd.ErrOrStderr(), corpus, valFraction, true, tok); err != nil {
+					return err
 				}
-				_, ids = data.Split(ids, 1-valFraction)
 			case "all":
+				ids = tok.Encode(corpus.Text)
+				warnUnknownChars(cmd.ErrOrStderr(), tok, corpus.Text, ids)
 			default:
 				return fmt.Errorf("--split %q: want val or all", split)
 			}
@@ -98,8 +99,8 @@ bf16, and int8 with one scale per 32 weights.`,
 	f := cmd.Flags()
 	f.StringVar(&model, "model", "", "model folder, training run, or Hub id")
 	f.StringVar(&corpusPath, "data", "", "text file or folder")
-	f.StringVar(&split, "split", "val", "val (the last --val-fraction of the text) or all")
-	f.Float64Var(&valFraction, "val-fraction", 0.1, "share of the text at its end that forms the validation split")
+	f.StringVar(&split, "split", "val", "val (the validation split qkv train holds out) or all")
+	f.Float64Var(&valFraction, "val-fraction", 0.1, "share of the text that forms the validation split")
 	f.StringVar(&weights, "weights", "fp32", "comma-separated weight formats to compare: fp32, bf16, int8")
 	f.IntVar(&block, "block", 0, "window length (default: the model's context)")
 	f.IntVar(&threads, "threads", 0, "CPU threads (default: all cores)")

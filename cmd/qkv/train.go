@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,6 +52,7 @@ type trainOptions struct {
 	EvalInterval int     `json:"eval_interval"`
 	LogInterval  int     `json:"log_interval"`
 	ValFraction  float64 `json:"val_fraction"`
+	Split        string  `json:"split,omitempty"` // splitFiles, or "" (the tail) in older runs
 
 	Out          string `json:"-"`
 	Resume       string `json:"-"`
@@ -142,6 +144,9 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 			return err
 		}
 	}
+	if !resume {
+		o.Split = splitFiles
+	}
 	if o.Arch != "gpt" {
 		return fmt.Errorf("unknown --arch %q: this build trains gpt", o.Arch)
 	}
@@ -202,9 +207,10 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	} else if tok, err = newTokenizer(ctx, cmd.ErrOrStderr(), o.Tokenizer, corpus.Text); err != nil {
 		return err
 	}
-	ids := tok.Encode(corpus.Text)
-	warnUnknownChars(cmd.ErrOrStderr(), tok, corpus.Text, ids)
-	trainIDs, valIDs := data.Split(ids, 1-o.ValFraction)
+	trainIDs, valIDs, err := splitCorpus(out, cmd.ErrOrStderr(), corpus, o.ValFraction, o.Split == splitFiles, tok)
+	if err != nil {
+		return err
+	}
 	if err := data.CheckBlock("training", trainIDs, o.Block); err != nil {
 		return err
 	}
@@ -333,6 +339,40 @@ func newTokenizer(ctx context.Context, w io.Writer, kind, corpus string) (tokeni
 		}
 	}
 	return loadTokenizer(ctx, w, kind)
+}
+
+// splitFiles in run.json marks a run whose folder corpus holds out whole files for validation;
+// runs saved before it split every corpus at its tail, and resume them the same way.
+const splitFiles = "files"
+
+// splitCorpus tokenizes a corpus into training and validation tokens: whole files held out
+// when byFiles is set and the corpus is a folder whose files can make up the share, else the
+// last valFraction of the tokens. qkv train and qkv eval split alike.
+func splitCorpus(out, errOut io.Writer, c *data.Corpus, valFraction float64, byFiles bool, tok tokenizer.Tokenizer) (train, val []int, err error) {
+	if !(valFraction > 0 && valFraction < 1) {
+		return nil, nil, fmt.Errorf("--val-fraction %g: want a share in (0, 1)", valFraction)
+	}
+	if byFiles {
+		if trainText, valText, n, ok := c.HoldOut(valFraction); ok {
+			train, val = tok.Encode(trainText), tok.Encode(valText)
+			nt, r := unknownChars(tok, trainText, train)
+			if nv, rv := unknownChars(tok, valText, val); nv > 0 {
+				nt += nv
+				r = cmp.Or(r, rv)
+			}
+			if nt > 0 {
+				fmt.Fprintf(errOut, "warning: %d characters of the corpus (the first %q) are not in the model's character vocabulary and are left out\n", nt, r)
+			}
+			fmt.Fprintf(out, "validation: %d of %d files held out whole\n", n, len(c.Files))
+			return train, val, nil
+		}
+	}
+	ids := tok.Encode(c.Text)
+	warnUnknownChars(errOut, tok, c.Text, ids)
+	if train, val, err = data.Split(ids, 1-valFraction); err != nil {
+		return nil, nil, fmt.Errorf("--val-fraction %g: %w", valFraction, err)
+	}
+	return train, val, nil
 }
 
 func saveRunOptions(dir string, o *trainOptions) error {
