@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -72,7 +73,9 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 		}
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		for _, r := range res {
-			enc.Encode(r)
+			if err := enc.Encode(r); err != nil {
+				return fmt.Errorf("writing results: %w", err)
+			}
 		}
 		return nil
 	}
@@ -87,8 +90,7 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 		}
 		workloads = append(workloads, w)
 	}
-	self, err := os.Executable()
-	if err != nil {
+	if err := checkCases(workloads, o.cases); err != nil {
 		return err
 	}
 	var results []bench.Result
@@ -113,13 +115,11 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 						spec, label = spec+"@"+v, cs+" "+v
 					}
 					fmt.Fprintf(cmd.ErrOrStderr(), "bench: %s %s, %d threads…\n", w.ID, label, t)
-					child := exec.CommandContext(ctx, self, "bench", "--child", spec, "--threads", fmt.Sprint(t))
-					var stdout, stderr bytes.Buffer
-					child.Stdout, child.Stderr = &stdout, &stderr
-					if err := child.Run(); err != nil {
-						return fmt.Errorf("%s %s: %v\n%s", w.ID, cs, err, stderr.String())
+					stdout, err := runBenchChild(ctx, spec, t)
+					if err != nil {
+						return fmt.Errorf("%s %s: %w", w.ID, cs, err)
 					}
-					sc := bufio.NewScanner(&stdout)
+					sc := bufio.NewScanner(bytes.NewReader(stdout))
 					for sc.Scan() {
 						var r bench.Result
 						if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
@@ -127,7 +127,9 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 						}
 						results = append(results, r)
 						if o.json {
-							json.NewEncoder(out).Encode(r)
+							if err := json.NewEncoder(out).Encode(r); err != nil {
+								return fmt.Errorf("writing results: %w", err)
+							}
 						}
 					}
 				}
@@ -135,12 +137,44 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 		}
 	}
 	if !o.json {
-		printBenchTable(out, results)
+		if err := printBenchTable(out, results); err != nil {
+			return fmt.Errorf("writing results: %w", err)
+		}
 	}
 	return nil
 }
 
-func printBenchTable(w io.Writer, rs []bench.Result) {
+// checkCases fails for a --case that none of the workloads has, listing the cases they have.
+func checkCases(workloads []bench.Workload, cases []string) error {
+	for _, cs := range cases {
+		if !slices.ContainsFunc(workloads, func(w bench.Workload) bool { return w.HasCase(cs) }) {
+			var valid []string
+			for _, w := range workloads {
+				valid = append(valid, w.ID+": "+strings.Join(w.Cases, ", "))
+			}
+			return fmt.Errorf("--case %q: no such case (%s)", cs, strings.Join(valid, "; "))
+		}
+	}
+	return nil
+}
+
+// runBenchChild measures one WORKLOAD/CASE[@VARIANT] in a process of its own, so that its peak
+// RSS is its own, and returns what it printed: one JSON result a line. Tests replace it.
+var runBenchChild = func(ctx context.Context, spec string, threads int) ([]byte, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	child := exec.CommandContext(ctx, self, "bench", "--child", spec, "--threads", fmt.Sprint(threads))
+	var stdout, stderr bytes.Buffer
+	child.Stdout, child.Stderr = &stdout, &stderr
+	if err := child.Run(); err != nil {
+		return nil, fmt.Errorf("%v\n%s", err, stderr.String())
+	}
+	return stdout.Bytes(), nil
+}
+
+func printBenchTable(w io.Writer, rs []bench.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tcase\tweights\tthreads\tmetric\tvalue\tpeak RSS (MiB)\t\tnote")
 	for _, r := range rs {
@@ -155,5 +189,5 @@ func printBenchTable(w io.Writer, rs []bench.Result) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.2f\t%.0f\t\t%s\n", r.Workload, r.Case, r.Weights, r.Threads, r.Metric, r.Value, r.PeakRSSMB, note)
 	}
-	tw.Flush()
+	return tw.Flush()
 }
