@@ -4,7 +4,6 @@
 package data
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // Corpus is training text and where it came from.
@@ -33,7 +34,8 @@ const MaxCorpusBytes = 256 << 20
 // ErrEmptyCorpus is returned when a corpus holds no text.
 var ErrEmptyCorpus = errors.New("the corpus is empty")
 
-// LoadCorpus reads path: a text file, or a folder whose text files (found recursively, in
+// LoadCorpus reads path: a text file (one that looks binary is refused with ErrNotText; a
+// named pipe or device with fileutil.ErrNotRegular), or a folder whose text files (found recursively, in
 // lexical order, hidden entries and binary files skipped) are concatenated, each followed by a
 // newline if it lacks one. ext, if non-empty, keeps only files with those extensions (".go").
 // At most maxBytes are read (whole files only, except a single oversized file, which is cut).
@@ -49,6 +51,9 @@ func LoadCorpus(path string, ext []string, maxBytes int64) (*Corpus, error) {
 		}
 		if len(text) == 0 {
 			return nil, fmt.Errorf("corpus: %s: %w", path, ErrEmptyCorpus)
+		}
+		if why := whyNotText(text); why != "" {
+			return nil, fmt.Errorf("corpus: %s does not look like text (%s); give a text file or a folder of them: %w", path, why, ErrNotText)
 		}
 		return &Corpus{Text: text, Files: []string{path}, Desc: fmt.Sprintf("%s (%s)", path, size(len(text)))}, nil
 	}
@@ -83,7 +88,7 @@ func LoadCorpus(path string, ext []string, maxBytes int64) (*Corpus, error) {
 			break
 		}
 		text, err := readText(f, maxBytes)
-		if err != nil || text == "" || !looksLikeText(text) {
+		if err != nil || text == "" || whyNotText(text) != "" {
 			continue // unreadable or binary: skip
 		}
 		if int64(b.Len()+len(text)) > maxBytes && b.Len() > 0 {
@@ -166,23 +171,50 @@ func goroot() string {
 	return runtime.GOROOT() //nolint:staticcheck // last resort when the go command is absent
 }
 
+// readText reads at most maxBytes of the regular file at path. Anything else (a named pipe, a
+// device such as /dev/urandom, a socket) is refused without blocking.
 func readText(path string, maxBytes int64) (string, error) {
-	f, err := os.Open(path)
+	f, err := fileutil.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("corpus: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxBytes))
-	if err != nil {
+	var b strings.Builder
+	if st, err := f.Stat(); err == nil {
+		b.Grow(int(min(st.Size(), maxBytes)))
+	}
+	if _, err := io.Copy(&b, io.LimitReader(f, maxBytes)); err != nil {
 		return "", fmt.Errorf("corpus: %s: %w", path, err)
 	}
-	return string(data), nil
+	return b.String(), nil
 }
 
-// looksLikeText reports whether s has no NUL byte in its first 8 KB.
-func looksLikeText(s string) bool {
-	return bytes.IndexByte([]byte(s[:min(len(s), 8192)]), 0) < 0
+// ErrNotText is returned (wrapped) by LoadCorpus for a file that looks binary.
+var ErrNotText = errors.New("not text")
+
+// whyNotText says why s does not look like text, or returns "" when it does. Text has no NUL
+// byte and almost no other control characters (tab, newline, vertical tab, form feed, carriage
+// return and escape are fine); the whole of s is checked, not only its start, as binary data
+// such as compressed or random bytes has about one control character in ten. Text in any 8-bit
+// encoding passes: its bytes are not checked as UTF-8.
+func whyNotText(s string) string {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return fmt.Sprintf("it has a NUL byte at offset %d", i)
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && !textControl[c] || c == 0x7f {
+			n++
+		}
+	}
+	if n > 8 && n > len(s)/100 {
+		return fmt.Sprintf("%d of its %d bytes are control characters", n, len(s))
+	}
+	return ""
 }
+
+// textControl marks the control characters that text holds.
+var textControl = [0x20]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, 0x1b: true}
 
 func size(n int) string {
 	switch {
