@@ -27,14 +27,22 @@ type Char struct {
 	ids   map[rune]int
 }
 
-// NewChar builds the vocabulary of the characters in corpus.
+// maxCharVocab bounds a character vocabulary: text in any script has far fewer distinct
+// characters (tens of thousands for Chinese), binary data many more.
+const maxCharVocab = 1 << 16
+
+// NewChar builds the vocabulary of the characters in corpus. A corpus with more than 65,536
+// distinct characters is refused: it is not text, or not text a character-level model suits.
 func NewChar(corpus string) (*Char, error) {
 	if corpus == "" {
 		return nil, fmt.Errorf("tokenizer: empty corpus: a character vocabulary needs at least one character")
 	}
 	seen := map[rune]bool{}
-	for _, r := range corpus {
+	for i, r := range corpus {
 		seen[r] = true
+		if len(seen) > maxCharVocab {
+			return nil, fmt.Errorf("tokenizer: the corpus has more than %d distinct characters by byte %d; a character vocabulary that large is not useful (is the corpus binary?): use the byte or gpt2 tokenizer", maxCharVocab, i)
+		}
 	}
 	chars := make([]rune, 0, len(seen))
 	for r := range seen {
