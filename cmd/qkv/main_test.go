@@ -54,7 +54,7 @@ func TestTrainRejectsBadInput(t *testing.T) {
 		{"unknown flag", []string{"train", "--no-such-flag"}, "unknown flag"},
 		{"unknown preset", []string{"train", "--preset", "huge"}, "unknown --preset"},
 		{"unknown tokenizer", []string{"train", "--data", short, "--tokenizer", "words"}, "unknown --tokenizer"},
-		{"heads do not divide width", []string{"train", "--n-embd", "100", "--n-head", "3"}, "multiple"},
+		{"heads do not divide width", []string{"train", "--n-embd", "100", "--n-head", "3"}, "not divisible by --n-head"},
 		{"bad time", []string{"train", "--time", "soon"}, "--time"},
 		{"bad lr", []string{"train", "--lr", "-1"}, "--lr"},
 		{"unknown arch", []string{"train", "--arch", "rnn"}, "--arch"},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,51 +136,31 @@ Ctrl-C saves a checkpoint and exits.`,
 func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
-	if o.Threads > 0 {
-		kernel.SetThreads(o.Threads)
-	}
 	resume := o.Resume != ""
 	if resume {
 		if err := loadRunOptions(cmd, o); err != nil {
 			return err
 		}
-	}
-	if !resume {
+	} else {
 		o.Split = splitFiles
 	}
-	if o.Arch != "gpt" {
-		return fmt.Errorf("unknown --arch %q: this build trains gpt", o.Arch)
+	runDir := o.Out
+	if resume {
+		runDir = o.Resume
+	} else if runDir == "" {
+		runDir = filepath.Join("runs", fmt.Sprintf("%s-%s", o.Arch, time.Now().Format("20060102-150405")))
 	}
-	p, ok := gptPresets[o.Preset]
-	if !ok {
-		return fmt.Errorf("unknown --preset %q (choose from %s)", o.Preset, presetNames())
-	}
-	o.NLayer = orDefault(o.NLayer, p.nLayer)
-	o.NHead = orDefault(o.NHead, p.nHead)
-	o.NEmbd = orDefault(o.NEmbd, p.nEmbd)
-	o.Block = orDefault(o.Block, p.block)
-	o.Batch = orDefault(o.Batch, p.batch)
-	if o.MinLR == 0 {
-		o.MinLR = o.LR / 10
-	}
-	var budget time.Duration
-	if o.Time == "" && o.Iters == 0 {
-		o.Time = "4m"
-	}
-	if o.Time != "" {
-		d, err := time.ParseDuration(o.Time)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("--time %q: want a positive duration such as 90s, 4m or 2h", o.Time)
-		}
-		budget = d
-	}
-	if err := checkTrainOptions(o); err != nil {
+	// Every setting is checked before anything is read or created.
+	tcfg, err := o.resolve(cmd.Flags(), resume, runDir)
+	if err != nil {
 		return err
+	}
+	if o.Threads > 0 {
+		kernel.SetThreads(o.Threads)
 	}
 
 	// Corpus and tokenizer.
 	var corpus *data.Corpus
-	var err error
 	if o.Data == "" {
 		corpus, err = data.GoSource(8 << 20)
 	} else {
@@ -189,12 +170,6 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		return err
 	}
 	fmt.Fprintf(out, "corpus: %s\n", corpus.Desc)
-	runDir := o.Out
-	if resume {
-		runDir = o.Resume
-	} else if runDir == "" {
-		runDir = filepath.Join("runs", fmt.Sprintf("%s-%s", o.Arch, time.Now().Format("20060102-150405")))
-	}
 	var tok tokenizer.Tokenizer
 	if resume {
 		dir, err := train.LatestCheckpoint(runDir)
@@ -219,11 +194,7 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	}
 	fmt.Fprintf(out, "tokenizer: %s, %d tokens in the vocabulary; %d training and %d validation tokens\n", tok.Kind(), tok.VocabSize(), len(trainIDs), len(valIDs))
 
-	cfg := gpt.Config{
-		VocabSize: tok.VocabSize(), NPositions: o.Block, NEmbd: o.NEmbd, NLayer: o.NLayer, NHead: o.NHead,
-		LayerNormEpsilon: 1e-5, Activation: o.Activation,
-		ResidPdrop: float32(o.Dropout), EmbdPdrop: float32(o.Dropout), AttnPdrop: float32(o.Dropout),
-	}
+	cfg := o.modelConfig(tok.VocabSize())
 	if bpe, ok := tok.(*tokenizer.GPT2); ok { // generation stops at <|endoftext|>
 		if id, ok := bpe.SpecialTokenID(tokenizer.EndOfText); ok {
 			cfg.BOSTokenID, cfg.EOSTokenID = &id, &id
@@ -246,13 +217,7 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	fmt.Fprintf(out, "run: %s (%d threads)\n", runDir, kernel.Threads())
 
 	task := &train.GPTTask{Model: m, Tokenizer: tok, Train: trainIDs, Val: valIDs, Batch: o.Batch, Block: o.Block}
-	tcfg := train.Config{
-		Iters: o.Iters, Time: budget,
-		LR: o.LR, MinLR: o.MinLR, Warmup: o.Warmup,
-		Beta1: o.Beta1, Beta2: o.Beta2, Eps: 1e-8, WeightDecay: o.WeightDecay, Clip: o.Clip,
-		EvalInterval: o.EvalInterval, LogInterval: o.LogInterval, Seed: o.Seed,
-		RunDir: runDir, Resume: resume, Log: out,
-	}
+	tcfg.Log = out
 	if isTerminal(os.Stdout) {
 		tcfg.Progress = newBar(os.Stderr)
 	}
@@ -283,45 +248,116 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	return nil
 }
 
-func orDefault(v, d int) int {
-	if v != 0 {
-		return v
+// Limits of the command line beyond those of the model and the training loop.
+const (
+	maxLayers       = 256
+	maxWidth        = 1 << 16
+	maxBlock        = 1 << 16
+	maxBatch        = 1 << 16
+	maxThreads      = 1024
+	maxSampleTokens = 1 << 20
+)
+
+// resolve fills in the preset's sizes and the defaults that flags leave unset, and checks every
+// setting, NaN and ±Inf included, naming the flag and its allowed range. A flag given
+// explicitly is never replaced: --n-head 0 is refused, not taken from the preset. It returns
+// the training loop's configuration.
+func (o *trainOptions) resolve(flags *pflag.FlagSet, resume bool, runDir string) (train.Config, error) {
+	if o.Arch != "gpt" {
+		return train.Config{}, fmt.Errorf("unknown --arch %q: this build trains gpt", o.Arch)
 	}
-	return d
+	p, ok := gptPresets[o.Preset]
+	if !ok {
+		return train.Config{}, fmt.Errorf("unknown --preset %q (choose from %s)", o.Preset, presetNames())
+	}
+	unset := func(name string) bool { return !resume && !flags.Changed(name) }
+	for _, f := range []struct {
+		name string
+		v    *int
+		d    int
+	}{{"n-layer", &o.NLayer, p.nLayer}, {"n-head", &o.NHead, p.nHead}, {"n-embd", &o.NEmbd, p.nEmbd}, {"block", &o.Block, p.block}, {"batch", &o.Batch, p.batch}} {
+		if unset(f.name) {
+			*f.v = f.d
+		}
+	}
+	if unset("min-lr") {
+		o.MinLR = o.LR / 10
+	}
+	var budget time.Duration
+	if o.Time == "" && o.Iters == 0 {
+		o.Time = "4m"
+	}
+	if o.Time != "" {
+		d, err := time.ParseDuration(o.Time)
+		if err != nil || d <= 0 {
+			return train.Config{}, fmt.Errorf("--time %q: want a positive duration such as 90s, 4m or 2h", o.Time)
+		}
+		budget = d
+	}
+	for _, f := range []struct {
+		name   string
+		v      int
+		lo, hi int
+	}{
+		{"n-layer", o.NLayer, 1, maxLayers},
+		{"n-embd", o.NEmbd, 1, maxWidth},
+		{"n-head", o.NHead, 1, max(1, o.NEmbd)},
+		{"block", o.Block, 1, maxBlock},
+		{"batch", o.Batch, 1, maxBatch},
+		{"log-interval", o.LogInterval, 1, math.MaxInt},
+		{"threads", o.Threads, 0, maxThreads},
+		{"sample-tokens", o.SampleTokens, 0, maxSampleTokens},
+	} {
+		if f.v < f.lo || f.v > f.hi {
+			return train.Config{}, fmt.Errorf("--%s %d: want %d..%d", f.name, f.v, f.lo, f.hi)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+		ok   bool
+		want string
+	}{
+		{"dropout", o.Dropout, o.Dropout >= 0 && o.Dropout < 1, "a probability in [0, 1)"},
+		{"val-fraction", o.ValFraction, o.ValFraction > 0 && o.ValFraction < 1, "a share in (0, 1)"},
+	} {
+		if !f.ok { // false for NaN
+			return train.Config{}, fmt.Errorf("--%s %g: want %s", f.name, f.v, f.want)
+		}
+	}
+	if o.NEmbd%o.NHead != 0 {
+		return train.Config{}, fmt.Errorf("--n-embd %d is not divisible by --n-head %d", o.NEmbd, o.NHead)
+	}
+	// The model's own checks (activation, size), with a placeholder vocabulary: the tokenizer
+	// is built later, and gpt.New checks again with the real one.
+	if err := o.modelConfig(1).Validate(); err != nil {
+		return train.Config{}, fmt.Errorf("model flags (--n-layer %d, --n-head %d, --n-embd %d, --block %d, --dropout %g, --activation %s): %w",
+			o.NLayer, o.NHead, o.NEmbd, o.Block, o.Dropout, o.Activation, err)
+	}
+	tcfg := train.Config{
+		Iters: o.Iters, Time: budget,
+		LR: o.LR, MinLR: o.MinLR, Warmup: o.Warmup,
+		Beta1: o.Beta1, Beta2: o.Beta2, Eps: 1e-8, WeightDecay: o.WeightDecay, Clip: o.Clip,
+		EvalInterval: o.EvalInterval, LogInterval: o.LogInterval, Seed: o.Seed,
+		RunDir: runDir, Resume: resume,
+	}
+	if err := tcfg.Validate(); err != nil {
+		// The loop's settings are flags of the same name: lr → --lr, min_lr → --min-lr.
+		if ce, ok := errors.AsType[*train.ConfigError](err); ok {
+			return train.Config{}, fmt.Errorf("--%s %v: want %s", strings.ReplaceAll(ce.Field, "_", "-"), ce.Value, ce.Want)
+		}
+		return train.Config{}, err
+	}
+	return tcfg, nil
 }
 
-func checkTrainOptions(o *trainOptions) error {
-	switch {
-	case o.NLayer <= 0 || o.NLayer > 256:
-		return fmt.Errorf("--n-layer %d: want 1..256", o.NLayer)
-	case o.NHead <= 0 || o.NEmbd <= 0 || o.NEmbd%o.NHead != 0:
-		return fmt.Errorf("--n-embd %d must be a positive multiple of --n-head %d", o.NEmbd, o.NHead)
-	case o.Block <= 0 || o.Block > 1<<16:
-		return fmt.Errorf("--block %d: want 1..65536", o.Block)
-	case o.Batch <= 0 || o.Batch > 1<<16:
-		return fmt.Errorf("--batch %d: want 1..65536", o.Batch)
-	case o.Iters < 0:
-		return fmt.Errorf("--iters %d must not be negative", o.Iters)
-	case !(o.LR > 0 && o.LR < 10):
-		return fmt.Errorf("--lr %g: want a positive learning rate such as 1e-3", o.LR)
-	case o.MinLR < 0 || o.MinLR > o.LR:
-		return fmt.Errorf("--min-lr %g must be between 0 and --lr %g", o.MinLR, o.LR)
-	case o.Warmup < 0:
-		return fmt.Errorf("--warmup %d must not be negative", o.Warmup)
-	case o.Dropout < 0 || o.Dropout >= 1:
-		return fmt.Errorf("--dropout %g: want a probability in [0, 1)", o.Dropout)
-	case o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1:
-		return fmt.Errorf("--beta1 %g and --beta2 %g must be in [0, 1)", o.Beta1, o.Beta2)
-	case o.WeightDecay < 0 || o.Clip < 0:
-		return fmt.Errorf("--weight-decay and --clip must not be negative")
-	case o.ValFraction <= 0 || o.ValFraction >= 1:
-		return fmt.Errorf("--val-fraction %g: want a share in (0, 1)", o.ValFraction)
-	case o.EvalInterval < 0 || o.LogInterval < 0:
-		return fmt.Errorf("--eval-interval and --log-interval must not be negative")
-	case o.Activation != "gelu_new" && o.Activation != "gelu":
-		return fmt.Errorf("--activation %q: want gelu_new or gelu", o.Activation)
+// modelConfig is the GPT the options describe, for a vocabulary of vocab tokens.
+func (o *trainOptions) modelConfig(vocab int) gpt.Config {
+	d := float32(o.Dropout)
+	return gpt.Config{
+		VocabSize: vocab, NPositions: o.Block, NEmbd: o.NEmbd, NLayer: o.NLayer, NHead: o.NHead,
+		LayerNormEpsilon: 1e-5, Activation: o.Activation, ResidPdrop: d, EmbdPdrop: d, AttnPdrop: d,
 	}
-	return nil
 }
 
 // newTokenizer builds or loads the tokenizer of a new run: a character vocabulary of the corpus,
