@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -121,16 +124,42 @@ func runGenerate(cmd *cobra.Command, o *generateOptions, args []string) error {
 	if len(ids) == 0 {
 		return fmt.Errorf("the prompt is empty; give a prompt")
 	}
+	// A closed pipe (qkv generate … | head) makes writes fail with EPIPE, reported below, rather
+	// than killing the process with SIGPIPE.
+	signal.Ignore(syscall.SIGPIPE)
 	out := cmd.OutOrStdout()
-	fmt.Fprint(out, prompt)
+	var buffered *bufio.Writer
+	if regularFile(out) { // nobody watches a file fill: one write at the end, not one a token
+		buffered = bufio.NewWriterSize(out, 64<<10)
+		out = buffered
+	}
 	st := newStreamer(out, tok, stops)
+	st.writeString(prompt)
 	_, err = m.Generate(cmd.Context(), ids, o.maxTokens, s, st.emit)
 	st.flush()
-	fmt.Fprintln(out)
+	st.writeString("\n")
+	if buffered != nil && st.err == nil {
+		if ferr := buffered.Flush(); ferr != nil {
+			st.err = fmt.Errorf("writing the generated text: %w", ferr)
+		}
+	}
+	if st.err != nil {
+		return st.err
+	}
 	if err != nil && cmd.Context().Err() == nil {
 		return err
 	}
-	return st.err
+	return nil
+}
+
+// regularFile reports whether w is an open regular file (not a terminal, pipe or device).
+func regularFile(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode().IsRegular()
 }
 
 // loadLM loads a GPT model folder and its tokenizer.
@@ -158,7 +187,9 @@ func loadLM(resolved string) (*gpt.Model, tokenizer.Tokenizer, error) {
 
 // streamer prints generated text as tokens arrive: it holds back an incomplete UTF-8 sequence
 // at the end (byte-level tokens may split a character) and any tail that could begin a stop
-// sequence, and ends generation when a stop sequence appears (without printing it).
+// sequence, and ends generation when a stop sequence appears (without printing it). Each token
+// that completes text is one Write (no buffering, no fsync: a terminal or pipe sees it at once);
+// the first write error ends generation and is kept in err.
 type streamer struct {
 	w       io.Writer
 	tok     tokenizer.Tokenizer
@@ -166,7 +197,7 @@ type streamer struct {
 	ids     []int
 	printed int // bytes of the decoded text already written
 	done    bool
-	err     error
+	err     error // the first decoding or write error
 }
 
 func newStreamer(w io.Writer, tok tokenizer.Tokenizer, stops []string) *streamer {
@@ -196,16 +227,24 @@ func (s *streamer) emit(id int) bool {
 	}
 	safe = completeUTF8(text[:safe])
 	s.write(text[:safe])
-	return true
+	return s.err == nil
 }
 
+// write prints what text has beyond what is already printed.
 func (s *streamer) write(text string) {
 	if len(text) > s.printed {
-		io.WriteString(s.w, text[s.printed:])
+		s.writeString(text[s.printed:])
 		s.printed = len(text)
 	}
-	if f, ok := s.w.(*os.File); ok {
-		f.Sync()
+}
+
+// writeString writes text unless an earlier write failed, keeping the first error.
+func (s *streamer) writeString(text string) {
+	if s.err != nil || text == "" {
+		return
+	}
+	if _, err := io.WriteString(s.w, text); err != nil {
+		s.err = fmt.Errorf("writing the generated text: %w", err)
 	}
 }
 
@@ -301,9 +340,12 @@ func streamSample(ctx context.Context, w io.Writer, m *gpt.Model, tok tokenizer.
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(w, prompt)
 	st := newStreamer(w, tok, nil)
+	st.writeString(prompt)
 	_, err = m.Generate(ctx, ids, n, s, st.emit)
 	st.flush()
+	if st.err != nil {
+		return st.err
+	}
 	return err
 }
