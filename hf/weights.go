@@ -14,6 +14,7 @@ import (
 	"github.com/qkvdev/qkv/hf/safetensors"
 	"github.com/qkvdev/qkv/internal/atomicfile"
 	"github.com/qkvdev/qkv/internal/fileutil"
+	"github.com/qkvdev/qkv/internal/sysmem"
 	"github.com/qkvdev/qkv/nn"
 )
 
@@ -165,6 +166,41 @@ func loadFile(f *safetensors.File, ps *nn.Params, rename Rename, seen map[string
 		copy(p.Var.Value.Data(), data)
 	}
 	return nil
+}
+
+// CountParams returns the number of values files hold for parameters: every tensor that rename
+// maps to a parameter name (buffers and skipped tensors aside), read from the headers alone.
+func CountParams(files []*safetensors.File, rename Rename) int64 {
+	var n int64
+	for _, f := range files {
+		for _, info := range f.Tensors() {
+			if name, ok := rename(info.Name); ok && name != "" {
+				n += info.NumElements()
+			}
+		}
+	}
+	return n
+}
+
+// checkSlack is how many more parameters than its weights hold a config may describe before
+// CheckFits refuses it unbuilt: a few missing tensors are reported by name once the model is
+// built (LoadFrom), but a config that asks for far more memory than its weights could fill is
+// refused before anything is allocated.
+const checkSlack = 1 << 24
+
+// CheckFits is called before a model is allocated from a config and its weights files, from
+// the files' headers alone: want (the config's parameter count) float32 values must fit in the
+// memory the machine has, and must not exceed what the files hold by more than a few tensors'
+// worth, or the config does not belong to the weights. config names the config file.
+func CheckFits(config string, want int64, files []*safetensors.File, rename Rename) error {
+	where := files[0].Name()
+	if len(files) > 1 {
+		where = filepath.Dir(where) + " (" + fmt.Sprint(len(files)) + " shards)"
+	}
+	if have := CountParams(files, rename); want > have+checkSlack {
+		return fmt.Errorf("%s describes a model of %d parameters, but %s holds only %d: the config does not belong to these weights", config, want, where, have)
+	}
+	return sysmem.Check(uint64(want)*4, fmt.Sprintf("the model %s (%d parameters as float32)", filepath.Dir(config), want))
 }
 
 // Find returns the file among files that holds tensor name.

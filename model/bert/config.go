@@ -28,6 +28,17 @@ const (
 	maxLayers    = 1 << 10
 )
 
+// NumParams is the number of parameters (weights and biases) of a model of this config,
+// pre-training heads included; with sizes within Validate's limits it cannot overflow.
+func (c Config) NumParams() int64 {
+	C, I, V := int64(c.HiddenSize), int64(c.IntermediateSize), int64(c.VocabSize)
+	layer := 4*(C*C+C) + 2*C + // query, key, value, attention output; its LayerNorm
+		C*I + I + I*C + C + 2*C // intermediate, output; its LayerNorm
+	embeddings := (V+int64(c.MaxPositionEmbeddings)+int64(c.TypeVocabSize))*C + 2*C
+	heads := (C*C + C) + (C*C + C) + 2*C + V + (2*C + 2) // pooler, transform, its LayerNorm, MLM bias, NSP
+	return embeddings + int64(c.NumHiddenLayers)*layer + heads
+}
+
 // HeadSize is C / nh.
 func (c Config) HeadSize() int { return c.HiddenSize / c.NumAttentionHeads }
 
@@ -71,9 +82,7 @@ func (c Config) Validate() error {
 	if c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize {
 		return fmt.Errorf("bert config: pad_token_id = %d is outside the vocabulary", c.PadTokenID)
 	}
-	params := int64(c.VocabSize+c.MaxPositionEmbeddings+c.TypeVocabSize)*int64(c.HiddenSize) +
-		int64(c.NumHiddenLayers)*(4*int64(c.HiddenSize)*int64(c.HiddenSize)+2*int64(c.HiddenSize)*int64(c.IntermediateSize))
-	if params > 1<<34 {
+	if params := c.NumParams(); params > 1<<34 {
 		return fmt.Errorf("bert config: %d parameters is more than this tool can hold in memory", params)
 	}
 	return nil

@@ -41,15 +41,19 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
 	}
-	m, err := build(cfg)
-	if err != nil {
-		return nil, err
-	}
 	files, err := hf.OpenWeights(dir)
 	if err != nil {
 		return nil, fmt.Errorf("gpt: %w", err)
 	}
 	defer hf.CloseAll(files)
+	// Sizes come from the files' headers before anything is allocated.
+	if err := hf.CheckFits(filepath.Join(dir, ConfigFile), cfg.NumParams(), files, renameHF); err != nil {
+		return nil, fmt.Errorf("gpt: %w", err)
+	}
+	m, err := build(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := hf.LoadFrom(files, &m.Params, renameHF); err != nil {
 		return nil, fmt.Errorf("gpt: %w", err)
 	}

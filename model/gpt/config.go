@@ -39,6 +39,17 @@ func (c Config) Inner() int {
 	return 4 * c.NEmbd
 }
 
+// NumParams is the number of parameters (weights and biases) of a model of this config; with
+// sizes within Validate's limits it cannot overflow.
+func (c Config) NumParams() int64 {
+	C, I := int64(c.NEmbd), int64(c.Inner())
+	block := 2*C + // ln_1
+		C*3*C + 3*C + C*C + C + // attn.c_attn, attn.c_proj
+		2*C + // ln_2
+		C*I + I + I*C + C // mlp.c_fc, mlp.c_proj
+	return int64(c.VocabSize+c.NPositions)*C + int64(c.NLayer)*block + 2*C
+}
+
 // HeadSize is C / nh.
 func (c Config) HeadSize() int { return c.NEmbd / c.NHead }
 
@@ -86,8 +97,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("gpt config: %s = %g, want a probability in [0, 1)", p.name, p.v)
 		}
 	}
-	params := int64(c.VocabSize+c.NPositions)*int64(c.NEmbd) + int64(c.NLayer)*(4*int64(c.NEmbd)*int64(c.NEmbd)+2*int64(c.NEmbd)*int64(c.Inner()))
-	if params > 1<<34 {
+	if params := c.NumParams(); params > 1<<34 {
 		return fmt.Errorf("gpt config: %d parameters is more than this tool can hold in memory", params)
 	}
 	return nil
