@@ -3,6 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,9 +30,12 @@ import (
 // rebuilds the same run.
 type trainOptions struct {
 	Arch      string `json:"arch"`
-	Data      string `json:"data"` // "" = the Go source tree
+	Data      string `json:"data"` // "" = the Go source tree; absolute (relative in older runs)
 	Tokenizer string `json:"tokenizer"`
 	Preset    string `json:"preset"`
+	// The corpus the run began with, to warn when a resume finds it changed.
+	CorpusBytes  int    `json:"corpus_bytes,omitempty"`
+	CorpusSHA256 string `json:"corpus_sha256,omitempty"`
 
 	NLayer     int     `json:"n_layer"`
 	NHead      int     `json:"n_head"`
@@ -143,6 +148,9 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		}
 	} else {
 		o.Split = splitFiles
+		if err := o.absPaths(); err != nil {
+			return err
+		}
 	}
 	runDir := o.Out
 	if resume {
@@ -167,9 +175,17 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		corpus, err = data.LoadCorpus(o.Data, nil, data.MaxCorpusBytes)
 	}
 	if err != nil {
+		if resume {
+			return fmt.Errorf("the run's corpus: %w (run.json names it as %q)", err, o.Data)
+		}
 		return err
 	}
 	fmt.Fprintf(out, "corpus: %s\n", corpus.Desc)
+	sum := sha256.Sum256([]byte(corpus.Text))
+	if resume && o.CorpusSHA256 != "" && o.CorpusSHA256 != hex.EncodeToString(sum[:]) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the corpus changed since the run began (%d bytes then, %d now): training goes on with the new text, so the resumed run is not the one it would have been\n", o.CorpusBytes, len(corpus.Text))
+	}
+	o.CorpusBytes, o.CorpusSHA256 = len(corpus.Text), hex.EncodeToString(sum[:])
 	var tok tokenizer.Tokenizer
 	if resume {
 		dir, err := train.LatestCheckpoint(runDir)
@@ -375,6 +391,26 @@ func newTokenizer(ctx context.Context, w io.Writer, kind, corpus string) (tokeni
 		}
 	}
 	return loadTokenizer(ctx, w, kind)
+}
+
+// absPaths makes --data, and --tokenizer when it names a folder, absolute, so that run.json
+// resumes from any working directory.
+func (o *trainOptions) absPaths() error {
+	if o.Data != "" {
+		abs, err := filepath.Abs(o.Data)
+		if err != nil {
+			return fmt.Errorf("--data %s: %w", o.Data, err)
+		}
+		o.Data = abs
+	}
+	if _, named := namedTokenizers[o.Tokenizer]; !named && o.Tokenizer != "char" && o.Tokenizer != "byte" {
+		if _, err := os.Stat(o.Tokenizer); err == nil {
+			if abs, err := filepath.Abs(o.Tokenizer); err == nil {
+				o.Tokenizer = abs
+			}
+		}
+	}
+	return nil
 }
 
 // splitFiles in run.json marks a run whose folder corpus holds out whole files for validation;

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,5 +48,53 @@ func TestTrainRefusesOutOfRangeFlags(t *testing.T) {
 				t.Fatalf("the corpus was read before the flags were checked:\n%s", out)
 			}
 		})
+	}
+}
+
+// run.json stores the corpus as an absolute path with its size and hash: a run resumes from
+// any working directory, a changed corpus is reported, and an older run.json with a relative
+// path still resumes from the directory it was started in.
+func TestTrainResumeFromAnotherDirectory(t *testing.T) {
+	home, elsewhere := t.TempDir(), t.TempDir()
+	text := strings.Repeat("to be or not to be, that is the question. ", 40)
+	writeFile(t, home, "corpus.txt", text)
+	t.Chdir(home)
+	args := []string{"--preset", "tiny", "--block", "16", "--eval-interval", "5", "--sample-tokens", "0"}
+	if out, err := run(t, "", append([]string{"train", "--data", "corpus.txt", "--out", "run", "--iters", "5"}, args...)...); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	runDir := filepath.Join(home, "run")
+	var saved map[string]any
+	b, err := os.ReadFile(filepath.Join(runDir, "run.json"))
+	if err != nil || json.Unmarshal(b, &saved) != nil {
+		t.Fatalf("run.json: %v\n%s", err, b)
+	}
+	if saved["data"] != filepath.Join(home, "corpus.txt") || saved["corpus_bytes"] != float64(len(text)) || len(fmt.Sprint(saved["corpus_sha256"])) != 64 {
+		t.Fatalf("run.json records data %v, %v bytes, sha256 %v", saved["data"], saved["corpus_bytes"], saved["corpus_sha256"])
+	}
+
+	t.Chdir(elsewhere)
+	out, err := run(t, "", "train", "--resume", runDir, "--iters", "10", "--sample-tokens", "0")
+	if err != nil || strings.Contains(out, "warning") {
+		t.Fatalf("resume from another directory: %v\n%s", err, out)
+	}
+	writeFile(t, home, "corpus.txt", strings.Repeat("not to be or to be, that is the question. ", 40)) // the same characters
+	out, err = run(t, "", "train", "--resume", runDir, "--iters", "15", "--sample-tokens", "0")
+	if err != nil || !strings.Contains(out, "warning: the corpus changed since the run began") {
+		t.Fatalf("resume with a changed corpus: %v\n%s", err, out)
+	}
+
+	// A run.json written before paths were made absolute: relative, no size or hash.
+	delete(saved, "corpus_bytes")
+	delete(saved, "corpus_sha256")
+	saved["data"] = "corpus.txt"
+	b, _ = json.Marshal(saved)
+	writeFile(t, runDir, "run.json", string(b))
+	if _, err := run(t, "", "train", "--resume", runDir, "--iters", "20", "--sample-tokens", "0"); err == nil || !strings.Contains(err.Error(), `run.json names it as "corpus.txt"`) {
+		t.Fatalf("old run.json resumed from another directory: %v", err)
+	}
+	t.Chdir(home)
+	if out, err := run(t, "", "train", "--resume", "run", "--iters", "20", "--sample-tokens", "0"); err != nil || strings.Contains(out, "warning") {
+		t.Fatalf("old run.json resumed from its own directory: %v\n%s", err, out)
 	}
 }
