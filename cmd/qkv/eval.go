@@ -104,5 +104,6 @@ bf16, and int8 with one scale per 32 weights.`,
 	f.StringVar(&weights, "weights", "fp32", "comma-separated weight formats to compare: fp32, bf16, int8")
 	f.IntVar(&block, "block", 0, "window length (default: the model's context)")
 	f.IntVar(&threads, "threads", 0, "CPU threads (default: all cores)")
+	cmd.AddCommand(newEvalBLEUCmd())
 	return cmd
 }
