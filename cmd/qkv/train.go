@@ -95,7 +95,9 @@ With no flags, qkv trains a small GPT for about five minutes on the Go distribut
 source code (found with 'go env GOROOT'; no network needed), saves the run under runs/ and
 prints a sample of generated text.
 
-The corpus is split 90/10 into training and validation text. Checkpoints are written
+A tenth of the corpus (--val-fraction) is held out for validation: whole files, picked by a
+fixed-seed hash of their paths, when the corpus is a folder (or the Go source), so that they
+are a fair sample of it; the end of the text for a single file. Checkpoints are written
 atomically with the optimizer and random-number state, so --resume continues a run exactly;
 Ctrl-C saves a checkpoint and exits.`,
 		Example: `  qkv train
@@ -129,7 +131,7 @@ Ctrl-C saves a checkpoint and exits.`,
 	f.Uint64Var(&o.Seed, "seed", 1337, "random seed (initialisation, batches, dropout)")
 	f.IntVar(&o.EvalInterval, "eval-interval", 250, "evaluate and checkpoint every N steps")
 	f.IntVar(&o.LogInterval, "log-interval", 10, "log metrics every N steps")
-	f.Float64Var(&o.ValFraction, "val-fraction", 0.1, "share of the corpus (its end) held out for validation")
+	f.Float64Var(&o.ValFraction, "val-fraction", 0.1, "share of the corpus held out for validation (whole files of a folder, the end of a single file)")
 	f.StringVar(&o.Out, "out", "", "run folder (default runs/ARCH-DATE-TIME)")
 	f.StringVar(&o.Resume, "resume", "", "continue the run in this folder from its latest checkpoint")
 	f.IntVar(&o.Threads, "threads", 0, "CPU threads (default: all cores)")

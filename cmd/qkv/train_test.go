@@ -98,3 +98,32 @@ func TestTrainResumeFromAnotherDirectory(t *testing.T) {
 		t.Fatalf("old run.json resumed from its own directory: %v\n%s", err, out)
 	}
 }
+
+// A folder corpus holds out whole files for validation, and qkv eval's validation split is the
+// same text: it reproduces the run's closing validation loss.
+func TestTrainFolderHoldsOutFiles(t *testing.T) {
+	dir := t.TempDir()
+	folder := filepath.Join(dir, "notes")
+	os.Mkdir(folder, 0o755)
+	words := []string{"to be or not to be", "that is the question", "whether tis nobler", "in the mind to suffer"}
+	for i := range 20 {
+		writeFile(t, folder, fmt.Sprintf("note%02d.txt", i), strings.Repeat(words[i%4]+fmt.Sprintf(" %d. ", i%10), 12))
+	}
+	runDir := filepath.Join(dir, "run")
+	out, err := run(t, "", "train", "--data", folder, "--preset", "tiny", "--block", "16", "--iters", "10", "--out", runDir, "--sample-tokens", "0")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "of 20 files held out whole") {
+		t.Fatalf("train output does not report the held-out files:\n%s", out)
+	}
+	i := strings.LastIndex(out, "val loss ")
+	var valLoss float64
+	if _, err := fmt.Sscanf(out[i+len("val loss "):], "%f", &valLoss); err != nil {
+		t.Fatalf("reading the val loss: %v\n%s", err, out)
+	}
+	evalOut, err := run(t, "", "eval", "--model", runDir, "--data", folder)
+	if err != nil || !strings.Contains(evalOut, fmt.Sprintf(" %.4f ", valLoss)) {
+		t.Fatalf("eval of the folder's validation split, want loss %.4f: %v\n%s", valLoss, err, evalOut)
+	}
+}
