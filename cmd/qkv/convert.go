@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/qkvdev/qkv/internal/atomicfile"
 	"github.com/qkvdev/qkv/model/auto"
 	"github.com/qkvdev/qkv/tokenizer"
+	"github.com/qkvdev/qkv/train"
 )
 
 func newConvertCmd() *cobra.Command {
@@ -44,29 +46,16 @@ weights become F32), or any model folder. Supported families: gpt2, bert.`,
 			if err != nil {
 				return err
 			}
-			if abs(src) == abs(out) {
-				return fmt.Errorf("--out is the source folder; write the conversion somewhere else")
+			if err := checkConvertOut(out, model, src); err != nil {
+				return err
 			}
 			m, err := auto.Load(src)
 			if err != nil {
 				return err
 			}
-			if err := auto.Save(m, out, dt); err != nil {
+			msg, err := writeConversion(out, src, m, dt)
+			if err != nil {
 				return err
-			}
-			msg := "no tokenizer"
-			switch tok, err := tokenizer.Load(src); {
-			case errors.Is(err, tokenizer.ErrNoTokenizer):
-			case err != nil:
-				return err
-			default:
-				if err := tok.Save(out); err != nil {
-					return err
-				}
-				if err := writeTokenizerConfig(out, tok, m); err != nil {
-					return err
-				}
-				msg = tok.Kind() + " tokenizer"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s model, %d tensors (%s), %s\n", out, m.Type(), len(m.Parameters().List()), dtype, msg)
 			return nil
@@ -76,6 +65,88 @@ weights become F32), or any model folder. Supported families: gpt2, bert.`,
 	cmd.Flags().StringVar(&out, "out", "", "folder to write")
 	cmd.Flags().StringVar(&dtype, "dtype", "float32", "weight dtype: float32, float16 or bfloat16")
 	return cmd
+}
+
+// checkConvertOut refuses an output folder that would shadow or overwrite saved data: a training
+// run folder or a folder inside one (a model at a run's root hides its checkpoints), the model
+// folder being converted or a folder inside it, a file, or a folder that already holds files.
+func checkConvertOut(out, model, src string) error {
+	if run, ok := train.InsideRun(out); ok {
+		return fmt.Errorf("--out %s is inside the training run %s: a model written there would shadow the run's checkpoints; write the conversion to a folder outside the run", out, run)
+	}
+	for _, in := range []string{model, src} {
+		if st, err := os.Stat(in); err != nil || !st.IsDir() {
+			continue
+		}
+		if rel, err := filepath.Rel(abs(in), abs(out)); err == nil && filepath.IsLocal(rel) || abs(in) == abs(out) {
+			return fmt.Errorf("--out %s is inside the model folder %s being converted; write the conversion somewhere else", out, in)
+		}
+	}
+	st, err := os.Stat(out)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !st.IsDir():
+		return fmt.Errorf("--out %s is a file; give a new or empty folder", out)
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("--out %s already holds files (%s…); give a new or empty folder: convert never overwrites saved data", out, entries[0].Name())
+	}
+	return nil
+}
+
+// writeConversion writes m (in dtype) and the tokenizer of src, if it has one, as a model folder
+// out: into a temporary folder beside it first, renamed into place once complete, so that a
+// failure leaves nothing half-written. It returns a description of the tokenizer written.
+func writeConversion(out, src string, m auto.Model, dtype safetensors.DType) (string, error) {
+	parent := filepath.Dir(abs(out))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(abs(out))+".tmp")
+	if err != nil {
+		return "", err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := auto.Save(m, tmp, dtype); err != nil {
+		return "", err
+	}
+	msg := "no tokenizer"
+	switch tok, err := tokenizer.Load(src); {
+	case errors.Is(err, tokenizer.ErrNoTokenizer):
+	case err != nil:
+		return "", err
+	default:
+		if err := tok.Save(tmp); err != nil {
+			return "", err
+		}
+		if err := writeTokenizerConfig(tmp, tok, m); err != nil {
+			return "", err
+		}
+		msg = tok.Kind() + " tokenizer"
+	}
+	if err := os.Remove(out); err != nil && !errors.Is(err, os.ErrNotExist) { // empty, as checkConvertOut found it
+		return "", fmt.Errorf("--out %s: %w", out, err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return "", err
+	}
+	done = true
+	return msg, atomicfile.SyncDir(parent)
 }
 
 // writeTokenizerConfig writes the tokenizer_config.json that tells transformers' AutoTokenizer

@@ -97,3 +97,50 @@ func TestConvertTrainedModel(t *testing.T) {
 		t.Fatal("bad dtype accepted")
 	}
 }
+
+// convert never writes where the model would shadow a run's checkpoints or overwrite saved data:
+// not the run folder or a folder inside it, not inside the model folder being converted, not a
+// file, not a folder that already holds files. Each refusal leaves everything as it was.
+func TestConvertRefusesUnsafeOut(t *testing.T) {
+	noHub(t)
+	dir := t.TempDir()
+	runDir := trainTiny(t, dir)
+	step4 := filepath.Join(runDir, "checkpoints", "step-000004")
+	exported := filepath.Join(dir, "exported")
+	if out, err := run(t, "", "convert", "--model", runDir, "--out", exported); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	kept := writeFile(t, dir, "notes.txt", "keep me")
+	for _, c := range []struct{ model, out, want string }{
+		{runDir, runDir, "inside the training run"},
+		{runDir, filepath.Join(runDir, "export"), "inside the training run"},
+		{runDir, step4, "inside the training run"},
+		{step4, filepath.Join(step4, "sub"), "inside the training run"},
+		{exported, filepath.Join(exported, "sub"), "inside the model folder"},
+		{exported, exported, "inside the model folder"},
+		{runDir, kept, "is a file"},
+		{runDir, filepath.Dir(kept), "already holds files"},
+	} {
+		out, err := run(t, "", "convert", "--model", c.model, "--out", c.out)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("convert --model %s --out %s: %v\n%s; want %q", c.model, c.out, err, out, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(runDir, "config.json")); err == nil {
+		t.Fatal("a model was written at the run's root")
+	}
+	if b, err := os.ReadFile(kept); err != nil || string(b) != "keep me" {
+		t.Fatalf("%s changed: %q, %v", kept, b, err)
+	}
+	// An empty folder is fine.
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "", "convert", "--model", step4, "--out", empty); err != nil {
+		t.Fatalf("convert into an empty folder: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(empty, "model.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+}
