@@ -3,7 +3,6 @@ package transformer
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"github.com/qkvdev/qkv/nn"
 )
@@ -87,7 +86,7 @@ func Preset(name string, vocab int) (Config, error) {
 	if !ok {
 		return Config{}, fmt.Errorf("transformer: no preset %q (want tiny, small, base or big)", name)
 	}
-	c.VocabSize, c.DecoderVocabSize = vocab, vocab
+	c.VocabSize = vocab
 	c.ActivationFunction = "relu"
 	c.ScaleEmbedding = true
 	c.PadTokenID, c.DecoderStartTokenID, c.EOSTokenID = vocab-1, vocab-1, 0
@@ -214,11 +213,6 @@ func ParseConfig(data []byte) (Config, error) {
 func MarshalConfig(c Config) ([]byte, error) {
 	h := hfConfig{Config: c, ModelType: "marian", Architectures: []string{"MarianMTModel"}, IsEncoderDecoder: true, StaticPositionEmbeddings: true}
 	h.DecoderVocabSize = c.TargetVocab() // transformers sizes the decoder from it
-	for _, f := range []float32{c.Dropout, c.AttentionDropout, c.ActivationDropout, c.InitStd} {
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			return nil, fmt.Errorf("transformer config: a probability or init_std is not finite")
-		}
-	}
 	b, err := json.MarshalIndent(h, "", "  ")
 	if err != nil {
 		return nil, err
