@@ -319,6 +319,9 @@ func ResolveModel(dir string) (model string, passedOver []string, err error) {
 	if isRun(dir) {
 		return FindCheckpoint(dir)
 	}
+	if clean := filepath.Clean(dir); filepath.Base(clean) == CheckpointDir && isRun(filepath.Dir(clean)) {
+		return FindCheckpoint(filepath.Dir(clean)) // RUN/checkpoints means the run
+	}
 	if exists(filepath.Join(dir, ManifestFile)) || isCheckpointDir(dir) {
 		if err := VerifyCheckpoint(dir); err != nil {
 			return "", nil, err

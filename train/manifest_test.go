@@ -136,6 +136,9 @@ func TestResolveModelVerifies(t *testing.T) {
 	if dir, passed, err := ResolveModel(run); err != nil || dir != step40 || len(passed) != 0 {
 		t.Fatalf("ResolveModel(run) = %q, %q, %v; want %s", dir, passed, err, step40)
 	}
+	if dir, _, err := ResolveModel(filepath.Join(run, CheckpointDir)); err != nil || dir != step40 {
+		t.Fatalf("ResolveModel(run/checkpoints) = %q, %v; want %s", dir, err, step40)
+	}
 	if err := os.WriteFile(filepath.Join(run, "config.json"), []byte(`{"model_type":"gpt2"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/nn"
+	"github.com/qkvdev/qkv/train"
 )
 
 // Model is a loaded model of any family.
@@ -64,8 +65,14 @@ func ModelType(dir string) (string, error) {
 	return c.ModelType, nil
 }
 
-// Load reads a model folder of any supported family.
+// Load reads a model folder of any supported family. A training run gives its newest intact
+// checkpoint and a checkpoint folder is verified against its manifest first (see
+// train.ResolveModel; Resolve also reports the damaged checkpoints a run passed over).
 func Load(dir string) (Model, error) {
+	dir, _, err := train.ResolveModel(dir)
+	if err != nil {
+		return nil, err
+	}
 	mt, err := ModelType(dir)
 	if err != nil {
 		return nil, err

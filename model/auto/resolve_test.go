@@ -92,6 +92,9 @@ func TestResolveVerifiesCheckpoints(t *testing.T) {
 	if _, err := Resolve(context.Background(), step40, noFetch, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "model.safetensors is damaged") {
 		t.Fatalf("Resolve(damaged checkpoint) = %v", err)
 	}
+	if _, err := Load(step40); err == nil || !strings.Contains(err.Error(), "model.safetensors is damaged") {
+		t.Fatalf("Load(damaged checkpoint) = %v", err)
+	}
 	var warn bytes.Buffer
 	dir, err := Resolve(context.Background(), run, noFetch, &warn)
 	if err != nil || dir != step20 {
