@@ -2,6 +2,8 @@ package train
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/data"
@@ -27,6 +29,30 @@ type GPTTask struct {
 
 // Params implements Task.
 func (t *GPTTask) Params() *nn.Params { return &t.Model.Params }
+
+// Check reports a task the loop cannot run: a batch or block size out of range, a split too
+// short for one block, or a token id outside the model's vocabulary (Run calls it first).
+func (t *GPTTask) Check() error {
+	c := t.Model.Config
+	switch {
+	case t.Batch < 1:
+		return fmt.Errorf("gpt task: batch size %d, want at least 1", t.Batch)
+	case t.Block < 1 || t.Block > c.NPositions:
+		return fmt.Errorf("gpt task: block of %d tokens, want 1..%d (the model's n_positions)", t.Block, c.NPositions)
+	}
+	for _, s := range []struct {
+		name string
+		ids  []int
+	}{{"training", t.Train}, {"validation", t.Val}} {
+		if err := data.CheckBlock(s.name, s.ids, t.Block); err != nil {
+			return fmt.Errorf("gpt task: %w", err)
+		}
+		if i := slices.IndexFunc(s.ids, func(id int) bool { return id < 0 || id >= c.VocabSize }); i >= 0 {
+			return fmt.Errorf("gpt task: token %d of the %s split is id %d, outside the vocabulary of %d", i, s.name, s.ids[i], c.VocabSize)
+		}
+	}
+	return nil
+}
 
 // Loss implements Task: a batch of B random windows of T tokens.
 func (t *GPTTask) Loss(g *autograd.Graph, rng, dropout *tensor.RNG) (*autograd.Var, int) {
@@ -70,9 +96,12 @@ func (t *GPTTask) SaveModel(dir string) error {
 // EvalLM returns the mean next-token loss of m over the non-overlapping windows of block tokens
 // in ids — all of them, or limit windows spread evenly over the split (limit > 0).
 func EvalLM(ctx context.Context, m *gpt.Model, ids []int, block, limit int) (float64, error) {
+	if block < 1 || block > m.Config.NPositions {
+		return 0, fmt.Errorf("evaluation windows of %d tokens: want 1..%d (the model's n_positions)", block, m.Config.NPositions)
+	}
 	nw := data.Windows(ids, block)
-	if nw == 0 {
-		return 0, nil
+	if nw <= 0 {
+		return 0, fmt.Errorf("%d tokens hold no window of %d tokens and its next-token targets to evaluate", len(ids), block)
 	}
 	use := nw
 	if limit > 0 && limit < nw {

@@ -23,7 +23,9 @@ import (
 	"github.com/qkvdev/qkv/tensor"
 )
 
-// Task is one model trained on one dataset; the loop knows nothing else about either.
+// Task is one model trained on one dataset; the loop knows nothing else about either. A task
+// that can be misconfigured also has a Check() error method, which Run calls before anything
+// else.
 type Task interface {
 	// Params are the model's parameters.
 	Params() *nn.Params
@@ -197,6 +199,11 @@ func (c *Config) defaults() error {
 func Run(ctx context.Context, task Task, cfg Config) (*Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
+	}
+	if c, ok := task.(interface{ Check() error }); ok {
+		if err := c.Check(); err != nil {
+			return nil, err
+		}
 	}
 	params := task.Params().List()
 	opt := optim.NewAdamW(params, optim.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay})

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -364,5 +365,45 @@ func TestConfigValidate(t *testing.T) {
 	cfg.Eps, cfg.LogInterval, cfg.MaxBadSteps, cfg.Clip, cfg.WeightDecay, cfg.MinLR = 0, 0, 0, 0, 0, 0
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("zero values that mean a default or off: %v", err)
+	}
+}
+
+// A GPT task the loop cannot run is refused with an error before anything is written, where it
+// used to panic in the batch sampler or the embedding lookup, or report a validation loss of 0.
+func TestGPTTaskCheck(t *testing.T) {
+	cases := []struct {
+		name, want string
+		set        func(*GPTTask)
+	}{
+		{"no batch", "batch size 0", func(g *GPTTask) { g.Batch = 0 }},
+		{"no block", "block of 0", func(g *GPTTask) { g.Block = 0 }},
+		{"block past the model's context", "block of 17", func(g *GPTTask) { g.Block = 17 }},
+		{"short training split", "training split has 16 tokens", func(g *GPTTask) { g.Train = g.Train[:16] }},
+		{"empty validation split", "validation split has 0 tokens", func(g *GPTTask) { g.Val = nil }},
+		{"negative id", "id -1", func(g *GPTTask) { g.Train = append([]int{-1}, g.Train...) }},
+		{"id past the vocabulary", "outside the vocabulary", func(g *GPTTask) { g.Val = append(slices.Clone(g.Val), g.Model.Config.VocabSize) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			task := tinyTask(t, strings.Repeat(pattern, 30), 1)
+			c.set(task)
+			_, err := Run(context.Background(), task, tinyConfig(dir, 5))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v does not mention %q", err, c.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Fatalf("the refused run wrote %d entries into its folder", len(entries))
+			}
+		})
+	}
+	task := tinyTask(t, strings.Repeat(pattern, 30), 1)
+	for _, c := range []struct {
+		ids   []int
+		block int
+	}{{task.Val[:16], 16}, {task.Val, 0}, {task.Val, 17}, {nil, 4}} {
+		if loss, err := EvalLM(context.Background(), task.Model, c.ids, c.block, 0); err == nil {
+			t.Errorf("EvalLM of %d tokens in windows of %d: loss %g, no error", len(c.ids), c.block, loss)
+		}
 	}
 }
