@@ -81,9 +81,9 @@ func runGenerate(cmd *cobra.Command, o *generateOptions, args []string) error {
 	if len(args) == 1 && args[0] != "-" {
 		prompt = args[0]
 	} else {
-		b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 16<<20))
+		b, err := readInput(cmd.Context(), cmd.InOrStdin(), maxPromptBytes, "the prompt")
 		if err != nil {
-			return fmt.Errorf("reading the prompt from standard input: %w", err)
+			return err
 		}
 		prompt = string(b)
 	}

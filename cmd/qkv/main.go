@@ -19,6 +19,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C or SIGTERM cancels ctx, so that long work stops cleanly (training saves a
+	// checkpoint); a second one gets the default action and ends the process, whatever it is
+	// waiting on.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	root := newRoot()
 	if err := root.ExecuteContext(ctx); err != nil {
 		if !errors.Is(err, errSilent) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -90,7 +91,7 @@ func newTokenizerEncodeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			text, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<30))
+			text, err := readInput(cmd.Context(), cmd.InOrStdin(), maxTextBytes, "the text")
 			if err != nil {
 				return err
 			}
@@ -142,9 +143,12 @@ func newTokenizerDecodeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			in, err := readInput(cmd.Context(), cmd.InOrStdin(), maxTextBytes, "the token ids")
+			if err != nil {
+				return err
+			}
 			var ids []int
-			dec := json.NewDecoder(io.LimitReader(cmd.InOrStdin(), 1<<30))
-			if err := dec.Decode(&ids); err != nil {
+			if err := json.NewDecoder(bytes.NewReader(in)).Decode(&ids); err != nil {
 				return fmt.Errorf("standard input is not a JSON array of token ids: %w", err)
 			}
 			text, err := tok.Decode(ids)
