@@ -163,6 +163,9 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	// Every setting is checked before anything is read or created.
 	tcfg, err := o.resolve(cmd.Flags(), resume, runDir)
 	if err != nil {
+		if resume { // a value from run.json, or a flag given with --resume
+			return fmt.Errorf("resuming %s: %w", o.Resume, err)
+		}
 		return err
 	}
 	if o.Threads > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,6 +97,19 @@ func TestTrainResumeFromAnotherDirectory(t *testing.T) {
 	t.Chdir(home)
 	if out, err := run(t, "", "train", "--resume", "run", "--iters", "20", "--sample-tokens", "0"); err != nil || strings.Contains(out, "warning") {
 		t.Fatalf("old run.json resumed from its own directory: %v\n%s", err, out)
+	}
+	// A run.json edited by hand is checked as the flags are.
+	for _, field := range []string{"beta1", "n_head", "batch_size"} {
+		bad := maps.Clone(saved)
+		bad[field] = 0.0
+		if field == "beta1" {
+			bad[field] = 1.5
+		}
+		b, _ = json.Marshal(bad)
+		writeFile(t, runDir, "run.json", string(b))
+		if _, err := run(t, "", "train", "--resume", "run", "--iters", "25", "--sample-tokens", "0"); err == nil || !strings.Contains(err.Error(), "resuming run: --") {
+			t.Errorf("run.json with %s = %v: %v", field, bad[field], err)
+		}
 	}
 }
 
