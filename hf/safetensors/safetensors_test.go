@@ -101,7 +101,8 @@ func TestRoundTripEveryDType(t *testing.T) {
 }
 
 func TestConstructors(t *testing.T) {
-	vals := []float32{0, -0.0, 1, -2.5, 65504, 1e-7, float32(math.Inf(-1)), 3.14159, 1e30}
+	negZero := float32(math.Copysign(0, -1)) // the literal -0.0 is +0
+	vals := []float32{0, negZero, 1, -2.5, 65504, 1e-7, float32(math.Inf(-1)), 3.14159, 1e30}
 	for _, tc := range []struct {
 		tensor Tensor
 		want   func(float32) float32
@@ -126,6 +127,9 @@ func TestConstructors(t *testing.T) {
 			if w := tc.want(x); math.Float32bits(got[i]) != math.Float32bits(w) {
 				t.Errorf("%s: element %d = %v, want %v", tc.tensor.DType, i, got[i], w)
 			}
+		}
+		if got[1] != 0 || !math.Signbit(float64(got[1])) {
+			t.Errorf("%s: -0 read back as %v (bits %#x)", tc.tensor.DType, got[1], math.Float32bits(got[1]))
 		}
 	}
 	// Spot checks of the rounding, independent of the conversion functions.
