@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qkvdev/qkv/hf"
+	"github.com/qkvdev/qkv/internal/sysmem"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/sample"
 	"github.com/qkvdev/qkv/tensor"
@@ -170,6 +171,15 @@ func loadLM(resolved string) (*gpt.Model, tokenizer.Tokenizer, error) {
 	}
 	if mt := modelType(cfg); mt != "gpt2" {
 		return nil, nil, fmt.Errorf("%s: model_type %q cannot generate text (want gpt2)", resolved, mt)
+	}
+	// Decoding holds the weights and a key/value cache over the whole context: refuse a model
+	// whose two do not fit before allocating either.
+	if c, err := gpt.ParseConfig(cfg); err == nil {
+		need := uint64(c.NumParams())*4 + uint64(c.KVCacheBytes(1))
+		what := fmt.Sprintf("the model %s with its key/value cache (%d layers × %d positions × %d wide)", resolved, c.NLayer, c.NPositions, c.NEmbd)
+		if err := sysmem.Check(need, what); err != nil {
+			return nil, nil, err
+		}
 	}
 	m, err := gpt.Load(resolved)
 	if err != nil {

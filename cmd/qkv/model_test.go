@@ -8,6 +8,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/qkvdev/qkv/internal/sysmem"
+	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/tokenizer"
 )
 
 // trainTiny trains a character-level model for 4 steps in dir/run, with checkpoints at steps 2
@@ -94,5 +98,36 @@ func TestModelPathsStayLocal(t *testing.T) {
 	}
 	if n := asked.Load(); n != 0 {
 		t.Fatalf("the Hub was asked %d times for local paths", n)
+	}
+}
+
+// generate refuses a model whose weights and key/value cache over its whole context do not fit
+// in memory, before allocating them: here 8 MiB of weights, but 32 MiB of cache for 65,536
+// positions.
+func TestGenerateRefusesCacheBeyondMemory(t *testing.T) {
+	dir := t.TempDir()
+	tok, err := tokenizer.NewChar("to be or not to be")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := gpt.Config{VocabSize: tok.VocabSize(), NPositions: 1 << 16, NEmbd: 32, NLayer: 2, NHead: 4, LayerNormEpsilon: 1e-5, Activation: "gelu_new"}
+	m, err := gpt.New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(sysmem.LimitEnv, "24M")
+	out, err := run(t, "", "generate", "--model", dir, "--max-tokens", "2", "to")
+	if err == nil || !strings.Contains(err.Error(), "key/value cache (2 layers × 65536 positions × 32 wide)") || !strings.Contains(err.Error(), "24.0 MiB available") {
+		t.Fatalf("generate with a cache beyond memory: %v\n%s", err, out)
+	}
+	t.Setenv(sysmem.LimitEnv, "1G")
+	if out, err := run(t, "", "generate", "--model", dir, "--max-tokens", "2", "to"); err != nil {
+		t.Fatalf("generate within memory: %v\n%s", err, out)
 	}
 }

@@ -50,6 +50,12 @@ func (c Config) NumParams() int64 {
 	return int64(c.VocabSize+c.NPositions)*C + int64(c.NLayer)*block + 2*C
 }
 
+// KVCacheBytes is the memory of the key/value caches that generation allocates for a batch of b
+// over the full context: float32 keys and values of (b, n_positions, C) for every layer.
+func (c Config) KVCacheBytes(b int) int64 {
+	return 2 * 4 * int64(b) * int64(c.NLayer) * int64(c.NPositions) * int64(c.NEmbd)
+}
+
 // HeadSize is C / nh.
 func (c Config) HeadSize() int { return c.NEmbd / c.NHead }
 
