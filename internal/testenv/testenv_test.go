@@ -51,8 +51,8 @@ func call(fn func(t testing.TB)) *fakeTB {
 //	root/shared/testdata/reference/<name>/config.json for each of configs
 //	root/shared/data/tinyshakespeare (if withData)
 //
-// and returns root. configs maps a folder name to its config.json ("" for none, "/" for a
-// directory in its place).
+// with CI unset, and returns root. configs maps a folder name to its config.json ("" for none,
+// "/" for a directory in its place).
 func tree(t *testing.T, configs map[string]string, withData bool) string {
 	t.Helper()
 	root := t.TempDir()
@@ -88,6 +88,7 @@ func tree(t *testing.T, configs map[string]string, withData bool) string {
 	t.Chdir(filepath.Join(root, "mod", "pkg"))
 	t.Setenv("QKV_REFERENCE_DIR", "")
 	t.Setenv("QKV_DATA_DIR", "")
+	t.Setenv("CI", "")
 	return root
 }
 
