@@ -205,6 +205,11 @@ func Run(ctx context.Context, task Task, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
+	if !cfg.Resume {
+		if err := CheckNewRunDir(cfg.RunDir); err != nil {
+			return nil, fmt.Errorf("%w: resume it, or start the new run in another folder", err)
+		}
+	}
 	params := task.Params().List()
 	opt := optim.NewAdamW(params, optim.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay})
 	st := state{Iters: cfg.Iters}
@@ -243,6 +248,18 @@ func Run(ctx context.Context, task Task, cfg Config) (*Result, error) {
 		return res, fmt.Errorf("metrics log: %w", cerr)
 	}
 	return res, err
+}
+
+// CheckNewRunDir reports a folder that already holds a training run: a non-empty metrics log,
+// a latest pointer or checkpoints. A new run there would mix its metrics and checkpoints with
+// the other's.
+func CheckNewRunDir(dir string) error {
+	for _, name := range []string{MetricsFile, LatestFile, CheckpointDir} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && (name != MetricsFile || fi.Size() > 0) {
+			return fmt.Errorf("%s already holds a training run (%s)", dir, name)
+		}
+	}
+	return nil
 }
 
 type loop struct {

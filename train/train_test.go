@@ -258,6 +258,28 @@ func TestFailedSaveKeepsPreviousCheckpoint(t *testing.T) {
 	}
 }
 
+// A new run in a folder that holds another is refused before it mixes their metrics and
+// checkpoints; an empty metrics log holds nothing to mix.
+func TestNewRunRefusesUsedFolder(t *testing.T) {
+	dir := t.TempDir()
+	task := tinyTask(t, strings.Repeat(pattern, 30), 1)
+	if _, err := Run(context.Background(), task, tinyConfig(dir, 5)); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if _, err := Run(context.Background(), task, tinyConfig(dir, 5)); err == nil || !strings.Contains(err.Error(), "already holds a training run") {
+		t.Fatalf("second new run in the same folder: %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, MetricsFile)); string(after) != string(before) {
+		t.Fatal("the refused run changed the metrics log")
+	}
+	empty := t.TempDir()
+	os.WriteFile(filepath.Join(empty, MetricsFile), nil, 0o644)
+	if _, err := Run(context.Background(), task, tinyConfig(empty, 5)); err != nil {
+		t.Fatalf("a folder with an empty metrics log: %v", err)
+	}
+}
+
 // A context cancelled mid-run (Ctrl-C) saves a checkpoint at the current step.
 func TestCancelSaves(t *testing.T) {
 	dir := t.TempDir()

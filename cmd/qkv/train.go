@@ -168,6 +168,15 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		}
 		return err
 	}
+	if !resume {
+		err := train.CheckNewRunDir(runDir)
+		if _, serr := os.Stat(filepath.Join(runDir, train.RunFile)); err == nil && serr == nil {
+			err = fmt.Errorf("%s already holds a training run (%s)", runDir, train.RunFile)
+		}
+		if err != nil {
+			return fmt.Errorf("--out: %w; continue it with --resume %s, or choose another --out", err, runDir)
+		}
+	}
 	if o.Threads > 0 {
 		kernel.SetThreads(o.Threads)
 	}

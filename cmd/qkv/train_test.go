@@ -136,6 +136,15 @@ func TestTrainFolderHoldsOutFiles(t *testing.T) {
 	if _, err := fmt.Sscanf(out[i+len("val loss "):], "%f", &valLoss); err != nil {
 		t.Fatalf("reading the val loss: %v\n%s", err, out)
 	}
+	// A second new run into the same folder is refused before it touches the first one.
+	saved, _ := os.ReadFile(filepath.Join(runDir, "run.json"))
+	if _, err := run(t, "", "train", "--data", folder, "--preset", "tiny", "--block", "8", "--iters", "10", "--out", runDir); err == nil ||
+		!strings.Contains(err.Error(), "already holds a training run") || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("a new run into a used folder: %v", err)
+	}
+	if now, _ := os.ReadFile(filepath.Join(runDir, "run.json")); string(now) != string(saved) {
+		t.Fatal("the refused run rewrote run.json")
+	}
 	evalOut, err := run(t, "", "eval", "--model", runDir, "--data", folder)
 	if err != nil || !strings.Contains(evalOut, fmt.Sprintf(" %.4f ", valLoss)) {
 		t.Fatalf("eval of the folder's validation split, want loss %.4f: %v\n%s", valLoss, err, evalOut)
