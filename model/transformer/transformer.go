@@ -218,8 +218,8 @@ func (m *Model) Decode(g *autograd.Graph, enc *autograd.Var, b *Batch, rng *tens
 	if err := m.Check(b); err != nil {
 		panic(err.Error())
 	}
-	if b.T <= 0 {
-		panic("transformer.Decode: the batch has no decoder inputs or labels")
+	if b.DecoderInputIDs == nil && b.Labels == nil {
+		panic("transformer.Decode: the batch has neither decoder inputs nor labels")
 	}
 	mask := keyMask(b.AttentionMask)
 	x := nn.Dropout(g, m.embed(g, m.TgtEmbed, m.decoderInputs(b), b.B, b.T, 0), m.Config.Dropout, rng) // (B, T, C)
