@@ -20,6 +20,7 @@ import (
 
 	"github.com/qkvdev/qkv/data"
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/sysmem"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/tensor/kernel"
 	"github.com/qkvdev/qkv/tokenizer"
@@ -230,6 +231,9 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 			cfg.BOSTokenID, cfg.EOSTokenID = &id, &id
 		}
 	}
+	if err := sysmem.Check(trainingMemory(cfg, o.Batch), fmt.Sprintf("training this model (%d layers, %d wide, vocabulary %d, batch %d × block %d)", cfg.NLayer, cfg.NEmbd, cfg.VocabSize, o.Batch, cfg.NPositions)); err != nil {
+		return err
+	}
 	m, err := gpt.New(cfg, o.Seed)
 	if err != nil {
 		return err
@@ -379,6 +383,15 @@ func (o *trainOptions) resolve(flags *pflag.FlagSet, resume bool, runDir string)
 		return train.Config{}, err
 	}
 	return tcfg, nil
+}
+
+// trainingMemory is a lower bound on the bytes training c with batch b takes: weights,
+// gradients and AdamW's two moments as float32, and the logits with their gradient. Activations
+// come on top, so a model this refuses could never train here.
+func trainingMemory(c gpt.Config, b int) uint64 {
+	v, t, e, l := uint64(c.VocabSize), uint64(c.NPositions), uint64(c.NEmbd), uint64(c.NLayer)
+	params := (v+t)*e + l*(4*e*e+2*e*uint64(c.Inner()))
+	return 16*params + 8*uint64(b)*t*v
 }
 
 // modelConfig is the GPT the options describe, for a vocabulary of vocab tokens.

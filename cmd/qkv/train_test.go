@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qkvdev/qkv/internal/sysmem"
 )
 
 // Every numeric flag of qkv train is range-checked, NaN and ±Inf included, before anything is
@@ -148,5 +150,21 @@ func TestTrainFolderHoldsOutFiles(t *testing.T) {
 	evalOut, err := run(t, "", "eval", "--model", runDir, "--data", folder)
 	if err != nil || !strings.Contains(evalOut, fmt.Sprintf(" %.4f ", valLoss)) {
 		t.Fatalf("eval of the folder's validation split, want loss %.4f: %v\n%s", valLoss, err, evalOut)
+	}
+}
+
+// A model too large to train in the memory available is refused before it is built, not
+// killed part-way by the out-of-memory killer.
+func TestTrainRefusesModelLargerThanMemory(t *testing.T) {
+	dir := t.TempDir()
+	corpus := writeFile(t, dir, "corpus.txt", strings.Repeat("to be or not to be, that is the question. ", 40))
+	t.Setenv(sysmem.LimitEnv, "64M")
+	runDir := filepath.Join(dir, "run")
+	out, err := run(t, "", "train", "--data", corpus, "--n-layer", "8", "--n-head", "8", "--n-embd", "1024", "--block", "64", "--iters", "5", "--out", runDir)
+	if err == nil || !strings.Contains(err.Error(), "needs about") || !strings.Contains(err.Error(), "training this model") {
+		t.Fatalf("a 100M-parameter model under a 64 MiB limit: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(runDir); !os.IsNotExist(err) {
+		t.Fatalf("the refused run left %s behind (%v)", runDir, err)
 	}
 }
