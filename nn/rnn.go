@@ -136,7 +136,8 @@ type RNN struct {
 	Bidirectional bool
 	Cells         [][]*RNNCell // [layer][direction]; direction 1 runs backwards in time
 
-	steps []*autograd.Var // scratch: one output view per time step
+	steps  []*autograd.Var // scratch: one output view per time step
+	finals []*autograd.Var // scratch: the final states Forward returns
 }
 
 // NewRNN registers the parameters of an L-layer recurrent network under prefix in ps, named
@@ -194,7 +195,8 @@ func (r *RNN) Init(rng *tensor.RNG) {
 // It returns the outputs (B, T, D·H) of the last layer — forward and backward halves
 // concatenated, zero at padded positions — and the L·D final states, in h0's order: for the
 // backward direction the state after reading position 0, for the forward one the state
-// after each sequence's last position.
+// after each sequence's last position. The slice of final states is reused by the next
+// Forward.
 func (r *RNN) Forward(g *autograd.Graph, x *autograd.Var, lengths []int, h0 []*autograd.Var) (*autograd.Var, []*autograd.Var) {
 	b, t := x.Value.Dim(0), x.Value.Dim(1)
 	nd := r.Directions()
@@ -210,7 +212,7 @@ func (r *RNN) Forward(g *autograd.Graph, x *autograd.Var, lengths []int, h0 []*a
 		r.steps = make([]*autograd.Var, t)
 	}
 	steps := r.steps[:t]
-	finals := make([]*autograd.Var, 0, r.NumLayers*nd)
+	finals := r.finals[:0]
 	in := g.Contiguous(g.Transpose(x, 0, 1)) // time-major (T, B, I): each step's rows are contiguous
 	var dirs [2]*autograd.Var
 	for l, cells := range r.Cells {
@@ -242,6 +244,7 @@ func (r *RNN) Forward(g *autograd.Graph, x *autograd.Var, lengths []int, h0 []*a
 	if lengths != nil {
 		in = g.Mul(in, g.Const(timeMask(g.Arena(), lengths, t))) // zero the padded positions
 	}
+	r.finals = finals
 	return g.Contiguous(g.Transpose(in, 0, 1)), finals // (B, T, D·H)
 }
 

@@ -1,6 +1,8 @@
 package seq2seq
 
 import (
+	"context"
+
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/tensor"
 )
@@ -15,8 +17,9 @@ type Decoded struct {
 }
 
 // Greedy decodes each source by always taking the most probable next token, until EOS or
-// maxLen tokens (maxLen ≤ 0 or above max_length − 1: max_length − 1).
-func (m *Model) Greedy(src [][]int, maxLen int) (Decoded, error) {
+// maxLen tokens (maxLen ≤ 0 or above max_length − 1: max_length − 1). It stops with ctx's
+// error when ctx is done.
+func (m *Model) Greedy(ctx context.Context, src [][]int, maxLen int) (Decoded, error) {
 	c := m.Config
 	var bt Batch
 	if err := m.MakeBatch(&bt, src, nil); err != nil {
@@ -28,7 +31,7 @@ func (m *Model) Greedy(src [][]int, maxLen int) (Decoded, error) {
 	b, s := bt.B, bt.S
 	g := autograd.NewGraph()
 	g.SetGrad(false)
-	enc := m.Encode(g, bt.Src, b, s, bt.SrcLen, nil)
+	enc := m.Encode(g, &bt, nil)
 	states := enc.States
 	prev := make([]int, b)
 	fill(prev, c.BOSTokenID)
@@ -36,6 +39,9 @@ func (m *Model) Greedy(src [][]int, maxLen int) (Decoded, error) {
 	done := make([]bool, b)
 	var alphas []float32 // (T, B, S) as the steps come
 	for t := 0; t < maxLen; t++ {
+		if err := ctx.Err(); err != nil {
+			return Decoded{}, err
+		}
 		x := m.TgtEmbed.Forward(g, prev)                            // (B, E)
 		h := m.Decoder.Step(g, x, states)                           // (B, H)
 		logits, alpha := m.output(g, g.SplitDim(h, 0, b), enc, nil) // (B, 1, V_t), (B, 1, S)

@@ -1,6 +1,7 @@
 package seq2seq
 
 import (
+	"context"
 	"slices"
 	"testing"
 
@@ -78,7 +79,7 @@ func exactMatch(t *testing.T, m *Model, reverse bool, n int, seed uint64) (float
 	for i := range src {
 		src[i] = toySequence(rng)
 	}
-	d, err := m.Greedy(src, 0)
+	d, err := m.Greedy(context.Background(), src, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

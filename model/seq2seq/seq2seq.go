@@ -40,7 +40,8 @@ import (
 	"github.com/qkvdev/qkv/tensor"
 )
 
-// Model is a recurrent encoder–decoder, with or without attention.
+// Model is a recurrent encoder–decoder, with or without attention. It keeps scratch buffers
+// between calls, so one Model is not safe for concurrent use.
 type Model struct {
 	Config Config
 	Params nn.Params
@@ -54,7 +55,8 @@ type Model struct {
 	Combine   *nn.Linear       // decoder.combine W_c: [c_t; h_t] (2H) → H; nil without attention
 	Out       *nn.Linear       // decoder.out W_s: H → V_t
 
-	mask tensor.AttentionMask // scratch: the source padding mask of the last Encode
+	mask   tensor.AttentionMask // scratch: the source padding mask of the last Encode
+	states []*autograd.Var      // scratch: the decoder's initial states of the last Encode
 }
 
 // New builds a model with weights drawn from seed: embeddings N(0, 1), every other weight and
@@ -107,10 +109,11 @@ type Encoded struct {
 	States []*autograd.Var      // the decoder's L initial states, (B, P·H) each
 }
 
-// Encode reads sources src (B, S) row-major, padded, of the given lengths (B values in
-// 1..S). rng non-nil turns dropout on. The mask is the model's scratch, valid until the next
+// Encode reads the batch's sources (B, S), padded, of lengths 1..S. rng non-nil turns
+// dropout on. The mask and the slice of states are the model's scratch, valid until the next
 // Encode.
-func (m *Model) Encode(g *autograd.Graph, src []int, b, s int, lengths []int, rng *tensor.RNG) Encoded {
+func (m *Model) Encode(g *autograd.Graph, bt *Batch, rng *tensor.RNG) Encoded {
+	b, s, src, lengths := bt.B, bt.S, bt.Src, bt.SrcLen
 	if len(src) != b*s || len(lengths) != b {
 		panic(fmt.Sprintf("seq2seq.Encode: %d ids and %d lengths for (B, S) = (%d, %d)", len(src), len(lengths), b, s))
 	}
@@ -119,7 +122,10 @@ func (m *Model) Encode(g *autograd.Graph, src []int, b, s int, lengths []int, rn
 	x = g.Dropout(x, on(rng, c.Dropout), rng)
 	h, finals := m.Encoder.Forward(g, x, lengths, nil) // (B, S, H); L·D final states
 	m.mask = nn.LengthMask(m.mask, lengths, s)
-	enc := Encoded{H: h, Mask: m.mask, States: make([]*autograd.Var, c.NumLayers)}
+	if len(m.states) != c.NumLayers {
+		m.states = make([]*autograd.Var, c.NumLayers)
+	}
+	enc := Encoded{H: h, Mask: m.mask, States: m.states}
 	if m.Attention != nil {
 		enc.Keys = m.Attention.Keys(g, h)
 	}
@@ -150,7 +156,7 @@ func (m *Model) Encode(g *autograd.Graph, src []int, b, s int, lengths []int, rn
 // without). rng non-nil turns dropout on.
 func (m *Model) Forward(g *autograd.Graph, bt *Batch, rng *tensor.RNG) (logits, alpha *autograd.Var) {
 	c := m.Config
-	enc := m.Encode(g, bt.Src, bt.B, bt.S, bt.SrcLen, rng)
+	enc := m.Encode(g, bt, rng)
 	y := g.Reshape(m.TgtEmbed.Forward(g, bt.DecIn), bt.B, bt.T, c.EmbedSize) // (B, T, E)
 	y = g.Dropout(y, on(rng, c.Dropout), rng)
 	h, _ := m.Decoder.Forward(g, y, nil, enc.States) // (B, T, H)

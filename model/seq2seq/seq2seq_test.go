@@ -99,7 +99,7 @@ func TestGreedyMatchesTeacherForcing(t *testing.T) {
 		}
 		trainToy(t, m, false, 30, 3e-2, 8)
 		src := [][]int{{3, 9, 4}, {5, 11, 7, 3, 8, 8, 9, 10}, {10, 6, 6, 4}}
-		d, err := m.Greedy(src, 0)
+		d, err := m.Greedy(context.Background(), src, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,8 +245,13 @@ func TestMakeBatch(t *testing.T) {
 			t.Errorf("%s: error %v, want one that says %q", c.name, err, c.want)
 		}
 	}
-	if _, err := m.Greedy([][]int{{3, toyVocab}}, 0); err == nil {
+	if _, err := m.Greedy(context.Background(), [][]int{{3, toyVocab}}, 0); err == nil {
 		t.Error("Greedy accepted an id outside the vocabulary")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.Greedy(ctx, [][]int{{3, 4}}, 0); err != context.Canceled {
+		t.Errorf("Greedy with a cancelled context: error %v", err)
 	}
 }
 
