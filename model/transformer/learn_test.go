@@ -21,37 +21,18 @@ const (
 	revMinLen, revMaxLen     = 3, 6
 )
 
-// reversalBatch draws n sequences: sources padded to revMaxLen, labels the reversed digits then
-// eos, padded with −100 to revMaxLen + 1.
-func reversalBatch(rng *tensor.RNG, n int) (*Batch, [][]int) {
-	S, T := revMaxLen, revMaxLen+1
-	b := &Batch{B: n, S: S, T: T}
-	var want [][]int
-	for i := 0; i < n; i++ {
-		l := revMinLen + rng.IntN(revMaxLen-revMinLen+1)
-		seq := make([]int, l)
+// reversalPairs draws n sequences of digits and their reversals.
+func reversalPairs(rng *tensor.RNG, n int) (src, tgt [][]int) {
+	for range n {
+		seq := make([]int, revMinLen+rng.IntN(revMaxLen-revMinLen+1))
 		for j := range seq {
 			seq[j] = 1 + rng.IntN(10)
 		}
-		rev := append(slices.Clone(seq), revEOS)
-		slices.Reverse(rev[:l])
-		for j := 0; j < S; j++ {
-			if j < l {
-				b.InputIDs, b.AttentionMask = append(b.InputIDs, seq[j]), append(b.AttentionMask, 1)
-			} else {
-				b.InputIDs, b.AttentionMask = append(b.InputIDs, revPad), append(b.AttentionMask, 0)
-			}
-		}
-		for j := 0; j < T; j++ {
-			if j <= l {
-				b.Labels = append(b.Labels, rev[j])
-			} else {
-				b.Labels = append(b.Labels, tensor.IgnoreIndex)
-			}
-		}
-		want = append(want, append([]int{revPad}, rev...)) // greedy rows start with the start token
+		rev := slices.Clone(seq)
+		slices.Reverse(rev)
+		src, tgt = append(src, seq), append(tgt, rev)
 	}
-	return b, want
+	return src, tgt
 }
 
 func TestLearnsReversal(t *testing.T) {
@@ -73,7 +54,10 @@ func TestLearnsReversal(t *testing.T) {
 	g := autograd.NewGraph()
 	var loss float32
 	for step := 0; step < steps; step++ {
-		b, _ := reversalBatch(rng, 32)
+		b, err := m.MakeBatch(reversalPairs(rng, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
 		g.Reset()
 		l := m.Loss(g, m.Decode(g, m.Encode(g, b, nil), b, nil), b.Labels, 0.1)
 		m.Params.ZeroGrad()
@@ -83,19 +67,23 @@ func TestLearnsReversal(t *testing.T) {
 		loss = l.Value.Item()
 	}
 
-	test, want := reversalBatch(tensor.NewRNG(99), 200)
+	src, rev := reversalPairs(tensor.NewRNG(99), 200)
+	test, err := m.MakeBatch(src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got, err := m.Greedy(context.Background(), test, GreedyOptions{MaxTokens: revMaxLen + 1, StopAtEOS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	exact := 0
-	for i := range want {
-		if slices.Equal(got[i], want[i]) {
+	for i, r := range rev {
+		if slices.Equal(got[i], slices.Concat([]int{revPad}, r, []int{revEOS})) { // start, reversal, eos
 			exact++
 		}
 	}
-	acc := float64(exact) / float64(len(want))
-	t.Logf("after %d steps: training loss %.3f, exact-match accuracy %.3f on %d unseen sequences", steps, loss, acc, len(want))
+	acc := float64(exact) / float64(len(rev))
+	t.Logf("after %d steps: training loss %.3f, exact-match accuracy %.3f on %d unseen sequences", steps, loss, acc, len(rev))
 	if acc < 0.95 {
 		t.Fatalf("exact-match accuracy %.3f, want at least 0.95 (training loss %.3f)", acc, loss)
 	}
