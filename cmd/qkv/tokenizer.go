@@ -67,7 +67,7 @@ func loadTokenizer(ctx context.Context, w io.Writer, name string) (tokenizer.Tok
 func newTokenizerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tokenizer",
-		Short: "Encode and decode text, and train BPE vocabularies",
+		Short: "Encode and decode text, and train BPE and WordPiece vocabularies",
 		Long: `Tokenizers turn text into token ids and back. --tokenizer takes gpt2 (GPT-2's byte-level
 BPE), bert-base-uncased (BERT's WordPiece), or the path of a tokenizer folder or file
 (tokenizer.json, vocab.json + merges.txt, vocab.txt, or a qkv model folder). The named ones are
@@ -164,29 +164,60 @@ func newTokenizerDecodeCmd() *cobra.Command {
 }
 
 func newTokenizerTrainCmd() *cobra.Command {
-	var corpusPath, out string
+	var corpusPath, out, kind string
 	var vocab int
+	var lowercase bool
 	cmd := &cobra.Command{
-		Use:   "train --data PATH --vocab-size N --out DIR",
-		Short: "Learn a byte-level BPE vocabulary from a corpus",
+		Use:   "train --data PATH --vocab-size N --out DIR [--type bpe|wordpiece]",
+		Short: "Learn a byte-level BPE or a WordPiece vocabulary from a corpus",
 		Long: `Learn a GPT-2-style byte-level BPE vocabulary (256 byte tokens, merges, and <|endoftext|>)
-from a text file or folder, and save it as vocab.json + merges.txt and tokenizer.json.`,
+from a text file or folder, and save it as vocab.json + merges.txt and tokenizer.json.
+
+With --type wordpiece, learn a BERT WordPiece vocabulary instead, as Hugging Face's
+WordPieceTrainer does: [PAD] [UNK] [CLS] [SEP] [MASK] first, then the characters, then merged
+pieces ("##" marks a piece that continues a word); words come from BERT's basic tokenizer
+(lower-cased and stripped of accents unless --lowercase=false); pairs seen once are not merged.
+It is saved as vocab.txt, tokenizer_config.json and tokenizer.json.`,
 		Example: `  qkv tokenizer train --data ../shared/data/tinyshakespeare/input.txt --vocab-size 4096 --out tok/
-  qkv train --data ../shared/data/tinyshakespeare/input.txt --tokenizer tok/`,
+  qkv train --data ../shared/data/tinyshakespeare/input.txt --tokenizer tok/
+  qkv tokenizer train --type wordpiece --data ../shared/data/tinyshakespeare/input.txt --vocab-size 8000 --out wp/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if corpusPath == "" || out == "" {
 				return fmt.Errorf("--data and --out are required")
 			}
-			if vocab < 257 || vocab > 1<<20 {
-				return fmt.Errorf("--vocab-size %d: want 257..1048576 (256 bytes, merges, <|endoftext|>)", vocab)
+			switch kind {
+			case "bpe":
+				if vocab < 257 || vocab > 1<<20 {
+					return fmt.Errorf("--vocab-size %d: want 257..1048576 (256 bytes, merges, <|endoftext|>)", vocab)
+				}
+			case "wordpiece":
+				if vocab < 6 || vocab > 1<<20 {
+					return fmt.Errorf("--vocab-size %d: want 6..1048576 (5 special tokens, characters, merged pieces)", vocab)
+				}
+			default:
+				return fmt.Errorf("--type %q: want bpe or wordpiece", kind)
 			}
 			corpus, err := data.LoadCorpus(corpusPath, nil, data.MaxCorpusBytes)
 			if err != nil {
 				return err
 			}
 			start := time.Now()
-			tok, err := tokenizer.TrainBPE(cmd.Context(), strings.NewReader(corpus.Text), vocab, nil)
+			var tok interface {
+				Save(dir string) error
+				VocabSize() int
+			}
+			detail := ""
+			if kind == "wordpiece" {
+				opts := &tokenizer.WordPieceTrainOptions{WordPieceOptions: tokenizer.WordPieceOptions{Lowercase: lowercase}}
+				tok, err = tokenizer.TrainWordPiece(cmd.Context(), strings.NewReader(corpus.Text), vocab, opts)
+			} else {
+				var g *tokenizer.GPT2
+				g, err = tokenizer.TrainBPE(cmd.Context(), strings.NewReader(corpus.Text), vocab, nil)
+				if err == nil {
+					tok, detail = g, fmt.Sprintf(" (%d merges)", g.NumMerges())
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -196,13 +227,15 @@ from a text file or folder, and save it as vocab.json + merges.txt and tokenizer
 			if err := tok.Save(out); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "learned %d tokens (%d merges) from %s in %s; saved %s\n",
-				tok.VocabSize(), tok.NumMerges(), corpus.Desc, time.Since(start).Round(time.Millisecond), out)
+			fmt.Fprintf(cmd.OutOrStdout(), "learned %d tokens%s from %s in %s; saved %s\n",
+				tok.VocabSize(), detail, corpus.Desc, time.Since(start).Round(time.Millisecond), out)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&corpusPath, "data", "", "corpus: a text file or a folder of text files")
-	cmd.Flags().IntVar(&vocab, "vocab-size", 4096, "vocabulary size, including the 256 byte tokens and <|endoftext|>")
+	cmd.Flags().StringVar(&kind, "type", "bpe", "bpe (GPT-2 byte-level BPE) or wordpiece (BERT)")
+	cmd.Flags().IntVar(&vocab, "vocab-size", 4096, "vocabulary size, including the special tokens (and for bpe the 256 byte tokens)")
+	cmd.Flags().BoolVar(&lowercase, "lowercase", true, "wordpiece: lower-case and strip accents (an uncased model)")
 	cmd.Flags().StringVar(&out, "out", "", "folder to write the tokenizer files into")
 	return cmd
 }
