@@ -5,7 +5,8 @@
 // A test that needs a folder that is absent skips, saying how to provide it; under CI=true (see
 // Required) it fails instead, so that a CI run without the data cannot pass with no coverage. A
 // folder named by QKV_REFERENCE_DIR or QKV_DATA_DIR that is not a readable directory always
-// fails: the variable asked for it.
+// fails: the variable asked for it. A relative path in them is relative to the module root (go
+// test runs each package in its own folder, so the working directory would differ by package).
 package testenv
 
 import (
@@ -71,6 +72,9 @@ var (
 // and the default place lacks it.
 func (f folder) lookup() (string, error) {
 	if d := os.Getenv(f.env); d != "" {
+		if root, ok := ModuleRoot(); ok && !filepath.IsAbs(d) {
+			d = filepath.Join(root, d)
+		}
 		if err := isDir(d); err != nil {
 			return d, fmt.Errorf("%s=%s: %w", f.env, d, err)
 		}

@@ -185,6 +185,12 @@ func TestLookup(t *testing.T) {
 	if d := RequireDataDir(t); d != other {
 		t.Errorf("RequireDataDir = %q, want %q", d, other)
 	}
+	// A relative path is relative to the module root, not to the package's folder.
+	t.Setenv("QKV_REFERENCE_DIR", filepath.Join("..", "shared", "testdata", "reference"))
+	if d, ok := ReferenceDir(); !ok || d != filepath.Join(shared, "testdata", "reference") {
+		t.Errorf("relative QKV_REFERENCE_DIR: ReferenceDir = %q, %v", d, ok)
+	}
+	t.Setenv("QKV_REFERENCE_DIR", other)
 	// An empty reference folder has no model: a skip, a failure under CI.
 	if f := call(func(t testing.TB) { References(t) }); f.outcome != "fail" || !strings.Contains(f.msg, "no model folder") {
 		t.Errorf("References of an empty folder: %s %q", f.outcome, f.msg)
