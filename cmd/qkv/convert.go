@@ -29,7 +29,7 @@ WordPiece, plus tokenizer_config.json).
 
 SRC is a qkv training run or checkpoint (export), a HuggingFace folder or Hub id (import: the
 "transformer." prefix, attention-mask buffers and a tied lm_head are normalised away and F16/BF16
-weights become F32), or any model folder. Supported families: gpt2, bert.`,
+weights become F32), or any model folder. Supported families: gpt2, bert, marian.`,
 		Example: `  qkv convert --model runs/shakespeare --out export/shakespeare
   qkv convert --model openai-community/gpt2 --out gpt2-f32
   qkv convert --model runs/shakespeare --out export/f16 --dtype float16`,

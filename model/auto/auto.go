@@ -1,5 +1,6 @@
 // Package auto loads and saves any model family qkv knows by the model_type of its
-// config.json, as HuggingFace's Auto classes do: gpt2 (model/gpt) and bert (model/bert).
+// config.json, as HuggingFace's Auto classes do: gpt2 (model/gpt), bert (model/bert) and
+// marian (model/transformer).
 package auto
 
 import (
@@ -13,6 +14,7 @@ import (
 	"github.com/qkvdev/qkv/internal/atomicfile"
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/model/transformer"
 	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/train"
 )
@@ -39,13 +41,21 @@ func (m bertModel) Type() string                { return "bert" }
 func (m bertModel) Parameters() *nn.Params      { return &m.Params }
 func (m bertModel) ConfigJSON() ([]byte, error) { return bert.MarshalConfig(m.Config) }
 
-// Wrap returns the Model view of a *gpt.Model or *bert.Model.
+type marianModel struct{ *transformer.Model }
+
+func (m marianModel) Type() string                { return "marian" }
+func (m marianModel) Parameters() *nn.Params      { return &m.Params }
+func (m marianModel) ConfigJSON() ([]byte, error) { return transformer.MarshalConfig(m.Config) }
+
+// Wrap returns the Model view of a *gpt.Model, *bert.Model or *transformer.Model.
 func Wrap(m any) (Model, error) {
 	switch v := m.(type) {
 	case *gpt.Model:
 		return gptModel{v}, nil
 	case *bert.Model:
 		return bertModel{v}, nil
+	case *transformer.Model:
+		return marianModel{v}, nil
 	}
 	return nil, fmt.Errorf("auto: unsupported model type %T", m)
 }
@@ -90,8 +100,14 @@ func Load(dir string) (Model, error) {
 			return nil, err
 		}
 		return bertModel{m}, nil
+	case "marian":
+		m, err := transformer.Load(dir)
+		if err != nil {
+			return nil, err
+		}
+		return marianModel{m}, nil
 	}
-	return nil, fmt.Errorf("%s: model_type %q is not supported (gpt2, bert)", dir, mt)
+	return nil, fmt.Errorf("%s: model_type %q is not supported (gpt2, bert, marian)", dir, mt)
 }
 
 // Save writes m as a HuggingFace model folder: config.json (with torch_dtype) and
