@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/tensor"
@@ -279,4 +280,31 @@ func TestMulti30k(t *testing.T) {
 	if eff < 0.97 {
 		t.Errorf("only %.1f%% of padded tokens are real", 100*eff)
 	}
+}
+
+// FuzzReadLines: whatever a file holds, ReadLines either refuses it as invalid UTF-8 or
+// returns lines that rebuild it, plain or gzipped alike.
+func FuzzReadLines(f *testing.F) {
+	for _, s := range []string{"", "\n", "a\nb", "a\r\nb\r\n", "\n\n\n", "Gr\xf6\xdfe", "我\n", "\x00\n"} {
+		f.Add([]byte(s))
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, content []byte) {
+		for _, name := range []string{"f.txt", "f.gz"} {
+			lines, err := ReadLines(writeFile(t, dir, name, string(content)), 1<<20)
+			if err != nil {
+				if !strings.Contains(err.Error(), "not valid UTF-8") || utf8.Valid(content) {
+					t.Fatalf("%s: %v", name, err)
+				}
+				continue
+			}
+			if !utf8.Valid(content) {
+				t.Fatalf("%s: invalid UTF-8 accepted", name)
+			}
+			want := strings.TrimSuffix(string(content), "\n")
+			if got := strings.Join(lines, "\n"); got != want || (len(content) == 0) != (lines == nil) {
+				t.Fatalf("%s: lines %q do not rebuild %q", name, lines, content)
+			}
+		}
+	})
 }

@@ -334,3 +334,39 @@ func TestSignature(t *testing.T) {
 		t.Errorf("signature %q, want %q", got, want)
 	}
 }
+
+// FuzzScores: any hypothesis and reference give finite scores in [0, 100], and a hypothesis
+// scored against itself gets 100 (BLEU when it has 4 or more tokens, chrF when it has any
+// character besides whitespace).
+func FuzzScores(f *testing.F) {
+	for _, s := range [][2]string{{"the cat sat", "the cat"}, {"", "x"}, {"&quot; .", "\" ."}, {"ΣΑΣ", "σας"}, {"a\x1cb", "a b"}} {
+		f.Add(s[0], s[1], false)
+	}
+	f.Fuzz(func(t *testing.T, hyp, ref string, lowercase bool) {
+		if !utf8.ValidString(hyp) || !utf8.ValidString(ref) || ref == "" {
+			return
+		}
+		opt := Options{Lowercase: lowercase}
+		b, err := BLEU([]string{hyp}, [][]string{{ref}}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := CHRF([]string{hyp}, [][]string{{ref}}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []float64{b.Score, c.Score, b.BP, b.Ratio} {
+			if math.IsNaN(x) || x < 0 || x > 100+1e-9 {
+				t.Fatalf("BLEU %v chrF %v", b, c)
+			}
+		}
+		self, _ := BLEU([]string{hyp}, [][]string{{hyp}}, opt)
+		if hyp != "" && len(Tokenize13a(pyRstrip(lower(hyp, opt)))) >= MaxOrder && math.Abs(self.Score-100) > 1e-9 {
+			t.Fatalf("BLEU of %q against itself: %v", hyp, self)
+		}
+		selfC, _ := CHRF([]string{hyp}, [][]string{{hyp}}, opt)
+		if hyp != "" && strings.TrimFunc(hyp, pyIsSpace) != "" && math.Abs(selfC.Score-100) > 1e-9 {
+			t.Fatalf("chrF of %q against itself: %v", hyp, selfC)
+		}
+	})
+}
