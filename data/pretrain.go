@@ -416,20 +416,7 @@ func LoadDocuments(path string, maxBytes int64) ([][]string, error) {
 			return err
 		}
 		total += int64(len(text))
-		var cur []string
-		for line := range strings.Lines(text) {
-			line = strings.TrimSpace(line)
-			if line == "" {
-				if !oneDoc && len(cur) > 0 {
-					docs, cur = append(docs, cur), nil
-				}
-				continue
-			}
-			cur = append(cur, line)
-		}
-		if len(cur) > 0 {
-			docs = append(docs, cur)
-		}
+		docs = appendDocuments(docs, text, oneDoc)
 		return nil
 	}
 	if !st.IsDir() {
@@ -460,6 +447,26 @@ func LoadDocuments(path string, maxBytes int64) ([][]string, error) {
 		return nil, fmt.Errorf("pretraining corpus: %s: %w", path, ErrEmptyCorpus)
 	}
 	return docs, nil
+}
+
+// appendDocuments splits text into sentences (its non-blank lines, trimmed) and appends them
+// as one document, or with oneDoc false as documents separated by blank lines.
+func appendDocuments(docs [][]string, text string, oneDoc bool) [][]string {
+	var cur []string
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			if !oneDoc && len(cur) > 0 {
+				docs, cur = append(docs, cur), nil
+			}
+			continue
+		}
+		cur = append(cur, line)
+	}
+	if len(cur) > 0 {
+		docs = append(docs, cur)
+	}
+	return docs
 }
 
 var errTooLarge = errors.New("too large")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/data"
+	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tokenizer"
@@ -467,5 +468,64 @@ func TestLoadDocuments(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestPretrainSharedData builds pretraining data from tinyshakespeare (its speeches, separated
+// by blank lines, as documents) with bert-base-uncased's vocabulary and whole-word masking.
+func TestPretrainSharedData(t *testing.T) {
+	text := filepath.Join(testenv.RequireDataSubdir(t, "tinyshakespeare"), "input.txt")
+	vocab := testenv.RequireDataSubdir(t, "bert-base-uncased-vocab")
+	docs, err := data.LoadDocuments(text, data.MaxCorpusBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(strings.Split(strings.TrimSpace(string(raw)), "\n\n")); len(docs) != want {
+		t.Errorf("%d documents, want the %d blank-line separated blocks", len(docs), want)
+	}
+	v, err := tokenizer.LoadWordPiece(vocab, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := build(t, docs, v, func(o *data.PretrainOptions) { o.WholeWordMask = true })
+	random, tokens := 0, 0
+	for _, in := range p.Instances {
+		tokens += len(in.Tokens)
+		if in.IsRandomNext {
+			random++
+		}
+		if len(in.Tokens) > 128 {
+			t.Fatalf("instance of %d tokens", len(in.Tokens))
+		}
+	}
+	ratio := float64(random) / float64(len(p.Instances))
+	t.Logf("%d documents, %d instances, mean length %.1f, %.3f random next", len(docs), len(p.Instances), float64(tokens)/float64(len(p.Instances)), ratio)
+	// Speeches are short, so many chunks hold a single line and always take a random next
+	// segment: the ratio is above one half, as the original script's would be.
+	if ratio < 0.5 || ratio > 0.8 {
+		t.Errorf("random-next ratio %.3f", ratio)
+	}
+	b := p.Sampler(1).Next(16)
+	total := 0
+	for r := range b.B {
+		n, chosen := 0, 0
+		for j := r * b.T; j < (r+1)*b.T; j++ {
+			n += b.AttentionMask[j]
+			if b.MLMLabels[j] != tensor.IgnoreIndex {
+				chosen++
+			}
+		}
+		// Whole words may fall short of the count, never over it.
+		if want := min(20, max(1, int(math.RoundToEven(0.15*float64(n))))); chosen > want {
+			t.Errorf("row %d: %d of %d tokens chosen, want at most %d", r, chosen, n, want)
+		}
+		total += chosen
+	}
+	if total == 0 {
+		t.Error("nothing chosen for prediction")
 	}
 }

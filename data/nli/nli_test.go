@@ -211,27 +211,10 @@ func TestLoadSplit(t *testing.T) {
 	}
 }
 
-// dataFolder returns a folder of the shared data: skipped when the data is absent, failed under
-// CI=true.
-func dataFolder(t *testing.T, name string) string {
-	t.Helper()
-	root, ok := testenv.DataDir()
-	if ok {
-		d := filepath.Join(root, name)
-		if _, err := os.Stat(d); err == nil {
-			return d
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("shared data folder %s not found (set QKV_DATA_DIR or place it in ../shared/data)", name)
-	}
-	return testenv.RequireDataDir(t) + "/" + name
-}
-
 // TestSharedData loads the SNLI sample and SuperGLUE RTE and checks the counts their
 // SOURCE.md states.
 func TestSharedData(t *testing.T) {
-	snli, rte := dataFolder(t, "snli-sample"), dataFolder(t, "rte")
+	snli, rte := testenv.RequireDataSubdir(t, "snli-sample"), testenv.RequireDataSubdir(t, "rte")
 	for _, c := range []struct {
 		task, path string
 		counts     []int
