@@ -33,9 +33,11 @@ type Cache struct {
 	self           []*nn.KVCache    // per layer: (B, nh, P', hs), Len positions filled
 	crossK, crossV []*tensor.Tensor // per layer: (B, nh, S, hs)
 	padding        []float32        // (B·S) additive key mask; all zeros when nothing is padded
-	maxLen         int              // P': positions the self-attention caches hold
-	g              *autograd.Graph  // inference graph, reset every step
-	logp           *tensor.Tensor   // (B, V): the last step's log-probabilities
+	spare          []*tensor.Tensor // per layer: buffers the next Reorder gathers into
+	sparePadding   []float32
+	maxLen         int             // P': positions the self-attention caches hold
+	g              *autograd.Graph // inference graph, reset every step
+	logp           *tensor.Tensor  // (B, V): the last step's log-probabilities
 }
 
 // Len is the number of positions decoded so far.
@@ -140,7 +142,9 @@ func keyMaskIsEmpty(m []float32) bool {
 }
 
 // Reorder keeps the hypotheses indices names: row i of the cache becomes old row indices[i].
-// Rows may repeat or be dropped, and len(indices) becomes the new B.
+// Rows may repeat or be dropped, and len(indices) becomes the new B. Only the positions decoded
+// so far are copied, into buffers kept from the previous Reorder when B does not change, so a
+// beam search that reorders at every step does not allocate at every step.
 func (c *Cache) Reorder(indices []int) error {
 	if len(indices) == 0 {
 		return fmt.Errorf("transformer: Reorder needs at least one row")
@@ -150,30 +154,45 @@ func (c *Cache) Reorder(indices []int) error {
 			return fmt.Errorf("transformer: Reorder index %d at %d is outside the cache's %d rows", r, i, c.B)
 		}
 	}
-	for l := range c.self {
-		s := c.self[l]
-		c.self[l] = &nn.KVCache{K: gatherRows(s.K, indices), V: gatherRows(s.V, indices), Len: s.Len}
-		c.crossK[l], c.crossV[l] = gatherRows(c.crossK[l], indices), gatherRows(c.crossV[l], indices)
+	if len(c.spare) != 4*len(c.self) {
+		c.spare = make([]*tensor.Tensor, 4*len(c.self))
 	}
-	padding := make([]float32, len(indices)*c.S)
-	for i, r := range indices {
-		copy(padding[i*c.S:(i+1)*c.S], c.padding[r*c.S:(r+1)*c.S])
+	for l, s := range c.self {
+		sp := c.spare[4*l : 4*l+4]
+		for i, t := range []**tensor.Tensor{&s.K, &s.V, &c.crossK[l], &c.crossV[l]} {
+			used := s.Len // self-attention: the positions decoded so far
+			if i >= 2 {
+				used = c.S // cross-attention: the whole source
+			}
+			sp[i] = gatherRows(sp[i], *t, indices, used)
+			*t, sp[i] = sp[i], *t
+		}
 	}
-	c.padding, c.B, c.logp = padding, len(indices), nil
+	padding := c.sparePadding[:0]
+	for _, r := range indices {
+		padding = append(padding, c.padding[r*c.S:(r+1)*c.S]...)
+	}
+	c.padding, c.sparePadding = padding, c.padding
+	c.B = len(indices)
 	return nil
 }
 
-// gatherRows returns a new tensor whose row i (along the first dimension) is t's row idx[i].
-func gatherRows(t *tensor.Tensor, idx []int) *tensor.Tensor {
-	shape := append([]int(nil), t.Shape()...)
-	n := t.Len() / shape[0]
-	shape[0] = len(idx)
-	out := tensor.New(shape...)
-	src, dst := t.Data(), out.Data()
-	for i, r := range idx {
-		copy(dst[i*n:(i+1)*n], src[r*n:(r+1)*n])
+// gatherRows makes row i of dst (B', nh, P, hs) row idx[i] of src (B, nh, P, hs), copying the
+// first used positions of each head, and returns dst — reused if it has the right shape, else
+// a new tensor.
+func gatherRows(dst, src *tensor.Tensor, idx []int, used int) *tensor.Tensor {
+	nh, p, hs := src.Dim(1), src.Dim(2), src.Dim(3)
+	if dst == nil || dst.Dim(0) != len(idx) || dst.Dim(2) != p {
+		dst = tensor.New(len(idx), nh, p, hs)
 	}
-	return out
+	sd, dd := src.Data(), dst.Data()
+	for i, r := range idx {
+		for h := 0; h < nh; h++ {
+			from, to := (r*nh+h)*p*hs, (i*nh+h)*p*hs
+			copy(dd[to:to+used*hs], sd[from:from+used*hs])
+		}
+	}
+	return dst
 }
 
 // GreedyOptions control Greedy.

@@ -123,7 +123,8 @@ func TestGreedyBatchedMatchesUnpadded(t *testing.T) {
 }
 
 // After Reorder(indices), stepping the cache continues hypotheses indices[i]: the same
-// log-probabilities as a fresh cache over the reordered sources fed the same prefixes.
+// log-probabilities as a fresh cache over those hypotheses' sources fed the same prefixes.
+// The reorders fan out (3 → 4 rows), permute (buffers reused), and narrow (4 → 2).
 func TestReorder(t *testing.T) {
 	m := testModel(t, nil)
 	b := testSources(m)
@@ -132,49 +133,74 @@ func TestReorder(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := m.Config.DecoderStartTokenID
-	prefix := [][]int{{start, start, start}, {4, 9, 13}}
-	for _, tok := range prefix {
-		if _, err := m.Step(c, tok); err != nil {
+	source := []int{0, 1, 2}                      // the source of each hypothesis
+	history := [][]int{{start}, {start}, {start}} // the tokens each hypothesis was fed
+	step := func(tokens []int) []float32 {
+		for i := range history {
+			history[i] = append(history[i], tokens[i])
+		}
+		logp, err := m.Step(c, tokens)
+		if err != nil {
 			t.Fatal(err)
 		}
+		return slices.Clone(logp.Data())
 	}
-	indices := []int{2, 0, 2, 1} // fan out: row 2 twice, rows 0 and 1 once
-	if err := c.Reorder(indices); err != nil {
+	reorder := func(indices []int) {
+		if err := c.Reorder(indices); err != nil {
+			t.Fatal(err)
+		}
+		src, hist := make([]int, len(indices)), make([][]int, len(indices))
+		for i, r := range indices {
+			src[i], hist[i] = source[r], slices.Clone(history[r])
+		}
+		source, history = src, hist
+	}
+	if _, err := m.Step(c, []int{start, start, start}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := m.Step(c, []int{7, 8, 9, 10})
-	if err != nil {
-		t.Fatal(err)
+	step([]int{4, 9, 13})
+	for _, r := range []struct {
+		indices, next []int
+	}{
+		{[]int{2, 0, 2, 1}, []int{7, 8, 9, 10}},
+		{[]int{3, 1, 0, 2}, []int{1, 2, 3, 4}},
+		{[]int{1, 1}, []int{5, 6}},
+	} {
+		reorder(r.indices)
+		got := step(r.next)
+		if want := replay(t, m, b, source, history); testenv.MaxDiff(got, want) > 1e-5 {
+			t.Fatalf("after Reorder(%v): log-probs differ by %g from a fresh cache", r.indices, testenv.MaxDiff(got, want))
+		}
 	}
+	if c.Len() != len(history[0]) || c.B != 2 {
+		t.Fatalf("Len = %d, B = %d; want %d and 2", c.Len(), c.B, len(history[0]))
+	}
+}
 
-	re := &Batch{B: len(indices), S: b.S}
-	for _, r := range indices {
+// replay feeds each hypothesis's history to a fresh cache over its source and returns the last
+// step's log-probabilities.
+func replay(t *testing.T, m *Model, b *Batch, source []int, history [][]int) []float32 {
+	t.Helper()
+	re := &Batch{B: len(source), S: b.S}
+	for _, r := range source {
 		re.InputIDs = append(re.InputIDs, b.InputIDs[r*b.S:(r+1)*b.S]...)
 		re.AttentionMask = append(re.AttentionMask, b.AttentionMask[r*b.S:(r+1)*b.S]...)
 	}
-	fresh, err := m.NewCache(re, 0)
+	c, err := m.NewCache(re, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tok := range prefix {
-		picked := make([]int, len(indices))
-		for i, r := range indices {
-			picked[i] = tok[r]
+	var logp *tensor.Tensor
+	for pos := range history[0] {
+		tokens := make([]int, len(history))
+		for i, h := range history {
+			tokens[i] = h[pos]
 		}
-		if _, err := m.Step(fresh, picked); err != nil {
+		if logp, err = m.Step(c, tokens); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := m.Step(fresh, []int{7, 8, 9, 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := testenv.MaxDiff(got.Data(), want.Data()); d > 1e-5 || got.Dim(0) != 4 {
-		t.Fatalf("reordered cache: shape %v, log-probs differ by %g", got.Shape(), d)
-	}
-	if c.Len() != 3 {
-		t.Fatalf("Len = %d after three steps", c.Len())
-	}
+	return logp.Data()
 }
 
 // With StopAtEOS a row ends at its first eos (kept); without it, decoding runs MaxTokens.
