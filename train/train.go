@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/internal/atomicfile"
 	"github.com/qkvdev/qkv/nn"
@@ -218,7 +219,7 @@ func Run(ctx context.Context, task Task, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	if cfg.Resume {
-		dir, passedOver, err := FindCheckpoint(cfg.RunDir)
+		dir, passedOver, err := checkpoint.Find(cfg.RunDir)
 		if err != nil {
 			return nil, err
 		}
@@ -231,12 +232,12 @@ func Run(ctx context.Context, task Task, cfg Config) (*Result, error) {
 		if cfg.Iters > 0 && st.Iters != cfg.Iters {
 			st.Iters = cfg.Iters // extending (or shortening) a run on purpose
 		}
-		if err := trimMetrics(filepath.Join(cfg.RunDir, MetricsFile), st.Step); err != nil {
+		if err := trimMetrics(filepath.Join(cfg.RunDir, checkpoint.MetricsFile), st.Step); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(cfg.Log, "resuming %s at step %d of %d\n", dir, st.Step, st.Iters)
 	}
-	metrics, err := os.OpenFile(filepath.Join(cfg.RunDir, MetricsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	metrics, err := os.OpenFile(filepath.Join(cfg.RunDir, checkpoint.MetricsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("metrics log: %w", err)
 	}
@@ -254,8 +255,8 @@ func Run(ctx context.Context, task Task, cfg Config) (*Result, error) {
 // a latest pointer or checkpoints. A new run there would mix its metrics and checkpoints with
 // the other's.
 func CheckNewRunDir(dir string) error {
-	for _, name := range []string{MetricsFile, LatestFile, CheckpointDir} {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && (name != MetricsFile || fi.Size() > 0) {
+	for _, name := range []string{checkpoint.MetricsFile, checkpoint.LatestFile, checkpoint.CheckpointDir} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && (name != checkpoint.MetricsFile || fi.Size() > 0) {
 			return fmt.Errorf("%s already holds a training run (%s)", dir, name)
 		}
 	}
@@ -512,18 +513,18 @@ func (l *loop) save(start time.Time, prev time.Duration) error {
 	if l.st.DropoutRNG, err = l.dropRNG.MarshalBinary(); err != nil {
 		return err
 	}
-	dir, err := writeCheckpoint(l.cfg.RunDir, l.st.Step, func(dir string) error {
+	dir, err := checkpoint.Write(l.cfg.RunDir, l.st.Step, func(dir string) error {
 		if err := l.task.SaveModel(dir); err != nil {
 			return err
 		}
-		if err := saveOptimizer(filepath.Join(dir, OptimizerFile), l.opt); err != nil {
+		if err := saveOptimizer(filepath.Join(dir, checkpoint.OptimizerFile), l.opt); err != nil {
 			return err
 		}
 		data, err := json.MarshalIndent(l.st, "", "  ")
 		if err != nil {
 			return err
 		}
-		return atomicfile.WriteFile(filepath.Join(dir, StateFile), append(data, '\n'), 0o644)
+		return atomicfile.WriteFile(filepath.Join(dir, checkpoint.StateFile), append(data, '\n'), 0o644)
 	})
 	if err != nil {
 		return fmt.Errorf("saving checkpoint at step %d: %w", l.st.Step, err)
@@ -589,7 +590,7 @@ func saveOptimizer(path string, o *optim.AdamW) error {
 
 func loadState(dir string, params *nn.Params, o *optim.AdamW, dataRNG, dropRNG *tensor.RNG) (state, error) {
 	var st state
-	path := filepath.Join(dir, StateFile)
+	path := filepath.Join(dir, checkpoint.StateFile)
 	damaged := func(err error) error {
 		return fmt.Errorf("%s: %w; the checkpoint is damaged: delete %s to resume from the one before", path, err, dir)
 	}
@@ -611,7 +612,7 @@ func loadState(dir string, params *nn.Params, o *optim.AdamW, dataRNG, dropRNG *
 		moments.Add("m."+p.Name, false, p.Var.Value.Shape()...).Value = o.M[i]
 		moments.Add("v."+p.Name, false, p.Var.Value.Shape()...).Value = o.V[i]
 	}
-	if err := hf.LoadWeights(filepath.Join(dir, OptimizerFile), moments, identity); err != nil {
+	if err := hf.LoadWeights(filepath.Join(dir, checkpoint.OptimizerFile), moments, identity); err != nil {
 		return st, err
 	}
 	o.Steps = st.OptSteps

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tokenizer"
@@ -127,7 +128,7 @@ func TestResumeIsExact(t *testing.T) {
 // each as canonical JSON.
 func metricRecords(t *testing.T, dir string) []string {
 	t.Helper()
-	recs, err := ReadMetrics(filepath.Join(dir, MetricsFile))
+	recs, err := ReadMetrics(filepath.Join(dir, checkpoint.MetricsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestDamagedCheckpointFallsBack(t *testing.T) {
 	if _, err := Run(context.Background(), task, tinyConfig(dir, 40)); err != nil {
 		t.Fatal(err)
 	}
-	latest, err := LatestCheckpoint(dir)
+	latest, err := checkpoint.Latest(dir)
 	if err != nil || filepath.Base(latest) != "step-000040" {
 		t.Fatalf("latest = %q, %v", latest, err)
 	}
@@ -160,26 +161,26 @@ func TestDamagedCheckpointFallsBack(t *testing.T) {
 	b, _ := os.ReadFile(w)
 	b[len(b)-3] ^= 0x40
 	os.WriteFile(w, b, 0o644)
-	if err := VerifyCheckpoint(latest); err == nil {
+	if err := checkpoint.Verify(latest); err == nil {
 		t.Fatal("bit flip not detected")
 	}
-	got, err := LatestCheckpoint(dir)
+	got, err := checkpoint.Latest(dir)
 	if err != nil || filepath.Base(got) != "step-000020" {
 		t.Fatalf("fallback = %q, %v", got, err)
 	}
 	// The fallback says what it passed over, for resume to report.
-	if _, passed, err := FindCheckpoint(dir); err != nil || len(passed) != 1 || !strings.Contains(passed[0], "model.safetensors is damaged") {
-		t.Fatalf("FindCheckpoint passed over %q, %v", passed, err)
+	if _, passed, err := checkpoint.Find(dir); err != nil || len(passed) != 1 || !strings.Contains(passed[0], "model.safetensors is damaged") {
+		t.Fatalf("checkpoint.Find passed over %q, %v", passed, err)
 	}
 	// A crash mid-write leaves a hidden temporary folder: ignored.
-	os.MkdirAll(filepath.Join(dir, CheckpointDir, ".step-000060.tmp123"), 0o755)
-	if got, _ := LatestCheckpoint(dir); filepath.Base(got) != "step-000020" {
+	os.MkdirAll(filepath.Join(dir, checkpoint.CheckpointDir, ".step-000060.tmp123"), 0o755)
+	if got, _ := checkpoint.Latest(dir); filepath.Base(got) != "step-000020" {
 		t.Fatalf("temporary folder picked: %q", got)
 	}
 	// A truncated manifest makes that checkpoint unusable too.
-	os.WriteFile(filepath.Join(dir, CheckpointDir, "step-000020", ManifestFile), []byte("{"), 0o644)
-	if _, err := LatestCheckpoint(dir); !errors.Is(err, ErrNoCheckpoint) {
-		t.Fatalf("want ErrNoCheckpoint, got %v", err)
+	os.WriteFile(filepath.Join(dir, checkpoint.CheckpointDir, "step-000020", checkpoint.ManifestFile), []byte("{"), 0o644)
+	if _, err := checkpoint.Latest(dir); !errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		t.Fatalf("want checkpoint.ErrNoCheckpoint, got %v", err)
 	}
 }
 
@@ -249,10 +250,10 @@ func TestFailedSaveKeepsPreviousCheckpoint(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "saving checkpoint at step 40") {
 		t.Fatalf("want a disk-full error at step 40, got %v", err)
 	}
-	if got, err := LatestCheckpoint(dir); err != nil || filepath.Base(got) != "step-000020" {
+	if got, err := checkpoint.Latest(dir); err != nil || filepath.Base(got) != "step-000020" {
 		t.Fatalf("previous checkpoint: %q, %v", got, err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(dir, CheckpointDir))
+	entries, _ := os.ReadDir(filepath.Join(dir, checkpoint.CheckpointDir))
 	if len(entries) != 1 {
 		t.Fatalf("checkpoint folder holds %d entries, want only step-000020", len(entries))
 	}
@@ -266,15 +267,15 @@ func TestNewRunRefusesUsedFolder(t *testing.T) {
 	if _, err := Run(context.Background(), task, tinyConfig(dir, 5)); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := os.ReadFile(filepath.Join(dir, MetricsFile))
+	before, _ := os.ReadFile(filepath.Join(dir, checkpoint.MetricsFile))
 	if _, err := Run(context.Background(), task, tinyConfig(dir, 5)); err == nil || !strings.Contains(err.Error(), "already holds a training run") {
 		t.Fatalf("second new run in the same folder: %v", err)
 	}
-	if after, _ := os.ReadFile(filepath.Join(dir, MetricsFile)); string(after) != string(before) {
+	if after, _ := os.ReadFile(filepath.Join(dir, checkpoint.MetricsFile)); string(after) != string(before) {
 		t.Fatal("the refused run changed the metrics log")
 	}
 	empty := t.TempDir()
-	os.WriteFile(filepath.Join(empty, MetricsFile), nil, 0o644)
+	os.WriteFile(filepath.Join(empty, checkpoint.MetricsFile), nil, 0o644)
 	if _, err := Run(context.Background(), task, tinyConfig(empty, 5)); err != nil {
 		t.Fatalf("a folder with an empty metrics log: %v", err)
 	}
@@ -295,7 +296,7 @@ func TestCancelSaves(t *testing.T) {
 	if !errors.Is(err, ErrInterrupted) || res.Steps != 7 {
 		t.Fatalf("result %+v, error %v", res, err)
 	}
-	if got, err := LatestCheckpoint(dir); err != nil || filepath.Base(got) != "step-000007" {
+	if got, err := checkpoint.Latest(dir); err != nil || filepath.Base(got) != "step-000007" {
 		t.Fatalf("checkpoint after cancel: %q, %v", got, err)
 	}
 }
@@ -328,7 +329,7 @@ func TestMetricsWriteErrorStopsRun(t *testing.T) {
 		t.Skip("no /dev/full to stand for a full disk on this system")
 	}
 	dir := t.TempDir()
-	if err := os.Symlink("/dev/full", filepath.Join(dir, MetricsFile)); err != nil {
+	if err := os.Symlink("/dev/full", filepath.Join(dir, checkpoint.MetricsFile)); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Run(context.Background(), tinyTask(t, strings.Repeat(pattern, 30), 1), tinyConfig(dir, 20))

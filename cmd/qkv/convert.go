@@ -10,11 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/hf/safetensors"
 	"github.com/qkvdev/qkv/internal/atomicfile"
 	"github.com/qkvdev/qkv/model/auto"
 	"github.com/qkvdev/qkv/tokenizer"
-	"github.com/qkvdev/qkv/train"
 )
 
 func newConvertCmd() *cobra.Command {
@@ -71,7 +71,7 @@ weights become F32), or any model folder. Supported families: gpt2, bert, marian
 // run folder or a folder inside one (a model at a run's root hides its checkpoints), the model
 // folder being converted or a folder inside it, a file, or a folder that already holds files.
 func checkConvertOut(out, model, src string) error {
-	if run, ok := train.InsideRun(out); ok {
+	if run, ok := checkpoint.InsideRun(out); ok {
 		return fmt.Errorf("--out %s is inside the training run %s: a model written there would shadow the run's checkpoints; write the conversion to a folder outside the run", out, run)
 	}
 	for _, in := range []string{model, src} {

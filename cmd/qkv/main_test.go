@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/internal/hubtest"
-	"github.com/qkvdev/qkv/train"
 )
 
 // run executes the qkv command line in-process and returns its output and error.
@@ -190,7 +190,7 @@ func TestPullAndGenerateByRepoID(t *testing.T) {
 	if out, err := run(t, "", "train", "--data", corpus, "--preset", "tiny", "--block", "32", "--iters", "10", "--out", runDir, "--sample-tokens", "0"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	model, err := train.LatestCheckpoint(runDir)
+	model, err := checkpoint.Latest(runDir)
 	if err != nil {
 		t.Fatal(err)
 	}

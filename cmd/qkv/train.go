@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/data"
 	"github.com/qkvdev/qkv/internal/atomicfile"
 	"github.com/qkvdev/qkv/internal/sysmem"
@@ -171,8 +172,8 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	}
 	if !resume {
 		err := train.CheckNewRunDir(runDir)
-		if _, serr := os.Stat(filepath.Join(runDir, train.RunFile)); err == nil && serr == nil {
-			err = fmt.Errorf("%s already holds a training run (%s)", runDir, train.RunFile)
+		if _, serr := os.Stat(filepath.Join(runDir, checkpoint.RunFile)); err == nil && serr == nil {
+			err = fmt.Errorf("%s already holds a training run (%s)", runDir, checkpoint.RunFile)
 		}
 		if err != nil {
 			return fmt.Errorf("--out: %w; continue it with --resume %s, or choose another --out", err, runDir)
@@ -203,7 +204,7 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	o.CorpusBytes, o.CorpusSHA256 = len(corpus.Text), hex.EncodeToString(sum[:])
 	var tok tokenizer.Tokenizer
 	if resume {
-		dir, err := train.LatestCheckpoint(runDir)
+		dir, err := checkpoint.Latest(runDir)
 		if err != nil {
 			return err
 		}
@@ -479,13 +480,13 @@ func saveRunOptions(dir string, o *trainOptions) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, train.RunFile), append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, checkpoint.RunFile), append(b, '\n'), 0o644)
 }
 
 // loadRunOptions reads run.json of the run being resumed; flags given on the command line
 // (--iters to extend a run, --threads, sampling) still apply.
 func loadRunOptions(cmd *cobra.Command, o *trainOptions) error {
-	path := filepath.Join(o.Resume, train.RunFile)
+	path := filepath.Join(o.Resume, checkpoint.RunFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("--resume %s: not a training run (%w)", o.Resume, err)

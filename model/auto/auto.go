@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/hf/safetensors"
 	"github.com/qkvdev/qkv/internal/atomicfile"
@@ -16,7 +17,6 @@ import (
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/model/transformer"
 	"github.com/qkvdev/qkv/nn"
-	"github.com/qkvdev/qkv/train"
 )
 
 // Model is a loaded model of any family.
@@ -77,9 +77,9 @@ func ModelType(dir string) (string, error) {
 
 // Load reads a model folder of any supported family. A training run gives its newest intact
 // checkpoint and a checkpoint folder is verified against its manifest first (see
-// train.ResolveModel; Resolve also reports the damaged checkpoints a run passed over).
+// checkpoint.ResolveModel; Resolve also reports the damaged checkpoints a run passed over).
 func Load(dir string) (Model, error) {
-	dir, _, err := train.ResolveModel(dir)
+	dir, _, err := checkpoint.ResolveModel(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/hf/hub"
-	"github.com/qkvdev/qkv/train"
 )
 
 // Fetch downloads the model files of a Hub repository (ORG/NAME) and returns their local folder.
@@ -34,7 +34,7 @@ func Resolve(ctx context.Context, ref string, fetch Fetch, warn io.Writer) (stri
 		if !st.IsDir() {
 			return "", fmt.Errorf("%s is a file, not a model: give the folder that holds config.json and model.safetensors, a training run folder, or a Hub id ORG/NAME", ref)
 		}
-		dir, passedOver, err := train.ResolveModel(ref)
+		dir, passedOver, err := checkpoint.ResolveModel(ref)
 		if err != nil {
 			return "", err
 		}

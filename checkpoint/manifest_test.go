@@ -1,4 +1,4 @@
-package train
+package checkpoint
 
 import (
 	"encoding/json"
@@ -35,7 +35,7 @@ func twoCheckpoints(t *testing.T) (run, step20, step40 string) {
 	t.Helper()
 	run = t.TempDir()
 	for _, step := range []int{20, 40} {
-		dir, err := writeCheckpoint(run, step, fillCheckpoint(step))
+		dir, err := Write(run, step, fillCheckpoint(step))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,31 +99,31 @@ func TestManifestMustListEveryFile(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			run, step20, step40 := twoCheckpoints(t)
 			c.damage(t, step40)
-			err := VerifyCheckpoint(step40)
+			err := Verify(step40)
 			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), step40) {
-				t.Fatalf("VerifyCheckpoint = %v; want an error naming %s and saying %q", err, step40, c.want)
+				t.Fatalf("Verify = %v; want an error naming %s and saying %q", err, step40, c.want)
 			}
-			dir, passed, err := FindCheckpoint(run)
+			dir, passed, err := Find(run)
 			if err != nil || dir != step20 || len(passed) != 1 || !strings.Contains(passed[0], c.want) {
-				t.Fatalf("FindCheckpoint = %q, %q, %v; want %s, passing over step 40", dir, passed, err, step20)
+				t.Fatalf("Find = %q, %q, %v; want %s, passing over step 40", dir, passed, err, step20)
 			}
 		})
 	}
 }
 
-// writeCheckpoint refuses to seal a checkpoint that lacks a file every checkpoint holds.
+// Write refuses to seal a checkpoint that lacks a file every checkpoint holds.
 func TestWriteCheckpointRefusesIncomplete(t *testing.T) {
 	run := t.TempDir()
-	_, err := writeCheckpoint(run, 10, func(dir string) error {
+	_, err := Write(run, 10, func(dir string) error {
 		if err := fillCheckpoint(10)(dir); err != nil {
 			return err
 		}
 		return os.Remove(filepath.Join(dir, OptimizerFile))
 	})
 	if err == nil || !strings.Contains(err.Error(), OptimizerFile) {
-		t.Fatalf("writeCheckpoint without %s = %v", OptimizerFile, err)
+		t.Fatalf("Write without %s = %v", OptimizerFile, err)
 	}
-	if _, err := LatestCheckpoint(run); !errors.Is(err, ErrNoCheckpoint) {
+	if _, err := Latest(run); !errors.Is(err, ErrNoCheckpoint) {
 		t.Fatalf("an incomplete checkpoint was committed: %v", err)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd
 
-package train
+package checkpoint
 
 import (
 	"os"
@@ -14,18 +14,18 @@ import (
 func TestCheckpointsOrderByStep(t *testing.T) {
 	run := t.TempDir()
 	for _, step := range []int{999_999, 1_000_000} {
-		if _, err := writeCheckpoint(run, step, fillCheckpoint(step)); err != nil {
+		if _, err := Write(run, step, fillCheckpoint(step)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := os.Remove(filepath.Join(run, LatestFile)); err != nil {
 		t.Fatal(err)
 	}
-	if dir, err := LatestCheckpoint(run); err != nil || filepath.Base(dir) != "step-1000000" {
-		t.Fatalf("LatestCheckpoint without latest = %q, %v; want step-1000000", dir, err)
+	if dir, err := Latest(run); err != nil || filepath.Base(dir) != "step-1000000" {
+		t.Fatalf("Latest without latest = %q, %v; want step-1000000", dir, err)
 	}
 	// A third checkpoint prunes the oldest by step.
-	if _, err := writeCheckpoint(run, 1_000_001, fillCheckpoint(1_000_001)); err != nil {
+	if _, err := Write(run, 1_000_001, fillCheckpoint(1_000_001)); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := os.ReadDir(filepath.Join(run, CheckpointDir))
@@ -40,7 +40,7 @@ func TestCheckpointsOrderByStep(t *testing.T) {
 // A checkpoint file replaced by a named pipe fails verification at once instead of blocking.
 func TestVerifyCheckpointRefusesFIFO(t *testing.T) {
 	run := t.TempDir()
-	dir, err := writeCheckpoint(run, 1, fillCheckpoint(1))
+	dir, err := Write(run, 1, fillCheckpoint(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestVerifyCheckpointRefusesFIFO(t *testing.T) {
 	if err := syscall.Mkfifo(path, 0o600); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
-	if err := VerifyCheckpoint(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
-		t.Fatalf("VerifyCheckpoint with a fifo = %v", err)
+	if err := Verify(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Verify with a fifo = %v", err)
 	}
 }

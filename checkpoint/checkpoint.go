@@ -1,4 +1,8 @@
-package train
+// Package checkpoint owns the on-disk layout of training runs: it writes checkpoints atomically,
+// seals each with a manifest (size and SHA-256 of every file), verifies them on every load, and
+// turns a run folder, a checkpoint folder or a model folder into the model folder to load.
+// Training (package train) writes through it; every loader (model/auto) reads through it.
+package checkpoint
 
 import (
 	"cmp"
@@ -65,9 +69,9 @@ type manifestFile struct {
 	SHA256 string `json:"sha256"`
 }
 
-// writeCheckpoint creates checkpoints/step-NNNNNN under runDir with fill writing its files into
+// Write creates checkpoints/step-NNNNNN under runDir with fill writing its files into
 // a temporary folder, seals it with a manifest, renames it into place and points latest at it.
-func writeCheckpoint(runDir string, step int, fill func(dir string) error) (string, error) {
+func Write(runDir string, step int, fill func(dir string) error) (string, error) {
 	parent := filepath.Join(runDir, CheckpointDir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", err
@@ -194,18 +198,18 @@ func hashFile(path string) (manifestFile, error) {
 // ErrNoCheckpoint is returned when a run folder holds no complete checkpoint.
 var ErrNoCheckpoint = errors.New("no complete checkpoint")
 
-// LatestCheckpoint returns the newest complete and intact checkpoint folder of a run: the one
+// Latest returns the newest complete and intact checkpoint folder of a run: the one
 // `latest` names, verified against its manifest, or — if that one is damaged or missing, or
 // `latest` is empty or names no checkpoints/step-* folder — the newest other checkpoint that
 // verifies. A `latest` that names a path outside the run is refused with an error.
-func LatestCheckpoint(runDir string) (string, error) {
-	dir, _, err := FindCheckpoint(runDir)
+func Latest(runDir string) (string, error) {
+	dir, _, err := Find(runDir)
 	return dir, err
 }
 
-// FindCheckpoint is LatestCheckpoint that also says which newer checkpoints it passed over, and
+// Find is Latest that also says which newer checkpoints it passed over, and
 // why (damaged, incomplete), so that a resume can tell the user it went back.
-func FindCheckpoint(runDir string) (dir string, passedOver []string, err error) {
+func Find(runDir string) (dir string, passedOver []string, err error) {
 	var tried []string
 	var triedLatest string // the folder latest names, checked already
 	latest := filepath.Join(runDir, LatestFile)
@@ -222,7 +226,7 @@ func FindCheckpoint(runDir string) (dir string, passedOver []string, err error) 
 		default:
 			dir := filepath.Join(runDir, rel)
 			triedLatest = dir
-			if err := VerifyCheckpoint(dir); err == nil {
+			if err := Verify(dir); err == nil {
 				return dir, nil, nil
 			} else {
 				tried = append(tried, err.Error())
@@ -236,7 +240,7 @@ func FindCheckpoint(runDir string) (dir string, passedOver []string, err error) 
 		if dir == triedLatest {
 			continue
 		}
-		if err := VerifyCheckpoint(dir); err == nil {
+		if err := Verify(dir); err == nil {
 			return dir, tried, nil
 		} else {
 			tried = append(tried, err.Error())
@@ -248,8 +252,8 @@ func FindCheckpoint(runDir string) (dir string, passedOver []string, err error) 
 	return "", nil, fmt.Errorf("%s: %w", runDir, ErrNoCheckpoint)
 }
 
-// VerifyCheckpoint checks every file of a checkpoint against its manifest (size and SHA-256).
-func VerifyCheckpoint(dir string) error {
+// Verify checks every file of a checkpoint against its manifest (size and SHA-256).
+func Verify(dir string) error {
 	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if err != nil {
 		return fmt.Errorf("checkpoint %s is incomplete (no manifest): %w", dir, err)
@@ -317,13 +321,13 @@ func ResolveModelDir(dir string) (string, error) {
 //   - any other folder with config.json is returned as is.
 func ResolveModel(dir string) (model string, passedOver []string, err error) {
 	if isRun(dir) {
-		return FindCheckpoint(dir)
+		return Find(dir)
 	}
 	if clean := filepath.Clean(dir); filepath.Base(clean) == CheckpointDir && isRun(filepath.Dir(clean)) {
-		return FindCheckpoint(filepath.Dir(clean)) // RUN/checkpoints means the run
+		return Find(filepath.Dir(clean)) // RUN/checkpoints means the run
 	}
 	if exists(filepath.Join(dir, ManifestFile)) || isCheckpointDir(dir) {
-		if err := VerifyCheckpoint(dir); err != nil {
+		if err := Verify(dir); err != nil {
 			return "", nil, err
 		}
 		return dir, nil, nil

@@ -1,4 +1,4 @@
-package train
+package checkpoint
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 )
 
-// fillCheckpoint returns a writeCheckpoint fill that writes every file a checkpoint holds, with
+// fillCheckpoint returns a Write fill that writes every file a checkpoint holds, with
 // small stand-in contents; trainer_state.json is {"step":N}.
 func fillCheckpoint(step int) func(dir string) error {
 	return func(dir string) error {
