@@ -45,6 +45,10 @@ func FuzzParseConfig(f *testing.F) {
 		base + `,"cell":"gru","attention":"none","pad_token_id":12}`,
 		base + `,"cell":"gru","attention":"none","src_vocab_size":1e12}`,
 		base + `,"cell":"gru","attention":"none","num_layers":"1"}`,
+		base + `,"cell":"gru","attention":"none","num_layers":1.5}`,
+		base + `,"cell":"gru","attention":"none","hidden_size":2147483648}`,
+		base + `,"cell":"gru","attention":"none","tgt_vocab_size":-12}`,
+		base + `,"cell":"gru","attention":"none","embed_size":16384,"src_vocab_size":4194304}`,
 		strings.Replace(base, "qkv-seq2seq", "gpt2", 1) + `,"cell":"gru","attention":"none"}`,
 		base, ``, `null`, `[]`, `{}`,
 	} {

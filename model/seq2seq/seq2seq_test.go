@@ -37,7 +37,7 @@ func variants() []Config {
 	return out
 }
 
-func batchOf(t *testing.T, m *Model, seed uint64, n int) *Batch {
+func batchOf(t testing.TB, m *Model, seed uint64, n int) *Batch {
 	t.Helper()
 	rng := tensor.NewRNG(seed)
 	src, tgt := make([][]int, n), make([][]int, n)
