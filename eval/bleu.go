@@ -194,12 +194,18 @@ func abs(x int) int {
 }
 
 // countNgrams counts the 1- to 4-grams of toks, each keyed by its tokens joined with a space
-// (tokens hold no whitespace, so the key is unambiguous and its spaces give the order).
+// (tokens hold no whitespace, so the key is unambiguous and its spaces give the order). The
+// keys are substrings of one joined string, so counting allocates only the map.
 func countNgrams(toks []string) map[string]int {
+	line := strings.Join(toks, " ")
+	start := make([]int, len(toks)+1) // start[i]: offset of token i in line; start[len] = len+1
+	for i, t := range toks {
+		start[i+1] = start[i] + len(t) + 1
+	}
 	m := make(map[string]int, MaxOrder*len(toks))
 	for n := 1; n <= MaxOrder; n++ {
 		for i := 0; i+n <= len(toks); i++ {
-			m[strings.Join(toks[i:i+n], " ")]++
+			m[line[start[i]:start[i+n]-1]]++
 		}
 	}
 	return m

@@ -50,16 +50,17 @@ func CHRF(hyps []string, refs [][]string, opt Options) (*CHRFScore, error) {
 		return nil, err
 	}
 	out := &CHRFScore{NRefs: nref}
+	var h, r ngramCounts
 	for i, hyp := range hyps {
 		seg, err := segmentRefs(refs, i)
 		if err != nil {
 			return nil, err
 		}
-		h := charNgrams(lower(hyp, opt))
+		h.count(lower(hyp, opt))
 		var best [3 * CharOrder]int
 		bestF := -1.0
 		for _, ref := range seg {
-			r := charNgrams(lower(ref, opt))
+			r.count(lower(ref, opt))
 			var st [3 * CharOrder]int
 			for n := range CharOrder {
 				st[3*n+0], st[3*n+1], st[3*n+2] = matchStats(h[n], r[n])
@@ -76,18 +77,31 @@ func CHRF(hyps []string, refs [][]string, opt Options) (*CHRFScore, error) {
 	return out, nil
 }
 
-// charNgrams counts the character n-grams of s, n = 1..CharOrder, after removing whitespace.
-func charNgrams(s string) [CharOrder]map[string]int {
-	rs := []rune(strings.Join(pyFields(s), ""))
-	var out [CharOrder]map[string]int
-	for n := 1; n <= CharOrder; n++ {
-		m := make(map[string]int, len(rs))
-		for i := 0; i+n <= len(rs); i++ {
-			m[string(rs[i:i+n])]++
-		}
-		out[n-1] = m
+// ngramCounts holds the counts of character n-grams by order: (CharOrder) maps.
+type ngramCounts [CharOrder]map[string]int
+
+// count replaces the counts with those of s, n = 1..CharOrder, after removing whitespace.
+// The keys are substrings of the stripped string and the maps are reused, so counting
+// allocates little.
+func (c *ngramCounts) count(s string) {
+	s = strings.Join(pyFields(s), "")
+	var off []int // byte offset of each character, then len(s)
+	for i := range s {
+		off = append(off, i)
 	}
-	return out
+	off = append(off, len(s))
+	chars := len(off) - 1
+	for n := 1; n <= CharOrder; n++ {
+		m := c[n-1]
+		if m == nil {
+			m = make(map[string]int, chars)
+			c[n-1] = m
+		}
+		clear(m)
+		for i := 0; i+n <= chars; i++ {
+			m[s[off[i]:off[i+n]]]++
+		}
+	}
 }
 
 // matchStats is (hyp_n, ref_n, match_n) for one order: match_n counts each n-gram at most as
