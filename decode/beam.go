@@ -20,7 +20,8 @@ import (
 // state (its source's encoding, its key/value cache).
 type Stepper interface {
 	// Step appends tokens[h], the last token of row h, to each row and returns the
-	// log-probabilities of the next token for every row: (H, V), each row of length V.
+	// log-probabilities of the next token for every row: (H, V), each row of length V. The
+	// search does not change tokens or the returned rows afterwards.
 	Step(tokens []int) ([][]float32, error)
 	// Reorder keeps rows: row i of the next step continues row rows[i] of this one. Rows may
 	// repeat (a hypothesis with two good continuations) or be left out (pruned or finished).
@@ -164,7 +165,7 @@ func search(ctx context.Context, s Stepper, sources int, cfg Config) ([][]Hypoth
 			return nil, fmt.Errorf("beam search: step %d: %w", t, err)
 		}
 		var rows []int
-		tokens = tokens[:0]
+		tokens = nil // the stepper may still hold the last slice
 		row := 0
 		for b := range live {
 			n := len(live[b])
@@ -318,11 +319,12 @@ func (f *finishedSet) add(tokens []int, logp, lp float64, k int) {
 	f.hyps = append(f.hyps, h)
 }
 
-// worst is the index of the lowest-scoring held hypothesis (the latest added on a tie).
+// worst is the index of the lowest-scoring held hypothesis (the earliest added on a tie, the
+// one HuggingFace drops).
 func (f *finishedSet) worst() int {
 	w := 0
 	for i, h := range f.hyps {
-		if h.Score <= f.hyps[w].Score {
+		if h.Score < f.hyps[w].Score {
 			w = i
 		}
 	}
@@ -401,7 +403,7 @@ func Greedy(ctx context.Context, s Stepper, sources, maxLen, bos, eos int) ([][]
 			return nil, fmt.Errorf("greedy search: step %d: %w", t, err)
 		}
 		var rows, still []int
-		tokens = tokens[:0]
+		tokens = nil
 		for h, src := range active {
 			v := argmax(logp[h])
 			if v < 0 {
