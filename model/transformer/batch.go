@@ -1,5 +1,7 @@
 package transformer
 
+// Notation: B sequences, S the longest source, T the longest target plus its eos.
+
 import (
 	"fmt"
 

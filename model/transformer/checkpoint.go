@@ -1,5 +1,7 @@
 package transformer
 
+// Notation: V the target vocabulary, C = d_model, P = max_position_embeddings.
+
 import (
 	"fmt"
 	"path/filepath"

@@ -1,5 +1,8 @@
 package transformer
 
+// Notation: C = d_model, V the target vocabulary (decoder_vocab_size, else vocab_size), h heads,
+// d_ff the feed-forward width, N layers per stack, P = max_position_embeddings.
+
 import (
 	"encoding/json"
 	"fmt"

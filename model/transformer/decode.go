@@ -64,7 +64,7 @@ func (m *Model) NewCache(b *Batch, maxLen int) (*Cache, error) {
 	nh := m.Config.DecoderAttentionHeads
 	hs := m.Config.DModel / nh
 	c := &Cache{B: b.B, S: b.S, maxLen: maxLen, g: g, padding: make([]float32, b.B*b.S)}
-	copy(c.padding, keyMask(b.AttentionMask))
+	copy(c.padding, keyMask(g, b.AttentionMask))
 	for _, l := range m.Decoder {
 		mem := l.Memory(g, enc, nil) // (B, nh, S, hs) views
 		k, v := tensor.New(b.B, nh, b.S, hs), tensor.New(b.B, nh, b.S, hs)

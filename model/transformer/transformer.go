@@ -202,7 +202,7 @@ func (m *Model) Encode(g *autograd.Graph, b *Batch, rng *tensor.RNG) *autograd.V
 		panic(err.Error())
 	}
 	x := nn.Dropout(g, m.embed(g, m.SrcEmbed, b.InputIDs, b.B, b.S, 0), m.Config.Dropout, rng) // (B, S, C)
-	mask := keyMask(b.AttentionMask)
+	mask := keyMask(g, b.AttentionMask)
 	for _, l := range m.Encoder {
 		x = l.Forward(g, x, mask, rng)
 	}
@@ -221,7 +221,7 @@ func (m *Model) Decode(g *autograd.Graph, enc *autograd.Var, b *Batch, rng *tens
 	if b.DecoderInputIDs == nil && b.Labels == nil {
 		panic("transformer.Decode: the batch has neither decoder inputs nor labels")
 	}
-	mask := keyMask(b.AttentionMask)
+	mask := keyMask(g, b.AttentionMask)
 	x := nn.Dropout(g, m.embed(g, m.TgtEmbed, m.decoderInputs(b), b.B, b.T, 0), m.Config.Dropout, rng) // (B, T, C)
 	for _, l := range m.Decoder {
 		x = l.Forward(g, x, l.Memory(g, enc, mask), nil, rng)
@@ -244,8 +244,8 @@ func (m *Model) Loss(g *autograd.Graph, logits *autograd.Var, labels []int, eps 
 }
 
 // keyMask is the additive attention mask of a 0/1 attention mask: 0 for real keys, the float32
-// minimum for padding (as HuggingFace does); nil when nothing is padded.
-func keyMask(attention []int) tensor.AttentionMask {
+// minimum for padding (as HuggingFace does); nil when nothing is padded. It lives in g's arena.
+func keyMask(g *autograd.Graph, attention []int) tensor.AttentionMask {
 	padded := false
 	for _, v := range attention {
 		padded = padded || v == 0
@@ -253,8 +253,9 @@ func keyMask(attention []int) tensor.AttentionMask {
 	if !padded {
 		return nil
 	}
-	mask := make(tensor.AttentionMask, len(attention))
+	mask := g.Arena().New(len(attention)).Data()
 	for i, v := range attention {
+		mask[i] = 0
 		if v == 0 {
 			mask[i] = -math.MaxFloat32
 		}
