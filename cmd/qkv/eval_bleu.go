@@ -24,7 +24,12 @@ files (--ref, line i of each translating the same source line) with corpus BLEU 
 computed exactly as 'sacrebleu HYP -r REF' computes them: 13a tokenisation, 4-grams, 'exp'
 smoothing, the closest reference length, cased unless --lowercase; chrF with character 6-grams,
 beta 2, whitespace excluded. Files may be gzipped (.gz). An empty reference line means that
-reference is missing for the segment; every segment needs at least one.`,
+reference is missing for the segment; every segment needs at least one.
+
+The lines read as sacreBLEU's score objects print ("BLEU = 34.51 67.2/42.1/28.0/19.3 (BP = ...)",
+"chrF2 = 58.12"); its command line rounds to one decimal (--width 1). --json prints sacreBLEU's
+JSON fields (name, score, signature, verbose_score, ...) and the statistics behind them; the
+signatures leave out sacreBLEU's version field.`,
 		Example: `  qkv eval bleu --hyp out.de --ref ../shared/data/multi30k-en-de/test_2016_flickr.de.gz
   qkv eval bleu --hyp out.de --ref ref1.de --ref ref2.de --lowercase --json`,
 		Args: cobra.NoArgs,
