@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -244,6 +245,8 @@ func TestDecodeErrors(t *testing.T) {
 		"bad source id":       second(m.NewCache(&Batch{B: 1, S: 2, InputIDs: []int{1, 99}}, 0)),
 		"bad mask value":      second(m.NewCache(&Batch{B: 1, S: 2, InputIDs: []int{1, 2}, AttentionMask: []int{1, 2}}, 0)),
 		"source too long":     second(m.NewCache(&Batch{B: 1, S: 30, InputIDs: make([]int, 30)}, 0)),
+		"B·S overflows":       second(m.NewCache(&Batch{B: 1 << 62, S: 4}, 0)),
+		"no source":           second(m.NewCache(&Batch{}, 0)),
 		"MaxTokens 0":         second(m.Greedy(context.Background(), b, GreedyOptions{})),
 		"MaxTokens too many":  second(m.Greedy(context.Background(), b, GreedyOptions{MaxTokens: 24})),
 		"cancelled":           second(m.Greedy(ctx, b, GreedyOptions{MaxTokens: 3})),
@@ -263,3 +266,12 @@ func stepErr(m *Model, c *Cache, tokens []int) error {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// Non-finite weights give an error, not a made-up token.
+func TestGreedyNonFinite(t *testing.T) {
+	m := testModel(t, nil)
+	m.Decoder[0].FFN.FC2.Bias.Value.Set(float32(math.NaN()), 3)
+	if _, err := m.Greedy(context.Background(), testSources(m), GreedyOptions{MaxTokens: 3}); err == nil || !strings.Contains(err.Error(), "no finite logit") {
+		t.Fatalf("Greedy with a NaN weight: %v", err)
+	}
+}

@@ -118,7 +118,8 @@ type Batch struct {
 // token ids within the vocabularies. Encode and Decode panic on a batch it refuses.
 func (m *Model) Check(b *Batch) error {
 	c := m.Config
-	if b.B <= 0 || b.S <= 0 || len(b.InputIDs) != b.B*b.S {
+	n := len(b.InputIDs)
+	if b.B <= 0 || b.S <= 0 || b.B > n || b.S > n || n != b.B*b.S { // B, S ≤ n: no overflow in B·S
 		return fmt.Errorf("transformer: %d source ids for (B, S) = (%d, %d)", len(b.InputIDs), b.B, b.S)
 	}
 	if b.AttentionMask != nil && len(b.AttentionMask) != b.B*b.S {
@@ -138,7 +139,7 @@ func (m *Model) Check(b *Batch) error {
 	if b.DecoderInputIDs == nil && b.Labels == nil {
 		return nil // encoder only
 	}
-	if b.T <= 0 || (b.DecoderInputIDs != nil && len(b.DecoderInputIDs) != b.B*b.T) || (b.Labels != nil && len(b.Labels) != b.B*b.T) {
+	if b.T <= 0 || b.T > c.MaxPositionEmbeddings || (b.DecoderInputIDs != nil && len(b.DecoderInputIDs) != b.B*b.T) || (b.Labels != nil && len(b.Labels) != b.B*b.T) {
 		return fmt.Errorf("transformer: decoder inputs (%d) and labels (%d) must have B·T = %d·%d entries", len(b.DecoderInputIDs), len(b.Labels), b.B, b.T)
 	}
 	if err := checkIDs("decoder input id", b.DecoderInputIDs, c.TargetVocab()); err != nil {
