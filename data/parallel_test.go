@@ -253,7 +253,7 @@ func TestTokenBatches(t *testing.T) {
 
 // TestMulti30k reads the Multi30k training captions (29,000 English–German pairs, gzipped).
 func TestMulti30k(t *testing.T) {
-	dir := filepath.Join(testenv.RequireDataDir(t), "multi30k-en-de")
+	dir := testenv.RequireDataSubdir(t, "multi30k-en-de")
 	c, err := LoadParallel(filepath.Join(dir, "train.en.gz"), filepath.Join(dir, "train.de.gz"), MaxParallelBytes)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 // BenchmarkMulti30k scores the 29,000 German training captions of Multi30k against the
 // English ones: 360k hypothesis tokens, BLEU and chrF.
 func BenchmarkMulti30k(b *testing.B) {
-	dir := filepath.Join(testenv.RequireDataDir(b), "multi30k-en-de")
+	dir := testenv.RequireDataSubdir(b, "multi30k-en-de")
 	hyps, err := ReadSegments(filepath.Join(dir, "train.de.gz"))
 	if err != nil {
 		b.Fatal(err)

@@ -133,7 +133,7 @@ func TestFixtures(t *testing.T) {
 // TestSharedData scores Multi30k captions against unrelated captions of the same domain:
 // thousands of segments of German with umlauts, ß and punctuation.
 func TestSharedData(t *testing.T) {
-	dir := filepath.Join(testenv.RequireDataDir(t), "multi30k-en-de")
+	dir := testenv.RequireDataSubdir(t, "multi30k-en-de")
 	slice := regexp.MustCompile(`^(.+)\[:(\d+)\]$`)
 	read := func(spec string) []string {
 		m := slice.FindStringSubmatch(spec)
