@@ -22,6 +22,7 @@ type Config struct {
 	Bidirectional bool    `json:"bidirectional"`            // encoder reads both ways, H/2 units each
 	Attention     string  `json:"attention"`                // "additive", "dot", "general" or "none"
 	AttentionSize int     `json:"attention_size,omitempty"` // A of additive attention; 0 means H
+	InputFeeding  bool    `json:"input_feeding"`            // the decoder also reads h̃_{t−1} (needs attention)
 	MaxLength     int     `json:"max_length"`               // longest source or target sequence (tokens, EOS included)
 	Dropout       float32 `json:"dropout"`                  // on embeddings and decoder outputs (training)
 	PadTokenID    int     `json:"pad_token_id"`             // padding, in both vocabularies
@@ -86,6 +87,8 @@ func (c Config) Validate() error {
 		if _, err := nn.ParseScore(c.Attention); err != nil {
 			return fmt.Errorf("seq2seq config: %w, or none", err)
 		}
+	} else if c.InputFeeding {
+		return fmt.Errorf("seq2seq config: input_feeding feeds the attentional state back, so it needs attention (attention is none)")
 	}
 	if !(c.Dropout >= 0 && c.Dropout < 1) || math.IsNaN(float64(c.Dropout)) {
 		return fmt.Errorf("seq2seq config: dropout = %g, want a probability in [0, 1)", c.Dropout)
@@ -106,7 +109,7 @@ func (c Config) Validate() error {
 	}
 	e, h, g := int64(c.EmbedSize), int64(c.HiddenSize), int64(4)
 	params := (int64(c.SrcVocabSize)+int64(c.TgtVocabSize))*e + int64(c.TgtVocabSize)*h +
-		2*int64(c.NumLayers)*g*h*(e+2*h) + 2*h*h + int64(c.attentionSize())*3*h
+		2*int64(c.NumLayers)*g*h*(e+3*h) + 2*h*h + int64(c.attentionSize())*3*h
 	if params > 1<<34 {
 		return fmt.Errorf("seq2seq config: about %d parameters is more than this tool can hold in memory", params)
 	}

@@ -35,6 +35,8 @@ func FuzzParseConfig(f *testing.F) {
 		base + `,"cell":"lstm","bidirectional":true,"attention":"dot"}`,
 		base + `,"cell":"gru","bidirectional":false,"attention":"none","dropout":0.1}`,
 		base + `,"cell":"gru","attention":"general","attention_size":7}`,
+		base + `,"cell":"gru","attention":"additive","input_feeding":true}`,
+		base + `,"cell":"gru","attention":"none","input_feeding":true}`,
 		base + `,"cell":"rnn_tanh","attention":"none"}`,
 		base + `,"cell":"gru","attention":"location"}`,
 		base + `,"cell":"gru","attention":"none","dropout":1}`,

@@ -32,7 +32,10 @@ func (m *Model) Greedy(ctx context.Context, src [][]int, maxLen int) (Decoded, e
 	g := autograd.NewGraph()
 	g.SetGrad(false)
 	enc := m.Encode(g, &bt, nil)
-	states := enc.States
+	var feed *autograd.Var // h̃_{t−1}, with input feeding
+	if c.InputFeeding {
+		feed = g.Const(g.Arena().Zeros(b, c.HiddenSize))
+	}
 	prev := make([]int, b)
 	fill(prev, c.BOSTokenID)
 	out := Decoded{Tokens: make([][]int, b)}
@@ -42,9 +45,11 @@ func (m *Model) Greedy(ctx context.Context, src [][]int, maxLen int) (Decoded, e
 		if err := ctx.Err(); err != nil {
 			return Decoded{}, err
 		}
-		x := m.TgtEmbed.Forward(g, prev)                            // (B, E)
-		h := m.Decoder.Step(g, x, states)                           // (B, H)
-		logits, alpha := m.output(g, g.SplitDim(h, 0, b), enc, nil) // (B, 1, V_t), (B, 1, S)
+		ht, alpha := m.step(g, m.TgtEmbed.Forward(g, prev), feed, enc) // (B, 1, H), (B, 1, S)
+		logits := m.logits(g, ht, nil)                                 // (B, 1, V_t)
+		if c.InputFeeding {
+			feed = g.Reshape(ht, b, c.HiddenSize)
+		}
 		if alpha != nil {
 			a := alpha.Value.Contiguous().Data()
 			for r := range done {

@@ -28,6 +28,12 @@
 // decoder's recurrence does not depend on the attention, so teacher-forced training runs it
 // over all T positions at once and attends with T queries in one step; greedy decoding
 // steps one token at a time with the same parameters.
+//
+// With input feeding (Luong et al., section 3.3) the decoder also reads the previous
+// attentional state, its input at step t being [emb(y_{t−1}); h̃_{t−1}] with h̃_0 = 0, so
+// that it knows what it attended to before — as Bahdanau et al.'s decoder, whose state
+// depends on the previous context. Training then steps through the T positions one at a
+// time.
 package seq2seq
 
 import (
@@ -50,13 +56,14 @@ type Model struct {
 	Encoder   *nn.RNN          // encoder.rnn: E → H (bidirectional: H/2 each way), L layers
 	Bridge    *nn.Linear       // bridge: encoder final states (H) → decoder initial states (H)
 	TgtEmbed  *nn.Embedding    // decoder.embed (V_t, E)
-	Decoder   *nn.RNN          // decoder.rnn: E → H, L layers
+	Decoder   *nn.RNN          // decoder.rnn: E → H (E + H with input feeding), L layers
 	Attention *nn.RNNAttention // decoder.attention; nil without attention
 	Combine   *nn.Linear       // decoder.combine W_c: [c_t; h_t] (2H) → H; nil without attention
 	Out       *nn.Linear       // decoder.out W_s: H → V_t
 
 	mask   tensor.AttentionMask // scratch: the source padding mask of the last Encode
 	states []*autograd.Var      // scratch: the decoder's initial states of the last Encode
+	steps  []*autograd.Var      // scratch: per-step outputs of an input-feeding decoder
 }
 
 // New builds a model with weights drawn from seed: embeddings N(0, 1), every other weight and
@@ -91,7 +98,11 @@ func build(cfg Config) (*Model, error) {
 	m.Encoder = nn.NewRNN(ps, "encoder.rnn", kind, E, cfg.EncoderHidden(), L, cfg.Bidirectional)
 	m.Bridge = nn.NewLinear(ps, "bridge", H, H, true, true)
 	m.TgtEmbed = nn.NewEmbedding(ps, "decoder.embed", cfg.TgtVocabSize, E)
-	m.Decoder = nn.NewRNN(ps, "decoder.rnn", kind, E, H, L, false)
+	in := E
+	if cfg.InputFeeding {
+		in += H
+	}
+	m.Decoder = nn.NewRNN(ps, "decoder.rnn", kind, in, H, L, false)
 	if cfg.HasAttention() {
 		score, _ := nn.ParseScore(cfg.Attention)
 		m.Attention = nn.NewRNNAttention(ps, "decoder.attention", score, H, H, cfg.attentionSize())
@@ -159,20 +170,57 @@ func (m *Model) Forward(g *autograd.Graph, bt *Batch, rng *tensor.RNG) (logits, 
 	enc := m.Encode(g, bt, rng)
 	y := g.Reshape(m.TgtEmbed.Forward(g, bt.DecIn), bt.B, bt.T, c.EmbedSize) // (B, T, E)
 	y = g.Dropout(y, on(rng, c.Dropout), rng)
-	h, _ := m.Decoder.Forward(g, y, nil, enc.States) // (B, T, H)
-	return m.output(g, h, enc, rng)
+	var ht *autograd.Var // h̃ (B, T, H)
+	if c.InputFeeding {
+		ht, alpha = m.feedForward(g, y, enc)
+	} else {
+		h, _ := m.Decoder.Forward(g, y, nil, enc.States) // (B, T, H)
+		ht, alpha = m.attend(g, h, enc)
+	}
+	return m.logits(g, ht, rng), alpha
 }
 
-// output maps decoder states h (B, T, H) to logits (B, T, V_t), through the attention if the
-// model has one, whose weights (B, T, S) it returns too.
-func (m *Model) output(g *autograd.Graph, h *autograd.Var, enc Encoded, rng *tensor.RNG) (logits, alpha *autograd.Var) {
-	if m.Attention != nil {
-		var ctx *autograd.Var
-		ctx, alpha = m.Attention.Forward(g, h, enc.Keys, enc.H, enc.Mask) // (B, T, H), (B, T, S)
-		h = g.Tanh(m.Combine.Forward(g, g.Concat(2, ctx, h)))             // h̃ (B, T, H)
+// feedForward runs an input-feeding decoder over the embedded decoder inputs y (B, T, E) one
+// step at a time, returning h̃ (B, T, H) and α (B, T, S).
+func (m *Model) feedForward(g *autograd.Graph, y *autograd.Var, enc Encoded) (ht, alpha *autograd.Var) {
+	b, t, e := y.Value.Dim(0), y.Value.Dim(1), y.Value.Dim(2)
+	if cap(m.steps) < 2*t {
+		m.steps = make([]*autograd.Var, 2*t)
 	}
-	h = g.Dropout(h, on(rng, m.Config.Dropout), rng)
-	return m.Out.Forward(g, h), alpha // (B, T, V_t)
+	hts, alphas := m.steps[:t], m.steps[t:2*t]
+	yt := g.Contiguous(g.Transpose(y, 0, 1)) // time-major (T, B, E)
+	feed := g.Const(g.Arena().Zeros(b, m.Config.HiddenSize))
+	for i := 0; i < t; i++ {
+		hts[i], alphas[i] = m.step(g, g.Reshape(g.Narrow(yt, 0, i, 1), b, e), feed, enc) // (B, 1, H), (B, 1, S)
+		feed = g.Reshape(hts[i], b, m.Config.HiddenSize)
+	}
+	return g.Concat(1, hts...), g.Concat(1, alphas...)
+}
+
+// step is one decoder step from the embedded previous tokens e (B, E) and, with input
+// feeding, the previous attentional state feed (B, H): it advances enc.States in place and
+// returns h̃ (B, 1, H) and α (B, 1, S) (nil without attention).
+func (m *Model) step(g *autograd.Graph, e, feed *autograd.Var, enc Encoded) (ht, alpha *autograd.Var) {
+	if m.Config.InputFeeding {
+		e = g.Concat(1, e, feed) // (B, E + H)
+	}
+	h := m.Decoder.Step(g, e, enc.States)                     // (B, H)
+	return m.attend(g, g.SplitDim(h, 0, h.Value.Dim(0)), enc) // (B, 1, H)
+}
+
+// attend maps decoder states h (B, T, H) to the attentional states h̃ (B, T, H) and the
+// attention weights α (B, T, S); without attention h̃ = h and α is nil.
+func (m *Model) attend(g *autograd.Graph, h *autograd.Var, enc Encoded) (ht, alpha *autograd.Var) {
+	if m.Attention == nil {
+		return h, nil
+	}
+	ctx, alpha := m.Attention.Forward(g, h, enc.Keys, enc.H, enc.Mask) // (B, T, H), (B, T, S)
+	return g.Tanh(m.Combine.Forward(g, g.Concat(2, ctx, h))), alpha    // h̃ = tanh(W_c·[c; h])
+}
+
+// logits maps h̃ (B, T, H) to (B, T, V_t), with dropout when rng is non-nil.
+func (m *Model) logits(g *autograd.Graph, ht *autograd.Var, rng *tensor.RNG) *autograd.Var {
+	return m.Out.Forward(g, g.Dropout(ht, on(rng, m.Config.Dropout), rng))
 }
 
 // Loss is the mean cross-entropy of the teacher-forced predictions of a batch's targets,

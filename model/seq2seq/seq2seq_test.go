@@ -18,19 +18,20 @@ import (
 var _ train.Task = (*Task)(nil)
 
 // variants are the model shapes the tests cover: both cells, every attention, one and two
-// layers, one and two directions.
+// layers, one and two directions, with and without input feeding.
 func variants() []Config {
 	var out []Config
 	for i, v := range []struct {
 		cell, att string
 		layers    int
-		bi        bool
+		bi, feed  bool
 	}{
-		{"gru", "additive", 1, true}, {"lstm", "additive", 2, true}, {"gru", "dot", 2, false},
-		{"lstm", "general", 1, false}, {"gru", "none", 2, true}, {"lstm", "none", 1, true},
+		{"gru", "additive", 1, true, false}, {"lstm", "additive", 2, true, false}, {"gru", "dot", 2, false, false},
+		{"lstm", "general", 1, false, false}, {"gru", "none", 2, true, false}, {"lstm", "none", 1, true, false},
+		{"gru", "additive", 1, true, true}, {"lstm", "dot", 2, false, true},
 	} {
 		c := toyConfig(v.cell, v.att)
-		c.EmbedSize, c.HiddenSize, c.NumLayers, c.Bidirectional = 5, 6, v.layers, v.bi
+		c.EmbedSize, c.HiddenSize, c.NumLayers, c.Bidirectional, c.InputFeeding = 5, 6, v.layers, v.bi, v.feed
 		c.AttentionSize = 3 * (i % 2)
 		out = append(out, c)
 	}
@@ -265,6 +266,7 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.Cell = "rnn" }, "unknown recurrent cell"},
 		{func(c *Config) { c.Attention = "" }, "unknown attention score"},
 		{func(c *Config) { c.Dropout = float32(math.NaN()) }, "dropout"},
+		{func(c *Config) { c.Attention, c.InputFeeding = "none", true }, "needs attention"},
 		{func(c *Config) { c.EOSTokenID = 0 }, "both 0"},
 		{func(c *Config) { c.BOSTokenID = toyVocab }, "bos_token_id = 12 is outside"},
 		{func(c *Config) { c.SrcVocabSize, c.PadTokenID = 3, 3 }, "pad_token_id = 3 is outside"},
