@@ -158,4 +158,3 @@ func TestCopyAttentionIsDiagonal(t *testing.T) {
 		t.Fatalf("attention peaks on the diagonal in %.3f of rows with mean diagonal weight %.3f; want ≥ 0.9 and ≥ 0.7", p, w)
 	}
 }
-
