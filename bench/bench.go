@@ -1,6 +1,7 @@
-// Package bench runs the workloads W1–W4 that qkv is measured on, defined exactly as the
+// Package bench runs the workloads W1–W5 that qkv is measured on, defined exactly as the
 // PyTorch baselines define them (../shared/bench/WORKLOADS.md): W1 SGEMM, W2 GPT training
-// steps, W3 GPT-2 124M prefill and KV-cache decoding, W4 BERT-base encoder forward.
+// steps, W3 GPT-2 124M prefill and KV-cache decoding, W4 BERT-base encoder forward, W5 BERT
+// pretraining steps.
 //
 // Each measurement warms up, then takes the median of several repetitions.
 package bench
@@ -38,13 +39,14 @@ type Workload struct {
 	Run func(ctx context.Context, cs, variant string, threads int) ([]Result, error)
 }
 
-// Workloads lists W1–W4 in order.
+// Workloads lists W1–W5 in order.
 func Workloads() []Workload {
 	return []Workload{
 		{ID: "W1", Desc: "fp32 SGEMM C = A·B", Cases: []string{"1024x1024x1024", "4096x768x3072", "1x768x3072"}, Run: runW1},
 		{ID: "W2", Desc: "GPT training step (forward, backward, clip, AdamW)", Cases: []string{"small", "shakespeare"}, Run: runW2},
 		{ID: "W3", Desc: "GPT-2 124M prefill (64 tokens) and KV-cache greedy decoding (128 tokens)", Cases: []string{"gpt2-124m"}, Variants: W3Weights, Run: runW3},
 		{ID: "W4", Desc: "BERT-base encoder forward, sequence 128", Cases: []string{"batch1", "batch8"}, Run: runW4},
+		{ID: "W5", Desc: "BERT pretraining step (MLM + NSP, forward, backward, clip, AdamW)", Cases: []string{"mini", "base"}, Run: runW5},
 	}
 }
 

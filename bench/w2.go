@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"runtime"
-	"time"
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/model/gpt"
@@ -55,13 +54,7 @@ func runW2(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 	B, T := c.Batch, c.Block
 	x, y, row := make([]int, B*T), make([]int, B*T), make([]int, T+1)
 	g := autograd.NewGraph()
-	times := make([]float64, 0, w2Steps)
-	var first, last float32
-	allocs0, allocs1 := uint64(0), uint64(0)
-	for step := 0; step < w2Warmup+w2Steps; step++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	next := func() {
 		for b := 0; b < B; b++ {
 			for i := range row {
 				row[i] = rng.IntN(c.Vocab)
@@ -69,29 +62,15 @@ func runW2(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 			copy(x[b*T:], row[:T])
 			copy(y[b*T:], row[1:])
 		}
-		if step == w2Warmup {
-			allocs0 = readMallocs()
-		}
-		t0 := time.Now()
+	}
+	step := func() float32 {
 		g.Reset()
 		m.Params.ZeroGrad()
 		loss := m.Loss(g, m.Forward(g, x, B, T, nil), y)
 		g.Backward(loss)
 		optim.ClipGradNorm(m.Params.List(), 1)
 		opt.Step(1e-3)
-		dt := time.Since(t0).Seconds()
-		if step == w2Warmup+w2Steps-1 {
-			allocs1 = readMallocs()
-		}
-		if step == 0 {
-			first = loss.Value.Item()
-		}
-		last = loss.Value.Item()
-		if step >= w2Warmup {
-			times = append(times, dt)
-		}
+		return loss.Value.Item()
 	}
-	tps := float64(B*T) / median(times)
-	extra := map[string]any{"loss_first": first, "loss_last": last, "allocs_per_step": float64(allocs1-allocs0) / float64(len(times)), "steps_timed": len(times), "arena_mb": float64(g.Bytes()) / (1 << 20)}
-	return []Result{{Workload: "W2", Case: cs, Threads: threads, Metric: "tokens_per_s", Value: tps, PeakRSSMB: PeakRSSMB(), Extra: extra}}, nil
+	return timeTraining(ctx, "W2", cs, threads, B*T, w2Warmup, w2Steps, g, next, step)
 }

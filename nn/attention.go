@@ -48,7 +48,7 @@ func composedAttention(g *autograd.Graph, q, k, v *autograd.Var, scale float32, 
 	scores := g.Scale(g.MatMul(q, g.Transpose(k, -2, -1)), scale) // (B, nh, T, S)
 	if o.Mask != nil {
 		b, s := k.Value.Dim(0), k.Value.Dim(2)
-		scores = g.Add(scores, g.Const(tensor.FromData(o.Mask, b, 1, 1, s)))
+		scores = g.Add(scores, g.Const(g.Arena().Wrap(o.Mask, b, 1, 1, s)))
 	}
 	att := g.Softmax(scores, o.Causal) // (B, nh, T, S)
 	if o.Weights != nil {

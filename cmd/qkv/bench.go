@@ -29,15 +29,16 @@ type benchOptions struct {
 func newBenchCmd() *cobra.Command {
 	o := &benchOptions{}
 	cmd := &cobra.Command{
-		Use:   "bench [W1 W2 W3 W4]",
-		Short: "Measure the workloads W1–W4 (SGEMM, GPT training, GPT-2 decoding, BERT forward)",
-		Long: `Measure qkv on the workloads W1–W4, defined as the PyTorch baselines in
+		Use:   "bench [W1 W2 W3 W4 W5]",
+		Short: "Measure the workloads W1–W5 (SGEMM, GPT training, GPT-2 decoding, BERT forward and training)",
+		Long: `Measure qkv on the workloads W1–W5, defined as the PyTorch baselines in
 ../shared/bench/ define them, and print a table (or JSON lines with --json):
 
   W1  fp32 SGEMM C = A·B for 1024×1024×1024, 4096×768×3072 and 1×768×3072, at 1 and N threads
   W2  GPT training step (forward, backward, clip, AdamW), configs small and shakespeare
   W3  GPT-2 124M: prefill a 64-token prompt, then greedy KV-cache decoding of 128 tokens
   W4  BERT-base encoder forward, sequence 128, batch 1 and 8
+  W5  BERT pretraining step (MLM + NSP, backward, clip, AdamW), configs mini and base
 
 Each case runs in its own process, so its peak RSS is its own. Measurements warm up first and
 report the median of several repetitions.`,
@@ -86,7 +87,7 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 	for _, a := range args {
 		w, ok := bench.Find(a)
 		if !ok {
-			return fmt.Errorf("unknown workload %q (want W1, W2, W3 or W4)", a)
+			return fmt.Errorf("unknown workload %q (want W1, W2, W3, W4 or W5)", a)
 		}
 		workloads = append(workloads, w)
 	}

@@ -1,6 +1,10 @@
 package testenv
 
-import "runtime/metrics"
+import (
+	"runtime"
+	"runtime/metrics"
+	"testing"
+)
 
 // HeapAllocated returns the bytes f allocates on the heap, to the precision of the runtime's
 // per-span accounting (tens of KiB): enough to see a parser that allocates by a size it read
@@ -12,4 +16,15 @@ func HeapAllocated(f func()) uint64 {
 	f()
 	metrics.Read(s)
 	return s[0].Value.Uint64() - before
+}
+
+// SteadyAllocs returns the allocations of one call of f once its buffers are warm. Pools are
+// emptied by a garbage collection, so one runs first, then f warms them up again.
+func SteadyAllocs(f func()) float64 {
+	runtime.GC()
+	runtime.GC()
+	for range 3 {
+		f()
+	}
+	return testing.AllocsPerRun(10, f)
 }

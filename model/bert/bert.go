@@ -155,12 +155,12 @@ type Output struct {
 
 // Encode runs the encoder: embeddings and every layer, then the pooler. rng non-nil turns
 // dropout on. weights, if non-nil, receives each layer's attention weights (B, nh, T, T).
-func (m *Model) Encode(g *autograd.Graph, b *Batch, rng *tensor.RNG, weights []*tensor.Tensor) *Output {
+func (m *Model) Encode(g *autograd.Graph, b *Batch, rng *tensor.RNG, weights []*tensor.Tensor) Output {
 	if err := m.Check(b); err != nil {
 		panic(err.Error())
 	}
 	x := m.Embeddings.Forward(g, b, rng) // (B, T, C)
-	mask := keyMask(b)
+	mask := keyMask(g, b)
 	for l, layer := range m.Layers {
 		var w **tensor.Tensor
 		if weights != nil {
@@ -170,12 +170,12 @@ func (m *Model) Encode(g *autograd.Graph, b *Batch, rng *tensor.RNG, weights []*
 	}
 	first := g.Narrow(x, 1, 0, 1) // (B, 1, C): the [CLS] position
 	pooled := g.Tanh(m.Pooler.Forward(g, g.Reshape(g.Contiguous(first), b.B, m.Config.HiddenSize)))
-	return &Output{Hidden: x, Pooled: pooled}
+	return Output{Hidden: x, Pooled: pooled}
 }
 
 // keyMask is the additive attention mask: 0 for real keys, the float32 minimum for padding
-// (as HuggingFace does), or nil when nothing is padded.
-func keyMask(b *Batch) tensor.AttentionMask {
+// (as HuggingFace does), or nil when nothing is padded. It lives in g's arena.
+func keyMask(g *autograd.Graph, b *Batch) tensor.AttentionMask {
 	if b.AttentionMask == nil {
 		return nil
 	}
@@ -186,7 +186,7 @@ func keyMask(b *Batch) tensor.AttentionMask {
 	if !padded {
 		return nil
 	}
-	mask := make(tensor.AttentionMask, len(b.AttentionMask))
+	mask := tensor.AttentionMask(g.Arena().Zeros(len(b.AttentionMask)).Data())
 	for i, v := range b.AttentionMask {
 		if v == 0 {
 			mask[i] = -3.4028234663852886e38
@@ -200,11 +200,10 @@ func (e *Embeddings) Forward(g *autograd.Graph, b *Batch, rng *tensor.RNG) *auto
 	C := e.Word.Weight.Value.Dim(1)
 	x := g.Reshape(e.Word.Forward(g, b.InputIDs), b.B, b.T, C)
 	x = g.Add(x, g.Narrow(e.Position.Weight, 0, 0, b.T)) // positions 0..T-1, broadcast over B
-	types := b.TokenTypeIDs
-	if types == nil {
-		types = make([]int, b.B*b.T)
+	if b.TokenTypeIDs == nil {                           // all type 0: row 0, broadcast over (B, T)
+		return g.Dropout(e.LN.Forward(g, g.Add(x, g.Narrow(e.TokenType.Weight, 0, 0, 1))), on(rng, e.Dropout), rng)
 	}
-	x = g.Add(x, g.Reshape(e.TokenType.Forward(g, types), b.B, b.T, C))
+	x = g.Add(x, g.Reshape(e.TokenType.Forward(g, b.TokenTypeIDs), b.B, b.T, C))
 	return g.Dropout(e.LN.Forward(g, x), on(rng, e.Dropout), rng)
 }
 

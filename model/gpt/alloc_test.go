@@ -1,24 +1,13 @@
 package gpt
 
 import (
-	"runtime"
 	"testing"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/optim"
 	"github.com/qkvdev/qkv/tensor"
 )
-
-// steadyAllocs returns the allocations of one call of f once its buffers are warm. Pools are
-// emptied by a garbage collection, so one runs first, then f warms them up again.
-func steadyAllocs(f func()) float64 {
-	runtime.GC()
-	runtime.GC()
-	for range 3 {
-		f()
-	}
-	return testing.AllocsPerRun(10, f)
-}
 
 // A training step (forward, backward, clip, AdamW) reuses every buffer of the previous step,
 // and so does a decoding step with a KV cache.
@@ -48,7 +37,7 @@ func TestStepsAllocateNothing(t *testing.T) {
 		optim.ClipGradNorm(m.Params.List(), 1)
 		opt.Step(1e-3)
 	}
-	if n := steadyAllocs(train); n > 1 {
+	if n := testenv.SteadyAllocs(train); n > 1 {
 		t.Errorf("a training step allocates %v times, want 0", n)
 	}
 
@@ -68,7 +57,7 @@ func TestStepsAllocateNothing(t *testing.T) {
 		}
 		next++
 	}
-	if n := steadyAllocs(decode); n > 1 {
+	if n := testenv.SteadyAllocs(decode); n > 1 {
 		t.Errorf("a decoding step allocates %v times, want 0", n)
 	}
 }
