@@ -126,6 +126,7 @@ func TestPretrainNSPRatio(t *testing.T) {
 		}
 	}
 	ratio := float64(random) / float64(len(p.Instances))
+	t.Logf("%d of %d instances (%.3f) have a random next segment", random, len(p.Instances), ratio)
 	if n := len(p.Instances); n < 1000 || ratio < 0.47 || ratio > 0.54 {
 		t.Errorf("%d of %d instances (%.3f) have a random next segment, want about half", random, n, ratio)
 	}
@@ -225,6 +226,7 @@ func TestPretrainMasking(t *testing.T) {
 		}
 	}
 	total := masked + random + same
+	t.Logf("%d chosen tokens: %.4f [MASK], %.4f random, %.4f unchanged", total, float64(masked)/float64(total), float64(random)/float64(total), float64(same)/float64(total))
 	// A random replacement hits the original token with chance 1/V.
 	V := float64(v.VocabSize())
 	for _, c := range []struct {
