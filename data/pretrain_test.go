@@ -367,6 +367,13 @@ func TestPretrainBatchFeedsBERT(t *testing.T) {
 	if l := loss.Value.Item(); math.IsNaN(float64(l)) || l <= 0 {
 		t.Errorf("pretraining loss %v", l)
 	}
+	// The gathered path (the MLM decoder on the labelled positions only) reads the same labels.
+	var pos bert.MaskedPositions
+	pos.Set(pb.MLMLabels)
+	_, _, gathered := m.Pretrain(autograd.NewGraph(), b, &pos, pb.NSPLabels, nil)
+	if d := math.Abs(float64(gathered.Value.Item() - loss.Value.Item())); d > 1e-5 {
+		t.Errorf("loss %v over the labelled positions, %v over all", gathered.Value.Item(), loss.Value.Item())
+	}
 }
 
 func TestPretrainBadOptions(t *testing.T) {
