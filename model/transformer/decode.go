@@ -29,7 +29,7 @@ import (
 // hypothesis's source, with the source padding mask. It owns its memory; a Cache is not safe
 // for concurrent use.
 type Cache struct {
-	B, S           int
+	rows, srcLen   int              // B, S
 	self           []*nn.KVCache    // per layer: (B, nh, P', hs), Len positions filled
 	crossK, crossV []*tensor.Tensor // per layer: (B, nh, S, hs)
 	padding        []float32        // (B·S) additive key mask; all zeros when nothing is padded
@@ -39,6 +39,9 @@ type Cache struct {
 	g              *autograd.Graph // inference graph, reset every step
 	logp           *tensor.Tensor  // (B, V): the last step's log-probabilities
 }
+
+// Rows is B, the number of hypotheses (it changes with Reorder).
+func (c *Cache) Rows() int { return c.rows }
 
 // Len is the number of positions decoded so far.
 func (c *Cache) Len() int { return c.self[0].Len }
@@ -63,7 +66,7 @@ func (m *Model) NewCache(b *Batch, maxLen int) (*Cache, error) {
 	enc := m.Encode(g, &src, nil) // (B, S, C)
 	nh := m.Config.DecoderAttentionHeads
 	hs := m.Config.DModel / nh
-	c := &Cache{B: b.B, S: b.S, maxLen: maxLen, g: g, padding: make([]float32, b.B*b.S)}
+	c := &Cache{rows: b.B, srcLen: b.S, maxLen: maxLen, g: g, padding: make([]float32, b.B*b.S)}
 	copy(c.padding, keyMask(g, b.AttentionMask))
 	for _, l := range m.Decoder {
 		mem := l.Memory(g, enc, nil) // (B, nh, S, hs) views
@@ -80,8 +83,8 @@ func (m *Model) NewCache(b *Batch, maxLen int) (*Cache, error) {
 // token) and returns the log-probabilities of the next token, (B, V). The tensor is owned by
 // the cache and valid until the next Step or Reorder.
 func (m *Model) Step(c *Cache, tokens []int) (*tensor.Tensor, error) {
-	if len(tokens) != c.B {
-		return nil, fmt.Errorf("transformer: %d tokens for a cache of %d hypotheses", len(tokens), c.B)
+	if len(tokens) != c.rows {
+		return nil, fmt.Errorf("transformer: %d tokens for a cache of %d hypotheses", len(tokens), c.rows)
 	}
 	if err := checkIDs("decoder token", tokens, m.Config.TargetVocab()); err != nil {
 		return nil, err
@@ -96,7 +99,7 @@ func (m *Model) Step(c *Cache, tokens []int) (*tensor.Tensor, error) {
 	if keyMaskIsEmpty(c.padding) {
 		mask = nil
 	}
-	x := m.embed(g, m.TgtEmbed, tokens, c.B, 1, pos) // (B, 1, C)
+	x := m.embed(g, m.TgtEmbed, tokens, c.rows, 1, pos) // (B, 1, C)
 	for l, layer := range m.Decoder {
 		mem := nn.Memory{K: g.Const(c.crossK[l]), V: g.Const(c.crossV[l]), Mask: mask}
 		x = layer.Forward(g, x, mem, c.self[l], nil)
@@ -106,8 +109,8 @@ func (m *Model) Step(c *Cache, tokens []int) (*tensor.Tensor, error) {
 	}
 	logits := m.logits(g, x) // (B, 1, V)
 	V := m.Config.TargetVocab()
-	if c.logp == nil || c.logp.Dim(0) != c.B {
-		c.logp = tensor.New(c.B, V)
+	if c.logp == nil || c.logp.Dim(0) != c.rows {
+		c.logp = tensor.New(c.rows, V)
 	}
 	logSoftmax(c.logp.Data(), logits.Value.Data(), V)
 	return c.logp, nil
@@ -150,8 +153,8 @@ func (c *Cache) Reorder(indices []int) error {
 		return fmt.Errorf("transformer: Reorder needs at least one row")
 	}
 	for i, r := range indices {
-		if r < 0 || r >= c.B {
-			return fmt.Errorf("transformer: Reorder index %d at %d is outside the cache's %d rows", r, i, c.B)
+		if r < 0 || r >= c.rows {
+			return fmt.Errorf("transformer: Reorder index %d at %d is outside the cache's %d rows", r, i, c.rows)
 		}
 	}
 	if len(c.spare) != 4*len(c.self) {
@@ -162,7 +165,7 @@ func (c *Cache) Reorder(indices []int) error {
 		for i, t := range []**tensor.Tensor{&s.K, &s.V, &c.crossK[l], &c.crossV[l]} {
 			used := s.Len // self-attention: the positions decoded so far
 			if i >= 2 {
-				used = c.S // cross-attention: the whole source
+				used = c.srcLen // cross-attention: the whole source
 			}
 			sp[i] = gatherRows(sp[i], *t, indices, used)
 			*t, sp[i] = sp[i], *t
@@ -170,10 +173,10 @@ func (c *Cache) Reorder(indices []int) error {
 	}
 	padding := c.sparePadding[:0]
 	for _, r := range indices {
-		padding = append(padding, c.padding[r*c.S:(r+1)*c.S]...)
+		padding = append(padding, c.padding[r*c.srcLen:(r+1)*c.srcLen]...)
 	}
 	c.padding, c.sparePadding = padding, c.padding
-	c.B = len(indices)
+	c.rows = len(indices)
 	return nil
 }
 

@@ -173,8 +173,8 @@ func TestReorder(t *testing.T) {
 			t.Fatalf("after Reorder(%v): log-probs differ by %g from a fresh cache", r.indices, testenv.MaxDiff(got, want))
 		}
 	}
-	if c.Len() != len(history[0]) || c.B != 2 {
-		t.Fatalf("Len = %d, B = %d; want %d and 2", c.Len(), c.B, len(history[0]))
+	if c.Len() != len(history[0]) || c.Rows() != 2 {
+		t.Fatalf("Len = %d, B = %d; want %d and 2", c.Len(), c.Rows(), len(history[0]))
 	}
 }
 
