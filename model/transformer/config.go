@@ -13,8 +13,8 @@ import (
 // Config is the hyper-parameter set, with the field names of HuggingFace's MarianConfig, so a
 // config.json of an opus-mt model reads as it is.
 //
-// Two fields are qkv extensions that HuggingFace's MarianMTModel does not know (transformers
-// ignores them, so a model that sets them must be run by qkv, not by transformers):
+// One field is a qkv extension that HuggingFace's MarianMTModel does not know (transformers
+// ignores it, so a model that sets it must be run by qkv, not by transformers):
 //
 //   - pre_layer_norm: pre-LayerNorm residuals (x + sublayer(LN(x))) with one more LayerNorm at
 //     the end of each stack (model.encoder.layer_norm, model.decoder.layer_norm, as in mBART),
@@ -23,7 +23,10 @@ import (
 // Separate source and target embeddings are HuggingFace's own share_encoder_decoder_embeddings
 // = false (model.encoder.embed_tokens.weight, model.decoder.embed_tokens.weight, with
 // decoder_vocab_size rows for the target side), and an output layer of its own is
-// tie_word_embeddings = false (lm_head.weight).
+// tie_word_embeddings = false (lm_head.weight). The default layout — shared and tied, post-LN —
+// is the one the reference checkpoint (made for transformers' MarianMTModel) uses and that
+// Save reproduces tensor for tensor; the separate-vocabulary layout follows transformers' names
+// but has no reference checkpoint here to prove that transformers loads it.
 type Config struct {
 	VocabSize             int    `json:"vocab_size"`              // source vocabulary (and target, when shared)
 	DecoderVocabSize      int    `json:"decoder_vocab_size"`      // V: target vocabulary; 0 means vocab_size
