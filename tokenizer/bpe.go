@@ -161,9 +161,12 @@ func (m *bpeMerger) bpeLong(piece string, out []int) []int {
 
 // newNodes returns the bytes of piece as a linked list of tokens, each with the merge of the
 // pair it starts.
-func (m *bpeMerger) newNodes(piece string) []bpeNode {
+func (m *bpeMerger) newNodes(piece string) []bpeNode { return m.fillNodes(nil, piece) }
+
+// fillNodes is newNodes reusing the memory of buf.
+func (m *bpeMerger) fillNodes(buf []bpeNode, piece string) []bpeNode {
 	n := len(piece)
-	nodes := make([]bpeNode, n)
+	nodes := slices.Grow(buf[:0], n)[:n]
 	for i := 0; i < n; i++ {
 		nodes[i] = bpeNode{id: m.byteID[piece[i]], prev: int32(i - 1), next: int32(i + 1)}
 	}
@@ -209,38 +212,82 @@ func appendNodes(out []int, nodes []bpeNode) []int {
 // merging the lowest pair one at a time; the priority queue holds the distinct ranks present,
 // which are few, each with the positions of its pairs.
 func (m *bpeMerger) bpeByRank(piece string, out []int) []int {
-	nodes := m.newNodes(piece)
-	at := map[int32][]int32{} // positions of the pairs of each rank, left token's
-	ranks := heap[int32]{less: cmp.Less[int32]}
+	var s rankMerge
+	m.mergeByRank(&s, piece, false)
+	return appendNodes(out, s.nodes)
+}
+
+// rankMerge is the working state of bpeByRank, kept so that the chunks of a long piece reuse
+// its memory.
+type rankMerge struct {
+	nodes []bpeNode
+	at    map[int32][]int32 // positions of the pairs of each rank, left token's
+	spare [][]int32         // emptied lists of at, for reuse
+	ranks heap[int32]
+	// first and last, when tracked, are the successive first and last tokens of the piece.
+	first, last []edgeToken
+}
+
+// edgeToken is a token at one end of a piece being merged, and since when it is there.
+type edgeToken struct {
+	id    int32
+	since int32 // the rank of the merge that made it; -1 for a byte's token
+}
+
+// mergeByRank merges piece into s.nodes (see bpeByRank); track records s.first and s.last.
+func (m *bpeMerger) mergeByRank(s *rankMerge, piece string, track bool) {
+	s.nodes = m.fillNodes(s.nodes, piece)
+	nodes := s.nodes
+	if s.at == nil {
+		s.at = map[int32][]int32{}
+		s.ranks.less = cmp.Less[int32]
+	}
+	s.first, s.last = s.first[:0], s.last[:0]
+	if track {
+		s.first = append(s.first, edgeToken{nodes[0].id, -1})
+		s.last = append(s.last, edgeToken{nodes[len(nodes)-1].id, -1})
+	}
 	add := func(rank, pos int32) {
-		l, ok := at[rank]
+		l, ok := s.at[rank]
 		if !ok {
-			ranks.push(rank)
+			s.ranks.push(rank)
+			if k := len(s.spare); k > 0 {
+				l, s.spare = s.spare[k-1], s.spare[:k-1]
+			}
 		}
-		at[rank] = append(l, pos)
+		s.at[rank] = append(l, pos)
 	}
 	for i, nd := range nodes {
 		if nd.pair.rank != noRank {
 			add(nd.pair.rank, int32(i))
 		}
 	}
-	for ranks.len() > 0 {
-		rank := ranks.pop()
-		list := at[rank]
-		delete(at, rank)
+	for s.ranks.len() > 0 {
+		rank := s.ranks.pop()
+		list := s.at[rank]
+		delete(s.at, rank)
 		slices.Sort(list)
 		for _, pos := range list {
 			if nodes[pos].id < 0 || nodes[pos].pair.rank != rank {
 				continue
 			}
-			for _, p := range m.mergeAt(nodes, pos) {
+			changed := m.mergeAt(nodes, pos)
+			if track {
+				if pos == 0 {
+					s.first = append(s.first, edgeToken{nodes[0].id, rank})
+				}
+				if nodes[pos].next < 0 {
+					s.last = append(s.last, edgeToken{nodes[pos].id, rank})
+				}
+			}
+			for _, p := range changed {
 				if p >= 0 && nodes[p].pair.rank != noRank {
 					add(nodes[p].pair.rank, p)
 				}
 			}
 		}
+		s.spare = append(s.spare, list[:0])
 	}
-	return appendNodes(out, nodes)
 }
 
 // pieceCache remembers the tokens of pieces that are not single tokens. It is safe for

@@ -28,37 +28,38 @@ func readJSON(t testing.TB, path string, v any) {
 	}
 }
 
-var (
-	gpt2Once sync.Once
-	gpt2Tok  *GPT2
-	gpt2Err  error
-)
+// loaded is a tokenizer loaded once per test binary.
+type loaded[T any] struct {
+	once sync.Once
+	tok  T
+	err  error
+}
+
+// get returns the tokenizer, loading it on the first call.
+func (l *loaded[T]) get(t testing.TB, load func() (T, error)) T {
+	t.Helper()
+	l.once.Do(func() { l.tok, l.err = load() })
+	if l.err != nil {
+		t.Fatal(l.err)
+	}
+	return l.tok
+}
+
+var gpt2Tok loaded[*GPT2]
 
 // loadTestGPT2 loads GPT-2's tokenizer from the shared data once per test binary.
 func loadTestGPT2(t testing.TB) *GPT2 {
 	t.Helper()
 	dir := dataDir(t, "gpt2-tokenizer")
-	gpt2Once.Do(func() { gpt2Tok, gpt2Err = LoadGPT2(dir) })
-	if gpt2Err != nil {
-		t.Fatal(gpt2Err)
-	}
-	return gpt2Tok
+	return gpt2Tok.get(t, func() (*GPT2, error) { return LoadGPT2(dir) })
 }
 
-var (
-	bertOnce sync.Once
-	bertTok  *WordPiece
-	bertErr  error
-)
+var bertTok loaded[*WordPiece]
 
 func loadTestBERT(t testing.TB) *WordPiece {
 	t.Helper()
 	dir := dataDir(t, "bert-base-uncased-vocab")
-	bertOnce.Do(func() { bertTok, bertErr = LoadWordPiece(dir, true) })
-	if bertErr != nil {
-		t.Fatal(bertErr)
-	}
-	return bertTok
+	return bertTok.get(t, func() (*WordPiece, error) { return LoadWordPiece(dir, true) })
 }
 
 func shakespeare(t testing.TB) string {

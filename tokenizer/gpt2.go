@@ -167,19 +167,28 @@ func newGPT2(s gpt2Spec) (*GPT2, error) {
 // Encode returns the tokens of text, treating special tokens written in it as plain text (as
 // tiktoken's encode_ordinary does).
 func (g *GPT2) Encode(text string) []int {
-	return g.appendOrdinary(make([]int, 0, len(text)/4+1), text)
+	if out := g.appendOrdinary(nil, text); out != nil {
+		return out
+	}
+	return []int{}
 }
 
+// appendOrdinary appends the tokens of text to out. A nil out is allocated for a token every
+// four bytes of text, once the first piece shows whether that suits (see bpeChunked).
 func (g *GPT2) appendOrdinary(out []int, text string) []int {
 	for i := 0; i < len(text); {
 		j := nextPiece(text, i)
-		out = g.appendPiece(out, text[i:j])
+		if cap(out) == 0 && j-i <= chunkBytes {
+			out = make([]int, 0, (len(text)-i)/4+1)
+		}
+		out = g.appendPiece(out, text[i:j], len(text)-j)
 		i = j
 	}
 	return out
 }
 
-func (g *GPT2) appendPiece(out []int, piece string) []int {
+// appendPiece appends the tokens of piece, which after bytes of text follow.
+func (g *GPT2) appendPiece(out []int, piece string, after int) []int {
 	if id, ok := g.vocab[piece]; ok && g.isDirect(id, piece) {
 		return append(out, int(id))
 	}
@@ -190,6 +199,9 @@ func (g *GPT2) appendPiece(out []int, piece string) []int {
 			}
 			return out
 		}
+	}
+	if len(piece) > chunkBytes && g.monotone { // bounded working memory (cacheMaxPiece is less)
+		return g.bpeChunked(piece, out, chunkBytes, after)
 	}
 	start := len(out)
 	out = g.bpe(piece, out)
