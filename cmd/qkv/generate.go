@@ -22,6 +22,7 @@ import (
 	"github.com/qkvdev/qkv/sample"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tensor/kernel"
+	"github.com/qkvdev/qkv/textstream"
 	"github.com/qkvdev/qkv/tokenizer"
 )
 
@@ -195,57 +196,27 @@ func loadLM(resolved string) (*gpt.Model, tokenizer.Tokenizer, error) {
 	return m, tok, nil
 }
 
-// streamer prints generated text as tokens arrive: it holds back an incomplete UTF-8 sequence
-// at the end (byte-level tokens may split a character) and any tail that could begin a stop
-// sequence, and ends generation when a stop sequence appears (without printing it). Each token
-// that completes text is one Write (no buffering, no fsync: a terminal or pipe sees it at once);
-// the first write error ends generation and is kept in err.
+// streamer prints generated text as tokens arrive (see textstream: UTF-8 holdback and stop
+// sequences). Each token that completes text is one Write (no buffering, no fsync: a terminal
+// or pipe sees it at once); the first write error ends generation and is kept in err.
 type streamer struct {
-	w       io.Writer
-	tok     tokenizer.Tokenizer
-	stops   []string
-	ids     []int
-	printed int // bytes of the decoded text already written
-	done    bool
-	err     error // the first decoding or write error
+	w   io.Writer
+	ts  *textstream.Stream
+	err error // the first decoding or write error
 }
 
 func newStreamer(w io.Writer, tok tokenizer.Tokenizer, stops []string) *streamer {
-	return &streamer{w: w, tok: tok, stops: stops}
+	return &streamer{w: w, ts: textstream.New(tok, stops)}
 }
 
 func (s *streamer) emit(id int) bool {
-	s.ids = append(s.ids, id)
-	text, err := s.tok.Decode(s.ids)
+	delta, stopped, err := s.ts.Push(id)
 	if err != nil {
 		s.err = err
 		return false
 	}
-	if i, ok := firstStop(text, s.stops); ok {
-		s.write(text[:i])
-		s.done = true
-		return false
-	}
-	safe := len(text)
-	for _, st := range s.stops { // keep back a possible start of a stop sequence
-		for k := min(len(st)-1, len(text)); k > 0; k-- {
-			if strings.HasSuffix(text, st[:k]) {
-				safe = min(safe, len(text)-k)
-				break
-			}
-		}
-	}
-	safe = completeUTF8(text[:safe])
-	s.write(text[:safe])
-	return s.err == nil
-}
-
-// write prints what text has beyond what is already printed.
-func (s *streamer) write(text string) {
-	if len(text) > s.printed {
-		s.writeString(text[s.printed:])
-		s.printed = len(text)
-	}
+	s.writeString(delta)
+	return !stopped && s.err == nil
 }
 
 // writeString writes text unless an earlier write failed, keeping the first error.
@@ -260,51 +231,12 @@ func (s *streamer) writeString(text string) {
 
 // flush writes whatever was held back once generation has ended.
 func (s *streamer) flush() {
-	if s.done || s.err != nil {
+	if s.err != nil {
 		return
 	}
-	text, err := s.tok.Decode(s.ids)
-	if err == nil {
-		s.write(text)
+	if text, err := s.ts.Flush(); err == nil {
+		s.writeString(text)
 	}
-}
-
-func firstStop(text string, stops []string) (int, bool) {
-	best, found := len(text), false
-	for _, st := range stops {
-		if i := strings.Index(text, st); i >= 0 && i < best {
-			best, found = i, true
-		}
-	}
-	return best, found
-}
-
-// completeUTF8 returns the length of the longest prefix of s that does not end inside a UTF-8
-// sequence that more bytes could complete.
-func completeUTF8(s string) int {
-	for back := 1; back <= 3 && back <= len(s); back++ {
-		c := s[len(s)-back]
-		if c < 0x80 {
-			return len(s)
-		}
-		if c >= 0xC0 { // a lead byte: is its sequence complete?
-			if need := seqLen(c); need > back {
-				return len(s) - back
-			}
-			return len(s)
-		}
-	}
-	return len(s)
-}
-
-func seqLen(lead byte) int {
-	switch {
-	case lead >= 0xF0:
-		return 4
-	case lead >= 0xE0:
-		return 3
-	}
-	return 2
 }
 
 func unescape(s string) string {
