@@ -168,7 +168,8 @@ func goroot() string {
 	if r := os.Getenv("GOROOT"); r != "" {
 		return r
 	}
-	return runtime.GOROOT() //nolint:staticcheck // last resort when the go command is absent
+	//lint:ignore SA1019 the last resort when neither the go command nor $GOROOT is there
+	return runtime.GOROOT()
 }
 
 // readText reads at most maxBytes of the regular file at path. Anything else (a named pipe, a
