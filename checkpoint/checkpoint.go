@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // A run folder:
@@ -174,15 +175,10 @@ func checkpointNames(entries []os.DirEntry) []string {
 	return names
 }
 
-// hashFile returns the size and SHA-256 of a regular file (anything else is refused unopened:
-// opening a FIFO would block).
+// hashFile returns the size and SHA-256 of a regular file (anything else is refused without
+// blocking).
 func hashFile(path string) (manifestFile, error) {
-	if st, err := os.Stat(path); err != nil {
-		return manifestFile{}, err
-	} else if !st.Mode().IsRegular() {
-		return manifestFile{}, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
-	}
-	f, err := os.Open(path)
+	f, err := fileutil.Open(path)
 	if err != nil {
 		return manifestFile{}, err
 	}

@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/tensor"
 )
 
@@ -30,14 +30,10 @@ const MaxParallelBytes = 1 << 30
 // not a regular file (a folder, a FIFO, a device), invalid UTF-8 (naming the line) and more
 // than maxBytes of text.
 func ReadLines(path string, maxBytes int64) ([]string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
+	f, err := fileutil.Open(path) // refuses a folder, a FIFO, a device without blocking
+	if errors.Is(err, fileutil.ErrNotRegular) {
+		return nil, fmt.Errorf("%w; want a text file with one sentence a line", err)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s); want a text file with one sentence a line", path, st.Mode().Type())
-	}
-	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}

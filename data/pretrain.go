@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/tensor"
 )
 
@@ -474,14 +475,10 @@ var errTooLarge = errors.New("too large")
 // readDocumentFile reads one regular file of at most limit bytes as UTF-8 text without a byte
 // order mark.
 func readDocumentFile(path string, limit int64) (string, error) {
-	st, err := os.Stat(path) // before opening: opening a FIFO would wait for a writer
-	if err != nil {
-		return "", fmt.Errorf("pretraining corpus: %w", err)
+	f, err := fileutil.Open(path) // refuses a FIFO, a device without blocking
+	if errors.Is(err, fileutil.ErrNotRegular) {
+		return "", fmt.Errorf("pretraining corpus: %w; give a text file or a folder of them", err)
 	}
-	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("pretraining corpus: %s is not a regular file (mode %s); give a text file or a folder of them", path, st.Mode())
-	}
-	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("pretraining corpus: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // Format is how a file is laid out.
@@ -44,14 +46,10 @@ const MaxLineBytes = 16 << 20
 // Load reads one file of the task. Its format comes from the extension (.tsv, .jsonl), else
 // from its first character. It refuses what is not a regular file.
 func (t *Task) Load(path string) (*Dataset, error) {
-	st, err := os.Stat(path) // before opening: opening a FIFO would wait for a writer
-	if err != nil {
-		return nil, fmt.Errorf("nli: %w", err)
+	f, err := fileutil.Open(path) // refuses a folder, a FIFO, a device without blocking
+	if errors.Is(err, fileutil.ErrNotRegular) {
+		return nil, fmt.Errorf("nli: %w; give a .tsv or .jsonl file", err)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("nli: %s is not a regular file (mode %s); give a .tsv or .jsonl file", path, st.Mode())
-	}
-	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("nli: %w", err)
 	}
