@@ -3,16 +3,18 @@ package train
 import (
 	"bytes"
 	"encoding/json"
-	"os"
+	"errors"
+	"io/fs"
 
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // trimMetrics drops the records of steps after step — logged after the checkpoint a run resumes
 // from, and about to be logged again — so that metrics.jsonl reads as one continuous run.
 func trimMetrics(path string, step int) error {
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	data, err := readMetricsFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
@@ -43,7 +45,7 @@ func chomp(line []byte) []byte {
 
 // ReadMetrics returns the records of a run's metrics.jsonl: its lines that are JSON objects.
 func ReadMetrics(path string) ([]map[string]any, error) {
-	data, err := os.ReadFile(path)
+	data, err := readMetricsFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -55,4 +57,13 @@ func ReadMetrics(path string) ([]map[string]any, error) {
 		}
 	}
 	return recs, nil
+}
+
+// maxMetricsBytes bounds a metrics.jsonl read whole: millions of steps.
+const maxMetricsBytes = 1 << 30
+
+// readMetricsFile reads a metrics.jsonl; anything but a regular file is refused without
+// blocking.
+func readMetricsFile(path string) ([]byte, error) {
+	return fileutil.ReadFile(path, maxMetricsBytes, "a metrics log")
 }

@@ -1,0 +1,36 @@
+//go:build unix
+
+package train
+
+import (
+	"errors"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/qkvdev/qkv/internal/fileutil"
+)
+
+// A named pipe as metrics.jsonl is refused at once, by ReadMetrics and by the trim on resume.
+func TestMetricsNamedPipe(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "metrics.jsonl")
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, read := range map[string]func() error{
+		"ReadMetrics": func() error { _, err := ReadMetrics(path); return err },
+		"trimMetrics": func() error { return trimMetrics(path, 1) },
+	} {
+		done := make(chan error, 1)
+		go func() { done <- read() }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, fileutil.ErrNotRegular) {
+				t.Errorf("%s: error %v; want one saying it is not a regular file", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: still blocked after 30s", name)
+		}
+	}
+}
