@@ -8,13 +8,15 @@ package bert
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/tensor"
 )
 
-// Model is BertForPreTraining: the encoder (bert.*) and the two pretraining heads (cls.*).
+// Model is the encoder (bert.*) with the head Config.Head names: BertForPreTraining's two
+// pretraining heads (cls.*), BertForSequenceClassification's classifier, or none (BertModel).
 type Model struct {
 	Config Config
 	Params nn.Params
@@ -23,12 +25,52 @@ type Model struct {
 	Layers     []*Layer
 	Pooler     *nn.Linear // tanh(dense(h[:, 0])): the sentence representation
 
-	// Pretraining heads.
+	// Pretraining heads (HeadPretraining; nil otherwise).
 	Transform   *nn.Linear    // cls.predictions.transform.dense
 	TransformLN *nn.LayerNorm // cls.predictions.transform.LayerNorm
 	MLMBias     *autograd.Var // cls.predictions.bias (V); the decoder weight is word_embeddings
 	NSP         *nn.Linear    // cls.seq_relationship: C → 2
-	act         tensor.GELUKind
+
+	// Sequence classification head (HeadClassification; nil otherwise).
+	Classifier *nn.Linear // classifier: C → num_labels, on the pooled output after dropout
+
+	act tensor.GELUKind
+}
+
+// part is a group of parameters that a checkpoint may lack: the pooler and each head.
+type part int
+
+const (
+	partPooler part = 1 << iota
+	partMLM
+	partNSP
+	partClassifier
+)
+
+// parts are the parameter groups of a head, the pooler included.
+func (h Head) parts() part {
+	switch h {
+	case HeadPretraining:
+		return partPooler | partMLM | partNSP
+	case HeadClassification:
+		return partPooler | partClassifier
+	}
+	return partPooler
+}
+
+// partOf is the group parameter name belongs to, 0 for the encoder.
+func partOf(name string) part {
+	switch {
+	case strings.HasPrefix(name, "bert.pooler."):
+		return partPooler
+	case strings.HasPrefix(name, "cls.predictions."):
+		return partMLM
+	case strings.HasPrefix(name, "cls.seq_relationship."):
+		return partNSP
+	case strings.HasPrefix(name, "classifier."):
+		return partClassifier
+	}
+	return 0
 }
 
 // Embeddings sum word, position and token-type embeddings, then LayerNorm.
@@ -58,20 +100,26 @@ type Layer struct {
 // New builds a model with BERT's initialisation from seed: weights N(0, 0.02), biases 0,
 // LayerNorm weights 1.
 func New(cfg Config, seed uint64) (*Model, error) {
-	m, err := build(cfg)
+	m, err := build(cfg, cfg.head().parts())
 	if err != nil {
 		return nil, err
 	}
+	initialise(m.Params.List(), seed)
+	return m, nil
+}
+
+// initialise draws every matrix of params from N(0, 0.02).
+func initialise(params []*nn.Param, seed uint64) {
 	rng := tensor.NewRNG(seed)
-	for _, p := range m.Params.List() {
+	for _, p := range params {
 		if v := p.Var.Value; v.Dims() >= 2 {
 			tensor.Normal(v, 0, 0.02, rng)
 		}
 	}
-	return m, nil
 }
 
-func build(cfg Config) (*Model, error) {
+// build registers the encoder and the parameter groups in parts (zero-filled, LayerNorm weights 1).
+func build(cfg Config, parts part) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -106,12 +154,30 @@ func build(cfg Config) (*Model, error) {
 			AttnDropout:  cfg.AttentionDropoutProb,
 		})
 	}
-	m.Pooler = nn.NewLinear(ps, "bert.pooler.dense", C, C, true, true)
-	m.Transform = nn.NewLinear(ps, "cls.predictions.transform.dense", C, C, true, true)
-	m.TransformLN = nn.NewLayerNorm(ps, "cls.predictions.transform.LayerNorm", C, eps)
-	m.MLMBias = ps.Add("cls.predictions.bias", false, cfg.VocabSize)
-	m.NSP = nn.NewLinear(ps, "cls.seq_relationship", C, 2, true, true)
+	m.add(parts)
 	return m, nil
+}
+
+// add registers the parameter groups in parts and returns the parameters it added.
+func (m *Model) add(parts part) []*nn.Param {
+	ps, cfg := &m.Params, m.Config
+	C, eps := cfg.HiddenSize, cfg.LayerNormEps
+	n := len(ps.List())
+	if parts&partPooler != 0 {
+		m.Pooler = nn.NewLinear(ps, "bert.pooler.dense", C, C, true, true)
+	}
+	if parts&partMLM != 0 {
+		m.Transform = nn.NewLinear(ps, "cls.predictions.transform.dense", C, C, true, true)
+		m.TransformLN = nn.NewLayerNorm(ps, "cls.predictions.transform.LayerNorm", C, eps)
+		m.MLMBias = ps.Add("cls.predictions.bias", false, cfg.VocabSize)
+	}
+	if parts&partNSP != 0 {
+		m.NSP = nn.NewLinear(ps, "cls.seq_relationship", C, 2, true, true)
+	}
+	if parts&partClassifier != 0 {
+		m.Classifier = nn.NewLinear(ps, "classifier", C, cfg.NumLabels, true, true)
+	}
+	return ps.List()[n:]
 }
 
 // Batch is the input of a forward pass: B rows of T tokens, row-major.
@@ -219,15 +285,61 @@ func (l *Layer) Forward(g *autograd.Graph, x *autograd.Var, mask tensor.Attentio
 }
 
 // MLMLogits are the masked-language-model logits (B, T, V): transform (dense, GELU, LayerNorm),
-// then the decoder tied to the word embeddings, plus cls.predictions.bias.
+// then the decoder tied to the word embeddings, plus cls.predictions.bias. The model must have
+// the pretraining heads.
 func (m *Model) MLMLogits(g *autograd.Graph, hidden *autograd.Var) *autograd.Var {
+	m.mustHave(m.Transform != nil, HeadPretraining)
 	h := m.TransformLN.Forward(g, g.GELU(m.Transform.Forward(g, hidden), m.act))
 	return g.Linear(h, m.Embeddings.Word.Weight, m.MLMBias, true)
 }
 
 // NSPLogits are the next-sentence-prediction logits (B, 2) from the pooled output.
 func (m *Model) NSPLogits(g *autograd.Graph, pooled *autograd.Var) *autograd.Var {
+	m.mustHave(m.NSP != nil, HeadPretraining)
 	return m.NSP.Forward(g, pooled)
+}
+
+// Classify returns the sequence-classification logits (B, num_labels): the classifier on the
+// pooled output after dropout (rng non-nil turns dropout on). The model must have the
+// classification head, and b must pass Check.
+func (m *Model) Classify(g *autograd.Graph, b *Batch, rng *tensor.RNG) *autograd.Var {
+	m.mustHave(m.Classifier != nil, HeadClassification)
+	pooled := m.Encode(g, b, rng, nil).Pooled // (B, C)
+	return m.Classifier.Forward(g, g.Dropout(pooled, on(rng, m.Config.ClassifierDropoutProb), rng))
+}
+
+// Loss is BertForSequenceClassification's loss: the mean cross-entropy of the logits of b
+// (returned too) against labels, one class id per row. b must pass Check and labels
+// CheckLabels.
+func (m *Model) Loss(g *autograd.Graph, b *Batch, labels []int, rng *tensor.RNG) (loss, logits *autograd.Var) {
+	if err := m.CheckLabels(b, labels); err != nil {
+		panic(err.Error())
+	}
+	logits = m.Classify(g, b, rng)
+	return g.CrossEntropy(logits, labels), logits
+}
+
+// CheckLabels validates classification labels for b: one per row, each a class id.
+func (m *Model) CheckLabels(b *Batch, labels []int) error {
+	if m.Classifier == nil {
+		return fmt.Errorf("bert: the model has the %s head, not a classifier", m.Config.head())
+	}
+	if len(labels) != b.B {
+		return fmt.Errorf("bert: %d labels for a batch of %d sequences", len(labels), b.B)
+	}
+	for i, l := range labels {
+		if l < 0 || l >= m.Config.NumLabels {
+			return fmt.Errorf("bert: label %d of sequence %d is not a class id in [0, %d)", l, i, m.Config.NumLabels)
+		}
+	}
+	return nil
+}
+
+// mustHave panics, naming the head, when a head's method is called on a model without it.
+func (m *Model) mustHave(ok bool, h Head) {
+	if !ok {
+		panic(fmt.Sprintf("bert: the model has the %s head; this needs %s", m.Config.head(), h))
+	}
 }
 
 func on(rng *tensor.RNG, p float32) float32 {

@@ -2,6 +2,7 @@ package bert
 
 import (
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/qkvdev/qkv/internal/testenv"
@@ -105,6 +106,18 @@ func FuzzParseConfig(f *testing.F) {
 		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"num_attention_heads":5}`,
 		`{"model_type":"bert",` + sizes + `,"num_attention_heads":5,"num_attention_heads":4}`,
 		`{"Model_Type":"bert",` + sizes + `,"NUM_ATTENTION_HEADS":4}`,
+		// Heads and classifiers.
+		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"architectures":["BertModel"]}`,
+		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"architectures":["BertForSequenceClassification"]}`,
+		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"architectures":["BertForSequenceClassification"],"id2label":{"0":"neg","1":"pos","2":"neutral"},"label2id":{"neg":0,"pos":1,"neutral":2},"num_labels":3,"problem_type":"single_label_classification","classifier_dropout":null}`,
+		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"architectures":["BertForSequenceClassification"],"id2label":{"0":"a","1":"a"}}`,
+		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"architectures":["BertForSequenceClassification"],"id2label":{"0":"a","2":"b"}}`,
+		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"architectures":["BertForSequenceClassification"],"id2label":{"00":"a","1":"b"}}`,
+		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"architectures":["BertForSequenceClassification"],"num_labels":1000000000}`,
+		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"architectures":["BertForSequenceClassification"],"num_labels":3,"id2label":{"0":"a","1":"b"}}`,
+		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"architectures":["BertForSequenceClassification"],"problem_type":"regression"}`,
+		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"architectures":["BertForSequenceClassification"],"classifier_dropout":1.5}`,
+		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"architectures":["BertForTokenClassification"],"id2label":{"0":"O"}}`,
 		// Refused features and other models.
 		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"auto_map":{"AutoModel":"x.Model"}}`,
 		`{"model_type":"bert",` + sizes + `,"num_attention_heads":4,"position_embedding_type":"relative_key"}`,
@@ -120,6 +133,6 @@ func FuzzParseConfig(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	codec := testenv.ConfigCodec[Config]{Prefix: "bert config: ", Parse: ParseConfig, Marshal: MarshalConfig, Same: func(a, b Config) bool { return a == b }, Valid: checkConfigValid}
+	codec := testenv.ConfigCodec[Config]{Prefix: "bert config: ", Parse: ParseConfig, Marshal: MarshalConfig, Same: func(a, b Config) bool { return reflect.DeepEqual(a, b) }, Valid: checkConfigValid}
 	f.Fuzz(func(t *testing.T, data []byte) { testenv.CheckConfigParser(t, codec, data) })
 }

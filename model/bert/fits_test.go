@@ -18,7 +18,7 @@ func tinyConfig() Config {
 // NumParams counts exactly the parameters build allocates.
 func TestNumParams(t *testing.T) {
 	c := tinyConfig()
-	m, err := build(c)
+	m, err := build(c, c.head().parts())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,11 +30,9 @@ func TestReferenceParity(t *testing.T) {
 	}
 }
 
-func checkParity(t *testing.T, dir string) {
-	m, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+// readInputs reads a reference folder's inputs.json.
+func readInputs(t *testing.T, dir string) referenceInputs {
+	t.Helper()
 	var in referenceInputs
 	data, err := os.ReadFile(filepath.Join(dir, "inputs.json"))
 	if err != nil {
@@ -43,6 +41,15 @@ func checkParity(t *testing.T, dir string) {
 	if err := json.Unmarshal(data, &in); err != nil {
 		t.Fatal(err)
 	}
+	return in
+}
+
+func checkParity(t *testing.T, dir string) {
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := readInputs(t, dir)
 	exp, err := safetensors.Open(filepath.Join(dir, "expected.safetensors"))
 	if err != nil {
 		t.Fatal(err)
