@@ -191,6 +191,12 @@ func hashFile(path string) (manifestFile, error) {
 	return manifestFile{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
+// Bounds on the small files a run folder holds; anything larger is not one.
+const (
+	maxLatestBytes   = 4 << 10
+	maxManifestBytes = 64 << 20
+)
+
 // ErrNoCheckpoint is returned when a run folder holds no complete checkpoint.
 var ErrNoCheckpoint = errors.New("no complete checkpoint")
 
@@ -209,7 +215,7 @@ func Find(runDir string) (dir string, passedOver []string, err error) {
 	var tried []string
 	var triedLatest string // the folder latest names, checked already
 	latest := filepath.Join(runDir, LatestFile)
-	if data, err := os.ReadFile(latest); err == nil {
+	if data, err := fileutil.ReadFile(latest, maxLatestBytes, "a pointer to a checkpoint"); err == nil {
 		raw := strings.TrimSpace(string(data))
 		rel := filepath.Clean(raw)
 		switch {
@@ -250,7 +256,7 @@ func Find(runDir string) (dir string, passedOver []string, err error) {
 
 // Verify checks every file of a checkpoint against its manifest (size and SHA-256).
 func Verify(dir string) error {
-	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	data, err := fileutil.ReadFile(filepath.Join(dir, ManifestFile), maxManifestBytes, "a checkpoint manifest")
 	if err != nil {
 		return fmt.Errorf("checkpoint %s is incomplete (no manifest): %w", dir, err)
 	}
