@@ -55,12 +55,14 @@ func v32NaN() float32 {
 	return z / z
 }
 
-// Argmax returns the index of the largest element of a 1-d tensor (the first on ties).
+// Argmax returns the index of the largest element of a 1-d tensor (the first on ties). NaN
+// elements are passed over, as if they were -Inf; a tensor of NaNs alone (or an empty one)
+// gives -1.
 func Argmax(t *Tensor) int {
 	best, bi := float32(0), -1
 	i := 0
 	t.each(func(o int) {
-		if v := t.data[o]; bi < 0 || v > best {
+		if v := t.data[o]; v == v && (bi < 0 || v > best) {
 			best, bi = v, i
 		}
 		i++

@@ -2,6 +2,7 @@ package seq2seq
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/tensor"
@@ -67,6 +68,9 @@ func (m *Model) Greedy(ctx context.Context, src [][]int, maxLen int) (Decoded, e
 				continue
 			}
 			id := tensor.Argmax(lv.Narrow(0, r, 1))
+			if id < 0 {
+				return Decoded{}, fmt.Errorf("seq2seq: greedy decoding of source %d: every logit is NaN at step %d (the weights are damaged or diverged)", r, len(out.Tokens[r]))
+			}
 			if id == c.EOSTokenID {
 				done[r] = true
 			} else {
