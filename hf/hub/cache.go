@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // repoCache is the cache folder of one repository: CacheDir/hub/models--ORG--NAME.
@@ -49,7 +50,7 @@ func (rc repoCache) commitFor(revision string) (string, bool) {
 	if isCommit(revision) {
 		return revision, true
 	}
-	f, err := os.Open(rc.refPath(revision))
+	f, err := fileutil.Open(rc.refPath(revision)) // a FIFO or device is refused without blocking
 	if err != nil {
 		return "", false
 	}
@@ -166,7 +167,7 @@ func (c *Client) linkPointer(blob, pointer string) error {
 		os.Remove(tmp)
 	}
 	return atomicfile.Write(pointer, 0o644, func(w io.Writer) error {
-		f, err := os.Open(blob)
+		f, err := fileutil.Open(blob)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func readShardNames(path string) ([]string, error) {
 		return &Error{Kind: ErrBadResponse, Message: msg, Err: err,
 			Hint: "the repository's model.safetensors.index.json is malformed; report it to the repository's owner"}
 	}
-	f, err := os.Open(path)
+	f, err := fileutil.Open(path) // a FIFO or device is refused without blocking
 	if err != nil {
 		return nil, &Error{Kind: ErrLocalEntryNotFound, Message: path, Err: err}
 	}
