@@ -140,14 +140,14 @@ func GoSource(maxBytes int64) (*Corpus, error) {
 	var b strings.Builder
 	c := &Corpus{Root: src}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil || !utf8.Valid(data) {
+		data, err := readText(f, maxBytes)
+		if err != nil || !utf8.ValidString(data) {
 			continue
 		}
 		if int64(b.Len()+len(data)) > maxBytes {
 			break
 		}
-		b.Write(data)
+		b.WriteString(data)
 		c.Files = append(c.Files, f)
 		c.Ends = append(c.Ends, b.Len())
 	}
