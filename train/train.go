@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/qkvdev/qkv/autograd"
@@ -466,18 +468,30 @@ func (l *loop) evaluate(ctx context.Context, full bool) error {
 	}
 	l.st.ValLoss = &v
 	l.res.ValLoss = v
-	kind := "val_loss"
+	suffix := ""
 	if full {
-		kind = "val_loss_full"
+		suffix = "_full"
 	}
-	if err := l.writeMetric(map[string]any{"step": l.st.Step, kind: v}); err != nil {
+	record := map[string]any{"step": l.st.Step, "val_loss" + suffix: v}
+	extra := ""
+	if s, ok := l.task.(Scorer); ok {
+		scores, err := s.Scores(ctx, full)
+		if err != nil {
+			return err
+		}
+		for _, name := range slices.Sorted(maps.Keys(scores)) {
+			record["val_"+name+suffix] = scores[name]
+			extra += fmt.Sprintf(" │ %s %.2f", name, scores[name])
+		}
+	}
+	if err := l.writeMetric(record); err != nil {
 		return err
 	}
 	what := "val loss"
 	if full {
 		what = "val loss (whole split)"
 	}
-	fmt.Fprintf(l.cfg.Log, "step %d │ %s %.4f\n", l.st.Step, what, v)
+	fmt.Fprintf(l.cfg.Log, "step %d │ %s %.4f%s\n", l.st.Step, what, v, extra)
 	return nil
 }
 

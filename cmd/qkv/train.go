@@ -61,6 +61,7 @@ type trainOptions struct {
 	LogInterval  int     `json:"log_interval"`
 	ValFraction  float64 `json:"val_fraction"`
 	Split        string  `json:"split,omitempty"` // splitFiles, or "" (the tail) in older runs
+	mtOptions            // --arch seq2seq and transformer only (see train_mt.go)
 
 	Out          string `json:"-"`
 	Resume       string `json:"-"`
@@ -110,7 +111,7 @@ Ctrl-C saves a checkpoint and exits.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Arch, "arch", "gpt", "model architecture: gpt")
+	f.StringVar(&o.Arch, "arch", "gpt", "model architecture: gpt, seq2seq (recurrent encoder–decoder) or transformer (encoder–decoder); the last two translate (see --src)")
 	f.StringVar(&o.Data, "data", "", "training text: a file, or a folder of text files (default: the Go source tree)")
 	f.StringVar(&o.Tokenizer, "tokenizer", "char", "tokenizer: char (the corpus's characters), byte (256 raw bytes), gpt2 (GPT-2's BPE), or a tokenizer folder")
 	f.StringVar(&o.Preset, "preset", "baby", "model size preset: "+presetNames())
@@ -139,6 +140,7 @@ Ctrl-C saves a checkpoint and exits.`,
 	f.IntVar(&o.Threads, "threads", 0, "CPU threads (default: all cores)")
 	f.IntVar(&o.SampleTokens, "sample-tokens", 300, "tokens of sample text to print at the end (0: none)")
 	f.StringVar(&o.Prompt, "prompt", "", "prompt for the final sample (default: a newline, or \"func main() {\" for the Go corpus)")
+	addTranslationFlags(f, &o.mtOptions)
 	return cmd
 }
 
@@ -178,6 +180,9 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		if err != nil {
 			return fmt.Errorf("--out: %w; continue it with --resume %s, or choose another --out", err, runDir)
 		}
+	}
+	if isTranslationArch(o.Arch) {
+		return runTrainMT(cmd, o, tcfg, runDir, resume)
 	}
 	if o.Threads > 0 {
 		kernel.SetThreads(o.Threads)
@@ -241,26 +246,12 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	}
 	fmt.Fprintf(out, "model: GPT, %d layers, %d heads, %d wide, block %d, %.2fM parameters; batch %d\n",
 		cfg.NLayer, cfg.NHead, cfg.NEmbd, cfg.NPositions, float64(m.Params.Count())/1e6, o.Batch)
-	if !resume {
-		if err := os.MkdirAll(runDir, 0o755); err != nil {
-			return err
-		}
-		if err := saveRunOptions(runDir, o); err != nil {
-			return err
-		}
+	if err := startRun(out, o, runDir, resume); err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "run: %s (%d threads)\n", runDir, kernel.Threads())
 
 	task := &train.GPTTask{Model: m, Tokenizer: tok, Train: trainIDs, Val: valIDs, Batch: o.Batch, Block: o.Block}
-	tcfg.Log = out
-	if isTerminal(os.Stdout) {
-		tcfg.Progress = newBar(os.Stderr)
-	}
-	res, err := train.Run(ctx, task, tcfg)
-	if errors.Is(err, train.ErrInterrupted) {
-		fmt.Fprintf(out, "\ninterrupted at step %d; checkpoint saved in %s\nresume with: qkv train --resume %s\n", res.Steps, res.Checkpoint, runDir)
-		return errSilent
-	}
+	res, err := runLoop(ctx, out, task, tcfg, runDir)
 	if err != nil {
 		return err
 	}
@@ -283,6 +274,21 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 	return nil
 }
 
+// runLoop runs the training loop with the progress display; an interrupted run's checkpoint
+// and how to resume it are printed, and errSilent returned.
+func runLoop(ctx context.Context, out io.Writer, task train.Task, tcfg train.Config, runDir string) (*train.Result, error) {
+	tcfg.Log = out
+	if isTerminal(os.Stdout) {
+		tcfg.Progress = newBar(os.Stderr)
+	}
+	res, err := train.Run(ctx, task, tcfg)
+	if errors.Is(err, train.ErrInterrupted) {
+		fmt.Fprintf(out, "\ninterrupted at step %d; checkpoint saved in %s\nresume with: qkv train --resume %s\n", res.Steps, res.Checkpoint, runDir)
+		return nil, errSilent
+	}
+	return res, err
+}
+
 // Limits of the command line beyond those of the model and the training loop.
 const (
 	maxLayers       = 256
@@ -298,9 +304,18 @@ const (
 // explicitly is never replaced: --n-head 0 is refused, not taken from the preset. It returns
 // the training loop's configuration.
 func (o *trainOptions) resolve(flags *pflag.FlagSet, resume bool, runDir string) (train.Config, error) {
-	if o.Arch != "gpt" {
-		return train.Config{}, fmt.Errorf("unknown --arch %q: this build trains gpt", o.Arch)
+	if !resume {
+		if err := checkArchFlags(flags, o.Arch); err != nil {
+			return train.Config{}, err
+		}
 	}
+	if isTranslationArch(o.Arch) {
+		return o.resolveMT(flags, resume, runDir)
+	}
+	if o.Arch != "gpt" {
+		return train.Config{}, fmt.Errorf("unknown --arch %q: want gpt, seq2seq or transformer", o.Arch)
+	}
+	o.mtOptions = mtOptions{} // run.json of a GPT run holds no translation settings
 	p, ok := gptPresets[o.Preset]
 	if !ok {
 		return train.Config{}, fmt.Errorf("unknown --preset %q (choose from %s)", o.Preset, presetNames())
@@ -318,16 +333,12 @@ func (o *trainOptions) resolve(flags *pflag.FlagSet, resume bool, runDir string)
 	if unset("min-lr") {
 		o.MinLR = o.LR / 10
 	}
-	var budget time.Duration
 	if o.Time == "" && o.Iters == 0 {
 		o.Time = "4m"
 	}
-	if o.Time != "" {
-		d, err := time.ParseDuration(o.Time)
-		if err != nil || d <= 0 {
-			return train.Config{}, fmt.Errorf("--time %q: want a positive duration such as 90s, 4m or 2h", o.Time)
-		}
-		budget = d
+	budget, err := o.budget()
+	if err != nil {
+		return train.Config{}, err
 	}
 	for _, f := range []struct {
 		name   string
@@ -369,6 +380,11 @@ func (o *trainOptions) resolve(flags *pflag.FlagSet, resume bool, runDir string)
 		return train.Config{}, fmt.Errorf("model flags (--n-layer %d, --n-head %d, --n-embd %d, --block %d, --dropout %g, --activation %s): %w",
 			o.NLayer, o.NHead, o.NEmbd, o.Block, o.Dropout, o.Activation, err)
 	}
+	return o.loopConfig(budget, runDir, resume)
+}
+
+// loopConfig is the training loop's configuration, checked, with errors naming the flags.
+func (o *trainOptions) loopConfig(budget time.Duration, runDir string, resume bool) (train.Config, error) {
 	tcfg := train.Config{
 		Iters: o.Iters, Time: budget,
 		LR: o.LR, MinLR: o.MinLR, Warmup: o.Warmup,
@@ -384,6 +400,18 @@ func (o *trainOptions) resolve(flags *pflag.FlagSet, resume bool, runDir string)
 		return train.Config{}, err
 	}
 	return tcfg, nil
+}
+
+// budget parses --time ("" is no budget).
+func (o *trainOptions) budget() (time.Duration, error) {
+	if o.Time == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(o.Time)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--time %q: want a positive duration such as 90s, 4m or 2h", o.Time)
+	}
+	return d, nil
 }
 
 // trainingMemory is a lower bound on the bytes training c with batch b takes: weights,
@@ -424,6 +452,9 @@ func newTokenizer(ctx context.Context, w io.Writer, kind, corpus string) (tokeni
 // absPaths makes --data, and --tokenizer when it names a folder, absolute, so that run.json
 // resumes from any working directory.
 func (o *trainOptions) absPaths() error {
+	if err := o.absCorpusPaths(); err != nil {
+		return err
+	}
 	if o.Data != "" {
 		abs, err := filepath.Abs(o.Data)
 		if err != nil {
@@ -473,6 +504,20 @@ func splitCorpus(out, errOut io.Writer, c *data.Corpus, valFraction float64, byF
 		return nil, nil, fmt.Errorf("--val-fraction %g: %w", valFraction, err)
 	}
 	return train, val, nil
+}
+
+// startRun creates a new run's folder with its run.json, and says where the run goes.
+func startRun(out io.Writer, o *trainOptions, runDir string, resume bool) error {
+	if !resume {
+		if err := os.MkdirAll(runDir, 0o755); err != nil {
+			return err
+		}
+		if err := saveRunOptions(runDir, o); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "run: %s (%d threads)\n", runDir, kernel.Threads())
+	return nil
 }
 
 func saveRunOptions(dir string, o *trainOptions) error {

@@ -1,6 +1,7 @@
 // Package auto loads and saves any model family qkv knows by the model_type of its
-// config.json, as HuggingFace's Auto classes do: gpt2 (model/gpt), bert (model/bert) and
-// marian (model/transformer).
+// config.json, as HuggingFace's Auto classes do: gpt2 (model/gpt), bert (model/bert),
+// marian (model/transformer) and qkv-seq2seq (model/seq2seq, qkv's own recurrent
+// encoder–decoder).
 package auto
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/qkvdev/qkv/internal/atomicfile"
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/model/seq2seq"
 	"github.com/qkvdev/qkv/model/transformer"
 	"github.com/qkvdev/qkv/nn"
 )
@@ -47,9 +49,34 @@ func (m marianModel) Type() string                { return "marian" }
 func (m marianModel) Parameters() *nn.Params      { return &m.Params }
 func (m marianModel) ConfigJSON() ([]byte, error) { return transformer.MarshalConfig(m.Config) }
 
-// Wrap returns the Model view of a *gpt.Model, *bert.Model or *transformer.Model.
+type seq2seqModel struct{ *seq2seq.Model }
+
+func (m seq2seqModel) Type() string                { return seq2seq.ModelType }
+func (m seq2seqModel) Parameters() *nn.Params      { return &m.Params }
+func (m seq2seqModel) ConfigJSON() ([]byte, error) { return seq2seq.MarshalConfig(m.Config) }
+
+// Family returns the model family's own model behind m: a *gpt.Model, *bert.Model,
+// *transformer.Model or *seq2seq.Model.
+func Family(m Model) any {
+	switch v := m.(type) {
+	case gptModel:
+		return v.Model
+	case bertModel:
+		return v.Model
+	case marianModel:
+		return v.Model
+	case seq2seqModel:
+		return v.Model
+	}
+	return nil
+}
+
+// Wrap returns the Model view of a *gpt.Model, *bert.Model, *transformer.Model or
+// *seq2seq.Model.
 func Wrap(m any) (Model, error) {
 	switch v := m.(type) {
+	case *seq2seq.Model:
+		return seq2seqModel{v}, nil
 	case *gpt.Model:
 		return gptModel{v}, nil
 	case *bert.Model:
@@ -106,8 +133,14 @@ func Load(dir string) (Model, error) {
 			return nil, err
 		}
 		return marianModel{m}, nil
+	case seq2seq.ModelType:
+		m, err := seq2seq.Load(dir)
+		if err != nil {
+			return nil, err
+		}
+		return seq2seqModel{m}, nil
 	}
-	return nil, fmt.Errorf("%s: model_type %q is not supported (gpt2, bert, marian)", dir, mt)
+	return nil, fmt.Errorf("%s: model_type %q is not supported (gpt2, bert, marian, %s)", dir, mt, seq2seq.ModelType)
 }
 
 // Save writes m as a HuggingFace model folder: config.json (with torch_dtype) and

@@ -17,9 +17,9 @@ package transformer
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/decode"
 	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/tensor"
 )
@@ -112,27 +112,8 @@ func (m *Model) Step(c *Cache, tokens []int) (*tensor.Tensor, error) {
 	if c.logp == nil || c.logp.Dim(0) != c.rows {
 		c.logp = tensor.New(c.rows, V)
 	}
-	logSoftmax(c.logp.Data(), logits.Value.Data(), V)
+	decode.LogSoftmax(c.logp.Data(), logits.Value.Data(), V)
 	return c.logp, nil
-}
-
-// logSoftmax writes z − log Σ exp z for each row of V values of z into dst.
-func logSoftmax(dst, z []float32, v int) {
-	for r := 0; r*v < len(z); r++ {
-		row, out := z[r*v:r*v+v], dst[r*v:r*v+v]
-		hi := float32(math.Inf(-1))
-		for _, x := range row {
-			hi = max(hi, x)
-		}
-		var sum float64
-		for _, x := range row {
-			sum += math.Exp(float64(x - hi))
-		}
-		lse := float64(hi) + math.Log(sum)
-		for j, x := range row {
-			out[j] = float32(float64(x) - lse)
-		}
-	}
 }
 
 func keyMaskIsEmpty(m []float32) bool {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/decode"
 	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/tensor"
 )
@@ -73,7 +74,7 @@ func TestStepMatchesDecode(t *testing.T) {
 			logits := m.Decode(g, m.Encode(g, b, nil), b, nil).Value.Data() // (B, T, V)
 			V := m.Config.TargetVocab()
 			want := make([]float32, len(logits))
-			logSoftmax(want, logits, V)
+			decode.LogSoftmax(want, logits, V)
 
 			c, err := m.NewCache(b, b.T)
 			if err != nil {
