@@ -191,7 +191,7 @@ func parseVocabTxt(data []byte) ([]string, error) {
 // Encode returns the ids of text's word pieces, without [CLS] or [SEP]. Special tokens written
 // in the text are plain text ("[SEP]" is "[", "sep", "]").
 func (w *WordPiece) Encode(text string) []int {
-	var ids []int
+	ids := make([]int, 0, len(text)/4+1) // English runs at about a token every five bytes
 	w.pieces(text, func(id int32, _ string, _ bool) { ids = append(ids, int(id)) })
 	return ids
 }
@@ -207,13 +207,15 @@ func (w *WordPiece) Tokenize(text string) []string {
 // stripped of accents as configured, split on whitespace, punctuation and CJK characters.
 func (w *WordPiece) BasicTokenize(text string) []string {
 	var words []string
-	w.basic(text, func(word string) { words = append(words, word) })
+	w.basic(text, 0, func(word string) { words = append(words, word) })
 	return words
 }
 
-// pieces calls fn with each word piece of text.
+// pieces calls fn with each word piece of text. A word is not kept past the bytes that show it
+// has more than MaxInputCharsPerWord characters (and is the unknown token): a megabyte "word"
+// costs no megabyte of memory.
 func (w *WordPiece) pieces(text string, fn func(id int32, word string, first bool)) {
-	w.basic(text, func(word string) { w.wordPieces(word, fn) })
+	w.basic(text, 4*(w.opts.MaxInputCharsPerWord+1), func(word string) { w.wordPieces(word, fn) })
 }
 
 // wordPieces splits one word greedily, longest match first. A word longer than
@@ -257,8 +259,9 @@ func (w *WordPiece) wordPieces(word string, fn func(id int32, word string, first
 	}
 }
 
-// basic runs BERT's basic tokenizer and calls fn with each word.
-func (w *WordPiece) basic(text string, fn func(word string)) {
+// basic runs BERT's basic tokenizer and calls fn with each word. A word longer than maxWord bytes
+// (when maxWord > 0) is cut to about maxWord bytes.
+func (w *WordPiece) basic(text string, maxWord int, fn func(word string)) {
 	lower, strip := w.opts.Lowercase, w.opts.stripAccents()
 	var word []byte
 	var tmp []rune
@@ -274,6 +277,9 @@ func (w *WordPiece) basic(text string, fn func(word string)) {
 		flush()
 	}
 	for i := 0; i < len(text); {
+		if len(word) > maxWord && maxWord > 0 {
+			word = word[:maxWord]
+		}
 		r, size := utf8.DecodeRuneInString(text[i:])
 		i += size
 		if r < utf8.RuneSelf {
