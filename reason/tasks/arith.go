@@ -1,0 +1,95 @@
+// Package tasks holds the reasoning benchmarks: GSM8K (read from its JSONL files), Game of 24
+// (24.csv, exact arithmetic with math/big.Rat and a solver) and a synthetic family of
+// multi-step arithmetic word problems with worked solutions, generated from a seed, on which
+// small models trained here show the chain-of-thought and self-consistency effects.
+package tasks
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+)
+
+// Problem is one question with its reference final answer (a number, as text) and, for the
+// generated tasks, a worked solution.
+type Problem struct {
+	ID       int
+	Question string
+	Answer   string // the normalised final answer, e.g. "14"
+	Solution string // worked steps, e.g. "12+7=19. 19-5=14." ("" when unknown)
+}
+
+var (
+	arithNames = []string{"Ann", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia", "Hal", "Ivy", "Jon", "Kim", "Leo", "Mia", "Ned", "Ola", "Pia"}
+	arithItems = []string{"apples", "pens", "books", "coins", "cards", "eggs", "shells", "stamps", "cups", "beads"}
+)
+
+// ArithStep is one operation of a word problem: gain (+) or loss (−) of N items.
+type arithStep struct {
+	op byte // '+' or '-'
+	n  int
+}
+
+// GenerateArith returns n arithmetic word problems drawn from seed, each with a start amount
+// (2..49) and steps operations of adding or removing 1..29 items, never going below zero,
+// with a worked solution of one equation per step, for example
+//
+//	Q: Ann has 12 pens. She gets 7 more. She loses 5. How many pens does Ann have?
+//	solution "12+7=19. 19-5=14."  answer "14"
+func GenerateArith(n, steps int, seed uint64) []Problem {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	out := make([]Problem, n)
+	for i := range out {
+		name := arithNames[rng.IntN(len(arithNames))]
+		item := arithItems[rng.IntN(len(arithItems))]
+		v := 2 + rng.IntN(48)
+		var q, sol strings.Builder
+		fmt.Fprintf(&q, "%s has %d %s.", name, v, item)
+		for range steps {
+			st := arithStep{op: '+', n: 1 + rng.IntN(29)}
+			if rng.IntN(2) == 0 && v > 1 {
+				st = arithStep{op: '-', n: 1 + rng.IntN(min(29, v-1))}
+			}
+			w := v + st.n
+			if st.op == '-' {
+				w = v - st.n
+				fmt.Fprintf(&q, " %s %d.", lossVerb(rng), st.n)
+			} else {
+				fmt.Fprintf(&q, " %s %d more.", gainVerb(rng), st.n)
+			}
+			fmt.Fprintf(&sol, "%d%c%d=%d. ", v, st.op, st.n, w)
+			v = w
+		}
+		fmt.Fprintf(&q, " How many %s now?", item)
+		out[i] = Problem{ID: i, Question: q.String(), Answer: strconv.Itoa(v), Solution: strings.TrimSpace(sol.String())}
+	}
+	return out
+}
+
+func gainVerb(rng *rand.Rand) string {
+	return []string{"Gets", "Buys", "Finds", "Wins"}[rng.IntN(4)]
+}
+
+func lossVerb(rng *rand.Rand) string {
+	return []string{"Loses", "Gives away", "Sells", "Uses"}[rng.IntN(4)]
+}
+
+// ArithFormat is how a problem is written for training and prompting.
+type ArithFormat int
+
+const (
+	// Direct writes the answer straight after the question: "A: The answer is 14.".
+	Direct ArithFormat = iota
+	// CoT writes the worked steps first: "A: 12+7=19. 19-5=14. The answer is 14.".
+	CoT
+)
+
+// ArithText writes p in format f, ending with a newline; a corpus is such texts joined by a
+// blank line.
+func ArithText(p Problem, f ArithFormat) string {
+	if f == CoT {
+		return "Q: " + p.Question + "\nA: " + p.Solution + " The answer is " + p.Answer + ".\n"
+	}
+	return "Q: " + p.Question + "\nA: The answer is " + p.Answer + ".\n"
+}
