@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/qkvdev/qkv/embed"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/model/auto"
 	"github.com/qkvdev/qkv/tokenizer"
 )
@@ -146,18 +145,7 @@ func readEmbedLines(cmd *cobra.Command, args []string) ([]string, error) {
 	what := "standard input"
 	if len(args) == 1 && args[0] != "-" {
 		what = args[0]
-		var f *os.File
-		if f, err = os.Open(args[0]); err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s is not a regular file: give a text file of one sentence per line", what)
-		}
-		data, err = io.ReadAll(io.LimitReader(f, maxEmbedInputBytes+1))
-		if err == nil && len(data) > maxEmbedInputBytes {
-			err = fmt.Errorf("%s is larger than %d bytes", what, maxEmbedInputBytes)
-		}
+		data, err = fileutil.ReadFile(args[0], maxEmbedInputBytes, "a text file of one sentence per line")
 	} else {
 		data, err = readInput(cmd.Context(), cmd.InOrStdin(), maxEmbedInputBytes, "the lines to embed")
 	}

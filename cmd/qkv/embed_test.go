@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/qkvdev/qkv/model/bert"
@@ -176,6 +177,10 @@ func TestEmbedRefusals(t *testing.T) {
 	if err := m.Save(noTok); err != nil {
 		t.Fatal(err)
 	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		stdin string
 		args  []string
@@ -191,6 +196,8 @@ func TestEmbedRefusals(t *testing.T) {
 		{"x\n", []string{"embed", "--model", noTok}, "no tokenizer"},
 		{"x\n", []string{"embed", "--model", dir, filepath.Join(dir, "missing.txt")}, "missing.txt"},
 		{"x\n", []string{"embed", "--model", dir, dir}, "not a regular file"},
+		{"x\n", []string{"embed", "--model", dir, fifo}, "not a regular file"},
+		{"x\n", []string{"embed", "--model", dir, "/dev/zero"}, "not a regular file"},
 	} {
 		_, _, err := runSplit(t, tc.stdin, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
