@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,12 +120,7 @@ func newTokenizerEncodeCmd() *cobra.Command {
 			default:
 				ids = tok.Encode(string(text))
 			}
-			if ids == nil {
-				ids = []int{}
-			}
-			out, _ := json.Marshal(ids)
-			fmt.Fprintln(cmd.OutOrStdout(), string(out))
-			return nil
+			return writeIDs(cmd.OutOrStdout(), ids)
 		},
 	}
 	cmd.Flags().StringVar(&name, "tokenizer", "gpt2", "gpt2, bert-base-uncased, or a tokenizer folder or file")
@@ -238,4 +235,23 @@ It is saved as vocab.txt, tokenizer_config.json and tokenizer.json.`,
 	cmd.Flags().BoolVar(&lowercase, "lowercase", true, "wordpiece: lower-case and strip accents (an uncased model)")
 	cmd.Flags().StringVar(&out, "out", "", "folder to write the tokenizer files into")
 	return cmd
+}
+
+// writeIDs writes ids as one JSON array and a newline, as it goes: a megabyte input has
+// millions of ids, and its JSON text need not be held whole as well.
+func writeIDs(w io.Writer, ids []int) error {
+	bw := bufio.NewWriter(w)
+	bw.WriteByte('[')
+	var num [20]byte
+	for i, id := range ids {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.Write(strconv.AppendInt(num[:0], int64(id), 10))
+	}
+	bw.WriteString("]\n")
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing the token ids: %w", err)
+	}
+	return nil
 }
