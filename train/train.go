@@ -21,6 +21,7 @@ import (
 	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/optim"
 	"github.com/qkvdev/qkv/tensor"
@@ -602,13 +603,16 @@ func saveOptimizer(path string, o *optim.AdamW) error {
 	return hf.SaveWeights(path, ps)
 }
 
+// maxStateBytes bounds a checkpoint's trainer state (step, schedule, random states).
+const maxStateBytes = 64 << 20
+
 func loadState(dir string, params *nn.Params, o *optim.AdamW, dataRNG, dropRNG *tensor.RNG) (state, error) {
 	var st state
 	path := filepath.Join(dir, checkpoint.StateFile)
 	damaged := func(err error) error {
 		return fmt.Errorf("%s: %w; the checkpoint is damaged: delete %s to resume from the one before", path, err, dir)
 	}
-	data, err := os.ReadFile(path)
+	data, err := fileutil.ReadFile(path, maxStateBytes, "a trainer state")
 	if err != nil {
 		return st, err
 	}

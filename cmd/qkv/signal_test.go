@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qkvdev/qkv/checkpoint"
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // TestMain lets a test run the qkv command itself as a child process: the test binary, with
@@ -201,4 +204,22 @@ func runSignalled(t *testing.T, sig syscall.Signal, wait time.Duration, args ...
 		t.Fatalf("qkv %s still running 30s after %v", strings.Join(args, " "), sig)
 	}
 	return stderr.String(), cmd.ProcessState
+}
+
+// A named pipe as the run.json of a run to resume is refused at once.
+func TestResumeNamedPipe(t *testing.T) {
+	runDir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(runDir, checkpoint.RunFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- loadRunOptions(newTrainCmd(), &trainOptions{Resume: runDir}) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, fileutil.ErrNotRegular) {
+			t.Fatalf("error %v; want one saying run.json is not a regular file", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still blocked after 30s")
+	}
 }

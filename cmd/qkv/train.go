@@ -21,6 +21,7 @@ import (
 	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/data"
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/internal/sysmem"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/tensor/kernel"
@@ -532,7 +533,7 @@ func saveRunOptions(dir string, o *trainOptions) error {
 // (--iters to extend a run, --threads, sampling) still apply.
 func loadRunOptions(cmd *cobra.Command, o *trainOptions) error {
 	path := filepath.Join(o.Resume, checkpoint.RunFile)
-	b, err := os.ReadFile(path)
+	b, err := fileutil.ReadFile(path, 1<<20, "a run's options")
 	if err != nil {
 		return fmt.Errorf("--resume %s: not a training run (%w)", o.Resume, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
@@ -32,5 +33,23 @@ func TestMetricsNamedPipe(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatalf("%s: still blocked after 30s", name)
 		}
+	}
+}
+
+// A named pipe as a checkpoint's trainer state is refused at once.
+func TestLoadStateNamedPipe(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, checkpoint.StateFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := loadState(dir, nil, nil, nil, nil); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, fileutil.ErrNotRegular) {
+			t.Fatalf("error %v; want one saying it is not a regular file", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still blocked after 30s")
 	}
 }
