@@ -22,8 +22,10 @@ type Model interface {
 	// and the training loss against their labels (nil when labels is nil). rng non-nil turns
 	// dropout on.
 	Forward(g *autograd.Graph, pairs []Pair, labels []int, rng *tensor.RNG) (logits, loss *autograd.Var)
-	// Save writes the model folder (config and weights) into dir.
+	// Save writes the model folder (config and weights) into dir; SaveCheckpoint writes it
+	// with the parameters' own names, as training checkpoints store them.
 	Save(dir string) error
+	SaveCheckpoint(dir string) error
 }
 
 // BERT fine-tunes a bert.Model with the classification head: "[CLS] A [SEP] B [SEP]", token
@@ -40,6 +42,9 @@ func (m *BERT) Positions() int        { return m.M.Config.MaxPositionEmbeddings 
 func (m *BERT) Specials() int         { return 3 }
 func (m *BERT) VocabSize() int        { return m.M.Config.VocabSize }
 func (m *BERT) Save(dir string) error { return m.M.Save(dir) }
+
+// SaveCheckpoint implements Model: a BERT folder's names are its parameters'.
+func (m *BERT) SaveCheckpoint(dir string) error { return m.M.Save(dir) }
 
 // Forward implements Model.
 func (m *BERT) Forward(g *autograd.Graph, pairs []Pair, labels []int, rng *tensor.RNG) (logits, loss *autograd.Var) {
@@ -87,6 +92,9 @@ func (m *GPT) Positions() int        { return m.C.Config.NPositions }
 func (m *GPT) Specials() int         { return 3 }
 func (m *GPT) VocabSize() int        { return m.C.Start } // the pair tokens follow the language model's vocabulary
 func (m *GPT) Save(dir string) error { return m.C.Save(dir) }
+
+// SaveCheckpoint implements Model.
+func (m *GPT) SaveCheckpoint(dir string) error { return m.C.SaveCheckpoint(dir) }
 
 // Forward implements Model.
 func (m *GPT) Forward(g *autograd.Graph, pairs []Pair, labels []int, rng *tensor.RNG) (logits, loss *autograd.Var) {

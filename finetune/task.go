@@ -379,9 +379,10 @@ func (t *Task) writeResults() error {
 	return atomicfile.WriteFile(filepath.Join(t.OutDir, ResultsFile), append(data, '\n'), 0o644)
 }
 
-// SaveModel implements train.Task: the model folder and the tokenizer's files.
+// SaveModel implements train.Task: the model folder, with the parameters' own names, and the
+// tokenizer's files.
 func (t *Task) SaveModel(dir string) error {
-	if err := t.Model.Save(dir); err != nil {
+	if err := t.Model.SaveCheckpoint(dir); err != nil {
 		return err
 	}
 	if t.Tokenizer == nil {

@@ -389,7 +389,15 @@ func (l *loop) run(ctx context.Context) (*Result, error) {
 			tps := float64(st.WindowTokens) / dt
 			l.res.TrainLoss, l.res.TokensPerS = mean, tps
 			elapsed := prevElapsed + time.Since(start)
-			if err := l.writeMetric(map[string]any{"step": st.Step, "loss": mean, "lr": lr, "grad_norm": norm, "tokens_per_s": tps, "elapsed_s": elapsed.Seconds()}); err != nil {
+			record := map[string]any{"step": st.Step, "loss": mean, "lr": lr, "grad_norm": norm, "tokens_per_s": tps, "elapsed_s": elapsed.Seconds()}
+			if w, ok := l.task.(WindowMetrics); ok {
+				for k, v := range w.WindowMetrics() {
+					if _, taken := record[k]; !taken {
+						record[k] = v
+					}
+				}
+			}
+			if err := l.writeMetric(record); err != nil {
 				return nil, err
 			}
 			desc := fmt.Sprintf("loss %.4f │ lr %.2e │ %s tok/s", mean, lr, humanRate(tps))

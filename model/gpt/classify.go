@@ -40,33 +40,22 @@ func NewClassifier(lm *Model, labels []string, seed uint64) (*Classifier, error)
 	if len(labels) < 2 {
 		return nil, fmt.Errorf("gpt classifier: %d classes, want at least 2", len(labels))
 	}
-	cfg := lm.Config
-	v := cfg.VocabSize
-	cfg.VocabSize += PairTokens
-	c, err := newClassifier(cfg, labels)
+	grown, err := lm.GrowVocab(PairTokens, seed)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range lm.Params.List() {
-		q, _ := c.Params.Get(p.Name)
-		copy(q.Var.Value.Data(), p.Var.Value.Data())
-	}
-	rng := tensor.NewRNG(seed)
-	C := cfg.NEmbd
-	tensor.Normal(tensor.FromData(c.Wte.Weight.Value.Data()[v*C:], PairTokens, C), 0, 0.02, rng)
-	tensor.Normal(c.Score.Weight.Value, 0, 0.02, rng)
+	c := withScore(grown, labels)
+	tensor.Normal(c.Score.Weight.Value, 0, 0.02, tensor.NewRNG(seed+1))
+	v := lm.Config.VocabSize
 	c.Start, c.Delim, c.Extract, c.Pad = v, v+1, v+2, v+3
 	return c, nil
 }
 
-func newClassifier(cfg Config, labels []string) (*Classifier, error) {
-	m, err := build(cfg)
-	if err != nil {
-		return nil, err
-	}
+// withScore adds the classifier over labels to m.
+func withScore(m *Model, labels []string) *Classifier {
 	c := &Classifier{Model: m, Labels: labels, LMWeight: 0.5}
-	c.Score = nn.NewLinear(&m.Params, "score", cfg.NEmbd, len(labels), false, true)
-	return c, nil
+	c.Score = nn.NewLinear(&m.Params, "score", m.Config.NEmbd, len(labels), false, true)
+	return c
 }
 
 // Hidden returns the final hidden states (B, T, C), after ln_f, of B rows of T ids. rng
@@ -129,8 +118,15 @@ type classifierConfig struct {
 	LMWeight    float32           `json:"lm_coef"`
 }
 
-// Save writes the classifier as a HuggingFace GPT2ForSequenceClassification folder into dir.
-func (c *Classifier) Save(dir string) error {
+// Save writes the classifier as a HuggingFace GPT2ForSequenceClassification folder into dir:
+// the transformer's weights under "transformer.", the head as score.weight.
+func (c *Classifier) Save(dir string) error { return c.save(dir, "transformer.") }
+
+// SaveCheckpoint writes the same folder with the parameters' own names (wte.weight, not
+// transformer.wte.weight), as a training checkpoint stores them; LoadClassifier reads both.
+func (c *Classifier) SaveCheckpoint(dir string) error { return c.save(dir, "") }
+
+func (c *Classifier) save(dir, prefix string) error {
 	h := classifierConfig{
 		hfConfig:  hfConfig{Config: c.Config, ModelType: "gpt2", Architectures: []string{"GPT2ForSequenceClassification"}, NCtx: c.Config.NPositions},
 		NumLabels: len(c.Labels), ID2Label: map[string]string{}, Label2ID: map[string]int{}, ProblemType: "single_label_classification",
@@ -147,7 +143,7 @@ func (c *Classifier) Save(dir string) error {
 	for _, p := range c.Params.List() {
 		name := p.Name
 		if name != "score.weight" {
-			name = "transformer." + name
+			name = prefix + name
 		}
 		ps.Add(name, p.Decay, p.Var.Value.Shape()...).Value = p.Var.Value
 	}
@@ -191,10 +187,11 @@ func LoadClassifier(dir string) (*Classifier, error) {
 			return nil, fmt.Errorf("%s: pair token id %d is outside the vocabulary of %d", path, id, cfg.VocabSize)
 		}
 	}
-	c, err := newClassifier(cfg, labels)
+	m, err := build(cfg)
 	if err != nil {
 		return nil, err
 	}
+	c := withScore(m, labels)
 	c.Start, c.Delim, c.Extract, c.Pad, c.LMWeight = *h.StartID, *h.DelimID, *h.ExtractID, *h.PadTokenID, h.LMWeight
 	files, err := hf.OpenWeights(dir)
 	if err != nil {
