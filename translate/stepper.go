@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/decode"
@@ -51,8 +52,23 @@ func (s *transformerStepper) Step(tokens []int) ([][]float32, error) {
 	if err != nil {
 		return nil, err
 	}
+	c := s.m.Config
 	s.rows = splitRows(s.rows, logp.Data(), logp.Dim(0), logp.Dim(1))
+	forbid(s.rows, c.EOSTokenID, c.PadTokenID, c.DecoderStartTokenID)
 	return s.rows, nil
+}
+
+// forbid gives the padding and start tokens log-probability −∞ in every row: a translation
+// never contains them (the end token stays allowed, even if it shares an id with one).
+func forbid(rows [][]float32, eos int, ids ...int) {
+	inf := float32(math.Inf(-1))
+	for _, row := range rows {
+		for _, id := range ids {
+			if id != eos && id >= 0 && id < len(row) {
+				row[id] = inf
+			}
+		}
+	}
 }
 
 // Reorder implements decode.Stepper.
@@ -161,6 +177,7 @@ func (s *seq2seqStepper) Step(tokens []int) ([][]float32, error) {
 	s.logp = resizeF(s.logp, s.b*v)
 	decode.LogSoftmax(s.logp, logits.Value.Contiguous().Data(), v)
 	s.rows = splitRows(s.rows, s.logp, s.b, v)
+	forbid(s.rows, c.EOSTokenID, c.PadTokenID, c.BOSTokenID)
 	return s.rows, nil
 }
 

@@ -148,9 +148,9 @@ func (t *Task) Scores(ctx context.Context, full bool) (map[string]float64, error
 			return nil, fmt.Errorf("translate: validation BLEU: %w", err)
 		}
 		for _, y := range ys {
-			s, err := t.Tok.Decode(y)
+			s, err := t.Text(y)
 			if err != nil {
-				return nil, fmt.Errorf("translate: validation BLEU: %w", err)
+				return nil, fmt.Errorf("validation BLEU: %w", err)
 			}
 			hyps = append(hyps, s)
 		}

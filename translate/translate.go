@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/checkpoint"
@@ -176,11 +177,21 @@ func (t *Translator) Lines(ctx context.Context, lines []string, o Options) ([]st
 		return nil, err
 	}
 	for j, y := range ys {
-		if out[at[j]], err = t.Tok.Decode(y); err != nil {
-			return nil, fmt.Errorf("translate: %w", err)
+		if out[at[j]], err = t.Text(y); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// Text decodes a translation's ids to one line of valid UTF-8: byte-level tokens that do not
+// make whole characters become U+FFFD, and line breaks spaces.
+func (t *Translator) Text(ids []int) (string, error) {
+	s, err := t.Tok.Decode(ids)
+	if err != nil {
+		return "", fmt.Errorf("translate: %w", err)
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\n", " "), nil
 }
 
 func trimEOS(y []int, eos int) []int {
