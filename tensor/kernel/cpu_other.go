@@ -5,11 +5,23 @@ package kernel
 // hasAsm is false: this build has no assembly kernels (another architecture, or the purego tag).
 const hasAsm = false
 
-// hasAVX512 is false: this build has no assembly kernels.
-const hasAVX512 = false
+// hasAVX512, hasVNNI and hasBF16 are false: this build has no assembly kernels.
+const (
+	hasAVX512 = false
+	hasVNNI   = false
+	hasBF16   = false
+)
+
+// cpuFlags is empty: this build uses no CPU feature.
+var cpuFlags []cpuFlag
 
 // useAsm is always false here; it is a variable only so that tests can set it on every build.
 var useAsm = false
 
-// useAVX512 is always false here; it is a variable only so that tests can set it.
-var useAVX512 = false
+// useAVX512, useVNNI and useBF16 are always false here; they are variables only so that tests
+// can set them.
+var (
+	useAVX512 = false
+	useVNNI   = false
+	useBF16   = false
+)

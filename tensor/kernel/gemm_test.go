@@ -7,26 +7,30 @@ import (
 	"testing"
 )
 
-// forEachPath runs f once per kernel path this CPU has: AVX-512, AVX2/FMA and pure Go, so
-// every path is checked in one test run. It forces the path the way the kernels choose it,
-// through useAsm and useAVX512.
+// forEachPath runs f once per kernel path this CPU has: AVX-512 with VNNI, AVX-512, AVX2/FMA
+// and pure Go, so every path is checked in one test run. It forces the path the way the
+// kernels choose it, through useAsm, useAVX512 and useVNNI. A path the CPU lacks is logged as
+// skipped, never run as another.
 func forEachPath(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	type path struct {
-		name        string
-		asm, avx512 bool
+		name              string
+		has               bool
+		asm, avx512, vnni bool
 	}
-	paths := []path{{"go", false, false}}
-	if hasAsm {
-		paths = append([]path{{"avx2", true, false}}, paths...)
-	}
-	if hasAVX512 {
-		paths = append([]path{{"avx512", true, true}}, paths...)
+	paths := []path{
+		{"vnni", hasVNNI, true, true, true},
+		{"avx512", hasAVX512, true, true, false},
+		{"avx2", hasAsm, true, false, false},
+		{"go", true, false, false, false},
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			defer func(asm, avx512 bool) { useAsm, useAVX512 = asm, avx512 }(useAsm, useAVX512)
-			useAsm, useAVX512 = p.asm, p.avx512
+			if !p.has {
+				t.Skipf("this CPU (or QKV_CPU) has no %s path", p.name)
+			}
+			defer func(asm, avx512, vnni bool) { useAsm, useAVX512, useVNNI = asm, avx512, vnni }(useAsm, useAVX512, useVNNI)
+			useAsm, useAVX512, useVNNI = p.asm, p.avx512, p.vnni
 			f(t)
 		})
 	}

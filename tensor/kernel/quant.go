@@ -294,7 +294,9 @@ type quantGemvCall struct {
 	alpha, beta float32
 	x, y        []float32
 	xp          []float32 // x regrouped for the bfloat16 kernels (see bf16PermuteX), or empty
-	chunk       int       // output rows per task, a multiple of 4
+	act         q8Act     // x quantised for the VNNI kernel, when useAct
+	useAct      bool
+	chunk       int // output rows per task, a multiple of 4
 	runFn       func(lo, hi int)
 }
 
@@ -318,6 +320,7 @@ func quantGemv(bf *BF16Matrix, q8 *Q8Matrix, alpha float32, x []float32, beta fl
 		c.xp = bf16PermuteX(c.xp[:0], x)
 	} else {
 		bytes = q8.Bytes()
+		c.useAct = q8UsesAct() && c.act.quantize(x)
 	}
 	threads := Threads()
 	if bytes < quantSerialBytes {
@@ -334,6 +337,17 @@ func quantGemv(bf *BF16Matrix, q8 *Q8Matrix, alpha float32, x []float32, beta fl
 	}
 	c.bf, c.q8, c.x, c.y = nil, nil, nil, nil
 	quantGemvCalls.put(c)
+}
+
+// q8UsesAct reports whether an int8 GEMV quantises its input row and runs the VNNI kernel.
+func q8UsesAct() bool { return useAsm && useAVX512 && useVNNI }
+
+// quantGrow returns s resized to n elements, reusing its storage when large enough.
+func quantGrow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // quantTasks rounds a number of equal tasks up to one that Parallel hands out evenly over
@@ -361,6 +375,8 @@ func (c *quantGemvCall) run(lo, hi int) {
 		t := acc[:j1-j0]
 		if c.bf != nil {
 			bf16Rows(c.bf, j0, j1, c.x, c.xp, t)
+		} else if c.useAct {
+			q8RowsAct(c.q8, j0, j1, &c.act, c.x, t)
 		} else {
 			q8Rows(c.q8, j0, j1, c.x, t)
 		}

@@ -33,6 +33,25 @@ func gemvQ8x4AVX512(groups, rows int, q *int8, ldq int, s *float32, lds int, x, 
 //go:noescape
 func gemvQ8AVX2(groups, rows int, q *int8, ldq int, s *float32, lds int, x, y *float32)
 
+// gemvQ8VNNI sets y[r] = Σ_{g<groups} s[r][g]·Σ_{p in group g} q[r][p]·xq[p] for r < rows,
+// summing each group in int32 with VPDPBUSD, where q has row stride ldq bytes, s row stride
+// lds floats, and xn holds xq and its offset correction (see q8Act).
+//
+//go:noescape
+func gemvQ8VNNI(groups, rows int, q *int8, ldq int, s *float32, lds int, xn *int32, y *float32)
+
+// gemvQ8x4VNNI is gemvQ8VNNI on the 4·rows rows i, rows+i, 2·rows+i, 3·rows+i (i < rows)
+// taken four at a time, as gemvQ8x4AVX512 takes them.
+//
+//go:noescape
+func gemvQ8x4VNNI(groups, rows int, q *int8, ldq int, s *float32, lds int, xn *int32, y *float32)
+
+// q8QuantizeVNNI fills the q8Act layout xn for 64·chunks inputs of x: round(x·inv) and the
+// offset corrections.
+//
+//go:noescape
+func q8QuantizeVNNI(chunks int, x *float32, inv float32, xn *int32)
+
 // bf16WidenAVX512 writes the float32 of n bfloat16s from src to dst; n is a multiple of 16.
 //
 //go:noescape
@@ -121,6 +140,40 @@ func q8Rows(m *Q8Matrix, j0, j1 int, x, t []float32) {
 		k0 := full * Q8Group
 		for i := range t {
 			t[i] += q8DotGo(q[i*k+k0:(i+1)*k], s[i*gs+full:(i+1)*gs], x[k0:k])
+		}
+	}
+}
+
+// q8RowsAct sets t[i] = Σ_p W[j0+i][p]·x[p] for j0 ≤ j0+i < j1 (len(t) == j1-j0) from the
+// quantised activations a, as q8RowsActGo does, on the VNNI kernel when useVNNI is set.
+func q8RowsAct(m *Q8Matrix, j0, j1 int, a *q8Act, x, t []float32) {
+	k, gs := m.K, q8Groups(m.K)
+	t = t[:j1-j0]
+	full := a.k0 / Q8Group
+	if !useAsm || !useAVX512 || !useVNNI {
+		q8RowsActGo(m, j0, a, x, t)
+		return
+	}
+	q := m.Q[j0*k : j1*k]
+	s := m.Scales[j0*gs : j1*gs]
+	_ = q[(j1-j0-1)*k+a.k0-1]
+	_ = s[(j1-j0-1)*gs+full-1]
+	_ = a.xn[(a.k0+63)/64*q8ActStep-1]
+	// Four runs of rows at a time, then the one to three rows left one by one.
+	r4 := len(t) / 4
+	if r4 > 0 {
+		gemvQ8x4VNNI(full, r4, &q[0], k, &s[0], gs, &a.xn[0], &t[0])
+	}
+	if i := 4 * r4; i < len(t) {
+		gemvQ8VNNI(full, len(t)-i, &q[i*k], k, &s[i*gs], gs, &a.xn[0], &t[i])
+	}
+	for i := range t {
+		t[i] *= a.s
+	}
+	if full < gs {
+		// The last, shorter group, from x itself.
+		for i := range t {
+			t[i] += q8DotGo(q[i*k+a.k0:(i+1)*k], s[i*gs+full:(i+1)*gs], x[a.k0:k])
 		}
 	}
 }
@@ -273,14 +326,6 @@ func quantGemmTiled(bf *BF16Matrix, q8 *Q8Matrix, m int, alpha float32, x []floa
 	g.bf, g.q8, g.x, g.y = nil, nil, nil, nil
 	quantTileCalls.put(g)
 	return true
-}
-
-// quantGrow returns s resized to n elements, reusing its storage when large enough.
-func quantGrow[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
 }
 
 // run computes the columns of Y of tasks [lo, hi): W rows [t·nb, (t+1)·nb) for each task t.

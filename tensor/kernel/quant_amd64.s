@@ -253,6 +253,33 @@ q512sum:
 	VZEROUPPER
 	RET
 
+// Q8X4SETUP loads the arguments of the four-run int8 GEMV kernels (gemvQ8x4AVX512,
+// gemvQ8x4VNNI, which share their argument layout) into the registers they describe.
+#define Q8X4SETUP \
+	MOVQ  groups+0(FP), AX \
+	MOVQ  rows+8(FP), BX \
+	MOVQ  ldq+24(FP), CX \
+	MOVQ  lds+40(FP), R8 \
+	MOVQ  CX, R9 \
+	IMULQ BX, R9 \
+	MOVQ  q+16(FP), DI \
+	LEAQ  (DI)(R9*1), R10 \
+	LEAQ  (DI)(R9*2), R11 \
+	LEAQ  (R10)(R9*2), R12 \
+	SHLQ  $2, R8 \
+	MOVQ  R8, R9 \
+	IMULQ BX, R9 \
+	MOVQ  s+32(FP), SI \
+	LEAQ  (SI)(R9*1), R13 \
+	LEAQ  (SI)(R9*2), R14 \
+	LEAQ  (R13)(R9*2), R15 \
+	MOVQ  AX, R9 \
+	SHLQ  $5, R9 \
+	SUBQ  R9, CX \
+	SHLQ  $2, AX \
+	SUBQ  AX, R8 \
+	MOVQ  y+56(FP), R9
+
 // func gemvQ8x4AVX512(groups, rows int, q *int8, ldq int, s *float32, lds int, x, y *float32)
 //
 // gemvQ8AVX512 on four rows at once, so that each load of x serves four rows: x is loaded
@@ -267,29 +294,7 @@ q512sum:
 // DX the x cursor; AX the groups left; BX the rows left; R9 the y cursor. Z0–Z3 accumulate
 // the four rows; Z16, Z17 hold the group's inputs; Z4–Z11 are weights.
 TEXT ·gemvQ8x4AVX512(SB), NOSPLIT, $0-64
-	MOVQ  groups+0(FP), AX
-	MOVQ  rows+8(FP), BX
-	MOVQ  ldq+24(FP), CX
-	MOVQ  lds+40(FP), R8
-	MOVQ  CX, R9
-	IMULQ BX, R9             // bytes from one run of q rows to the next
-	MOVQ  q+16(FP), DI
-	LEAQ  (DI)(R9*1), R10
-	LEAQ  (DI)(R9*2), R11
-	LEAQ  (R10)(R9*2), R12
-	SHLQ  $2, R8             // scale row stride in bytes
-	MOVQ  R8, R9
-	IMULQ BX, R9             // bytes from one run of scale rows to the next
-	MOVQ  s+32(FP), SI
-	LEAQ  (SI)(R9*1), R13
-	LEAQ  (SI)(R9*2), R14
-	LEAQ  (R13)(R9*2), R15
-	MOVQ  AX, R9
-	SHLQ  $5, R9
-	SUBQ  R9, CX             // q: end of the whole groups to the next row
-	SHLQ  $2, AX
-	SUBQ  AX, R8             // scales: likewise
-	MOVQ  y+56(FP), R9
+	Q8X4SETUP
 
 q4row:
 	MOVQ   groups+0(FP), AX
@@ -822,5 +827,322 @@ qt6x4:
 	JNZ  qt6x4
 
 	STORE6x4
+	VZEROUPPER
+	RET
+
+// The lanes of a scale vector of two groups: eight of the first, eight of the second.
+DATA q8vnniIdx<>+0(SB)/8, $0
+DATA q8vnniIdx<>+8(SB)/8, $0
+DATA q8vnniIdx<>+16(SB)/8, $0
+DATA q8vnniIdx<>+24(SB)/8, $0
+DATA q8vnniIdx<>+32(SB)/8, $0x0000000100000001
+DATA q8vnniIdx<>+40(SB)/8, $0x0000000100000001
+DATA q8vnniIdx<>+48(SB)/8, $0x0000000100000001
+DATA q8vnniIdx<>+56(SB)/8, $0x0000000100000001
+GLOBL q8vnniIdx<>(SB), RODATA|NOPTR, $64
+
+// The int8 GEMV on VNNI. VPDPBUSD multiplies unsigned bytes by signed ones, four to a 32-bit
+// lane, and adds the four products to the lane: the weights go in offset by 128 (q xor 0x80
+// = q + 128, in [1, 255]) and the activations signed. The offset adds 128·Σ xq over each
+// lane's four inputs; the activation buffer holds that negated beside the inputs, and it
+// starts each lane's sum, so the int32 lanes hold Σ q·xq exactly. The buffer xn holds, for
+// each 64 inputs, the 64 bytes xq and then 16 int32 nc[l] = −128·Σ_{i<4} xq[4l+i] (a last
+// odd group fills half of both). A 64-byte step covers two groups of weights: lanes 0–7 the
+// first, 8–15 the second, converted to float32 and multiplied by a vector of their two scales
+// (eight copies each) into a float32 accumulator.
+
+// func gemvQ8VNNI(groups, rows int, q *int8, ldq int, s *float32, lds int, xn *int32, y *float32)
+//
+// y[r] = Σ_{g<groups} s[r][g]·Σ_{p in g} q[r][p]·xq[p] for r < rows, one row at a time.
+//
+// Registers: DI the q row and SI its scales; R8 the q row stride, CX the scale row stride, in
+// bytes; R12, R13 the q and scale cursors; DX the xn cursor; AX the two-group steps left; R9
+// the groups; BX the rows left; R10 the y cursor. Z0, Z1 accumulate; Z4–Z9 are temporaries;
+// Z30 the scale lane index; Z31 the bytes 0x80.
+TEXT ·gemvQ8VNNI(SB), NOSPLIT, $0-64
+	MOVQ         groups+0(FP), R9
+	MOVQ         rows+8(FP), BX
+	MOVQ         q+16(FP), DI
+	MOVQ         ldq+24(FP), R8
+	MOVQ         s+32(FP), SI
+	MOVQ         lds+40(FP), CX
+	MOVQ         y+56(FP), R10
+	SHLQ         $2, CX
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU32    q8vnniIdx<>(SB), Z30
+
+vnnirow:
+	MOVQ   R9, AX
+	SHRQ   $1, AX
+	MOVQ   DI, R12
+	MOVQ   SI, R13
+	MOVQ   xn+48(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+vnniloop2:
+	CMPQ         AX, $2
+	JLT          vnniloop1
+	VPXORD       (R12), Z31, Z4      // weights + 128, unsigned
+	VPXORD       64(R12), Z31, Z7
+	VMOVDQU32    64(DX), Z5          // −128·Σ xq per lane
+	VMOVDQU32    192(DX), Z8
+	VPDPBUSD     (DX), Z4, Z5        // += Σ (q+128)·xq: Σ q·xq, exact
+	VPDPBUSD     128(DX), Z7, Z8
+	VCVTDQ2PS    Z5, Z5
+	VCVTDQ2PS    Z8, Z8
+	VBROADCASTSD (R13), Z6           // the scales of the two groups
+	VBROADCASTSD 8(R13), Z9
+	VPERMPS      Z6, Z30, Z6
+	VPERMPS      Z9, Z30, Z9
+	VFMADD231PS  Z6, Z5, Z0
+	VFMADD231PS  Z9, Z8, Z1
+	ADDQ         $128, R12
+	ADDQ         $16, R13
+	ADDQ         $256, DX
+	SUBQ         $2, AX
+	JMP          vnniloop2
+
+vnniloop1:
+	TESTQ        AX, AX
+	JZ           vnniodd
+	VPXORD       (R12), Z31, Z4
+	VMOVDQU32    64(DX), Z5
+	VPDPBUSD     (DX), Z4, Z5
+	VCVTDQ2PS    Z5, Z5
+	VBROADCASTSD (R13), Z6
+	VPERMPS      Z6, Z30, Z6
+	VFMADD231PS  Z6, Z5, Z0
+	ADDQ         $64, R12
+	ADDQ         $8, R13
+	ADDQ         $128, DX
+
+vnniodd:
+	TESTQ        $1, R9
+	JZ           vnnisum
+	VPXORD       (R12), Y31, Y4      // one group: 32 inputs
+	VMOVDQU32    64(DX), Y5
+	VPDPBUSD     (DX), Y4, Y5
+	VCVTDQ2PS    Y5, Y5
+	VBROADCASTSS (R13), Y6
+	VMULPS       Y6, Y5, Y5          // the upper half of Z5 is zero
+	VADDPS       Z5, Z1, Z1
+
+vnnisum:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       X0, X0, X0
+	VHADDPS       X0, X0, X0
+	VMOVSS        X0, (R10)
+	ADDQ          $4, R10
+	ADDQ          R8, DI
+	ADDQ          CX, SI
+	DECQ          BX
+	JNZ           vnnirow
+	VZEROUPPER
+	RET
+
+// func gemvQ8x4VNNI(groups, rows int, q *int8, ldq int, s *float32, lds int, xn *int32, y *float32)
+//
+// gemvQ8VNNI on the 4·rows rows i, rows+i, 2·rows+i, 3·rows+i (i < rows), four at a time,
+// as gemvQ8x4AVX512 takes them: four long sequential runs of weights, which keep more memory
+// requests in flight than one, each load of xn serving four rows. y[i], y[rows+i],
+// y[2·rows+i], y[3·rows+i] receive them.
+//
+// Registers: DI, R10, R11, R12 the q cursors of the four runs and SI, R13, R14, R15 their
+// scale cursors; CX and R8 take them from the end of a row's whole groups to the start of
+// the next row; DX the xn cursor; AX the groups left; BX the rows left; R9 the y cursor.
+// Z0–Z3 accumulate the four rows; Z16, Z17 hold the step's xq and nc; Z4–Z7 weights, Z8–Z11
+// sums, Z12–Z15 scales; Z30 the scale lane index; Z31 the bytes 0x80.
+TEXT ·gemvQ8x4VNNI(SB), NOSPLIT, $0-64
+	Q8X4SETUP
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Z31
+	VMOVDQU32    q8vnniIdx<>(SB), Z30
+
+v4row:
+	MOVQ   groups+0(FP), AX
+	MOVQ   xn+48(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+v4loop:
+	CMPQ         AX, $2
+	JLT          v4odd
+	VMOVDQU32    (DX), Z16           // xq of the step
+	VMOVDQU32    64(DX), Z17         // −128·Σ xq per lane
+	VPXORD       (DI), Z31, Z4       // weights + 128, unsigned
+	VPXORD       (R10), Z31, Z5
+	VPXORD       (R11), Z31, Z6
+	VPXORD       (R12), Z31, Z7
+	VMOVDQA32    Z17, Z8
+	VMOVDQA32    Z17, Z9
+	VMOVDQA32    Z17, Z10
+	VMOVDQA32    Z17, Z11
+	VPDPBUSD     Z16, Z4, Z8         // Σ q·xq per lane, exact
+	VPDPBUSD     Z16, Z5, Z9
+	VPDPBUSD     Z16, Z6, Z10
+	VPDPBUSD     Z16, Z7, Z11
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z9, Z9
+	VCVTDQ2PS    Z10, Z10
+	VCVTDQ2PS    Z11, Z11
+	VBROADCASTSD (SI), Z12           // the scales of the two groups
+	VBROADCASTSD (R13), Z13
+	VBROADCASTSD (R14), Z14
+	VBROADCASTSD (R15), Z15
+	VPERMPS      Z12, Z30, Z12
+	VPERMPS      Z13, Z30, Z13
+	VPERMPS      Z14, Z30, Z14
+	VPERMPS      Z15, Z30, Z15
+	VFMADD231PS  Z12, Z8, Z0
+	VFMADD231PS  Z13, Z9, Z1
+	VFMADD231PS  Z14, Z10, Z2
+	VFMADD231PS  Z15, Z11, Z3
+	ADDQ         $64, DI
+	ADDQ         $64, R10
+	ADDQ         $64, R11
+	ADDQ         $64, R12
+	ADDQ         $8, SI
+	ADDQ         $8, R13
+	ADDQ         $8, R14
+	ADDQ         $8, R15
+	ADDQ         $128, DX
+	SUBQ         $2, AX
+	JMP          v4loop
+
+v4odd:
+	TESTQ        AX, AX
+	JZ           v4sum
+	VMOVDQU32    (DX), Y16           // one group: 32 inputs
+	VMOVDQU32    64(DX), Y17
+	VPXORD       (DI), Y31, Y4
+	VPXORD       (R10), Y31, Y5
+	VPXORD       (R11), Y31, Y6
+	VPXORD       (R12), Y31, Y7
+	VMOVDQA32    Y17, Y8
+	VMOVDQA32    Y17, Y9
+	VMOVDQA32    Y17, Y10
+	VMOVDQA32    Y17, Y11
+	VPDPBUSD     Y16, Y4, Y8
+	VPDPBUSD     Y16, Y5, Y9
+	VPDPBUSD     Y16, Y6, Y10
+	VPDPBUSD     Y16, Y7, Y11
+	VCVTDQ2PS    Y8, Y8
+	VCVTDQ2PS    Y9, Y9
+	VCVTDQ2PS    Y10, Y10
+	VCVTDQ2PS    Y11, Y11
+	VMULPS.BCST  (SI), Y8, Y8        // the upper halves stay zero
+	VMULPS.BCST  (R13), Y9, Y9
+	VMULPS.BCST  (R14), Y10, Y10
+	VMULPS.BCST  (R15), Y11, Y11
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z9, Z1, Z1
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z11, Z3, Z3
+	ADDQ         $32, DI
+	ADDQ         $32, R10
+	ADDQ         $32, R11
+	ADDQ         $32, R12
+	ADDQ         $4, SI
+	ADDQ         $4, R13
+	ADDQ         $4, R14
+	ADDQ         $4, R15
+
+v4sum:
+	// Sum each accumulator: X0 = [run0 run1 run2 run3].
+	VEXTRACTF64X4 $1, Z0, Y4
+	VADDPS        Y4, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y5
+	VADDPS        Y5, Y1, Y1
+	VEXTRACTF64X4 $1, Z2, Y6
+	VADDPS        Y6, Y2, Y2
+	VEXTRACTF64X4 $1, Z3, Y7
+	VADDPS        Y7, Y3, Y3
+	VHADDPS       Y1, Y0, Y0
+	VHADDPS       Y3, Y2, Y2
+	VHADDPS       Y2, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	MOVQ          rows+8(FP), AX
+	SHLQ          $2, AX             // y stride between the runs
+	VMOVSS        X0, (R9)
+	LEAQ          (R9)(AX*1), DX
+	VEXTRACTPS    $1, X0, (DX)
+	ADDQ          AX, DX
+	VEXTRACTPS    $2, X0, (DX)
+	ADDQ          AX, DX
+	VEXTRACTPS    $3, X0, (DX)
+	ADDQ          $4, R9
+	ADDQ          CX, DI
+	ADDQ          CX, R10
+	ADDQ          CX, R11
+	ADDQ          CX, R12
+	ADDQ          R8, SI
+	ADDQ          R8, R13
+	ADDQ          R8, R14
+	ADDQ          R8, R15
+	DECQ          BX
+	JNZ           v4row
+	VZEROUPPER
+	RET
+
+// func q8QuantizeVNNI(chunks int, x *float32, inv float32, xn *int32)
+//
+// Fills xn (see above) for 64·chunks inputs of x: xq = round(x·inv) to nearest even,
+// clamped to [−127, 127], and nc = −128·Σ of each four. The caller checks that x·inv is
+// finite and at most 127 in magnitude up to rounding.
+//
+// Registers: CX the chunks left; SI the x cursor; DI the xn cursor. Z29 holds inv, Z28 and
+// Z27 the clamps, Z31 the bytes 0x80.
+TEXT ·q8QuantizeVNNI(SB), NOSPLIT, $0-32
+	MOVQ         chunks+0(FP), CX
+	MOVQ         x+8(FP), SI
+	MOVQ         xn+24(FP), DI
+	VBROADCASTSS inv+16(FP), Z29
+	MOVL         $127, AX
+	VPBROADCASTD AX, Z28
+	MOVL         $-127, AX
+	VPBROADCASTD AX, Z27
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Z31
+
+quantloop:
+	VMULPS    (SI), Z29, Z0
+	VMULPS    64(SI), Z29, Z1
+	VMULPS    128(SI), Z29, Z2
+	VMULPS    192(SI), Z29, Z3
+	VCVTPS2DQ Z0, Z0                 // round to nearest even
+	VCVTPS2DQ Z1, Z1
+	VCVTPS2DQ Z2, Z2
+	VCVTPS2DQ Z3, Z3
+	VPMINSD   Z28, Z0, Z0
+	VPMINSD   Z28, Z1, Z1
+	VPMINSD   Z28, Z2, Z2
+	VPMINSD   Z28, Z3, Z3
+	VPMAXSD   Z27, Z0, Z0
+	VPMAXSD   Z27, Z1, Z1
+	VPMAXSD   Z27, Z2, Z2
+	VPMAXSD   Z27, Z3, Z3
+	VPMOVDB   Z0, (DI)
+	VPMOVDB   Z1, 16(DI)
+	VPMOVDB   Z2, 32(DI)
+	VPMOVDB   Z3, 48(DI)
+	VMOVDQU32 (DI), Z4               // the 64 xq
+	VPXORD    Z5, Z5, Z5
+	VPDPBUSD  Z4, Z31, Z5            // 128·Σ of each four
+	VPXORD    Z6, Z6, Z6
+	VPSUBD    Z5, Z6, Z6
+	VMOVDQU32 Z6, 64(DI)
+	ADDQ      $256, SI
+	ADDQ      $128, DI
+	DECQ      CX
+	JNZ       quantloop
 	VZEROUPPER
 	RET

@@ -51,6 +51,25 @@ func q8Weights(m *Q8Matrix) []float64 {
 	return w
 }
 
+// q8ActView returns the M rows of x (row stride ldx, k inputs) as an int8 GEMV sees them:
+// quantised (xq·sx) over the whole groups when it quantises activations (q8UsesAct), else x.
+func q8ActView(x []float32, M, k, ldx int) []float32 {
+	if !q8UsesAct() {
+		return x
+	}
+	v := append([]float32(nil), x...)
+	for i := range M {
+		var a q8Act
+		row := v[i*ldx : i*ldx+k]
+		if a.quantize(row) {
+			for p := range a.k0 {
+				row[p] = float32(a.xq(p)) * a.s
+			}
+		}
+	}
+	return v
+}
+
 // refQuantGemm is Y = alpha·X·Wᵀ + beta·Y in float64 for W (n, k) given as float64 weights,
 // with the bound Σ|alpha·x·w| + |beta·y| of each output that rounding errors scale with.
 func refQuantGemm(w []float64, n, k, m int, alpha float32, x []float32, ldx int, beta float32, y []float32, ldy int) (want, bound []float64) {
@@ -129,7 +148,11 @@ func checkQuantGemm(t *testing.T, rng *rand.Rand, f quantFormat, gemv bool, M, n
 	if beta == 0 {
 		y = nanFloats(len(y))
 	}
-	want, bound := refQuantGemm(wd, n, k, M, alpha, x, ldx, beta, y, ldy)
+	xr := x
+	if _, ok := m.(*Q8Matrix); ok && (gemv || M <= quantTiledGemvRows) {
+		xr = q8ActView(x, M, k, ldx) // the VNNI kernel sees the rows quantised
+	}
+	want, bound := refQuantGemm(wd, n, k, M, alpha, xr, ldx, beta, y, ldy)
 	orig := append([]float32(nil), y...)
 	if gemv {
 		f.gemv(m, alpha, x, beta, y)
@@ -477,6 +500,177 @@ func TestQuantKernelParity(t *testing.T) {
 	}
 }
 
+// TestQuantActParity runs the VNNI GEMV and its pure-Go twin on the same quantised rows: the
+// group sums are exact integers in both, so they agree to float32 rounding of the scaled sums.
+func TestQuantActParity(t *testing.T) {
+	if !hasVNNI {
+		t.Skip("skipped: this CPU (or QKV_CPU) has no AVX512-VNNI path")
+	}
+	rng := rand.New(rand.NewPCG(81, 82))
+	for _, k := range []int{32, 33, 64, 95, 96, 128, 192, 257, 800, 3072} {
+		for _, n := range []int{1, 2, 3, 4, 5, 8, 9, 30} {
+			w, _ := quantWeights(rng, n, k, false)
+			x := randFloats(rng, k)
+			m := NewQ8Matrix(w, n, k, false)
+			var a q8Act
+			if !a.quantize(x) {
+				t.Fatalf("k=%d: a normal row was not quantised", k)
+			}
+			want, got := make([]float32, n), nanFloats(n)
+			q8RowsActGo(m, 0, &a, x, want)
+			q8RowsAct(m, 0, n, &a, x, got)
+			xr := q8ActView(x, 1, k, k)
+			_, bound := refQuantGemm(q8Weights(m), n, k, 1, 1, xr, k, 0, nil, n)
+			for j := range n {
+				if math.Abs(float64(got[j]-want[j])) > float64(4*k)*0x1p-24*bound[j] {
+					t.Fatalf("k=%d n=%d: y[%d] = %g (vnni), %g (go)", k, n, j, got[j], want[j])
+				}
+			}
+		}
+	}
+}
+
+// TestQuantActQuantize checks the assembly quantisation of activations against the Go one,
+// byte for byte, on normal, tiny (subnormal) and odd-length rows.
+func TestQuantActQuantize(t *testing.T) {
+	rng := rand.New(rand.NewPCG(87, 88))
+	for _, k := range []int{32, 63, 64, 96, 100, 768, 3072} {
+		for _, scale := range []float32{1, 1e3, 1e-41} {
+			x := randFloats(rng, k)
+			for i := range x {
+				x[i] *= scale
+			}
+			var want, got q8Act
+			func() {
+				defer func(v bool) { useVNNI = v }(useVNNI)
+				useVNNI = false
+				if !want.quantize(x) {
+					t.Fatalf("k=%d scale=%g: not quantised", k, scale)
+				}
+			}()
+			if !got.quantize(x) {
+				t.Fatalf("k=%d scale=%g: not quantised", k, scale)
+			}
+			if got.s != want.s || got.k0 != want.k0 || len(got.xn) != len(want.xn) {
+				t.Fatalf("k=%d scale=%g: scale %g/%g, k0 %d/%d", k, scale, got.s, want.s, got.k0, want.k0)
+			}
+			var mx int8
+			for p := range want.k0 {
+				if got.xq(p) != want.xq(p) {
+					t.Fatalf("k=%d scale=%g: xq[%d] = %d, want %d", k, scale, p, got.xq(p), want.xq(p))
+				}
+				mx = max(mx, want.xq(p), -want.xq(p))
+				if d := float64(x[p]) - float64(want.xq(p))*float64(want.s); math.Abs(d) > float64(want.s)/2*(1+1e-6) {
+					t.Fatalf("k=%d scale=%g: x[%d] = %g off its quantised value by %g (scale %g)", k, scale, p, x[p], d, want.s)
+				}
+			}
+			if mx != 127 {
+				t.Fatalf("k=%d scale=%g: largest |xq| = %d, want 127", k, scale, mx)
+			}
+			for l := range want.k0 / 4 {
+				i := l/16*q8ActStep + 16 + l%16
+				if got.xn[i] != want.xn[i] {
+					t.Fatalf("k=%d scale=%g: nc[%d] = %d, want %d", k, scale, l, got.xn[i], want.xn[i])
+				}
+			}
+		}
+	}
+}
+
+// TestQuantActExact checks the VNNI kernel's offset correction at the extremes: with unit
+// scales every group sum is an integer that float32 holds exactly, so the kernel must return
+// Σ q·xq exactly, whatever the signs (the unsigned operand spans 1..255).
+func TestQuantActExact(t *testing.T) {
+	if !hasVNNI {
+		t.Skip("skipped: this CPU (or QKV_CPU) has no AVX512-VNNI path")
+	}
+	rng := rand.New(rand.NewPCG(83, 84))
+	for _, k := range []int{32, 64, 96, 128, 160, 224} {
+		for _, pattern := range []string{"max", "min", "mixed", "random"} {
+			const n = 5
+			m := &Q8Matrix{N: n, K: k, Q: make([]int8, n*k), Scales: make([]float32, n*q8Groups(k))}
+			for i := range m.Scales {
+				m.Scales[i] = 1
+			}
+			xs := make([]float32, k)
+			for p := range k {
+				switch pattern {
+				case "max":
+					xs[p] = 127
+				case "min":
+					xs[p] = -127
+				case "mixed":
+					xs[p] = float32(127 - 254*(p%2))
+				default:
+					xs[p] = float32(rng.IntN(255) - 127)
+				}
+			}
+			xs[0] = 127 * float32(1-2*(k/32%2)) // max|x| = 127: sx = 1
+			var a q8Act
+			if !a.quantize(xs) || a.s != 1 {
+				t.Fatalf("k=%d %s: quantised with scale %g, want 1", k, pattern, a.s)
+			}
+			for p := range k {
+				if float32(a.xq(p)) != xs[p] {
+					t.Fatalf("k=%d %s: xq[%d] = %d, want %g", k, pattern, p, a.xq(p), xs[p])
+				}
+			}
+			want := make([]float32, n)
+			for j := range n {
+				var d int64
+				for p := range k {
+					v := []int8{127, -127, -128, int8(rng.IntN(256) - 128), 0}[j]
+					if j == 3 {
+						v = int8(rng.IntN(256) - 128)
+					}
+					m.Q[j*k+p] = v
+					d += int64(v) * int64(a.xq(p))
+				}
+				want[j] = float32(d)
+			}
+			got := nanFloats(n)
+			q8RowsAct(m, 0, n, &a, nil, got)
+			for j := range n {
+				if got[j] != want[j] {
+					t.Fatalf("k=%d %s: row %d = %g, want %g exactly", k, pattern, j, got[j], want[j])
+				}
+			}
+		}
+	}
+}
+
+// TestQuantActSpecial checks rows the VNNI kernel does not take: a NaN or an infinity in x
+// must come out as NaN (or the infinity), not as a quantised number, and an all-zero row as 0.
+func TestQuantActSpecial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(85, 86))
+	const n, k = 9, 96
+	w, _ := quantWeights(rng, n, k, false)
+	m := NewQ8Matrix(w, n, k, false)
+	forEachPath(t, func(t *testing.T) {
+		for _, c := range []struct {
+			name string
+			v    float32
+			nan  bool
+		}{{"nan", float32(math.NaN()), true}, {"inf", float32(math.Inf(1)), true}, {"zero", 0, false}} {
+			x := make([]float32, k)
+			if c.nan {
+				x = randFloats(rng, k)
+			}
+			x[40] = c.v
+			y := randFloats(rng, n)
+			GemvQ8(m, 1, x, 0, y)
+			for j, v := range y {
+				if c.nan && !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+					t.Fatalf("%s: y[%d] = %g, want NaN or ±Inf", c.name, j, v)
+				}
+				if !c.nan && v != 0 {
+					t.Fatalf("%s: y[%d] = %g, want 0", c.name, j, v)
+				}
+			}
+		}
+	})
+}
+
 func TestQuantDequantParity(t *testing.T) {
 	rng := rand.New(rand.NewPCG(73, 74))
 	for _, k := range []int{1, 7, 8, 16, 31, 32, 33, 64, 100, 300} {
@@ -523,19 +717,22 @@ func TestQuantAccuracy(t *testing.T) {
 		f     quantFormat
 		bound float64 // on the RMS error relative to the RMS output
 	}{{quantFormats[0], 0x1p-9}, {quantFormats[1], 0.02}} {
-		y := make([]float32, n)
-		c.f.gemv(c.f.build(w, n, k, false), 1, x, 0, y)
-		var se, worst float64
-		for j := range n {
-			e := float64(y[j]) - exact[j]
-			se += e * e
-			worst = max(worst, math.Abs(e))
-		}
-		rms := math.Sqrt(se/n) / norm
-		t.Logf("%s: RMS error %.3g of the RMS output, worst %.3g", c.f.name, rms, worst/norm)
-		if rms > c.bound {
-			t.Errorf("%s: relative RMS error %g above %g", c.f.name, rms, c.bound)
-		}
+		mat := c.f.build(w, n, k, false)
+		forEachPath(t, func(t *testing.T) {
+			y := make([]float32, n)
+			c.f.gemv(mat, 1, x, 0, y)
+			var se, worst float64
+			for j := range n {
+				e := float64(y[j]) - exact[j]
+				se += e * e
+				worst = max(worst, math.Abs(e))
+			}
+			rms := math.Sqrt(se/n) / norm
+			t.Logf("%s: RMS error %.3g of the RMS output, worst %.3g", c.f.name, rms, worst/norm)
+			if rms > c.bound {
+				t.Errorf("%s: relative RMS error %g above %g", c.f.name, rms, c.bound)
+			}
+		})
 	}
 }
 
