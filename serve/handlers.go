@@ -1,0 +1,368 @@
+package serve
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+const fingerprint = "qkv"
+
+func newID(prefix string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// sse writes server-sent events, flushing each.
+type sse struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	err error
+}
+
+func newSSE(w http.ResponseWriter) *sse {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return &sse{w: w, rc: http.NewResponseController(w)}
+}
+
+func (s *sse) data(v any) {
+	if s.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.err = err
+		return
+	}
+	s.raw(b)
+}
+
+func (s *sse) raw(b []byte) {
+	if s.err != nil {
+		return
+	}
+	if _, s.err = fmt.Fprintf(s.w, "data: %s\n\n", b); s.err == nil {
+		s.err = s.rc.Flush()
+	}
+}
+
+// fail ends a stream that already started with an error event, as OpenAI's API does.
+func (s *sse) fail(err error) {
+	var e *apiError
+	if !errors.As(err, &e) {
+		e = &apiError{Message: err.Error(), Type: "server_error"}
+	}
+	s.data(map[string]any{"error": e})
+}
+
+// ---- /v1/completions ----
+
+func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
+	var req completionRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	m, err := s.model(req.Model)
+	if err != nil {
+		return err
+	}
+	if !m.generates() {
+		return invalid("model", "the model %s (%s) does not generate text; use it with /v1/embeddings", m.Name, m.m.Type())
+	}
+	prompt, err := parseTextOrTokens(req.Prompt, "prompt")
+	if err != nil {
+		return err
+	}
+	switch {
+	case req.Echo:
+		return invalid("echo", "echo is not supported")
+	case req.Suffix != nil && *req.Suffix != "":
+		return invalid("suffix", "suffix is not supported: this model only continues text")
+	case req.BestOf != nil && (req.N == nil && *req.BestOf != 1 || req.N != nil && *req.BestOf != *req.N):
+		return invalid("best_of", "best_of other than n is not supported")
+	}
+	o, err := m.checkSampling(&req.samplingParams, req.MaxTokens)
+	if err != nil {
+		return err
+	}
+	if req.Logprobs != nil {
+		if *req.Logprobs < 0 || *req.Logprobs > 5 {
+			return invalid("logprobs", "logprobs = %d, want 0..5", *req.Logprobs)
+		}
+		o.logprobs = *req.Logprobs
+	}
+	prompts := prompt.tokens
+	for _, t := range prompt.texts {
+		prompts = append(prompts, m.tok.Encode(t))
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()                                    // a finished or failed request takes its sequences out of the batch
+	j, err := m.newJob(ctx, prompts, o, "prompt", 16) // OpenAI's default max_tokens for completions
+	if err != nil {
+		return err
+	}
+	if err := j.start(); err != nil {
+		return err
+	}
+	id, created := newID("cmpl-"), now()
+	if req.Stream {
+		st := newSSE(w)
+		offsets := make([]int, len(j.reqs))
+		err := j.stream(ctx, func(ev genEvent) {
+			c := completionChoice{Text: ev.text, Index: ev.index}
+			if ev.logprob != nil {
+				c.Logprobs = m.legacyLogprobs([]genEvent{ev}, offsets[ev.index])
+			}
+			offsets[ev.index] += len(ev.text)
+			if ev.finish != "" {
+				c.FinishReason = strp(ev.finish)
+			}
+			st.data(completionResponse{ID: id, Object: "text_completion", Created: created, Model: m.Name, SystemFingerprint: fingerprint, Choices: []completionChoice{c}})
+		}, func(completion int) {
+			if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+				u := j.usage(completion)
+				st.data(completionResponse{ID: id, Object: "text_completion", Created: created, Model: m.Name, SystemFingerprint: fingerprint, Choices: []completionChoice{}, Usage: &u})
+			}
+		})
+		if err != nil {
+			st.fail(err)
+		}
+		st.raw([]byte("[DONE]"))
+		return nil
+	}
+	res, completion, err := j.collect(ctx)
+	if err != nil {
+		return err
+	}
+	resp := completionResponse{ID: id, Object: "text_completion", Created: created, Model: m.Name, SystemFingerprint: fingerprint}
+	for i, c := range res {
+		ch := completionChoice{Text: c.text, Index: i, FinishReason: strp(c.finish)}
+		if o.logprobs >= 0 {
+			ch.Logprobs = m.legacyLogprobs(c.tokens, 0)
+		}
+		resp.Choices = append(resp.Choices, ch)
+	}
+	u := j.usage(completion)
+	resp.Usage = &u
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (j *job) usage(completion int) usage {
+	p := j.promptTokens()
+	return usage{PromptTokens: p, CompletionTokens: completion, TotalTokens: p + completion}
+}
+
+// stream calls each for every event as it arrives and end once all choices are done (with
+// the number of completion tokens). A client that goes away ends it quietly.
+func (j *job) stream(ctx context.Context, each func(genEvent), end func(completion int)) error {
+	left, completion := len(j.reqs), 0
+	for left > 0 {
+		var ev genEvent
+		select {
+		case ev = <-j.events:
+		case <-ctx.Done():
+			return nil
+		}
+		if ev.err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return genError(ev.err)
+		}
+		completion++
+		if ev.finish != "" {
+			left--
+		}
+		each(ev)
+	}
+	end(completion)
+	return nil
+}
+
+// tokenText is how a token is shown in logprobs: its text, and its bytes.
+func (m *Model) tokenText(id int) (string, []int) {
+	s, err := m.tok.Decode([]int{id})
+	if err != nil {
+		return "", nil
+	}
+	b := make([]int, len(s))
+	for i := range len(s) {
+		b[i] = int(s[i])
+	}
+	return s, b
+}
+
+// legacyLogprobs is the completions API's logprobs object for tokens; offset is where the
+// first token's text starts in the choice's text.
+func (m *Model) legacyLogprobs(tokens []genEvent, offset int) *completionLogprobs {
+	lp := &completionLogprobs{Tokens: []string{}, TokenLogprobs: []float64{}, TopLogprobs: []map[string]float64{}, TextOffset: []int{}}
+	for _, ev := range tokens {
+		if ev.logprob == nil {
+			continue
+		}
+		t, _ := m.tokenText(ev.token)
+		lp.Tokens = append(lp.Tokens, t)
+		lp.TokenLogprobs = append(lp.TokenLogprobs, ev.logprob.logprob)
+		top := map[string]float64{}
+		for _, a := range ev.logprob.top {
+			at, _ := m.tokenText(a.id)
+			if _, seen := top[at]; !seen {
+				top[at] = a.logprob
+			}
+		}
+		lp.TopLogprobs = append(lp.TopLogprobs, top)
+		lp.TextOffset = append(lp.TextOffset, offset)
+		offset += len(ev.text)
+	}
+	return lp
+}
+
+// ---- /v1/chat/completions ----
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
+	var req chatRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	m, err := s.model(req.Model)
+	if err != nil {
+		return err
+	}
+	if !m.generates() {
+		return invalid("model", "the model %s (%s) does not generate text; use it with /v1/embeddings", m.Name, m.m.Type())
+	}
+	if len(req.Messages) == 0 {
+		return invalid("messages", "messages must be a non-empty list")
+	}
+	msgs := make([]Message, len(req.Messages))
+	for i, cm := range req.Messages {
+		switch cm.Role {
+		case "system", "developer", "user", "assistant", "tool":
+		default:
+			return invalid(fmt.Sprintf("messages[%d].role", i), "role %q is not one of system, developer, user, assistant, tool", cm.Role)
+		}
+		text, err := messageText(cm, i)
+		if err != nil {
+			return err
+		}
+		msgs[i] = Message{Role: cm.Role, Content: text, Name: cm.Name}
+	}
+	maxTokens := req.MaxCompletionTokens
+	if maxTokens == nil {
+		maxTokens = req.MaxTokens
+	}
+	o, err := m.checkSampling(&req.samplingParams, maxTokens)
+	if err != nil {
+		return err
+	}
+	if req.TopLogprobs != nil {
+		if *req.TopLogprobs < 0 || *req.TopLogprobs > 20 {
+			return invalid("top_logprobs", "top_logprobs = %d, want 0..20", *req.TopLogprobs)
+		}
+		if !req.Logprobs {
+			return invalid("top_logprobs", "top_logprobs needs logprobs set to true")
+		}
+	}
+	if req.Logprobs {
+		o.logprobs = 0
+		if req.TopLogprobs != nil {
+			o.logprobs = *req.TopLogprobs
+		}
+	}
+	o.stops = append(o.stops, m.stops...)
+	text, err := m.tmpl.Render(msgs, true, m.bos, m.eos)
+	if err != nil {
+		var te *templateError
+		if errors.As(err, &te) {
+			return invalid("messages", "the model's chat template rejects these messages: %s", te.msg)
+		}
+		return invalid("messages", "%v", err)
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	j, err := m.newJob(ctx, [][]int{m.tok.Encode(text)}, o, "messages", 0)
+	if err != nil {
+		return err
+	}
+	if err := j.start(); err != nil {
+		return err
+	}
+	id, created := newID("chatcmpl-"), now()
+	chunk := func(c chatChoice) chatResponse {
+		return chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: m.Name, SystemFingerprint: fingerprint, Choices: []chatChoice{c}}
+	}
+	if req.Stream {
+		st := newSSE(w)
+		empty := ""
+		for i := range j.reqs { // OpenAI's first chunk of each choice carries the role
+			st.data(chunk(chatChoice{Index: i, Delta: &chatOut{Role: "assistant", Content: &empty}}))
+		}
+		err := j.stream(ctx, func(ev genEvent) {
+			if ev.text != "" || ev.logprob != nil {
+				t := ev.text
+				c := chatChoice{Index: ev.index, Delta: &chatOut{Content: &t}}
+				if ev.logprob != nil {
+					c.Logprobs = &chatLogprobs{Content: []tokenLogprob{m.chatLogprob(ev)}, Refusal: nil}
+				}
+				st.data(chunk(c))
+			}
+			if ev.finish != "" {
+				st.data(chunk(chatChoice{Index: ev.index, Delta: &chatOut{}, FinishReason: strp(ev.finish)}))
+			}
+		}, func(completion int) {
+			if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+				u := j.usage(completion)
+				st.data(chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: m.Name, SystemFingerprint: fingerprint, Choices: []chatChoice{}, Usage: &u})
+			}
+		})
+		if err != nil {
+			st.fail(err)
+		}
+		st.raw([]byte("[DONE]"))
+		return nil
+	}
+	res, completion, err := j.collect(ctx)
+	if err != nil {
+		return err
+	}
+	resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: m.Name, SystemFingerprint: fingerprint}
+	for i, c := range res {
+		text := c.text
+		ch := chatChoice{Index: i, Message: &chatOut{Role: "assistant", Content: &text}, FinishReason: strp(c.finish)}
+		if o.logprobs >= 0 {
+			lp := &chatLogprobs{Content: []tokenLogprob{}}
+			for _, ev := range c.tokens {
+				if ev.logprob != nil {
+					lp.Content = append(lp.Content, m.chatLogprob(ev))
+				}
+			}
+			ch.Logprobs = lp
+		}
+		resp.Choices = append(resp.Choices, ch)
+	}
+	u := j.usage(completion)
+	resp.Usage = &u
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (m *Model) chatLogprob(ev genEvent) tokenLogprob {
+	t, b := m.tokenText(ev.token)
+	out := tokenLogprob{Token: t, Logprob: ev.logprob.logprob, Bytes: b, TopLogprobs: []topLogprob{}}
+	for _, a := range ev.logprob.top {
+		at, ab := m.tokenText(a.id)
+		out.TopLogprobs = append(out.TopLogprobs, topLogprob{Token: at, Logprob: a.logprob, Bytes: ab})
+	}
+	return out
+}

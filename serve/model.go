@@ -1,0 +1,162 @@
+package serve
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/qkvdev/qkv/checkpoint"
+	"github.com/qkvdev/qkv/embed"
+	"github.com/qkvdev/qkv/model/auto"
+	"github.com/qkvdev/qkv/model/bert"
+	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/tokenizer"
+)
+
+// Model is a model the server answers for under a name.
+type Model struct {
+	Name    string
+	m       auto.Model
+	gpt     *gpt.Model  // set for text generation
+	bert    *bert.Model // set for BERT
+	tok     tokenizer.Tokenizer
+	tmpl    *Template
+	stops   []string // added to chat requests (the default template's turn marker)
+	bos     string
+	eos     string
+	created int64
+	sched   *scheduler
+
+	embedMu  sync.Mutex // an Embedder is not safe for concurrent use
+	embedder *embed.Embedder
+	embedErr error
+}
+
+// LoadModel loads a model folder, or a run or checkpoint folder (see auto.Load), with its
+// tokenizer and chat template (tokenizer_config.json's chat_template, else the default). Hub
+// ids are resolved to a folder by the caller (auto.Resolve).
+func LoadModel(name, dir string) (*Model, error) {
+	dir, err := checkpoint.ResolveModelDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := auto.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	tcfg, err := readTokenizerConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	return NewModel(name, m, tok, tcfg)
+}
+
+// TokenizerConfig is what the server reads from tokenizer_config.json.
+type TokenizerConfig struct {
+	ChatTemplate string // "" for the default template
+	BOS, EOS     string
+}
+
+// readTokenizerConfig reads dir's tokenizer_config.json; a missing file is an empty config.
+func readTokenizerConfig(dir string) (TokenizerConfig, error) {
+	path := filepath.Join(dir, "tokenizer_config.json")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return TokenizerConfig{}, nil
+	}
+	if err != nil {
+		return TokenizerConfig{}, err
+	}
+	var raw struct {
+		ChatTemplate json.RawMessage `json:"chat_template"`
+		BOS          json.RawMessage `json:"bos_token"`
+		EOS          json.RawMessage `json:"eos_token"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return TokenizerConfig{}, fmt.Errorf("%s: not valid JSON: %w", path, err)
+	}
+	var c TokenizerConfig
+	if len(raw.ChatTemplate) > 0 && string(raw.ChatTemplate) != "null" {
+		if json.Unmarshal(raw.ChatTemplate, &c.ChatTemplate) != nil {
+			// A list of named templates: take "default".
+			var named []struct{ Name, Template string }
+			if err := json.Unmarshal(raw.ChatTemplate, &named); err != nil {
+				return c, fmt.Errorf("%s: chat_template must be a string or a list of {name, template}", path)
+			}
+			for _, n := range named {
+				if n.Name == "default" {
+					c.ChatTemplate = n.Template
+				}
+			}
+			if c.ChatTemplate == "" {
+				return c, fmt.Errorf("%s: chat_template lists no template named \"default\"", path)
+			}
+		}
+	}
+	c.BOS, c.EOS = specialToken(raw.BOS), specialToken(raw.EOS)
+	return c, nil
+}
+
+// specialToken reads "bos_token": "<s>" or {"content": "<s>", …}.
+func specialToken(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var o struct{ Content string }
+	_ = json.Unmarshal(raw, &o)
+	return o.Content
+}
+
+// NewModel serves m under name. A chat template that qkv's Jinja subset cannot run is an error
+// here, at load time.
+func NewModel(name string, m auto.Model, tok tokenizer.Tokenizer, tcfg TokenizerConfig) (*Model, error) {
+	if name == "" {
+		return nil, fmt.Errorf("serve: a model needs a name")
+	}
+	sm := &Model{Name: name, m: m, tok: tok, bos: tcfg.BOS, eos: tcfg.EOS, created: time.Now().Unix()}
+	switch f := auto.Family(m).(type) {
+	case *gpt.Model:
+		sm.gpt = f
+		if tok.VocabSize() > f.Config.VocabSize {
+			return nil, fmt.Errorf("serve: model %s: the tokenizer has %d tokens but the model only %d", name, tok.VocabSize(), f.Config.VocabSize)
+		}
+		src := tcfg.ChatTemplate
+		if src == "" {
+			src = defaultTemplate
+			sm.stops = []string{defaultTemplateStop}
+		}
+		t, err := ParseTemplate(src)
+		if err != nil {
+			return nil, fmt.Errorf("serve: model %s: %w", name, err)
+		}
+		sm.tmpl = t
+	case *bert.Model:
+		sm.bert = f
+	}
+	sm.embedder, sm.embedErr = embed.New(m, tok, embed.Options{})
+	return sm, nil
+}
+
+// generates reports whether the model can generate text.
+func (m *Model) generates() bool { return m.gpt != nil }
+
+// contextLength is the most positions the model reads.
+func (m *Model) contextLength() int {
+	switch {
+	case m.gpt != nil:
+		return m.gpt.Config.NPositions
+	case m.bert != nil:
+		return m.bert.Config.MaxPositionEmbeddings
+	}
+	return 0
+}
