@@ -282,3 +282,47 @@ func parseHH(s string) (Conversation, error) {
 	}
 	return c, nil
 }
+
+// LoadPrompts reads prompts for reinforcement learning from a JSON or JSONL file: records
+// {"prompt": "…"} (one user turn), {"messages": […]} (a conversation; a final assistant turn,
+// if any, is dropped), or Alpaca-style {"instruction", "input"}.
+func LoadPrompts(path string) ([]Conversation, error) {
+	var out []Conversation
+	err := readRecords(path, func(rec json.RawMessage, where string) error {
+		var r struct {
+			Prompt      *string        `json:"prompt"`
+			Messages    []chat.Message `json:"messages"`
+			Instruction *string        `json:"instruction"`
+			Input       string         `json:"input"`
+		}
+		if err := json.Unmarshal(rec, &r); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		var c Conversation
+		switch {
+		case r.Prompt != nil:
+			c = Conversation{{Role: "user", Content: *r.Prompt}}
+		case len(r.Messages) > 0:
+			c = r.Messages
+			if c[len(c)-1].Role == "assistant" {
+				c = c[:len(c)-1]
+			}
+		case r.Instruction != nil:
+			c = alpaca(*r.Instruction, r.Input, "")[:1]
+		default:
+			return fmt.Errorf("%s: want {\"prompt\"}, {\"messages\"} or {\"instruction\", \"input\"}", where)
+		}
+		if len(c) == 0 || strings.TrimSpace(c[len(c)-1].Content) == "" {
+			return fmt.Errorf("%s: an empty prompt", where)
+		}
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no prompts", path)
+	}
+	return out, nil
+}

@@ -16,7 +16,7 @@ import (
 
 // RewardModel is a GPT backbone with a scalar head on the final hidden state of a sequence's
 // last token (Ouyang et al. 2022, §3.5; Stiennon et al. 2020). It saves as HuggingFace's
-// GPT2ForSequenceClassification with num_labels 1: transformer.* weights and score.weight (1, C).
+// GPT2ForSequenceClassification with num_labels 1: the GPT's weights and score.weight (1, C).
 type RewardModel struct {
 	LM    *gpt.Model
 	Score *nn.Linear // score: C → 1, registered in LM.Params
@@ -51,16 +51,17 @@ func (r *RewardModel) Rewards(g *autograd.Graph, ids, lengths []int, b, t int, d
 
 // Save writes the reward model folder: config.json, model.safetensors and the tokenizer.
 func (r *RewardModel) Save(dir string, tok tokenizer.Tokenizer) error {
-	if err := saveWithHead(dir, r.LM, "GPT2ForSequenceClassification", map[string]any{"num_labels": 1, "id2label": map[string]string{"0": "LABEL_0"}}, "score."); err != nil {
+	if err := saveWithHead(dir, r.LM, "GPT2ForSequenceClassification", map[string]any{"num_labels": 1, "id2label": map[string]string{"0": "LABEL_0"}}); err != nil {
 		return err
 	}
 	return tok.Save(dir)
 }
 
-// saveWithHead writes lm with the extra parameters whose names start with head (kept as they
-// are) and every other parameter under transformer.*, with config.json naming arch and holding
-// extra settings.
-func saveWithHead(dir string, lm *gpt.Model, arch string, extra map[string]any, head string) error {
+// saveWithHead writes lm, whose parameters include a head, with config.json naming arch and
+// holding extra settings. The parameters keep their names (wte.weight, …, score.weight): the
+// training loop resumes from them as they are, and HuggingFace adds the transformer. prefix
+// of a base model's weights when it loads them into a model with a head.
+func saveWithHead(dir string, lm *gpt.Model, arch string, extra map[string]any) error {
 	base, err := gpt.MarshalConfig(lm.Config)
 	if err != nil {
 		return err
@@ -77,18 +78,12 @@ func saveWithHead(dir string, lm *gpt.Model, arch string, extra map[string]any, 
 	if err != nil {
 		return err
 	}
-	ps := &nn.Params{}
-	for _, p := range lm.Params.List() {
-		name := p.Name
-		if !strings.HasPrefix(name, head) {
-			name = "transformer." + name
-		}
-		ps.Add(name, p.Decay, p.Var.Value.Shape()...).Value = p.Var.Value
-	}
-	return hf.SaveFolder(dir, append(data, '\n'), ps)
+	return hf.SaveFolder(dir, append(data, '\n'), &lm.Params)
 }
 
-// LoadRewardModel reads a folder RewardModel.Save wrote, with its tokenizer.
+// LoadRewardModel reads a folder RewardModel.Save wrote (or a HuggingFace
+// GPT2ForSequenceClassification with one label, whose weights carry the transformer. prefix),
+// with its tokenizer.
 func LoadRewardModel(dir string) (*RewardModel, tokenizer.Tokenizer, error) {
 	path := filepath.Join(dir, gpt.ConfigFile)
 	data, err := hf.ReadConfig(path)
