@@ -179,9 +179,14 @@ func bertOptionsFrom(f *pflag.FlagSet, bf *bertFlags) (*bertRunOptions, error) {
 	if abs, err := filepath.Abs(o.Data); err == nil {
 		o.Data = abs
 	}
-	if _, named := namedTokenizers[o.Tokenizer]; !named {
-		if abs, err := filepath.Abs(o.Tokenizer); err == nil {
-			o.Tokenizer = abs
+	switch _, named := namedTokenizers[o.Tokenizer]; {
+	case o.Tokenizer == "char" || o.Tokenizer == "byte":
+		return nil, fmt.Errorf("--tokenizer %s: BERT needs a WordPiece vocabulary (bert-base-uncased, or a folder from qkv tokenizer train --type wordpiece)", o.Tokenizer)
+	case !named:
+		if _, err := os.Stat(o.Tokenizer); err == nil {
+			if abs, err := filepath.Abs(o.Tokenizer); err == nil {
+				o.Tokenizer = abs
+			}
 		}
 	}
 	return o, nil
