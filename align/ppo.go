@@ -16,6 +16,7 @@ import (
 	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/optim"
@@ -217,6 +218,9 @@ func (p *PPO) Run(ctx context.Context) ([]PPOStats, error) {
 			return all, fmt.Errorf("metrics log at step %d: %w", s.Step, err)
 		}
 		desc := fmt.Sprintf("reward %.3f │ kl %.3f │ β %.3f │ entropy %.2f │ clip %.2f │ vf %.3f", s.Reward, s.KL, s.KLCoef, s.Entropy, s.ClipFrac, s.ValueLoss)
+		if c.TrueReward != nil {
+			desc = fmt.Sprintf("true reward %.3f │ %s", s.TrueReward, desc)
+		}
 		if c.Progress != nil {
 			c.Progress.Update(s.Step, desc)
 		} else {
@@ -578,7 +582,7 @@ func (p *PPO) resume() error {
 	for _, why := range passedOver {
 		fmt.Fprintf(c.Log, "warning: passed over a newer checkpoint: %s\n", why)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, checkpoint.StateFile))
+	data, err := fileutil.ReadFile(filepath.Join(dir, checkpoint.StateFile), fileutil.SmallFileLimit, "a trainer state")
 	if err != nil {
 		return err
 	}

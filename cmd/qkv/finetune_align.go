@@ -17,6 +17,7 @@ import (
 	"github.com/qkvdev/qkv/align"
 	"github.com/qkvdev/qkv/chat"
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tensor/kernel"
@@ -46,6 +47,7 @@ type alignOptions struct {
 	KLCoef       float64 `json:"kl_coef"`
 	AdaptiveKL   bool    `json:"adaptive_kl"`
 	TargetKL     float64 `json:"target_kl"`
+	KLHorizon    float64 `json:"kl_horizon"`
 	PPOEpochs    int     `json:"ppo_epochs"`
 	MiniBatches  int     `json:"minibatches"`
 	MaxNew       int     `json:"max_new_tokens"`
@@ -77,6 +79,7 @@ func withAlignMethods(cmd *cobra.Command) *cobra.Command {
 	f.Float64Var(&o.KLCoef, "kl-coef", 0.2, "--method ppo: initial coefficient β of the per-token KL penalty to the starting model (0: no KL term)")
 	f.BoolVar(&o.AdaptiveKL, "adaptive-kl", true, "--method ppo: adapt β towards --target-kl (Ziegler et al. 2019)")
 	f.Float64Var(&o.TargetKL, "target-kl", 6, "--method ppo: the adaptive controller's KL target (nats per reply)")
+	f.Float64Var(&o.KLHorizon, "kl-horizon", 10000, "--method ppo: the adaptive controller's horizon in rollouts (smaller adapts faster)")
 	f.IntVar(&o.PPOEpochs, "ppo-epochs", 4, "--method ppo: optimisation epochs over each batch of rollouts")
 	f.IntVar(&o.MiniBatches, "minibatches", 4, "--method ppo: minibatches per epoch")
 	f.IntVar(&o.MaxNew, "max-new-tokens", 16, "--method ppo: longest reply")
@@ -125,7 +128,7 @@ checkpoint; --resume OUT continues exactly.`
 
 // savedMethod is the method align.json of a run names ("" when it has none).
 func savedMethod(run string) string {
-	b, err := os.ReadFile(filepath.Join(run, alignFile))
+	b, err := fileutil.ReadFile(filepath.Join(run, alignFile), fileutil.SmallFileLimit, "a run's options")
 	if err != nil {
 		return ""
 	}
@@ -199,8 +202,8 @@ func (o *alignOptions) check() error {
 		return fmt.Errorf("--reward is required with --method ppo: a reward model folder or builtin:arith")
 	case o.Method == "ppo" && (o.MaxNew < 1 || o.PPOEpochs < 1 || o.MiniBatches < 1 || o.Batch%o.MiniBatches != 0):
 		return fmt.Errorf("--max-new-tokens %d, --ppo-epochs %d, --minibatches %d, --batch %d: want positive counts and a batch divisible by the minibatches", o.MaxNew, o.PPOEpochs, o.MiniBatches, o.Batch)
-	case o.Method == "ppo" && (!(o.KLCoef >= 0) || math.IsInf(o.KLCoef, 0) || !(o.TargetKL > 0)):
-		return fmt.Errorf("--kl-coef %g, --target-kl %g: want β ≥ 0 and a positive target", o.KLCoef, o.TargetKL)
+	case o.Method == "ppo" && (!(o.KLCoef >= 0) || math.IsInf(o.KLCoef, 0) || !(o.TargetKL > 0) || !(o.KLHorizon >= 1)):
+		return fmt.Errorf("--kl-coef %g, --target-kl %g, --kl-horizon %g: want β ≥ 0, a positive target and a horizon ≥ 1", o.KLCoef, o.TargetKL, o.KLHorizon)
 	}
 	return nil
 }
@@ -223,7 +226,7 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 	resumeDir, _ := f.GetString("resume")
 	outDir, _ := f.GetString("out")
 	if resumeDir != "" {
-		data, err := os.ReadFile(filepath.Join(resumeDir, alignFile))
+		data, err := fileutil.ReadFile(filepath.Join(resumeDir, alignFile), fileutil.SmallFileLimit, "a run's options")
 		if err != nil {
 			return fmt.Errorf("--resume %s: not an alignment run (%w)", resumeDir, err)
 		}
@@ -304,7 +307,7 @@ func loadChatModel(dir, templateFile string, grow bool, seed uint64) (*gpt.Model
 	tpl, specials, eot := align.ChatDefaults()
 	switch {
 	case templateFile != "":
-		src, err := os.ReadFile(templateFile)
+		src, err := fileutil.ReadFile(templateFile, fileutil.SmallFileLimit, "a chat template")
 		if err != nil {
 			return nil, nil, nil, nil, err
 		}
@@ -489,7 +492,7 @@ func runPPO(cmd *cobra.Command, o *alignOptions, outDir string, resume bool, lm 
 	cfg := align.PPOConfig{
 		Steps: o.Iters, BatchSize: o.Batch, MiniBatches: o.MiniBatches, Epochs: o.PPOEpochs, MaxNewTokens: o.MaxNew,
 		Temperature: o.Temperature, LR: o.LR, Clip: 1, InitKL: o.KLCoef, AdaptiveKL: o.AdaptiveKL && o.KLCoef > 0,
-		TargetKL: o.TargetKL, WhitenScores: o.WhitenScores, Seed: o.Seed, SaveEvery: o.EvalInterval,
+		TargetKL: o.TargetKL, Horizon: o.KLHorizon, WhitenScores: o.WhitenScores, Seed: o.Seed, SaveEvery: o.EvalInterval,
 		RunDir: outDir, Resume: resume, Log: cmd.ErrOrStderr(),
 	}
 	if o.TrueReward != "" {
