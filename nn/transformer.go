@@ -75,6 +75,9 @@ type MultiHeadAttention struct {
 	QProj, KProj, VProj, OutProj *Linear // C → C each, torch layout
 	NHead                        int
 	Dropout                      float32 // on the attention weights (training)
+	// Inspect, if non-nil, receives the attention weights (B, nh, T, S) of every Forward, as
+	// AttentionOptions.Weights does; they live in the graph's arena until its next Reset.
+	Inspect **tensor.Tensor
 }
 
 // NewMultiHeadAttention registers prefix.{q,k,v,out}_proj.{weight,bias} in ps.
@@ -100,6 +103,9 @@ func (a *MultiHeadAttention) Forward(g *autograd.Graph, x, k, v *autograd.Var, o
 	q := SplitHeads(g, a.QProj.Forward(g, x), a.NHead) // (B, nh, T, hs)
 	if rng != nil {
 		o.Dropout, o.RNG = a.Dropout, rng
+	}
+	if o.Weights == nil {
+		o.Weights = a.Inspect
 	}
 	return a.OutProj.Forward(g, Attention(g, q, k, v, o)) // (B, T, C)
 }

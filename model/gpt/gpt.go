@@ -46,6 +46,8 @@ type CausalSelfAttention struct {
 	NHead      int
 	AttnPdrop  float32 // dropout on the attention weights (training)
 	ResidPdrop float32 // dropout on the output (training)
+	// Inspect, if non-nil, receives the attention weights (B, nh, T, S) of every Forward.
+	Inspect **tensor.Tensor
 }
 
 // MLP is the position-wise feed-forward network: c_proj(gelu(c_fc(x))).
@@ -246,7 +248,7 @@ func (a *CausalSelfAttention) Forward(g *autograd.Graph, x *autograd.Var, cache 
 	if cache != nil {
 		k, v = cache.Append(g, k, v) // (B, nh, S, hs)
 	}
-	y := nn.Attention(g, q, k, v, nn.AttentionOptions{Causal: true, Dropout: on(rng, a.AttnPdrop), RNG: rng}) // (B, T, C)
+	y := nn.Attention(g, q, k, v, nn.AttentionOptions{Causal: true, Dropout: on(rng, a.AttnPdrop), RNG: rng, Weights: a.Inspect}) // (B, T, C)
 	return g.Dropout(a.CProj.Forward(g, y), on(rng, a.ResidPdrop), rng)
 }
 
