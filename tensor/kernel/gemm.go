@@ -73,6 +73,10 @@ type gemmKernel struct {
 	// packBT packs a full NR-column micro-panel of op(B) = Bᵀ: d[p·NR + c] = b[c·ldb + p]
 	// for c < NR, p < kc.
 	packBT func(kc int, b []float32, ldb int, d []float32)
+
+	// pairs is set for a kernel of bfloat16 compute: it reads micro-panels of bfloat16 pairs
+	// (see packPairsA), never an operand in place.
+	pairs bool
 }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C, where op(X) is X or Xᵀ, as BLAS does, on

@@ -70,10 +70,13 @@ func packBTransAsm(kc, nr int, b []float32, ldb int, d []float32) {
 	}
 }
 
-// activeGemmKernel returns the micro-kernel Sgemm runs: AVX-512 where the CPU has it and
-// useAVX512 is set, else AVX2/FMA where useAsm is set, else pure Go.
+// activeGemmKernel returns the micro-kernel Sgemm runs: bfloat16 compute when it is set
+// (SetCompute) and the CPU has AVX512-BF16, else AVX-512 where the CPU has it and useAVX512
+// is set, else AVX2/FMA where useAsm is set, else pure Go.
 func activeGemmKernel() *gemmKernel {
 	switch {
+	case useAsm && useAVX512 && useBF16 && computeBF16:
+		return gemmKernelBF16
 	case useAsm && useAVX512:
 		return gemmKernel512
 	case useAsm:

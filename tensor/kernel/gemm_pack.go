@@ -12,6 +12,10 @@ package kernel
 //	op(A) is (m, k): A is (m, k) with row stride lda, or (k, m) when transA
 func packA(K *gemmKernel, dst []float32, transA bool, a []float32, lda, i0, mb, p0, kc int) {
 	mr := K.mr
+	if K.pairs {
+		packPairsA(mr, dst, transA, a, lda, i0, mb, p0, kc)
+		return
+	}
 	for ip := 0; ip*mr < mb; ip++ {
 		r0 := i0 + ip*mr
 		h := min(mr, i0+mb-r0) // rows in this micro-panel
@@ -114,6 +118,10 @@ func packInterleave6Stride(kc int, a []float32, lda int, d []float32, ds int) {
 //	op(B) is (k, n): B is (k, n) with row stride ldb, or (n, k) when transB
 func packB(K *gemmKernel, dst []float32, transB bool, b []float32, ldb, p0, kc, j0, nb, jp0, jp1 int) {
 	nr := K.nr
+	if K.pairs {
+		packPairsB(nr, dst, transB, b, ldb, p0, kc, j0, nb, jp0, jp1)
+		return
+	}
 	for jp := jp0; jp < jp1; jp++ {
 		c0 := j0 + jp*nr
 		w := min(nr, j0+nb-c0) // columns in this micro-panel

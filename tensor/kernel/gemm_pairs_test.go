@@ -1,0 +1,140 @@
+package kernel
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// withCompute runs f with Sgemm computing in c, restoring the previous setting.
+func withCompute(t *testing.T, c Compute, f func()) {
+	t.Helper()
+	old := computeBF16
+	defer func() { computeBF16 = old }()
+	if err := SetCompute(c); err != nil {
+		t.Skipf("skipped: %v", err)
+	}
+	f()
+}
+
+// refBF16Gemm is C = alpha·op(A)·op(B) + beta·C in float64 with the inputs rounded to bfloat16,
+// as the bfloat16 kernel multiplies them, and the bound Σ|products| + |beta·C| per element.
+func refBF16Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) (want, bound []float64) {
+	r := func(v float32) float64 { return float64(bf16Widen(bf16Round(v))) }
+	want, bound = make([]float64, m*n), make([]float64, m*n)
+	for i := range m {
+		for j := range n {
+			var s, sa float64
+			for p := range k {
+				av, bv := a[i*lda+p], b[p*ldb+j]
+				if transA {
+					av = a[p*lda+i]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				}
+				v := r(av) * r(bv)
+				s += v
+				sa += math.Abs(v)
+			}
+			s *= float64(alpha)
+			sa *= math.Abs(float64(alpha))
+			if beta != 0 {
+				s += float64(beta) * float64(c[i*ldc+j])
+				sa += math.Abs(float64(beta) * float64(c[i*ldc+j]))
+			}
+			want[i*n+j], bound[i*n+j] = s, sa
+		}
+	}
+	return want, bound
+}
+
+// TestSgemmBF16 checks Sgemm in bfloat16 compute against the float64 product of the rounded
+// inputs, on all transpositions, edges of the 12×32 tile, odd depths and both thread counts.
+func TestSgemmBF16(t *testing.T) {
+	if !hasBF16 {
+		t.Skip("skipped: this CPU (or QKV_CPU) has no AVX512-BF16 path")
+	}
+	withCompute(t, BF16Compute, func() {
+		if ActiveCompute() != BF16Compute {
+			t.Fatal("SetCompute(BF16Compute) did not take")
+		}
+		rng := rand.New(rand.NewPCG(91, 92))
+		sizes := [][3]int{{2, 2, 1}, {12, 32, 2}, {13, 33, 3}, {25, 70, 31}, {64, 96, 100}, {130, 65, 513}, {200, 300, 1100}, {7, 1000, 64}, {500, 40, 129}}
+		for _, s := range sizes {
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				for _, threads := range []int{1, 2} {
+					m, n, k := s[0], s[1], s[2]
+					name := fmt.Sprintf("m=%d n=%d k=%d transA=%v transB=%v threads=%d", m, n, k, tr[0], tr[1], threads)
+					lda, ldb, ldc := k+1, n+3, n+2
+					if tr[0] {
+						lda = m + 1
+					}
+					if tr[1] {
+						ldb = k + 3
+					}
+					a := randFloats(rng, max(m, k)*lda)
+					b := randFloats(rng, max(n, k)*ldb)
+					c := randFloats(rng, m*ldc)
+					alpha, beta := float32(0.5), []float32{0, 1, -0.5}[rng.IntN(3)]
+					want, bound := refBF16Gemm(tr[0], tr[1], m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+					withThreads(threads, func() {
+						Sgemm(tr[0], tr[1], m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+					})
+					for i := range m {
+						for j := range n {
+							if got := c[i*ldc+j]; !closeTo(got, want[i*n+j], bound[i*n+j], k) {
+								t.Fatalf("%s: C[%d][%d] = %g, want %g (bound %g)", name, i, j, got, want[i*n+j], bound[i*n+j])
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestSgemmBF16Rounds checks that bfloat16 compute does round its inputs: 1+2⁻¹⁰ rounds to
+// 1 in bfloat16, so a product that float32 gives as 1+2⁻⁹ comes out as 1 exactly.
+func TestSgemmBF16Rounds(t *testing.T) {
+	if !hasBF16 {
+		t.Skip("skipped: this CPU (or QKV_CPU) has no AVX512-BF16 path")
+	}
+	const m, n, k = 24, 64, 3
+	a, b, c := make([]float32, m*k), make([]float32, k*n), nanFloats(m*n)
+	for i := range a {
+		a[i] = 1 + 0x1p-10
+	}
+	for p := range n {
+		b[p] = 1 + 0x1p-10 // row 0 of B; rows 1 and 2 are zero
+	}
+	withCompute(t, BF16Compute, func() {
+		Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	})
+	for i, v := range c {
+		if v != 1 {
+			t.Fatalf("C[%d] = %v, want 1 (the product of the bfloat16-rounded inputs)", i, v)
+		}
+	}
+}
+
+// TestSetCompute checks that bf16 compute is refused where the CPU lacks it and that an
+// unknown arithmetic is an error.
+func TestSetCompute(t *testing.T) {
+	old := computeBF16
+	defer func() { computeBF16 = old }()
+	err := SetCompute(BF16Compute)
+	if hasBF16 != (err == nil) {
+		t.Fatalf("SetCompute(bf16) = %v on a CPU with AVX512-BF16 %v", err, hasBF16)
+	}
+	if err != nil && ActiveCompute() != FP32Compute {
+		t.Fatalf("refused bf16 compute left Sgemm in %s", ActiveCompute())
+	}
+	if err := SetCompute("fp16"); err == nil {
+		t.Fatal("SetCompute(fp16) succeeded")
+	}
+	if err := SetCompute(FP32Compute); err != nil || ActiveCompute() != FP32Compute {
+		t.Fatalf("SetCompute(fp32) = %v, active %s", err, ActiveCompute())
+	}
+}
