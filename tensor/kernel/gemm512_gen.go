@@ -263,10 +263,10 @@ func vdpbf16ps(dst, src, base, disp int, comment string) {
 		panic("vdpbf16ps: operand out of range")
 	}
 	inv := func(bit int) int { return 1 - bit }
-	p0 := inv(dst>>3&1)<<7 | 1<<6 | 1<<5 | inv(dst>>4&1)<<4 | 0b10            // R X B R' 0 0 mm=0F38
-	p1 := 0<<7 | (^src&0xf)<<3 | 1<<2 | 0b10                                    // W=0 vvvv 1 pp=F3
-	p2 := 0<<7 | 0b10<<5 | 1<<4 | inv(src>>4&1)<<3                             // z L'L=512 b=1 V' aaa=0
-	modrm := 0b01<<6 | (dst&7)<<3 | base                                         // disp8
+	p0 := inv(dst>>3&1)<<7 | 1<<6 | 1<<5 | inv(dst>>4&1)<<4 | 0b10 // R X B R' 0 0 mm=0F38
+	p1 := 0<<7 | (^src&0xf)<<3 | 1<<2 | 0b10                       // W=0 vvvv 1 pp=F3
+	p2 := 0<<7 | 0b10<<5 | 1<<4 | inv(src>>4&1)<<3                 // z L'L=512 b=1 V' aaa=0
+	modrm := 0b01<<6 | (dst&7)<<3 | base                           // disp8
 	emit("\tBYTE $0x62; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x52; BYTE $0x%02x; BYTE $0x%02x // VDPBF16PS %d(%s){1to16}, Z%d, Z%d%s",
 		p0, p1, p2, modrm, disp/4, disp, gpr[base], src, dst, comment)
 }
