@@ -1,7 +1,7 @@
 // Package bench runs the workloads W1–W5 that qkv is measured on, defined exactly as the
 // PyTorch baselines define them (../shared/bench/WORKLOADS.md): W1 SGEMM, W2 GPT training
 // steps, W3 GPT-2 124M prefill and KV-cache decoding, W4 BERT-base encoder forward, W5 BERT
-// pretraining steps.
+// pretraining steps, W6 encoder–decoder training steps and beam-search translation.
 //
 // Each measurement warms up, then takes the median of several repetitions.
 package bench
@@ -26,6 +26,11 @@ type Result struct {
 	Weights   string  `json:"weights,omitempty"`
 	Unit      string  `json:"unit,omitempty"`
 	Extra     any     `json:"extra,omitempty"`
+	// What the figure ran on: the CPU model, the kernel paths in use (go, avx2, avx512, vnni,
+	// bf16) and the arithmetic of the matrix multiplies (fp32 or bf16).
+	CPU     string `json:"cpu,omitempty"`
+	Kernels string `json:"kernels,omitempty"`
+	Compute string `json:"compute,omitempty"`
 }
 
 // Workload is one named workload with its cases.
@@ -39,7 +44,7 @@ type Workload struct {
 	Run func(ctx context.Context, cs, variant string, threads int) ([]Result, error)
 }
 
-// Workloads lists W1–W5 in order.
+// Workloads lists W1–W6 in order.
 func Workloads() []Workload {
 	return []Workload{
 		{ID: "W1", Desc: "fp32 SGEMM C = A·B", Cases: []string{"1024x1024x1024", "4096x768x3072", "1x768x3072"}, Run: runW1},
@@ -47,6 +52,7 @@ func Workloads() []Workload {
 		{ID: "W3", Desc: "GPT-2 124M prefill (64 tokens) and KV-cache greedy decoding (128 tokens)", Cases: []string{"gpt2-124m"}, Variants: W3Weights, Run: runW3},
 		{ID: "W4", Desc: "BERT-base encoder forward, sequence 128", Cases: []string{"batch1", "batch8"}, Run: runW4},
 		{ID: "W5", Desc: "BERT pretraining step (MLM + NSP, forward, backward, clip, AdamW)", Cases: []string{"mini", "base"}, Run: runW5},
+		{ID: "W6", Desc: "encoder–decoder training step (Transformer, GRU with attention) and beam-search translation", Cases: W6Cases, Run: runW6},
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qkvdev/qkv/bench"
+	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
 type benchOptions struct {
@@ -73,7 +74,9 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 			return err
 		}
 		enc := json.NewEncoder(cmd.OutOrStdout())
+		info := kernel.CPU()
 		for _, r := range res {
+			r.CPU, r.Kernels, r.Compute = info.Model, kernel.Kernels(), string(kernel.ActiveCompute())
 			if err := enc.Encode(r); err != nil {
 				return fmt.Errorf("writing results: %w", err)
 			}
@@ -166,7 +169,7 @@ var runBenchChild = func(ctx context.Context, spec string, threads int) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	child := exec.CommandContext(ctx, self, "bench", "--child", spec, "--threads", fmt.Sprint(threads))
+	child := exec.CommandContext(ctx, self, "bench", "--child", spec, "--threads", fmt.Sprint(threads), "--compute", string(kernel.ActiveCompute()))
 	var stdout, stderr bytes.Buffer
 	child.Stdout, child.Stderr = &stdout, &stderr
 	if err := child.Run(); err != nil {
@@ -176,8 +179,13 @@ var runBenchChild = func(ctx context.Context, spec string, threads int) ([]byte,
 }
 
 func printBenchTable(w io.Writer, rs []bench.Result) error {
+	info := kernel.CPU()
+	fmt.Fprintf(w, "cpu: %s (has: %s; lacks: %s)\n", info.Model, strings.Join(info.Features, " "), strings.Join(info.Missing, " "))
+	if info.Note != "" {
+		fmt.Fprintf(w, "note: %s\n", info.Note)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tcase\tweights\tthreads\tmetric\tvalue\tpeak RSS (MiB)\t\tnote")
+	fmt.Fprintln(tw, "workload\tcase\tweights\tthreads\tmetric\tvalue\tpeak RSS (MiB)\tkernels\tcompute\t\tnote")
 	for _, r := range rs {
 		note := ""
 		if m, ok := r.Extra.(map[string]any); ok {
@@ -188,7 +196,7 @@ func printBenchTable(w io.Writer, rs []bench.Result) error {
 				note = fmt.Sprintf("%.0f allocations per step", a)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.2f\t%.0f\t\t%s\n", r.Workload, r.Case, r.Weights, r.Threads, r.Metric, r.Value, r.PeakRSSMB, note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.2f\t%.0f\t%s\t%s\t\t%s\n", r.Workload, r.Case, r.Weights, r.Threads, r.Metric, r.Value, r.PeakRSSMB, r.Kernels, r.Compute, note)
 	}
 	return tw.Flush()
 }

@@ -554,13 +554,13 @@ func loadRunOptions(cmd *cobra.Command, o *trainOptions) error {
 	var changed []string
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		switch f.Name {
-		case "resume", "iters", "time", "threads", "sample-tokens", "prompt", "out":
+		case "resume", "iters", "time", "threads", "sample-tokens", "prompt", "out", "compute":
 		default:
 			changed = append(changed, "--"+f.Name)
 		}
 	})
 	if len(changed) > 0 {
-		return fmt.Errorf("--resume continues a run with its saved settings; %s cannot change (only --iters, --time, --threads, --sample-tokens, --prompt)", strings.Join(changed, ", "))
+		return fmt.Errorf("--resume continues a run with its saved settings; %s cannot change (only --iters, --time, --threads, --sample-tokens, --prompt, --compute)", strings.Join(changed, ", "))
 	}
 	*o = saved
 	return nil

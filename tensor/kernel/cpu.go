@@ -46,8 +46,26 @@ type cpuFlag struct {
 type CPUInfo struct {
 	Model    string   // the CPU's model name, as the OS reports it
 	Features []string // the features the kernels can use that the CPU has, before QKV_CPU
+	Missing  []string // those it lacks (their paths are skipped)
 	Paths    []string // the kernel paths in use, fastest last: go, avx2, avx512, vnni, bf16
 	Note     string   // a problem with QKV_CPU, if any
+}
+
+// Kernels names the kernels the matrix products run on now: the SGEMM micro-kernel (which
+// follows SetCompute), the int8 GEMV and the other vector kernels, e.g.
+// "sgemm=avx512 int8=vnni vec=avx512".
+func Kernels() string {
+	vec, int8 := "go", "go"
+	switch {
+	case useAsm && useAVX512:
+		vec, int8 = "avx512", "avx512"
+		if useVNNI {
+			int8 = "vnni"
+		}
+	case useAsm:
+		vec, int8 = "avx2", "avx2"
+	}
+	return "sgemm=" + activeGemmKernel().name + " int8=" + int8 + " vec=" + vec
 }
 
 // CPU reports the CPU and the kernel paths in use.
@@ -56,6 +74,8 @@ func CPU() CPUInfo {
 	for _, f := range cpuFlags {
 		if f.has {
 			info.Features = append(info.Features, f.name)
+		} else {
+			info.Missing = append(info.Missing, f.name)
 		}
 	}
 	for _, p := range []struct {
