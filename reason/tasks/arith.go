@@ -32,10 +32,10 @@ type arithStep struct {
 }
 
 // GenerateArith returns n arithmetic word problems drawn from seed, each with a start amount
-// (2..49) and steps operations of adding or removing 1..29 items, never going below zero,
+// (2..39) and steps operations of adding or removing 1..19 items, never going below zero,
 // with a worked solution of one equation per step, for example
 //
-//	Q: Ann has 12 pens. She gets 7 more. She loses 5. How many pens does Ann have?
+//	Ann has 12 pens. Gets 7 more. Loses 5. How many now?
 //	solution "12+7=19. 19-5=14."  answer "14"
 func GenerateArith(n, steps int, seed uint64) []Problem {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
@@ -43,13 +43,13 @@ func GenerateArith(n, steps int, seed uint64) []Problem {
 	for i := range out {
 		name := arithNames[rng.IntN(len(arithNames))]
 		item := arithItems[rng.IntN(len(arithItems))]
-		v := 2 + rng.IntN(48)
+		v := 2 + rng.IntN(38)
 		var q, sol strings.Builder
 		fmt.Fprintf(&q, "%s has %d %s.", name, v, item)
 		for range steps {
-			st := arithStep{op: '+', n: 1 + rng.IntN(29)}
+			st := arithStep{op: '+', n: 1 + rng.IntN(19)}
 			if rng.IntN(2) == 0 && v > 1 {
-				st = arithStep{op: '-', n: 1 + rng.IntN(min(29, v-1))}
+				st = arithStep{op: '-', n: 1 + rng.IntN(min(19, v-1))}
 			}
 			w := v + st.n
 			if st.op == '-' {
@@ -61,7 +61,7 @@ func GenerateArith(n, steps int, seed uint64) []Problem {
 			fmt.Fprintf(&sol, "%d%c%d=%d. ", v, st.op, st.n, w)
 			v = w
 		}
-		fmt.Fprintf(&q, " How many %s now?", item)
+		q.WriteString(" How many now?")
 		out[i] = Problem{ID: i, Question: q.String(), Answer: strconv.Itoa(v), Solution: strings.TrimSpace(sol.String())}
 	}
 	return out
@@ -81,15 +81,24 @@ type ArithFormat int
 const (
 	// Direct writes the answer straight after the question: "A: The answer is 14.".
 	Direct ArithFormat = iota
-	// CoT writes the worked steps first: "A: 12+7=19. 19-5=14. The answer is 14.".
+	// CoT writes the worked steps first, after a cue that asks for them (as "Let's think
+	// step by step." does in zero-shot CoT): "A: Step by step, 12+7=19. 19-5=14. The answer
+	// is 14.".
 	CoT
+)
+
+// Prompt cues of the two formats: a prompt ending in DirectCue asks for the answer at once,
+// one ending in CoTCue for the worked steps.
+const (
+	DirectCue = "A: The answer is"
+	CoTCue    = "A: Step by step,"
 )
 
 // ArithText writes p in format f, ending with a newline; a corpus is such texts joined by a
 // blank line.
 func ArithText(p Problem, f ArithFormat) string {
 	if f == CoT {
-		return "Q: " + p.Question + "\nA: " + p.Solution + " The answer is " + p.Answer + ".\n"
+		return "Q: " + p.Question + "\n" + CoTCue + " " + p.Solution + " The answer is " + p.Answer + ".\n"
 	}
-	return "Q: " + p.Question + "\nA: The answer is " + p.Answer + ".\n"
+	return "Q: " + p.Question + "\n" + DirectCue + " " + p.Answer + ".\n"
 }
