@@ -217,3 +217,16 @@ func TestFinetuneRefusesBadInput(t *testing.T) {
 		})
 	}
 }
+
+// MNLI's two dev files are reported as MNLI-m and MNLI-mm; other dev files as dev, dev1, dev2.
+func TestDevNames(t *testing.T) {
+	for _, tc := range []struct {
+		task string
+		n    int
+		want string
+	}{{"mnli", 2, "MNLI-m MNLI-mm"}, {"mnli", 1, "dev"}, {"rte", 1, "dev"}, {"snli", 3, "dev1 dev2 dev3"}} {
+		if got := strings.Join(devNames(tc.task, tc.n), " "); got != tc.want {
+			t.Errorf("devNames(%s, %d) = %s, want %s", tc.task, tc.n, got, tc.want)
+		}
+	}
+}
