@@ -145,10 +145,7 @@ func TestTinyModelsLearnPairTask(t *testing.T) {
 	}{{"bert", tinyBERT}, {"gpt", tinyGPT}} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
-			task := markerTask(t, tc.m(t, 1, 0), out)
-			if err := task.Seek(0); err != nil {
-				t.Fatal(err)
-			}
+			task := markerTask(t, tc.m(t, 1, 0), out) // a new run: no Seek needed
 			if _, err := train.Run(context.Background(), task, runConfig(filepath.Join(out, "run"), task, 10)); err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +221,6 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 			var full, parts []float64
 			out := t.TempDir()
 			task := markerTask(t, tc.m(t, 1, 0.1), out)
-			task.Seek(0)
 			cfg := runConfig(filepath.Join(out, "run"), task, 3)
 			cfg.OnStep = func(_ int, l float64) bool { full = append(full, l); return true }
 			if _, err := train.Run(context.Background(), task, cfg); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/data/nli"
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tokenizer"
@@ -126,12 +127,13 @@ func (t *Task) Check() error {
 	return nil
 }
 
-// Seek places the task at step (train.Run calls it before the first step, with the step a
-// resumed run continues from) and reads back the evaluations recorded up to it.
+// Seek places the task at step and reads back the evaluations OutDir records up to it. A new
+// run needs no call; a resumed one calls it, before train.Run, with the step of the checkpoint
+// it continues from, so that its batches and best epoch are those of an uninterrupted run.
 func (t *Task) Seek(step int) error {
 	t.step, t.orderFrom = step, -1
 	t.results = Results{Labels: t.Labels, Best: -1}
-	data, err := os.ReadFile(filepath.Join(t.OutDir, ResultsFile))
+	data, err := fileutil.ReadFile(filepath.Join(t.OutDir, ResultsFile), fileutil.SmallFileLimit, "a results file")
 	if errors.Is(err, os.ErrNotExist) || step == 0 {
 		return nil
 	}
@@ -153,10 +155,10 @@ func (t *Task) Seek(step int) error {
 // record appends an evaluation and reports whether it is the best so far.
 func (t *Task) record(e Evaluation) bool {
 	t.results.Evals = append(t.results.Evals, e)
-	first := t.Dev[0].Name
-	best := t.results.Best < 0 || e.Accuracy[first] > t.results.Evals[t.results.Best].Accuracy[first]
+	i, first := len(t.results.Evals)-1, t.Dev[0].Name
+	best := i == 0 || t.results.Best < 0 || e.Accuracy[first] > t.results.Evals[t.results.Best].Accuracy[first]
 	if best {
-		t.results.Best = len(t.results.Evals) - 1
+		t.results.Best = i
 	}
 	return best
 }
@@ -165,7 +167,7 @@ func (t *Task) record(e Evaluation) bool {
 func (t *Task) Loss(g *autograd.Graph, _, dropout *tensor.RNG) (*autograd.Var, int) {
 	spe := t.StepsPerEpoch()
 	epoch, i := t.step/spe, t.step%spe
-	if t.orderFrom != epoch {
+	if t.orderFrom != epoch || len(t.order) != len(t.Train) {
 		t.order = resize(t.order, len(t.Train))
 		for j := range t.order {
 			t.order[j] = j
@@ -291,7 +293,7 @@ func (t *Task) Scores(context.Context, bool) (map[string]float64, error) { retur
 
 // Best is the best evaluation so far and whether there is one.
 func (t *Task) Best() (Evaluation, bool) {
-	if t.results.Best < 0 {
+	if len(t.results.Evals) == 0 {
 		return Evaluation{}, false
 	}
 	return t.results.Evals[t.results.Best], true
