@@ -7,13 +7,16 @@
 # number of SNLI training examples. Writes OUT/results.md (tables) and OUT/curve.png.
 #
 #   scripts/pretraining-helps.sh [--out DIR] [--seeds "1 2 3"] [--pretrain-iters N] [--epochs N]
-#        [--sizes "100 300 1000"] [--threads N] [--lr X] [--data DIR] [--models "bert gpt"]
+#        [--sizes "100 300 1000"] [--threads N] [--lr X] [--rte-length N] [--data DIR]
+#        [--models "bert gpt"]
 #
 # Defaults: runs/pretraining-helps, seeds 1 2 3, 1500 pretraining steps of 32 × 64 tokens,
-# 3 fine-tuning epochs at lr 2e-4, sizes 100 300 1000 (plus all), 2 threads, ../shared/data.
+# 3 fine-tuning epochs at lr 2e-4, at most 64 tokens a pair (--rte-length 128 for RTE), sizes
+# 100 300 1000 (plus all), 2 threads, ../shared/data.
 # SNLI: the snli-sample folder holds the first 1,277 test and 1,289 dev pairs of SNLI 1.0 —
 # the test file is the training set here and the dev file the dev set. RTE: train.jsonl and
-# val.jsonl. Finished steps are skipped when the script is run again with the same --out.
+# val.jsonl. Finished steps are skipped when the script is run again with the same --out, and
+# two instances with the same --out share the fine-tuning runs between them.
 # QKV=path/to/qkv uses that binary instead of building one.
 set -euo pipefail
 
@@ -25,6 +28,7 @@ epochs=3
 sizes="100 300 1000"
 threads=2
 lr=2e-4
+rte_len=128
 models="bert gpt"
 data="$here/../shared/data"
 while [ $# -gt 0 ]; do
@@ -36,9 +40,10 @@ while [ $# -gt 0 ]; do
 	--sizes) sizes=$2; shift 2 ;;
 	--threads) threads=$2; shift 2 ;;
 	--lr) lr=$2; shift 2 ;;
+	--rte-length) rte_len=$2; shift 2 ;;
 	--models) models=$2; shift 2 ;;
 	--data) data=$2; shift 2 ;;
-	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "pretraining-helps.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -83,10 +88,13 @@ ft() {
 	local name="$task-$model-$init-n$n-s$seed" tr dev len=64
 	local dir="$out/ft/$name"
 	[ -f "$dir/done" ] && return 0
+	# Another instance of this script (started with the same --out to share the work) may hold
+	# it; a lock left by a killed run is removed by hand (rmdir OUT/ft/*.lock).
+	mkdir "$dir.lock" 2>/dev/null || return 0
 	rm -rf "$dir"
 	case $task in
 	snli) tr=$snli_train dev=$snli_dev ;;
-	rte) tr=$rte_train dev=$rte_dev len=128 ;;
+	rte) tr=$rte_train dev=$rte_dev len=$rte_len ;;
 	esac
 	log "fine-tuning $name"
 	"$qkv" finetune --model "$out/$model" --init "$init" --task "$task" --train "$tr" --dev "$dev" \
@@ -96,26 +104,30 @@ ft() {
 		return 0
 	}
 	touch "$dir/done"
+	rmdir "$dir.lock"
 }
 mkdir -p "$out/ft"
-# The most telling runs first: SNLI (premises are captions, as the pretraining text is), then
-# the sample-efficiency curve, then RTE (news text), then GPT from random initialisation.
+has() { [[ " $models " == *" $1 "* ]]; }
+# The most telling runs first: SNLI (its premises are captions, as the pretraining text is),
+# RTE (news text), the sample-efficiency curve, then GPT from random initialisation.
 for task in snli rte; do
 	for seed in $seeds; do
-		ft bert pretrained "$task" "$seed"
-		ft bert random "$task" "$seed"
-		if [[ " $models " == *" gpt "* ]]; then ft gpt pretrained "$task" "$seed"; fi
+		if has bert; then
+			ft bert pretrained "$task" "$seed"
+			ft bert random "$task" "$seed"
+		fi
+		if has gpt; then ft gpt pretrained "$task" "$seed"; fi
 	done
-	if [ "$task" = snli ]; then
-		for n in $sizes; do
-			for seed in $seeds; do
-				ft bert pretrained snli "$seed" "$n"
-				ft bert random snli "$seed" "$n"
-			done
-		done
-	fi
 done
-if [[ " $models " == *" gpt "* ]]; then
+if has bert; then
+	for n in $sizes; do
+		for seed in $seeds; do
+			ft bert pretrained snli "$seed" "$n"
+			ft bert random snli "$seed" "$n"
+		done
+	done
+fi
+if has gpt; then
 	for task in snli rte; do
 		for seed in $seeds; do ft gpt random "$task" "$seed"; done
 	done
