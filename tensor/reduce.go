@@ -20,10 +20,21 @@ func Mean(t *Tensor) float64 { return Sum(t) / float64(t.Len()) }
 func SumSquares(t *Tensor) float64 {
 	var s float64
 	if t.IsContiguous() {
-		for _, v := range t.Data() {
-			s += float64(v) * float64(v)
+		// Four independent sums: one running sum waits on each addition's latency.
+		d := t.Data()
+		var s0, s1, s2, s3 float64
+		i := 0
+		for ; i+4 <= len(d); i += 4 {
+			v0, v1, v2, v3 := float64(d[i]), float64(d[i+1]), float64(d[i+2]), float64(d[i+3])
+			s0 += v0 * v0
+			s1 += v1 * v1
+			s2 += v2 * v2
+			s3 += v3 * v3
 		}
-		return s
+		for ; i < len(d); i++ {
+			s0 += float64(d[i]) * float64(d[i])
+		}
+		return (s0 + s1) + (s2 + s3)
 	}
 	t.each(func(o int) { v := float64(t.data[o]); s += v * v })
 	return s
