@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# qkv and PyTorch side by side on W1–W5, in one sitting on one machine, and the ratios.
+# qkv and PyTorch side by side on W1–W6, in one sitting on one machine, and the ratios.
 #
 # PyTorch runs at its best here (WORKLOADS.md): OpenMP OpenBLAS loaded for the process, 2
 # threads, W3 with its matrix–vector (addmv) decode path; W1 compares with numpy's matmul.
 # Workloads alternate qkv / PyTorch so that both see the same machine state.
 #
-# Usage (from the repository root):  scripts/bench-vs-torch.sh [W1 W2 W3 W4 W5]
+# Usage (from the repository root):  scripts/bench-vs-torch.sh [W1 W2 W3 W4 W5 W6]
 # Needs: apt-get install python3-torch python3-numpy libopenblas0-openmp
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ TORCH="$SHARED/bench/torch"
 PY=/usr/bin/python3
 THREADS="${THREADS:-2}"
 OMP=/usr/lib/x86_64-linux-gnu/openblas-openmp
-WORKLOADS="${*:-W1 W2 W3 W4 W5}"
+WORKLOADS="${*:-W1 W2 W3 W4 W5 W6}"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
@@ -39,6 +39,9 @@ for w in $WORKLOADS; do
     w4) env "${torch_env[@]}" "$PY" "$TORCH/w4_bert_fwd.py" --threads "$THREADS" 2>/dev/null | tail -n 1 >>"$OUT/torch.jsonl" ;;
     w5) for c in mini base; do
           env "${torch_env[@]}" "$PY" "$TORCH/w5_bert_train.py" --threads "$THREADS" --config "$c" 2>/dev/null | tail -n 1 >>"$OUT/torch.jsonl"
+        done ;;
+    w6) for c in transformer gru-attn; do
+          env "${torch_env[@]}" "$PY" "$TORCH/w6_seq2seq_train.py" --threads "$THREADS" --config "$c" 2>/dev/null | tail -n 1 >>"$OUT/torch.jsonl"
         done ;;
     *) echo "unknown workload $w" >&2; exit 2 ;;
   esac
@@ -67,7 +70,7 @@ for t in torch:
             v = q("W1", case, "gflops", t=r["torch_threads"])
             if v is not None:
                 rows.append(("W1", case + f' {r["torch_threads"]}t', "GFLOP/s", v, r["gflops"], "numpy", v / r["gflops"]))
-    elif wl in ("W2_gpt_train", "W5_bert_train"):
+    elif wl in ("W2_gpt_train", "W5_bert_train", "W6_seq2seq_train"):
         w, c = wl[:2], t["config"]
         v = q(w, c, "tokens_per_s")
         rows.append((w, c, "tokens/s", v, t["tokens_per_s"], "torch", v / t["tokens_per_s"]))
@@ -88,6 +91,10 @@ for t in torch:
             case = f'batch{r["batch"]}'
             v = q("W4", case, "ms_per_batch")
             rows.append(("W4", case, "ms", v, r["median_ms"], "torch", r["median_ms"] / v))
+
+beam = q("W6", "transformer-beam", "sentences_per_s")
+if beam is not None:
+    rows.append(("W6", "transformer-beam", "sent/s", beam, None, "", None))
 
 print(f'{"workload":8} {"case":22} {"unit":9} {"qkv":>10} {"peer":>10}  {"peer name":17} {"qkv/peer":>8}')
 for w, c, unit, v, p, pn, ratio in rows:
