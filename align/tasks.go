@@ -37,8 +37,9 @@ func (p ArithProblem) Question() string { return "What is " + p.String() + "?" }
 // Reply is the reply in the required format.
 func (p ArithProblem) Reply(answer int) string { return "Answer: " + strconv.Itoa(answer) }
 
-// arithMax bounds the operands: 0..arithMax-1.
-const arithMax = 20
+// arithMax bounds the operands: 0..arithMax-1 (single digits: a pretraining of a few minutes
+// learns their facts).
+const arithMax = 10
 
 // RandomArith draws a problem from rng.
 func RandomArith(rng *tensor.RNG) ArithProblem {
