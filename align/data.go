@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/qkvdev/qkv/chat"
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // Conversation is one supervised example: the messages, of which the assistant turns are
@@ -31,7 +31,7 @@ const maxDataBytes = 1 << 30
 // readRecords reads a JSON array or JSON lines file (gzip-compressed when it ends in .gz)
 // and calls fn with each record and its 1-based line (or array index).
 func readRecords(path string, fn func(rec json.RawMessage, where string) error) error {
-	f, err := os.Open(path)
+	f, err := fileutil.Open(path) // a FIFO or device is refused without blocking
 	if err != nil {
 		return err
 	}

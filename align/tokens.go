@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/tokenizer"
 )
 
@@ -136,7 +137,7 @@ func LoadTokenizer(dir string) (tokenizer.Tokenizer, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, SpecialTokensFile)
-	data, err := os.ReadFile(path)
+	data, err := fileutil.ReadFile(path, fileutil.SmallFileLimit, "a special-tokens file")
 	if errors.Is(err, os.ErrNotExist) {
 		return base, nil
 	}

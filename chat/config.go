@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // ConfigFile is HuggingFace's tokenizer configuration, which holds the chat template.
@@ -22,7 +23,7 @@ var ErrNoTemplate = errors.New("no chat template")
 // with bos_token and eos_token (strings or {"content": …} objects).
 func Load(dir string) (*Template, error) {
 	path := filepath.Join(dir, ConfigFile)
-	data, err := os.ReadFile(path)
+	data, err := fileutil.ReadFile(path, fileutil.SmallFileLimit, "a tokenizer config")
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", dir, ErrNoTemplate)
 	}
@@ -92,7 +93,7 @@ func specialToken(raw json.RawMessage) string {
 func Save(dir string, t *Template) error {
 	path := filepath.Join(dir, ConfigFile)
 	cfg := map[string]any{}
-	data, err := os.ReadFile(path)
+	data, err := fileutil.ReadFile(path, fileutil.SmallFileLimit, "a tokenizer config")
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(data, &cfg); err != nil {

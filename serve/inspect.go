@@ -18,6 +18,7 @@ import (
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/checkpoint"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tokenizer"
@@ -274,7 +275,7 @@ func (s *Server) runMetrics(w http.ResponseWriter, r *http.Request) error {
 		offset = v
 	}
 	path := filepath.Join(s.o.RunsDir, name, checkpoint.MetricsFile)
-	f, err := os.Open(path)
+	f, err := fileutil.Open(path) // a FIFO or device is refused without blocking
 	if errors.Is(err, fs.ErrNotExist) {
 		return notFound("run", "run_not_found", "run %q has no %s", name, checkpoint.MetricsFile)
 	}

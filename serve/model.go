@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/embed"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/model/auto"
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/model/gpt"
@@ -69,7 +69,7 @@ type TokenizerConfig struct {
 // readTokenizerConfig reads dir's tokenizer_config.json; a missing file is an empty config.
 func readTokenizerConfig(dir string) (TokenizerConfig, error) {
 	path := filepath.Join(dir, "tokenizer_config.json")
-	data, err := os.ReadFile(path)
+	data, err := fileutil.ReadFile(path, fileutil.SmallFileLimit, "a tokenizer config")
 	if errors.Is(err, fs.ErrNotExist) {
 		return TokenizerConfig{}, nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/qkvdev/qkv/finetune"
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/model/auto"
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/model/gpt"
@@ -165,7 +166,7 @@ func runFinetune(cmd *cobra.Command, o *finetuneOptions) error {
 	resume := o.Resume != ""
 	if resume {
 		path := filepath.Join(o.Resume, finetuneFile)
-		b, err := os.ReadFile(path)
+		b, err := fileutil.ReadFile(path, fileutil.SmallFileLimit, "a run's options")
 		if err != nil {
 			return fmt.Errorf("--resume %s: not a fine-tuning run (%w)", o.Resume, err)
 		}
@@ -318,7 +319,7 @@ func checkpointStep(runDir string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, checkpoint.StateFile))
+	b, err := fileutil.ReadFile(filepath.Join(dir, checkpoint.StateFile), fileutil.SmallFileLimit, "a trainer state")
 	if err != nil {
 		return 0, err
 	}

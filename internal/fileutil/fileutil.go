@@ -12,6 +12,10 @@ import (
 	"os"
 )
 
+// SmallFileLimit bounds the small files read whole that are not data: configs, run options,
+// trainer states, templates. Anything larger is not one of them.
+const SmallFileLimit = 64 << 20
+
 // ErrNotRegular is returned (wrapped) for a path that is not a regular file.
 var ErrNotRegular = errors.New("not a regular file")
 
