@@ -95,6 +95,14 @@ func withBertTraining(cmd *cobra.Command) *cobra.Command {
 	if a := f.Lookup("arch"); a != nil {
 		a.Usage += "; bert (pretraining with masked-LM and next-sentence prediction; presets tiny, mini, small, base)"
 	}
+	cmd.Long += `
+
+With --arch bert, qkv pretrains a BERT with masked language modelling and next-sentence
+prediction (see docs/bert.md): --data is text with one sentence a line and documents separated
+by blank lines (or a folder of documents), --tokenizer a WordPiece vocabulary (default
+bert-base-uncased), --preset tiny, mini (default), small or base, and --max-seq-length,
+--short-seq-prob, --mask-prob, --max-predictions and --whole-word-mask shape the instances.
+Fine-tune the result with qkv finetune.`
 	cmd.Example += `
   qkv train --arch bert --tokenizer bert-base-uncased --data corpus.txt --preset mini --max-seq-length 64`
 	inner := cmd.RunE
@@ -150,6 +158,11 @@ func bertOptionsFrom(f *pflag.FlagSet, bf *bertFlags) (*bertRunOptions, error) {
 	}
 	if !f.Changed("dropout") {
 		o.Dropout = 0.1 // BERT's
+	}
+	for _, name := range []string{"block", "activation", "sample-tokens", "prompt"} {
+		if f.Changed(name) {
+			return nil, fmt.Errorf("--%s does not apply to --arch bert (its sequence length is --max-seq-length)", name)
+		}
 	}
 	if o.Data == "" {
 		return nil, fmt.Errorf("--arch bert needs --data: a text file (documents separated by blank lines, a sentence a line) or a folder of them (a document each)")

@@ -53,7 +53,7 @@ func TestTrainBERT(t *testing.T) {
 		t.Fatalf("resume with a changed --mask-prob: %v", err)
 	}
 
-	for _, bad := range [][]string{{"--max-seq-length", "3"}, {"--preset", "huge"}, {"--dropout", "1"}, {"--batch", "0"}, {"--tokenizer", "byte"}} {
+	for _, bad := range [][]string{{"--max-seq-length", "3"}, {"--preset", "huge"}, {"--dropout", "1"}, {"--batch", "0"}, {"--tokenizer", "byte"}, {"--block", "64"}} {
 		out := filepath.Join(dir, "bad")
 		_, err := run(t, "", append(append([]string{}, args[:len(args)-2]...), append(bad, "--out", out)...)...)
 		if err == nil || !strings.Contains(err.Error(), bad[0]) {
