@@ -39,7 +39,7 @@ var documented = map[string]struct {
 }{
 	"W1": {metrics: []string{"gflops"}, weights: []string{""}},
 	"W2": {metrics: []string{"tokens_per_s"}, weights: []string{""}},
-	"W3": {metrics: []string{"prefill_ms", "decode_tokens_per_s"}, extra: []string{"memory_gb_per_s"}, weights: []string{"fp32", "bf16", "int8"}},
+	"W3": {metrics: []string{"prefill_ms", "decode_tokens_per_s"}, extra: []string{"memory_gb_per_s", "build_peak_rss_mb"}, weights: []string{"fp32", "bf16", "int8"}},
 	"W4": {metrics: []string{"ms_per_batch", "seqs_per_s"}, weights: []string{""}},
 	"W5": {metrics: []string{"tokens_per_s"}, weights: []string{""}},
 	"W6": {metrics: []string{"tokens_per_s"}, extra: []string{"sentences_per_s"}, weights: []string{""}}, // sentences_per_s: the transformer-beam case
