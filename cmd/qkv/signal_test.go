@@ -17,6 +17,7 @@ import (
 
 	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/internal/fileutil"
+	"github.com/qkvdev/qkv/internal/testenv"
 )
 
 // TestMain lets a test run the qkv command itself as a child process: the test binary, with
@@ -150,8 +151,11 @@ func TestNamedPipesRefused(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(tokDir, "tokenizer.json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	runDir := t.TempDir()
+	testenv.Mkfifo(t, filepath.Join(runDir, checkpoint.RunFile))
 	for _, args := range [][]string{
 		{"train", "--data", fifo},
+		{"train", "--resume", runDir},
 		{"tokenizer", "train", "--data", fifo, "--out", t.TempDir()},
 		{"tokenizer", "encode", "--tokenizer", tokDir},
 		{"tokenizer", "encode", "--tokenizer", filepath.Join(tokDir, "tokenizer.json")},

@@ -15,6 +15,7 @@ import (
 	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/data"
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/tensor/kernel"
 	"github.com/qkvdev/qkv/tokenizer"
@@ -121,7 +122,7 @@ Fine-tune the result with qkv finetune.`
 
 // savedArch is the arch run.json of a run names ("" when it cannot be read).
 func savedArch(run string) string {
-	b, err := os.ReadFile(filepath.Join(run, checkpoint.RunFile))
+	b, err := fileutil.ReadFile(filepath.Join(run, checkpoint.RunFile), fileutil.SmallFileLimit, "a run's options")
 	if err != nil {
 		return ""
 	}
@@ -268,7 +269,7 @@ func runTrainBert(cmd *cobra.Command, bf *bertFlags) error {
 	var o *bertRunOptions
 	runDir := resumeDir
 	if resume {
-		b, err := os.ReadFile(filepath.Join(resumeDir, checkpoint.RunFile))
+		b, err := fileutil.ReadFile(filepath.Join(resumeDir, checkpoint.RunFile), fileutil.SmallFileLimit, "a run's options")
 		if err != nil {
 			return fmt.Errorf("--resume %s: not a training run (%w)", resumeDir, err)
 		}

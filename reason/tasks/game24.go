@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // Game of 24: given four numbers, reach 24 with +, −, ×, ÷, using each number once. All
@@ -18,7 +19,7 @@ import (
 // LoadGame24 reads the Puzzles column of 24.csv (as in princeton-nlp/tree-of-thought-llm):
 // one puzzle per row such as "1 1 4 6". A row without four numbers is an error naming it.
 func LoadGame24(path string) ([]string, error) {
-	f, err := os.Open(path)
+	f, err := fileutil.Open(path) // a FIFO or device is refused without blocking
 	if err != nil {
 		return nil, err
 	}
