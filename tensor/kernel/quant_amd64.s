@@ -48,6 +48,8 @@ b512row:
 b512loop2:
 	CMPQ        AX, R10
 	JGE         b512loop1
+	PREFETCHT0  1024(DI)(AX*1)      // the weights a few rows ahead
+	PREFETCHT0  1088(DI)(AX*1)
 	VMOVDQU32   (DI)(AX*1), Z10
 	VMOVDQU32   64(DI)(AX*1), Z11
 	VPSLLD      $16, Z10, Z12    // even weights of block 1
@@ -305,6 +307,10 @@ q4row:
 	VPXORD Z3, Z3, Z3
 
 q4loop:
+	PREFETCHT0       1024(DI)            // the weights a few rows ahead
+	PREFETCHT0       1024(R10)
+	PREFETCHT0       1024(R11)
+	PREFETCHT0       1024(R12)
 	VMOVUPS          (DX), Z16           // x[0:16] of the group
 	VMOVUPS          64(DX), Z17         // x[16:32]
 	VPMOVSXBD        (DI), Z4
@@ -884,6 +890,8 @@ vnnirow:
 vnniloop2:
 	CMPQ         AX, $2
 	JLT          vnniloop1
+	PREFETCHT0   1024(R12)           // the weights a few rows ahead
+	PREFETCHT0   1088(R12)
 	VPXORD       (R12), Z31, Z4      // weights + 128, unsigned
 	VPXORD       64(R12), Z31, Z7
 	VMOVDQU32    64(DX), Z5          // −128·Σ xq per lane
@@ -975,6 +983,10 @@ v4row:
 v4loop:
 	CMPQ         AX, $2
 	JLT          v4odd
+	PREFETCHT0   1024(DI)            // the weights a few rows ahead
+	PREFETCHT0   1024(R10)
+	PREFETCHT0   1024(R11)
+	PREFETCHT0   1024(R12)
 	VMOVDQU32    (DX), Z16           // xq of the step
 	VMOVDQU32    64(DX), Z17         // −128·Σ xq per lane
 	VPXORD       (DI), Z31, Z4       // weights + 128, unsigned
