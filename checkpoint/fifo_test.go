@@ -5,40 +5,23 @@ package checkpoint
 import (
 	"errors"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/qkvdev/qkv/internal/fileutil"
+	"github.com/qkvdev/qkv/internal/testenv"
 )
 
 // A named pipe as a run's latest-checkpoint pointer or as a checkpoint's manifest is refused at
 // once: Find passes over the pointer and Verify fails.
 func TestNamedPipes(t *testing.T) {
 	run := t.TempDir()
-	if err := syscall.Mkfifo(filepath.Join(run, LatestFile), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Mkfifo(t, filepath.Join(run, LatestFile))
 	ckpt := t.TempDir()
-	if err := syscall.Mkfifo(filepath.Join(ckpt, ManifestFile), 0o644); err != nil {
-		t.Fatal(err)
+	testenv.Mkfifo(t, filepath.Join(ckpt, ManifestFile))
+	if err := testenv.Unblocked(t, func() error { _, _, err := Find(run); return err }); !errors.Is(err, ErrNoCheckpoint) {
+		t.Errorf("Find: error %v; want %v", err, ErrNoCheckpoint)
 	}
-	for name, c := range map[string]struct {
-		call func() error
-		want error
-	}{
-		"Find":   {func() error { _, _, err := Find(run); return err }, ErrNoCheckpoint},
-		"Verify": {func() error { return Verify(ckpt) }, fileutil.ErrNotRegular},
-	} {
-		done := make(chan error, 1)
-		go func() { done <- c.call() }()
-		select {
-		case err := <-done:
-			if !errors.Is(err, c.want) {
-				t.Errorf("%s: error %v; want %v", name, err, c.want)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("%s: still blocked after 30s", name)
-		}
+	if err := testenv.Unblocked(t, func() error { return Verify(ckpt) }); !errors.Is(err, fileutil.ErrNotRegular) {
+		t.Errorf("Verify: error %v; want %v", err, fileutil.ErrNotRegular)
 	}
 }

@@ -7,23 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
-)
 
-// within runs f and fails the test if it has not returned after a generous while: a call that
-// blocks on a named pipe would otherwise hang the test binary until its own timeout.
-func within(t *testing.T, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("still blocked after 30s")
-	}
-}
+	"github.com/qkvdev/qkv/internal/testenv"
+)
 
 type readCase struct {
 	name  string
@@ -44,9 +31,7 @@ func TestReadFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Mkfifo(t, fifo)
 	fifoLink := filepath.Join(dir, "fifo-link")
 	if err := os.Symlink(fifo, fifoLink); err != nil {
 		t.Fatal(err)
@@ -66,8 +51,7 @@ func TestReadFile(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var data []byte
-			var err error
-			within(t, func() { data, err = ReadFile(c.path, c.limit, "a greeting") })
+			err := testenv.Unblocked(t, func() (err error) { data, err = ReadFile(c.path, c.limit, "a greeting"); return err })
 			if c.err == nil {
 				if err != nil || string(data) != c.want {
 					t.Fatalf("got %q, %v; want %q", data, err, c.want)
