@@ -134,6 +134,54 @@ func BenchmarkQuantDecode(b *testing.B) {
 	}
 }
 
+// BenchmarkQuantDecodePaths runs the int8 GEMVs of decoding one GPT-2 124M token (as
+// BenchmarkQuantDecode) on one thread, on each int8 path this CPU has: VNNI (activations
+// quantised, VPDPBUSD) and AVX-512 (activations float32). Besides wall time it reports the
+// weight bandwidth in the thread's own CPU time (cpu-GB/s), which a machine shared with other
+// work disturbs far less than wall time.
+func BenchmarkQuantDecodePaths(b *testing.B) {
+	shapes := [][2]int{{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}} // (K, N)
+	var seq []*Q8Matrix
+	var bytes int64
+	for l := range 12 {
+		for i, s := range shapes {
+			seq = append(seq, NewQ8Matrix(quantBenchWeights(uint64(10+4*l+i), s[1], s[0]), s[1], s[0], false))
+		}
+	}
+	seq = append(seq, NewQ8Matrix(quantBenchWeights(20, 50257, 768), 50257, 768, false))
+	for _, m := range seq {
+		bytes += m.Bytes()
+	}
+	x, y := quantBenchWeights(21, 1, 3072), make([]float32, 50257)
+	for _, p := range []struct {
+		name string
+		has  bool
+		vnni bool
+	}{{"vnni", hasVNNI, true}, {"avx512", hasAVX512, false}, {"avx2", hasAsm, false}} {
+		b.Run(p.name, func(b *testing.B) {
+			if !p.has {
+				b.Skipf("skipped: this CPU (or QKV_CPU) has no %s path", p.name)
+			}
+			defer func(v, a bool) { useVNNI, useAVX512 = v, a }(useVNNI, useAVX512)
+			useVNNI, useAVX512 = p.vnni, p.name != "avx2"
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			withThreads(1, func() {
+				b.SetBytes(bytes)
+				c0, ok := threadCPUTime()
+				for b.Loop() {
+					for _, m := range seq {
+						GemvQ8(m, 1, x[:m.K], 0, y[:m.N])
+					}
+				}
+				if c1, _ := threadCPUTime(); ok && c1 > c0 {
+					b.ReportMetric(float64(bytes)*float64(b.N)/(c1-c0).Seconds()/1e9, "cpu-GB/s")
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkQuantGemm runs Y = X·Wᵀ for a 64-token GPT-2 prefill (M = 64) on the K×N shapes of a
 // layer, in each format, and reports GFLOP/s.
 func BenchmarkQuantGemm(b *testing.B) {
