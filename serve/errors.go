@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 )
 
 // apiError is an error in OpenAI's envelope: {"error": {"message", "type", "param", "code"}}.
@@ -64,11 +66,31 @@ func decodeError(err error) *apiError {
 	case errors.As(err, &mb):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("the request body is larger than the %d bytes accepted", mb.Limit), Type: "invalid_request_error", Code: strp("request_too_large")}
 	case errors.As(err, &te):
-		return invalid(te.Field, "%s: expected %s, got a JSON %s", fieldName(te.Field), te.Type.String(), te.Value)
+		field := strings.TrimPrefix(te.Field, "samplingParams.") // the embedded struct's fields are top-level in JSON
+		return invalid(field, "%s: expected %s, got a JSON %s", fieldName(field), jsonType(te.Type.Kind()), te.Value)
 	case errors.As(err, &se):
 		return invalid("", "the request body is not valid JSON: %v (at byte %d)", se, se.Offset)
 	}
 	return invalid("", "the request body is not valid JSON: %v", err)
+}
+
+// jsonType names a Go kind as JSON does.
+func jsonType(k reflect.Kind) string {
+	switch k {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return k.String()
 }
 
 func fieldName(f string) string {

@@ -58,6 +58,9 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 		if t == "" {
 			return invalid("input", "input must not contain empty strings")
 		}
+		if n := m.countTokens(t); n > m.contextLength() { // Tokenize would cut it silently
+			return invalid("input", "input %d has %d tokens; this model reads at most %d", len(seqs), n, m.contextLength())
+		}
 		ids, err := m.embedder.Tokenize(t)
 		if err != nil {
 			return invalid("input", "%v", err)
@@ -154,6 +157,15 @@ func (m *Model) inspectIDs(text string, limit int) ([]int, error) {
 		return nil, invalid("input", "the input has %d tokens; at most %d are shown", len(ids), limit)
 	}
 	return ids, nil
+}
+
+// countTokens is how many tokens the model reads for text, special tokens included.
+func (m *Model) countTokens(text string) int {
+	n := len(m.tok.Encode(text))
+	if _, ok := m.tok.(*tokenizer.WordPiece); ok && m.bert != nil {
+		n += 2 // [CLS] and [SEP]
+	}
+	return n
 }
 
 func (m *Model) tokenStrings(ids []int) []string {

@@ -80,11 +80,12 @@ type scheduler struct {
 	once     sync.Once
 	mu       sync.Mutex
 	active   atomic.Int64 // sequences in the batch (for tests and /health)
+	hook     func()       // tests: called before each step
 	steps    atomic.Int64 // batched forward passes run
 }
 
-func newScheduler(m *gpt.Model, tok tokenizer.Tokenizer, maxBatch, queue int) *scheduler {
-	s := &scheduler{m: m, tok: tok, maxBatch: maxBatch, queue: make(chan *genRequest, queue),
+func newScheduler(m *gpt.Model, tok tokenizer.Tokenizer, maxBatch, queue int, hook func()) *scheduler {
+	s := &scheduler{m: m, tok: tok, maxBatch: maxBatch, queue: make(chan *genRequest, queue), hook: hook,
 		stop: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
 	go s.loop()
 	return s
@@ -146,6 +147,9 @@ func (s *scheduler) loop() {
 		eos = *s.m.Config.EOSTokenID
 	}
 	for {
+		if s.hook != nil {
+			s.hook()
+		}
 		// Admit: block when idle, else take what is waiting up to the batch size.
 		if len(batch) == 0 {
 			select {

@@ -26,6 +26,8 @@ type Options struct {
 	QueueSize    int    // most sequences waiting per model before 503; 0 means 256
 	RunsDir      string // training runs shown on the page ("" hides them)
 	MaxAttention int    // most tokens an attention request may hold; 0 means 256
+
+	stepHook func(model string) // tests: called before each decoding step of a model
 }
 
 // Server answers for a set of models.
@@ -67,7 +69,12 @@ func New(models []*Model, o Options) (*Server, error) {
 	sort.Strings(s.names)
 	for _, m := range models {
 		if m.generates() {
-			m.sched = newScheduler(m.gpt, m.tok, o.MaxBatch, o.QueueSize)
+			var hook func()
+			if o.stepHook != nil {
+				name := m.Name
+				hook = func() { o.stepHook(name) }
+			}
+			m.sched = newScheduler(m.gpt, m.tok, o.MaxBatch, o.QueueSize, hook)
 		}
 	}
 	s.routes()
@@ -89,7 +96,7 @@ func (s *Server) routes() {
 	api("GET /v1/runs", s.listRuns)
 	api("GET /v1/runs/{run}/metrics", s.runMetrics)
 	mux.HandleFunc("GET /health", s.health)
-	mux.Handle("GET /", webHandler())
+	mux.Handle("/", webHandler())
 	mux.Handle("/v1/", s.apiHandler(func(w http.ResponseWriter, r *http.Request) error {
 		return notFound("", "unknown_url", "%s %s is not an endpoint of this server", r.Method, r.URL.Path)
 	}))
