@@ -142,13 +142,15 @@ func EvalICL(ctx context.Context, m *gpt.Model, tok tokenizer.Tokenizer, shots [
 
 // EvalResult summarises a model's replies to prompts.
 type EvalResult struct {
-	Reward float64 `json:"reward"`           // mean reward of the greedy replies
-	KL     float64 `json:"kl,omitempty"`     // mean Σ_t log π/π_ref of sampled replies (with a reference)
-	Sample string  `json:"sample,omitempty"` // the first prompt's greedy reply
+	Reward        float64 `json:"reward"`           // mean reward of the greedy replies
+	SampledReward float64 `json:"sampled_reward"`   // mean reward of replies sampled at temperature 1
+	KL            float64 `json:"kl,omitempty"`     // mean Σ_t log π/π_ref of the sampled replies (with a reference)
+	Sample        string  `json:"sample,omitempty"` // the first prompt's greedy reply
 }
 
-// EvalReward measures a chat model on prompts: the mean reward of its greedy replies, and with
-// ref set, the KL to ref estimated on replies sampled at temperature 1 with seed.
+// EvalReward measures a chat model on prompts: the mean reward of its greedy replies and of
+// replies sampled at temperature 1 with seed, and with ref set, the KL to ref estimated on the
+// sampled replies.
 func EvalReward(ctx context.Context, m, ref *gpt.Model, enc *Encoder, prompts []Conversation, reward Rewarder, maxNew int, seed uint64) (EvalResult, error) {
 	var res EvalResult
 	ids := make([][]int, len(prompts))
@@ -162,30 +164,35 @@ func EvalReward(ctx context.Context, m, ref *gpt.Model, enc *Encoder, prompts []
 	if e := m.Config.EOSTokenID; e != nil {
 		eos = *e
 	}
-	replies, err := SampleReplies(ctx, m, ids, maxNew, 0, eos, nil)
+	score := func(temperature float64) ([][]int, []string, float64, error) {
+		replies, err := SampleReplies(ctx, m, ids, maxNew, temperature, eos, tensor.NewRNG(seed))
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		texts := make([]string, len(replies))
+		for i, r := range replies {
+			if len(r) > 0 && r[len(r)-1] == eos {
+				r = r[:len(r)-1]
+			}
+			if texts[i], err = enc.Tok.Decode(r); err != nil {
+				return nil, nil, 0, err
+			}
+		}
+		scores, err := reward.Rewards(ctx, prompts, texts)
+		return replies, texts, mean(scores), err
+	}
+	_, texts, r, err := score(0)
 	if err != nil {
 		return res, err
 	}
-	texts := make([]string, len(replies))
-	for i, r := range replies {
-		if len(r) > 0 && r[len(r)-1] == eos {
-			r = r[:len(r)-1]
-		}
-		if texts[i], err = enc.Tok.Decode(r); err != nil {
-			return res, err
-		}
-	}
-	scores, err := reward.Rewards(ctx, prompts, texts)
+	res.Reward, res.Sample = r, texts[0]
+	sampled, _, r, err := score(1)
 	if err != nil {
 		return res, err
 	}
-	res.Reward, res.Sample = mean(scores), texts[0]
+	res.SampledReward = r
 	if ref == nil {
 		return res, nil
-	}
-	sampled, err := SampleReplies(ctx, m, ids, maxNew, 1, eos, tensor.NewRNG(seed))
-	if err != nil {
-		return res, err
 	}
 	var kl float64
 	for i := range ids {
