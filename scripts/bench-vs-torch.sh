@@ -6,6 +6,8 @@
 # Workloads alternate qkv / PyTorch so that both see the same machine state.
 #
 # Usage (from the repository root):  scripts/bench-vs-torch.sh [W1 W2 W3 W4 W5 W6]
+# COMPUTE=bf16 runs qkv with --compute bf16 (the peers stay fp32). The load average is printed
+# before and after: on a shared machine, ratios from a loaded sitting mean little.
 # Needs: apt-get install python3-torch python3-numpy libopenblas0-openmp
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +28,11 @@ go build -o "$OUT/qkv" ./cmd/qkv
 torch_env=()
 [ -e "$OMP/libblas.so.3" ] && torch_env=(LD_LIBRARY_PATH="$OMP")
 
+echo "bench-vs-torch: load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
 for w in $WORKLOADS; do
   lw="$(echo "$w" | tr 'A-Z' 'a-z')"
   echo "bench-vs-torch: $w…" >&2
-  "$OUT/qkv" bench "$w" --threads "$THREADS" --json >>"$OUT/qkv.jsonl"
+  "$OUT/qkv" bench "$w" --threads "$THREADS" --compute "${COMPUTE:-fp32}" --json >>"$OUT/qkv.jsonl"
   case "$lw" in
     w1) env "${torch_env[@]}" "$PY" "$TORCH/w1_matmul.py" --thread-list "1,$THREADS" 2>/dev/null | tail -n 1 >>"$OUT/torch.jsonl" ;;
     w2) for c in small shakespeare; do
@@ -46,6 +49,8 @@ for w in $WORKLOADS; do
     *) echo "unknown workload $w" >&2; exit 2 ;;
   esac
 done
+
+echo "bench-vs-torch: load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 "$PY" - "$OUT/qkv.jsonl" "$OUT/torch.jsonl" "$THREADS" <<'PY'
 import json, sys
@@ -96,6 +101,8 @@ beam = q("W6", "transformer-beam", "sentences_per_s")
 if beam is not None:
     rows.append(("W6", "transformer-beam", "sent/s", beam, None, "", None))
 
+if qkv:
+    print(f'cpu: {qkv[0].get("cpu", "?")}; qkv kernels: {qkv[0].get("kernels", "?")}; qkv compute: {qkv[0].get("compute", "?")}')
 print(f'{"workload":8} {"case":22} {"unit":9} {"qkv":>10} {"peer":>10}  {"peer name":17} {"qkv/peer":>8}')
 for w, c, unit, v, p, pn, ratio in rows:
     fv = f"{v:10.2f}" if v is not None else f'{"-":>10}'
