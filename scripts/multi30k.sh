@@ -5,9 +5,11 @@
 # `qkv eval bleu`, and write a Markdown table.
 #
 #   scripts/multi30k.sh [--budget 60m] [--threads N] [--out DIR] [--data DIR] [--only a,b,c]
+#                       [--train-flags "FLAGS"]
 #
 # Defaults: 60 minutes per model, all cores, runs/multi30k-DATE, ../shared/data/multi30k-en-de.
-# QKV=path/to/qkv uses that binary instead of building one.
+# --train-flags are added to every qkv train command (e.g. "--batch-tokens 1024 --warmup 20"
+# for a short budget). QKV=path/to/qkv uses that binary instead of building one.
 # The table goes to OUT/results.md (and standard output); each model's translations to
 # OUT/NAME.test2016.de and its training run to OUT/NAME/.
 set -euo pipefail
@@ -18,6 +20,7 @@ threads=0
 out=""
 data="$here/../shared/data/multi30k-en-de"
 only="a,b,c"
+extra=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--budget) budget=$2; shift 2 ;;
@@ -25,7 +28,8 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--data) data=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
-	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+	--train-flags) extra=$2; shift 2 ;;
+	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 	*) echo "multi30k.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -57,7 +61,7 @@ for k in a b c; do
 	name=${names[$k]}
 	echo "== ($k) $name: training for $budget" >&2
 	# shellcheck disable=SC2086
-	"$qkv" train ${args[$k]} "${common[@]}" --out "$out/$name" > "$out/$name.train.log" 2>&1
+	"$qkv" train ${args[$k]} "${common[@]}" $extra --out "$out/$name" > "$out/$name.train.log" 2>&1
 	start=$(date +%s)
 	"$qkv" translate --model "$out/$name" --beam 5 --threads "$threads" --input "$out/test2016.en" > "$out/$name.test2016.de" 2> "$out/$name.translate.log"
 	secs=$(( $(date +%s) - start ))
@@ -66,6 +70,7 @@ for k in a b c; do
 	chrf=$(echo "$score" | sed -n 's/^chrF2 = \([0-9.]*\).*/\1/p')
 	steps=$(sed -n 's/^done: \([0-9]*\) steps.*/\1/p' "$out/$name.train.log")
 	vbleu=$(grep -o '"val_bleu_full":[0-9.]*' "$out/$name/metrics.jsonl" | tail -1 | cut -d: -f2)
+	[ -z "$vbleu" ] || vbleu=$(printf '%.1f' "$vbleu")
 	rows+=("| ($k) ${descs[$k]} | $budget | ${steps:-?} | ${vbleu:-?} | $bleu | $chrf | ${secs}s |")
 done
 
