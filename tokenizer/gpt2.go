@@ -167,28 +167,30 @@ func newGPT2(s gpt2Spec) (*GPT2, error) {
 // Encode returns the tokens of text, treating special tokens written in it as plain text (as
 // tiktoken's encode_ordinary does).
 func (g *GPT2) Encode(text string) []int {
-	if out := g.appendOrdinary(nil, text); out != nil {
-		return out
+	// A token every four bytes, unless the text starts with a piece merged in chunks, which
+	// sizes the output from its own rate (see appendChunk).
+	var out []int
+	if len(text) == 0 || nextPiece(text, 0) <= chunkBytes {
+		out = make([]int, 0, len(text)/4+1)
 	}
-	return []int{}
+	return g.appendOrdinary(out, text)
 }
 
-// appendOrdinary appends the tokens of text to out. A nil out is allocated for a token every
-// four bytes of text, once the first piece shows whether that suits (see bpeChunked).
+// appendOrdinary appends the tokens of text to out.
 func (g *GPT2) appendOrdinary(out []int, text string) []int {
 	for i := 0; i < len(text); {
 		j := nextPiece(text, i)
-		if cap(out) == 0 && j-i <= chunkBytes {
-			out = make([]int, 0, (len(text)-i)/4+1)
+		if j-i > chunkBytes {
+			out = g.appendLong(out, text[i:j], len(text)-j)
+		} else {
+			out = g.appendPiece(out, text[i:j])
 		}
-		out = g.appendPiece(out, text[i:j], len(text)-j)
 		i = j
 	}
 	return out
 }
 
-// appendPiece appends the tokens of piece, which after bytes of text follow.
-func (g *GPT2) appendPiece(out []int, piece string, after int) []int {
+func (g *GPT2) appendPiece(out []int, piece string) []int {
 	if id, ok := g.vocab[piece]; ok && g.isDirect(id, piece) {
 		return append(out, int(id))
 	}
@@ -200,13 +202,22 @@ func (g *GPT2) appendPiece(out []int, piece string, after int) []int {
 			return out
 		}
 	}
-	if len(piece) > chunkBytes && g.monotone { // bounded working memory (cacheMaxPiece is less)
-		return g.bpeChunked(piece, out, chunkBytes, after)
-	}
 	start := len(out)
 	out = g.bpe(piece, out)
 	g.cache.put(piece, out[start:])
 	return out
+}
+
+// appendLong appends the tokens of a piece longer than chunkBytes, which after bytes of text
+// follow: merged in chunks, in bounded memory, when the merge table allows it.
+func (g *GPT2) appendLong(out []int, piece string, after int) []int {
+	if id, ok := g.vocab[piece]; ok && g.isDirect(id, piece) {
+		return append(out, int(id))
+	}
+	if g.monotone {
+		return g.bpeChunked(piece, out, chunkBytes, after)
+	}
+	return g.bpe(piece, out) // too long for the cache
 }
 
 func (g *GPT2) isDirect(id int32, piece string) bool {
