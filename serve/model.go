@@ -15,6 +15,7 @@ import (
 	"github.com/qkvdev/qkv/model/auto"
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tokenizer"
 )
 
@@ -159,4 +160,14 @@ func (m *Model) contextLength() int {
 		return m.bert.Config.MaxPositionEmbeddings
 	}
 	return 0
+}
+
+// PackWeights stores a generative model's linear layers and LM head in format (fp32, bf16 or
+// int8) for decoding, which reads every weight once per step; call it before New. The float32
+// weights stay (embeddings and attention views read them).
+func (m *Model) PackWeights(format tensor.WeightFormat) error {
+	if m.gpt == nil || format == tensor.FP32 {
+		return nil
+	}
+	return m.gpt.Pack(format)
 }
