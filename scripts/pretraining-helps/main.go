@@ -47,7 +47,7 @@ func main() {
 	}
 	fmt.Println("## Pretraining")
 	fmt.Println()
-	fmt.Println("| model | steps | wall time | validation loss (whole split) |")
+	fmt.Println("| model | steps | wall time | validation loss, whole split (BERT: MLM + NSP; GPT: next token) |")
 	fmt.Println("|---|---|---|---|")
 	for _, m := range []string{"bert", "gpt"} {
 		if s, ok := pretraining(filepath.Join(*dir, m)); ok {
@@ -55,7 +55,7 @@ func main() {
 		}
 	}
 	fmt.Println()
-	fmt.Println("## Dev accuracy after the last epoch, all training pairs (mean ± std over seeds; per seed; best epoch in brackets)")
+	fmt.Println("## Dev accuracy after the last epoch, all training pairs (mean ± sample std over seeds, each seed, and the mean of the best epochs)")
 	fmt.Println()
 	fmt.Println("| task | model | init | accuracy % | per seed | best-epoch mean |")
 	fmt.Println("|---|---|---|---|---|---|")
