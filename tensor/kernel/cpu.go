@@ -10,6 +10,7 @@ import (
 //
 //	QKV_CPU=go       pure Go only (as the purego build tag)
 //	QKV_CPU=avx2     AVX2/FMA kernels, no AVX-512
+//	QKV_CPU=avxvnni  AVX2/FMA kernels and the 256-bit AVX-VNNI int8 GEMV, no AVX-512
 //	QKV_CPU=avx512   AVX-512F kernels, but neither VNNI nor AVX512-BF16
 //	QKV_CPU=native   everything the CPU has (the default)
 //
@@ -17,12 +18,13 @@ import (
 const (
 	capGo = iota
 	capAVX2
+	capAVXVNNI
 	capAVX512
 	capNative
 )
 
 // cpuCapNames maps the values of QKV_CPU to the paths they allow.
-var cpuCapNames = map[string]int{"go": capGo, "purego": capGo, "avx2": capAVX2, "avx512": capAVX512, "native": capNative, "": capNative}
+var cpuCapNames = map[string]int{"go": capGo, "purego": capGo, "avx2": capAVX2, "avxvnni": capAVXVNNI, "avx512": capAVX512, "native": capNative, "": capNative}
 
 // cpuCap is the fastest path QKV_CPU allows; cpuCapErr is set when its value is unknown (the
 // default then applies, and CPU reports it).
@@ -31,7 +33,7 @@ var cpuCap, cpuCapErr = parseCPUCap(os.Getenv("QKV_CPU"))
 func parseCPUCap(s string) (int, string) {
 	c, ok := cpuCapNames[strings.ToLower(strings.TrimSpace(s))]
 	if !ok {
-		return capNative, "QKV_CPU=" + s + " is not one of go, avx2, avx512, native; using native"
+		return capNative, "QKV_CPU=" + s + " is not one of go, avx2, avxvnni, avx512, native; using native"
 	}
 	return c, ""
 }
@@ -47,7 +49,7 @@ type CPUInfo struct {
 	Model    string   // the CPU's model name, as the OS reports it
 	Features []string // the features the kernels can use that the CPU has, before QKV_CPU
 	Missing  []string // those it lacks (their paths are skipped)
-	Paths    []string // the kernel paths in use, fastest last: go, avx2, avx512, vnni, bf16
+	Paths    []string // the kernel paths in use, fastest last: go, avx2, avxvnni, avx512, vnni, bf16
 	Note     string   // a problem with QKV_CPU, if any
 }
 
@@ -64,6 +66,9 @@ func Kernels() string {
 		}
 	case useAsm:
 		vec, int8 = "avx2", "avx2"
+		if useAVXVNNI {
+			int8 = "avxvnni"
+		}
 	}
 	return "sgemm=" + activeGemmKernel().name + " int8=" + int8 + " vec=" + vec
 }
@@ -81,7 +86,7 @@ func CPU() CPUInfo {
 	for _, p := range []struct {
 		name string
 		on   bool
-	}{{"avx2", useAsm}, {"avx512", useAsm && useAVX512}, {"vnni", useAsm && useAVX512 && useVNNI}, {"bf16", useAsm && useAVX512 && useBF16}} {
+	}{{"avx2", useAsm}, {"avxvnni", useAsm && !useAVX512 && useAVXVNNI}, {"avx512", useAsm && useAVX512}, {"vnni", useAsm && useAVX512 && useVNNI}, {"bf16", useAsm && useAVX512 && useBF16}} {
 		if p.on {
 			info.Paths = append(info.Paths, p.name)
 		}

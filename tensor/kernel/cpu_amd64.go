@@ -10,6 +10,7 @@ import "golang.org/x/sys/cpu"
 //	hasAVX512  AVX-512F: the 12×32 SGEMM kernel and the 16-wide GEMV and quantised kernels
 //	hasVNNI    AVX512-VNNI (VPDPBUSD): int8 weights times int8 activations, summed in int32
 //	hasBF16    AVX512-BF16 (VDPBF16PS): bfloat16 products summed in float32
+//	hasAVXVNNI AVX-VNNI (VEX VPDPBUSD on 256 bits): the int8 GEMV of VNNI without AVX-512
 //
 // QKV_CPU (see cpuCap) lowers them, so that every fallback can be tested on a machine that
 // has the faster paths.
@@ -18,6 +19,8 @@ var (
 	hasAVX512 = hasAsm && cpu.X86.HasAVX512F && cpuCap >= capAVX512
 	hasVNNI   = hasAVX512 && cpu.X86.HasAVX512VNNI && cpuCap >= capNative
 	hasBF16   = hasAVX512 && cpu.X86.HasAVX512BF16 && cpuCap >= capNative
+
+	hasAVXVNNI = hasAsm && cpu.X86.HasAVXVNNI && cpuCap >= capAVXVNNI
 )
 
 // cpuFlags lists the CPU's own features that matter to the kernels, before QKV_CPU.
@@ -40,6 +43,10 @@ var useAVX512 = hasAVX512
 
 // useVNNI selects the VPDPBUSD int8 GEMV when useAVX512 is set; it starts as hasVNNI.
 var useVNNI = hasVNNI
+
+// useAVXVNNI selects the 256-bit AVX-VNNI int8 GEMV when useAsm is set and useAVX512 is not;
+// it starts as hasAVXVNNI.
+var useAVXVNNI = hasAVXVNNI
 
 // useBF16 selects the VDPBF16PS kernels of bfloat16 compute when useAVX512 is set; it starts
 // as hasBF16.

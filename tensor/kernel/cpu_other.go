@@ -10,6 +10,8 @@ const (
 	hasAVX512 = false
 	hasVNNI   = false
 	hasBF16   = false
+
+	hasAVXVNNI = false
 )
 
 // cpuFlags is empty: this build uses no CPU feature.
@@ -24,4 +26,6 @@ var (
 	useAVX512 = false
 	useVNNI   = false
 	useBF16   = false
+
+	useAVXVNNI = false
 )

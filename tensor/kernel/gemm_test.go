@@ -7,30 +7,33 @@ import (
 	"testing"
 )
 
-// forEachPath runs f once per kernel path this CPU has: AVX-512 with VNNI, AVX-512, AVX2/FMA
-// and pure Go, so every path is checked in one test run. It forces the path the way the
+// forEachPath runs f once per kernel path this CPU has: AVX-512 with VNNI, AVX-512, AVX2 with
+// AVX-VNNI, AVX2/FMA and pure Go, so every path is checked in one test run. It forces the path the way the
 // kernels choose it, through useAsm, useAVX512 and useVNNI. A path the CPU lacks is logged as
 // skipped, never run as another.
 func forEachPath(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	type path struct {
-		name              string
-		has               bool
-		asm, avx512, vnni bool
+		name                       string
+		has                        bool
+		asm, avx512, vnni, avxvnni bool
 	}
 	paths := []path{
-		{"vnni", hasVNNI, true, true, true},
-		{"avx512", hasAVX512, true, true, false},
-		{"avx2", hasAsm, true, false, false},
-		{"go", true, false, false, false},
+		{"vnni", hasVNNI, true, true, true, false},
+		{"avx512", hasAVX512, true, true, false, false},
+		{"avxvnni", hasAVXVNNI, true, false, false, true},
+		{"avx2", hasAsm, true, false, false, false},
+		{"go", true, false, false, false, false},
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
 			if !p.has {
 				t.Skipf("this CPU (or QKV_CPU) has no %s path", p.name)
 			}
-			defer func(asm, avx512, vnni bool) { useAsm, useAVX512, useVNNI = asm, avx512, vnni }(useAsm, useAVX512, useVNNI)
-			useAsm, useAVX512, useVNNI = p.asm, p.avx512, p.vnni
+			defer func(asm, avx512, vnni, avxvnni bool) {
+				useAsm, useAVX512, useVNNI, useAVXVNNI = asm, avx512, vnni, avxvnni
+			}(useAsm, useAVX512, useVNNI, useAVXVNNI)
+			useAsm, useAVX512, useVNNI, useAVXVNNI = p.asm, p.avx512, p.vnni, p.avxvnni
 			f(t)
 		})
 	}

@@ -339,8 +339,11 @@ func quantGemv(bf *BF16Matrix, q8 *Q8Matrix, alpha float32, x []float32, beta fl
 	quantGemvCalls.put(c)
 }
 
-// q8UsesAct reports whether an int8 GEMV quantises its input row and runs the VNNI kernel.
-func q8UsesAct() bool { return useAsm && useAVX512 && useVNNI }
+// q8UsesAct reports whether an int8 GEMV quantises its input row and runs a VNNI kernel
+// (AVX512-VNNI, or AVX-VNNI without AVX-512).
+func q8UsesAct() bool {
+	return useAsm && (useAVX512 && useVNNI || !useAVX512 && useAVXVNNI)
+}
 
 // quantGrow returns s resized to n elements, reusing its storage when large enough.
 func quantGrow[T any](s []T, n int) []T {

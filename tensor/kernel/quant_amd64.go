@@ -46,6 +46,11 @@ func gemvQ8VNNI(groups, rows int, q *int8, ldq int, s *float32, lds int, xn *int
 //go:noescape
 func gemvQ8x4VNNI(groups, rows int, q *int8, ldq int, s *float32, lds int, xn *int32, y *float32)
 
+// gemvQ8x4AVXVNNI is gemvQ8x4VNNI on 256-bit registers with AVX-VNNI.
+//
+//go:noescape
+func gemvQ8x4AVXVNNI(groups, rows int, q *int8, ldq int, s *float32, lds int, xn *int32, y *float32)
+
 // q8QuantizeVNNI fills the q8Act layout xn for 64·chunks inputs of x: round(x·inv) and the
 // offset corrections.
 //
@@ -150,7 +155,8 @@ func q8RowsAct(m *Q8Matrix, j0, j1 int, a *q8Act, x, t []float32) {
 	k, gs := m.K, q8Groups(m.K)
 	t = t[:j1-j0]
 	full := a.k0 / Q8Group
-	if !useAsm || !useAVX512 || !useVNNI {
+	avx512 := useAsm && useAVX512 && useVNNI
+	if !avx512 && !(useAsm && !useAVX512 && useAVXVNNI) {
 		q8RowsActGo(m, j0, a, x, t)
 		return
 	}
@@ -161,20 +167,34 @@ func q8RowsAct(m *Q8Matrix, j0, j1 int, a *q8Act, x, t []float32) {
 	_ = a.xn[(a.k0+63)/64*q8ActStep-1]
 	// Four runs of rows at a time, then the one to three rows left one by one.
 	r4 := len(t) / 4
-	if r4 > 0 {
-		gemvQ8x4VNNI(full, r4, &q[0], k, &s[0], gs, &a.xn[0], &t[0])
+	done := len(t) // rows the kernels computed
+	switch i := 4 * r4; {
+	case avx512:
+		if r4 > 0 {
+			gemvQ8x4VNNI(full, r4, &q[0], k, &s[0], gs, &a.xn[0], &t[0])
+		}
+		if i < len(t) {
+			gemvQ8VNNI(full, len(t)-i, &q[i*k], k, &s[i*gs], gs, &a.xn[0], &t[i])
+		}
+	default:
+		if r4 > 0 {
+			gemvQ8x4AVXVNNI(full, r4, &q[0], k, &s[0], gs, &a.xn[0], &t[0])
+		}
+		done = i
 	}
-	if i := 4 * r4; i < len(t) {
-		gemvQ8VNNI(full, len(t)-i, &q[i*k], k, &s[i*gs], gs, &a.xn[0], &t[i])
-	}
-	for i := range t {
+	for i := range done {
 		t[i] *= a.s
 	}
 	if full < gs {
 		// The last, shorter group, from x itself.
-		for i := range t {
+		for i := range done {
 			t[i] += q8DotGo(q[i*k+a.k0:(i+1)*k], s[i*gs+full:(i+1)*gs], x[a.k0:k])
 		}
+	}
+	if done < len(t) {
+		// AVX-VNNI: the one to three rows left, at most once per GEMV (tasks take multiples
+		// of four rows).
+		q8RowsActGo(m, j0+done, a, x, t[done:])
 	}
 }
 

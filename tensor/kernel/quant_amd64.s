@@ -1158,3 +1158,163 @@ quantloop:
 	JNZ       quantloop
 	VZEROUPPER
 	RET
+
+// func gemvQ8x4AVXVNNI(groups, rows int, q *int8, ldq int, s *float32, lds int, xn *int32, y *float32)
+//
+// gemvQ8x4VNNI on 256-bit registers with AVX-VNNI (the VEX-encoded VPDPBUSD of CPUs without
+// AVX-512; written as bytes, which the Go assembler lacks): one group of 32 inputs per ymm,
+// so each group's scale is a plain broadcast. The same offset correction and xn layout.
+//
+// Registers as in gemvQ8x4VNNI; Y0–Y3 accumulate the four rows; Y4, Y5 hold the group's xq
+// and nc; Y7–Y10 weights, then scales; Y11–Y14 sums; Y6 the bytes 0x80.
+TEXT ·gemvQ8x4AVXVNNI(SB), NOSPLIT, $0-64
+	Q8X4SETUP
+	MOVL         $0x80808080, AX
+	MOVL         AX, X6
+	VPBROADCASTD X6, Y6
+
+a4row:
+	MOVQ   groups+0(FP), AX
+	MOVQ   xn+48(FP), DX
+	VPXOR  Y0, Y0, Y0
+	VPXOR  Y1, Y1, Y1
+	VPXOR  Y2, Y2, Y2
+	VPXOR  Y3, Y3, Y3
+
+a4loop:
+	CMPQ         AX, $2
+	JLT          a4odd
+	PREFETCHT0   1024(DI)            // the weights a few rows ahead
+	PREFETCHT0   1024(R10)
+	PREFETCHT0   1024(R11)
+	PREFETCHT0   1024(R12)
+	VMOVDQU      0(DX), Y4
+	VMOVDQU      64(DX), Y5
+	VPXOR        0(DI), Y6, Y7
+	VPXOR        0(R10), Y6, Y8
+	VPXOR        0(R11), Y6, Y9
+	VPXOR        0(R12), Y6, Y10
+	VMOVDQA      Y5, Y11
+	VMOVDQA      Y5, Y12
+	VMOVDQA      Y5, Y13
+	VMOVDQA      Y5, Y14
+	BYTE $0xc4; BYTE $0x62; BYTE $0x45; BYTE $0x50; BYTE $0xdc // VPDPBUSD Y4, Y7, Y11 (AVX-VNNI)
+	BYTE $0xc4; BYTE $0x62; BYTE $0x3d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y8, Y12 (AVX-VNNI)
+	BYTE $0xc4; BYTE $0x62; BYTE $0x35; BYTE $0x50; BYTE $0xec // VPDPBUSD Y4, Y9, Y13 (AVX-VNNI)
+	BYTE $0xc4; BYTE $0x62; BYTE $0x2d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y4, Y10, Y14 (AVX-VNNI)
+	VCVTDQ2PS    Y11, Y11
+	VCVTDQ2PS    Y12, Y12
+	VCVTDQ2PS    Y13, Y13
+	VCVTDQ2PS    Y14, Y14
+	VBROADCASTSS 0(SI), Y7
+	VBROADCASTSS 0(R13), Y8
+	VBROADCASTSS 0(R14), Y9
+	VBROADCASTSS 0(R15), Y10
+	VFMADD231PS  Y7, Y11, Y0
+	VFMADD231PS  Y8, Y12, Y1
+	VFMADD231PS  Y9, Y13, Y2
+	VFMADD231PS  Y10, Y14, Y3
+	VMOVDQU      32(DX), Y4
+	VMOVDQU      96(DX), Y5
+	VPXOR        32(DI), Y6, Y7
+	VPXOR        32(R10), Y6, Y8
+	VPXOR        32(R11), Y6, Y9
+	VPXOR        32(R12), Y6, Y10
+	VMOVDQA      Y5, Y11
+	VMOVDQA      Y5, Y12
+	VMOVDQA      Y5, Y13
+	VMOVDQA      Y5, Y14
+	BYTE $0xc4; BYTE $0x62; BYTE $0x45; BYTE $0x50; BYTE $0xdc // VPDPBUSD Y4, Y7, Y11 (AVX-VNNI)
+	BYTE $0xc4; BYTE $0x62; BYTE $0x3d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y8, Y12 (AVX-VNNI)
+	BYTE $0xc4; BYTE $0x62; BYTE $0x35; BYTE $0x50; BYTE $0xec // VPDPBUSD Y4, Y9, Y13 (AVX-VNNI)
+	BYTE $0xc4; BYTE $0x62; BYTE $0x2d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y4, Y10, Y14 (AVX-VNNI)
+	VCVTDQ2PS    Y11, Y11
+	VCVTDQ2PS    Y12, Y12
+	VCVTDQ2PS    Y13, Y13
+	VCVTDQ2PS    Y14, Y14
+	VBROADCASTSS 4(SI), Y7
+	VBROADCASTSS 4(R13), Y8
+	VBROADCASTSS 4(R14), Y9
+	VBROADCASTSS 4(R15), Y10
+	VFMADD231PS  Y7, Y11, Y0
+	VFMADD231PS  Y8, Y12, Y1
+	VFMADD231PS  Y9, Y13, Y2
+	VFMADD231PS  Y10, Y14, Y3
+	ADDQ         $64, DI
+	ADDQ         $64, R10
+	ADDQ         $64, R11
+	ADDQ         $64, R12
+	ADDQ         $8, SI
+	ADDQ         $8, R13
+	ADDQ         $8, R14
+	ADDQ         $8, R15
+	ADDQ         $128, DX
+	SUBQ         $2, AX
+	JMP          a4loop
+
+a4odd:
+	TESTQ        AX, AX
+	JZ           a4sum
+	VMOVDQU      0(DX), Y4
+	VMOVDQU      64(DX), Y5
+	VPXOR        0(DI), Y6, Y7
+	VPXOR        0(R10), Y6, Y8
+	VPXOR        0(R11), Y6, Y9
+	VPXOR        0(R12), Y6, Y10
+	VMOVDQA      Y5, Y11
+	VMOVDQA      Y5, Y12
+	VMOVDQA      Y5, Y13
+	VMOVDQA      Y5, Y14
+	BYTE $0xc4; BYTE $0x62; BYTE $0x45; BYTE $0x50; BYTE $0xdc // VPDPBUSD Y4, Y7, Y11 (AVX-VNNI)
+	BYTE $0xc4; BYTE $0x62; BYTE $0x3d; BYTE $0x50; BYTE $0xe4 // VPDPBUSD Y4, Y8, Y12 (AVX-VNNI)
+	BYTE $0xc4; BYTE $0x62; BYTE $0x35; BYTE $0x50; BYTE $0xec // VPDPBUSD Y4, Y9, Y13 (AVX-VNNI)
+	BYTE $0xc4; BYTE $0x62; BYTE $0x2d; BYTE $0x50; BYTE $0xf4 // VPDPBUSD Y4, Y10, Y14 (AVX-VNNI)
+	VCVTDQ2PS    Y11, Y11
+	VCVTDQ2PS    Y12, Y12
+	VCVTDQ2PS    Y13, Y13
+	VCVTDQ2PS    Y14, Y14
+	VBROADCASTSS 0(SI), Y7
+	VBROADCASTSS 0(R13), Y8
+	VBROADCASTSS 0(R14), Y9
+	VBROADCASTSS 0(R15), Y10
+	VFMADD231PS  Y7, Y11, Y0
+	VFMADD231PS  Y8, Y12, Y1
+	VFMADD231PS  Y9, Y13, Y2
+	VFMADD231PS  Y10, Y14, Y3
+	ADDQ         $32, DI
+	ADDQ         $32, R10
+	ADDQ         $32, R11
+	ADDQ         $32, R12
+	ADDQ         $4, SI
+	ADDQ         $4, R13
+	ADDQ         $4, R14
+	ADDQ         $4, R15
+
+a4sum:
+	VHADDPS      Y1, Y0, Y0          // [0 0 1 1 | 0 0 1 1] partial sums
+	VHADDPS      Y3, Y2, Y2          // [2 2 3 3 | 2 2 3 3]
+	VHADDPS      Y2, Y0, Y0          // [0 1 2 3 | 0 1 2 3]
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	MOVQ         rows+8(FP), AX
+	SHLQ         $2, AX              // y stride between the runs
+	VMOVSS       X0, (R9)
+	LEAQ         (R9)(AX*1), DX
+	VEXTRACTPS   $1, X0, (DX)
+	ADDQ         AX, DX
+	VEXTRACTPS   $2, X0, (DX)
+	ADDQ         AX, DX
+	VEXTRACTPS   $3, X0, (DX)
+	ADDQ         $4, R9
+	ADDQ         CX, DI
+	ADDQ         CX, R10
+	ADDQ         CX, R11
+	ADDQ         CX, R12
+	ADDQ         R8, SI
+	ADDQ         R8, R13
+	ADDQ         R8, R14
+	ADDQ         R8, R15
+	DECQ         BX
+	JNZ          a4row
+	VZEROUPPER
+	RET

@@ -135,8 +135,8 @@ func BenchmarkQuantDecode(b *testing.B) {
 }
 
 // BenchmarkQuantDecodePaths runs the int8 GEMVs of decoding one GPT-2 124M token (as
-// BenchmarkQuantDecode) on one thread, on each int8 path this CPU has: VNNI (activations
-// quantised, VPDPBUSD) and AVX-512 (activations float32). Besides wall time it reports the
+// BenchmarkQuantDecode) on one thread, on each int8 path this CPU has: VNNI and AVX-VNNI
+// (activations quantised, VPDPBUSD), AVX-512 and AVX2 (activations float32). Besides wall time it reports the
 // weight bandwidth in the thread's own CPU time (cpu-GB/s), which a machine shared with other
 // work disturbs far less than wall time.
 func BenchmarkQuantDecodePaths(b *testing.B) {
@@ -154,16 +154,16 @@ func BenchmarkQuantDecodePaths(b *testing.B) {
 	}
 	x, y := quantBenchWeights(21, 1, 3072), make([]float32, 50257)
 	for _, p := range []struct {
-		name string
-		has  bool
-		vnni bool
-	}{{"vnni", hasVNNI, true}, {"avx512", hasAVX512, false}, {"avx2", hasAsm, false}} {
+		name                  string
+		has                   bool
+		avx512, vnni, avxvnni bool
+	}{{"vnni", hasVNNI, true, true, false}, {"avx512", hasAVX512, true, false, false}, {"avxvnni", hasAVXVNNI, false, false, true}, {"avx2", hasAsm, false, false, false}} {
 		b.Run(p.name, func(b *testing.B) {
 			if !p.has {
 				b.Skipf("skipped: this CPU (or QKV_CPU) has no %s path", p.name)
 			}
-			defer func(v, a bool) { useVNNI, useAVX512 = v, a }(useVNNI, useAVX512)
-			useVNNI, useAVX512 = p.vnni, p.name != "avx2"
+			defer func(v, a, av bool) { useVNNI, useAVX512, useAVXVNNI = v, a, av }(useVNNI, useAVX512, useAVXVNNI)
+			useVNNI, useAVX512, useAVXVNNI = p.vnni, p.avx512, p.avxvnni
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			withThreads(1, func() {

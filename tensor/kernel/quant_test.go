@@ -149,8 +149,8 @@ func checkQuantGemm(t *testing.T, rng *rand.Rand, f quantFormat, gemv bool, M, n
 		y = nanFloats(len(y))
 	}
 	xr := x
-	if _, ok := m.(*Q8Matrix); ok && (gemv || M <= quantTiledGemvRows) {
-		xr = q8ActView(x, M, k, ldx) // the VNNI kernel sees the rows quantised
+	if q8, ok := m.(*Q8Matrix); ok && (gemv || M <= quantTiledGemvRows || M <= quantPanelGemvRows && !quantHasTiles(nil, q8)) {
+		xr = q8ActView(x, M, k, ldx) // a GEMV per row: the VNNI kernels see the rows quantised
 	}
 	want, bound := refQuantGemm(wd, n, k, M, alpha, xr, ldx, beta, y, ldy)
 	orig := append([]float32(nil), y...)
@@ -500,34 +500,36 @@ func TestQuantKernelParity(t *testing.T) {
 	}
 }
 
-// TestQuantActParity runs the VNNI GEMV and its pure-Go twin on the same quantised rows: the
+// TestQuantActParity runs each VNNI GEMV (AVX512-VNNI, AVX-VNNI) and its pure-Go twin on the same quantised rows: the
 // group sums are exact integers in both, so they agree to float32 rounding of the scaled sums.
 func TestQuantActParity(t *testing.T) {
-	if !hasVNNI {
-		t.Skip("skipped: this CPU (or QKV_CPU) has no AVX512-VNNI path")
-	}
-	rng := rand.New(rand.NewPCG(81, 82))
-	for _, k := range []int{32, 33, 64, 95, 96, 128, 192, 257, 800, 3072} {
-		for _, n := range []int{1, 2, 3, 4, 5, 8, 9, 30} {
-			w, _ := quantWeights(rng, n, k, false)
-			x := randFloats(rng, k)
-			m := NewQ8Matrix(w, n, k, false)
-			var a q8Act
-			if !a.quantize(x) {
-				t.Fatalf("k=%d: a normal row was not quantised", k)
-			}
-			want, got := make([]float32, n), nanFloats(n)
-			q8RowsActGo(m, 0, &a, x, want)
-			q8RowsAct(m, 0, n, &a, x, got)
-			xr := q8ActView(x, 1, k, k)
-			_, bound := refQuantGemm(q8Weights(m), n, k, 1, 1, xr, k, 0, nil, n)
-			for j := range n {
-				if math.Abs(float64(got[j]-want[j])) > float64(4*k)*0x1p-24*bound[j] {
-					t.Fatalf("k=%d n=%d: y[%d] = %g (vnni), %g (go)", k, n, j, got[j], want[j])
+	forEachPath(t, func(t *testing.T) {
+		if !q8UsesAct() {
+			t.Skip("skipped: no VNNI kernel on this path")
+		}
+		rng := rand.New(rand.NewPCG(81, 82))
+		for _, k := range []int{32, 33, 64, 95, 96, 128, 192, 257, 800, 3072} {
+			for _, n := range []int{1, 2, 3, 4, 5, 8, 9, 30} {
+				w, _ := quantWeights(rng, n, k, false)
+				x := randFloats(rng, k)
+				m := NewQ8Matrix(w, n, k, false)
+				var a q8Act
+				if !a.quantize(x) {
+					t.Fatalf("k=%d: a normal row was not quantised", k)
+				}
+				want, got := make([]float32, n), nanFloats(n)
+				q8RowsActGo(m, 0, &a, x, want)
+				q8RowsAct(m, 0, n, &a, x, got)
+				xr := q8ActView(x, 1, k, k)
+				_, bound := refQuantGemm(q8Weights(m), n, k, 1, 1, xr, k, 0, nil, n)
+				for j := range n {
+					if math.Abs(float64(got[j]-want[j])) > float64(4*k)*0x1p-24*bound[j] {
+						t.Fatalf("k=%d n=%d: y[%d] = %g (vnni), %g (go)", k, n, j, got[j], want[j])
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestQuantActQuantize checks the assembly quantisation of activations against the Go one,
@@ -581,62 +583,64 @@ func TestQuantActQuantize(t *testing.T) {
 // scales every group sum is an integer that float32 holds exactly, so the kernel must return
 // Σ q·xq exactly, whatever the signs (the unsigned operand spans 1..255).
 func TestQuantActExact(t *testing.T) {
-	if !hasVNNI {
-		t.Skip("skipped: this CPU (or QKV_CPU) has no AVX512-VNNI path")
-	}
-	rng := rand.New(rand.NewPCG(83, 84))
-	for _, k := range []int{32, 64, 96, 128, 160, 224} {
-		for _, pattern := range []string{"max", "min", "mixed", "random"} {
-			const n = 5
-			m := &Q8Matrix{N: n, K: k, Q: make([]int8, n*k), Scales: make([]float32, n*q8Groups(k))}
-			for i := range m.Scales {
-				m.Scales[i] = 1
-			}
-			xs := make([]float32, k)
-			for p := range k {
-				switch pattern {
-				case "max":
-					xs[p] = 127
-				case "min":
-					xs[p] = -127
-				case "mixed":
-					xs[p] = float32(127 - 254*(p%2))
-				default:
-					xs[p] = float32(rng.IntN(255) - 127)
+	forEachPath(t, func(t *testing.T) {
+		if !q8UsesAct() {
+			t.Skip("skipped: no VNNI kernel on this path")
+		}
+		rng := rand.New(rand.NewPCG(83, 84))
+		for _, k := range []int{32, 64, 96, 128, 160, 224} {
+			for _, pattern := range []string{"max", "min", "mixed", "random"} {
+				const n = 5
+				m := &Q8Matrix{N: n, K: k, Q: make([]int8, n*k), Scales: make([]float32, n*q8Groups(k))}
+				for i := range m.Scales {
+					m.Scales[i] = 1
 				}
-			}
-			xs[0] = 127 * float32(1-2*(k/32%2)) // max|x| = 127: sx = 1
-			var a q8Act
-			if !a.quantize(xs) || a.s != 1 {
-				t.Fatalf("k=%d %s: quantised with scale %g, want 1", k, pattern, a.s)
-			}
-			for p := range k {
-				if float32(a.xq(p)) != xs[p] {
-					t.Fatalf("k=%d %s: xq[%d] = %d, want %g", k, pattern, p, a.xq(p), xs[p])
-				}
-			}
-			want := make([]float32, n)
-			for j := range n {
-				var d int64
+				xs := make([]float32, k)
 				for p := range k {
-					v := []int8{127, -127, -128, int8(rng.IntN(256) - 128), 0}[j]
-					if j == 3 {
-						v = int8(rng.IntN(256) - 128)
+					switch pattern {
+					case "max":
+						xs[p] = 127
+					case "min":
+						xs[p] = -127
+					case "mixed":
+						xs[p] = float32(127 - 254*(p%2))
+					default:
+						xs[p] = float32(rng.IntN(255) - 127)
 					}
-					m.Q[j*k+p] = v
-					d += int64(v) * int64(a.xq(p))
 				}
-				want[j] = float32(d)
-			}
-			got := nanFloats(n)
-			q8RowsAct(m, 0, n, &a, nil, got)
-			for j := range n {
-				if got[j] != want[j] {
-					t.Fatalf("k=%d %s: row %d = %g, want %g exactly", k, pattern, j, got[j], want[j])
+				xs[0] = 127 * float32(1-2*(k/32%2)) // max|x| = 127: sx = 1
+				var a q8Act
+				if !a.quantize(xs) || a.s != 1 {
+					t.Fatalf("k=%d %s: quantised with scale %g, want 1", k, pattern, a.s)
+				}
+				for p := range k {
+					if float32(a.xq(p)) != xs[p] {
+						t.Fatalf("k=%d %s: xq[%d] = %d, want %g", k, pattern, p, a.xq(p), xs[p])
+					}
+				}
+				want := make([]float32, n)
+				for j := range n {
+					var d int64
+					for p := range k {
+						v := []int8{127, -127, -128, int8(rng.IntN(256) - 128), 0}[j]
+						if j == 3 {
+							v = int8(rng.IntN(256) - 128)
+						}
+						m.Q[j*k+p] = v
+						d += int64(v) * int64(a.xq(p))
+					}
+					want[j] = float32(d)
+				}
+				got := nanFloats(n)
+				q8RowsAct(m, 0, n, &a, nil, got)
+				for j := range n {
+					if got[j] != want[j] {
+						t.Fatalf("k=%d %s: row %d = %g, want %g exactly", k, pattern, j, got[j], want[j])
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestQuantActSpecial checks rows the VNNI kernel does not take: a NaN or an infinity in x
