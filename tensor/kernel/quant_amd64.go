@@ -11,6 +11,12 @@ package kernel
 //go:noescape
 func gemvBF16AVX512(blocks, rows int, w *uint16, ldw int, xp, y *float32)
 
+// gemvBF16x4AVX512 is gemvBF16AVX512 on the 4·rows rows i, rows+i, 2·rows+i, 3·rows+i
+// (i < rows) taken four at a time, as gemvQ8x4AVX512 takes them.
+//
+//go:noescape
+func gemvBF16x4AVX512(blocks, rows int, w *uint16, ldw int, xp, y *float32)
+
 // gemvBF16AVX2 is gemvBF16AVX512 on AVX2/FMA.
 //
 //go:noescape
@@ -103,7 +109,14 @@ func bf16Rows(m *BF16Matrix, j0, j1 int, x, xp, t []float32) {
 	w := m.Data[j0*k : j1*k]
 	_ = w[(j1-j0-1)*k+blocks*bf16Block-1]
 	if useAVX512 {
-		gemvBF16AVX512(blocks, len(t), &w[0], k, &xp[0], &t[0])
+		// Four runs of rows at a time, then the one to three rows left one by one.
+		r4 := len(t) / 4
+		if r4 > 0 {
+			gemvBF16x4AVX512(blocks, r4, &w[0], k, &xp[0], &t[0])
+		}
+		if i := 4 * r4; i < len(t) {
+			gemvBF16AVX512(blocks, len(t)-i, &w[i*k], k, &xp[0], &t[i])
+		}
 	} else {
 		gemvBF16AVX2(blocks, len(t), &w[0], k, &xp[0], &t[0])
 	}

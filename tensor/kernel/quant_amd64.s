@@ -1318,3 +1318,111 @@ a4sum:
 	JNZ          a4row
 	VZEROUPPER
 	RET
+
+// func gemvBF16x4AVX512(blocks, rows int, w *uint16, ldw int, xp, y *float32)
+//
+// gemvBF16AVX512 on the 4·rows rows i, rows+i, 2·rows+i, 3·rows+i (i < rows), four at a
+// time as gemvQ8x4AVX512 takes them: four long sequential runs of weights, which keep more
+// memory requests in flight than one, each load of xp serving four rows. y[i], y[rows+i],
+// y[2·rows+i], y[3·rows+i] receive them.
+//
+// Registers: DI, R10, R11, R12 the rows of the four runs; R8 the row stride in bytes; AX the
+// byte offset in the rows, R9 its end (64·blocks); R13 the xp cursor; BX the rows left; DX the
+// y cursor; CX the y stride between the runs. Z0–Z7 accumulate (even and odd products of each
+// run); Z16, Z17 hold xp; Z8–Z15 are weights; Z31 is the mask 0xffff0000.
+TEXT ·gemvBF16x4AVX512(SB), NOSPLIT, $0-48
+	MOVQ         blocks+0(FP), R9
+	MOVQ         rows+8(FP), BX
+	MOVQ         w+16(FP), DI
+	MOVQ         ldw+24(FP), R8
+	MOVQ         y+40(FP), DX
+	SHLQ         $1, R8              // row stride in bytes
+	SHLQ         $6, R9              // bytes of a row covered: 64 per block
+	MOVQ         R8, CX
+	IMULQ        BX, CX              // bytes from one run of rows to the next
+	LEAQ         (DI)(CX*1), R10
+	LEAQ         (DI)(CX*2), R11
+	LEAQ         (R10)(CX*2), R12
+	MOVQ         BX, CX
+	SHLQ         $2, CX              // y stride between the runs
+	MOVL         $0xffff0000, AX
+	VPBROADCASTD AX, Z31
+
+bx4row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ   AX, AX
+	MOVQ   xp+32(FP), R13
+
+bx4loop:
+	PREFETCHT0  1024(DI)(AX*1)       // the weights a few rows ahead
+	PREFETCHT0  1024(R10)(AX*1)
+	PREFETCHT0  1024(R11)(AX*1)
+	PREFETCHT0  1024(R12)(AX*1)
+	VMOVUPS     (R13), Z16           // even inputs of the block
+	VMOVUPS     64(R13), Z17         // odd inputs
+	VMOVDQU32   (DI)(AX*1), Z8
+	VMOVDQU32   (R10)(AX*1), Z10
+	VMOVDQU32   (R11)(AX*1), Z12
+	VMOVDQU32   (R12)(AX*1), Z14
+	VPSLLD      $16, Z8, Z9          // even weights
+	VPANDD      Z31, Z8, Z8          // odd weights
+	VPSLLD      $16, Z10, Z11
+	VPANDD      Z31, Z10, Z10
+	VPSLLD      $16, Z12, Z13
+	VPANDD      Z31, Z12, Z12
+	VPSLLD      $16, Z14, Z15
+	VPANDD      Z31, Z14, Z14
+	VFMADD231PS Z16, Z9, Z0
+	VFMADD231PS Z17, Z8, Z1
+	VFMADD231PS Z16, Z11, Z2
+	VFMADD231PS Z17, Z10, Z3
+	VFMADD231PS Z16, Z13, Z4
+	VFMADD231PS Z17, Z12, Z5
+	VFMADD231PS Z16, Z15, Z6
+	VFMADD231PS Z17, Z14, Z7
+	ADDQ        $64, AX
+	ADDQ        $128, R13
+	CMPQ        AX, R9
+	JLT         bx4loop
+
+	// Sum each run: X0 = [run0 run1 run2 run3].
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z5, Z4, Z4
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF64X4 $1, Z2, Y3
+	VADDPS        Y3, Y2, Y2
+	VEXTRACTF64X4 $1, Z4, Y5
+	VADDPS        Y5, Y4, Y4
+	VEXTRACTF64X4 $1, Z6, Y7
+	VADDPS        Y7, Y6, Y6
+	VHADDPS       Y2, Y0, Y0
+	VHADDPS       Y6, Y4, Y4
+	VHADDPS       Y4, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVSS        X0, (DX)
+	LEAQ          (DX)(CX*1), SI
+	VEXTRACTPS    $1, X0, (SI)
+	ADDQ          CX, SI
+	VEXTRACTPS    $2, X0, (SI)
+	ADDQ          CX, SI
+	VEXTRACTPS    $3, X0, (SI)
+	ADDQ          $4, DX
+	ADDQ          R8, DI
+	ADDQ          R8, R10
+	ADDQ          R8, R11
+	ADDQ          R8, R12
+	DECQ          BX
+	JNZ           bx4row
+	VZEROUPPER
+	RET
