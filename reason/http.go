@@ -152,7 +152,7 @@ func (h *HTTP) classify(err error, attempt int) (retry bool, wait time.Duration,
 	}
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &syntax) || errors.As(err, &typeErr) || strings.Contains(err.Error(), "invalid character") {
+	if errors.As(err, &syntax) || errors.As(err, &typeErr) || strings.Contains(err.Error(), "invalid character") || strings.Contains(err.Error(), "content-type") {
 		return false, 0, "the answer is not an OpenAI completion (not JSON of the expected shape): " + err.Error()
 	}
 	return true, jittered, err.Error()

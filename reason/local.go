@@ -143,7 +143,10 @@ func (l *Local) sampleOne(ctx context.Context, req Request, seed uint64, ix *con
 		}
 		id := s.Next(pick, gen.Sequence())
 		if id < 0 {
-			return c, fmt.Errorf("reason: no token is allowed (non-finite logits, or a constraint the budget of %d tokens cannot complete)", req.MaxTokens)
+			if st != nil {
+				return c, fmt.Errorf("reason: after %q no token of the model's vocabulary continues the constrained output within %d tokens (a character-level model writes only its training characters)", text, req.MaxTokens-c.Tokens)
+			}
+			return c, fmt.Errorf("reason: the model produced no finite logit (non-finite weights?)")
 		}
 		if st != nil {
 			st.Advance(id)

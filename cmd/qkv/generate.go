@@ -19,6 +19,7 @@ import (
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/internal/sysmem"
 	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/reason"
 	"github.com/qkvdev/qkv/sample"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tensor/kernel"
@@ -37,6 +38,9 @@ type generateOptions struct {
 	stop        []string
 	threads     int
 	weights     string
+	regex       string   // constrain the output to this regular expression
+	jsonSchema  string   // constrain the output to instances of this JSON Schema file
+	choices     []string // constrain the output to one of these
 }
 
 func newGenerateCmd() *cobra.Command {
@@ -66,6 +70,9 @@ after top-k and top-p filtering, from a source seeded by --seed.`,
 	f.Float64Var(&o.repPenalty, "repetition-penalty", 1, "divide the logits of tokens already in the text by this (1: off)")
 	f.Uint64Var(&o.seed, "seed", 0, "random seed (default: different every run)")
 	f.StringArrayVar(&o.stop, "stop", nil, "stop when this text is generated (repeatable; \\n and \\t are understood)")
+	f.StringVar(&o.regex, "regex", "", "constrain the output to match this regular expression (see qkv reason; top-k and repetition penalty are not applied)")
+	f.StringVar(&o.jsonSchema, "json-schema", "", "constrain the output to a JSON instance of the schema in this file")
+	f.StringArrayVar(&o.choices, "choice", nil, "constrain the output to one of these texts (repeatable)")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (default: all cores)")
 	f.StringVar(&o.weights, "weights", "fp32", "weight format for decoding: fp32, bf16 (half the bytes) or int8 (about a quarter)")
 	cmd.MarkFlagRequired("model")
@@ -137,7 +144,13 @@ func runGenerate(cmd *cobra.Command, o *generateOptions, args []string) error {
 	}
 	st := newStreamer(out, tok, stops)
 	st.writeString(prompt)
-	_, err = m.Generate(cmd.Context(), ids, o.maxTokens, s, st.emit)
+	if c, cerr := generateConstraint(o); cerr != nil {
+		return cerr
+	} else if c != nil {
+		err = generateConstrained(cmd.Context(), st, m, tok, dir, prompt, o, stops, c)
+	} else {
+		_, err = m.Generate(cmd.Context(), ids, o.maxTokens, s, st.emit)
+	}
 	st.flush()
 	st.writeString("\n")
 	if buffered != nil && st.err == nil {
@@ -290,4 +303,47 @@ func streamSample(ctx context.Context, w io.Writer, m *gpt.Model, tok tokenizer.
 		return st.err
 	}
 	return err
+}
+
+// generateConstraint reads --regex, --json-schema and --choice (at most one of them).
+func generateConstraint(o *generateOptions) (*reason.Constraint, error) {
+	c := &reason.Constraint{Regex: o.regex, Choice: o.choices}
+	set := 0
+	for _, on := range []bool{o.regex != "", o.jsonSchema != "", len(o.choices) > 0} {
+		if on {
+			set++
+		}
+	}
+	switch {
+	case set == 0:
+		return nil, nil
+	case set > 1:
+		return nil, fmt.Errorf("give one of --regex, --json-schema and --choice")
+	}
+	if o.jsonSchema != "" {
+		b, err := os.ReadFile(o.jsonSchema)
+		if err != nil {
+			return nil, fmt.Errorf("--json-schema: %w", err)
+		}
+		c.JSONSchema = string(b)
+	}
+	if _, err := c.Compile(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// generateConstrained decodes under a constraint (reason.Local's token masks) and writes the
+// text once it is complete.
+func generateConstrained(ctx context.Context, st *streamer, m *gpt.Model, tok tokenizer.Tokenizer, dir, prompt string, o *generateOptions, stops []string, c *reason.Constraint) error {
+	l, err := reason.NewLocal(dir, m, tok)
+	if err != nil {
+		return err
+	}
+	r, err := l.Complete(ctx, reason.Request{Prompt: prompt, MaxTokens: max(o.maxTokens, 1), Temperature: o.temperature, TopP: o.topP, Seed: o.seed, Stop: stops, Constraint: c})
+	if err != nil {
+		return err
+	}
+	st.writeString(r.Completions[0].Text)
+	return nil
 }

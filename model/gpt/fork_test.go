@@ -8,7 +8,7 @@ import (
 // TestCopyFrom checks that a generator copied after the prompt continues exactly as the
 // original does.
 func TestCopyFrom(t *testing.T) {
-	m, err := New(Config{VocabSize: 17, NPositions: 16, NEmbd: 16, NLayer: 2, NHead: 2, LayerNormEpsilon: 1e-5}, 3)
+	m, err := New(Config{VocabSize: 17, NPositions: 16, NEmbd: 16, NLayer: 2, NHead: 2, LayerNormEpsilon: 1e-5, Activation: "gelu_new"}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

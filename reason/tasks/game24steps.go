@@ -9,13 +9,15 @@ import (
 	"strings"
 )
 
-// A compact, integer-only Game of 24 for small models trained here: every step combines two
-// of the numbers left into a non-negative integer (exact division only), written
+// A compact, integer-only Game of 24 for small models trained here, with any target and count
+// of numbers (the experiments use three numbers from 1 to 9 and target 10, a search of the
+// same shape that a small model learns in minutes): every step combines two of the numbers
+// left into a non-negative integer (exact division only), written
 //
 //	10-4=6 (left: 5 6 6)
 //
-// with the numbers left sorted. Three such steps from four numbers that end at "left: 24"
-// solve the puzzle. Three prompt shapes train one model:
+// with the numbers left sorted. Steps that end at "left: <target>" solve the puzzle. Three
+// prompt shapes train one model:
 //
 //	"S: 4 5 6 10\n"  → three step lines (a whole solution, chain-of-thought)
 //	"P: 4 5 6 10\n"  → one step line (a proposal)
@@ -95,30 +97,30 @@ func intMoves(nums []int) []IntStep {
 	return out
 }
 
-// IntSolvable reports whether nums reach 24 with integer steps.
-func IntSolvable(nums []int) bool {
+// IntSolvable reports whether nums reach target with integer steps.
+func IntSolvable(nums []int, target int) bool {
 	if len(nums) == 1 {
-		return nums[0] == 24
+		return nums[0] == target
 	}
 	for _, m := range intMoves(nums) {
-		if IntSolvable(m.Left) {
+		if IntSolvable(m.Left, target) {
 			return true
 		}
 	}
 	return false
 }
 
-// IntSolutions returns every solving path of integer steps from nums.
-func IntSolutions(nums []int) [][]IntStep {
+// IntSolutions returns every path of integer steps from nums to target.
+func IntSolutions(nums []int, target int) [][]IntStep {
 	if len(nums) == 1 {
-		if nums[0] == 24 {
+		if nums[0] == target {
 			return [][]IntStep{nil}
 		}
 		return nil
 	}
 	var out [][]IntStep
 	for _, m := range intMoves(nums) {
-		for _, rest := range IntSolutions(m.Left) {
+		for _, rest := range IntSolutions(m.Left, target) {
 			out = append(out, append([]IntStep{m}, rest...))
 		}
 	}
@@ -180,8 +182,8 @@ func ParseIntStep(line string, before []int) IntStep {
 }
 
 // VerifyIntSteps reports whether text (step lines) solves puzzle: every step valid and the
-// last leaves exactly 24.
-func VerifyIntSteps(puzzle, text string) bool {
+// last leaves exactly target.
+func VerifyIntSteps(puzzle, text string, target int) bool {
 	nums, err := ParseInts(puzzle)
 	if err != nil {
 		return false
@@ -198,15 +200,17 @@ func VerifyIntSteps(puzzle, text string) bool {
 		}
 		nums = st.Left
 	}
-	return len(nums) == 1 && nums[0] == 24
+	return len(nums) == 1 && nums[0] == target
 }
 
-// Game24Corpus writes training text for the compact game from puzzles (each "a b c d"):
-// for each puzzle, solutions (S:), proposals (P:) from the puzzle and from states along random
-// paths, and values (V:) of those states, drawn from seed.
-func Game24Corpus(puzzles []string, rounds int, seed uint64) string {
+// IntGameCorpus writes training text for the compact game from puzzles ("a b c ..."): for
+// each puzzle, a solution (S:) if it has one, and along a random path of legal steps the
+// proposals (P:) and the values (V:) of every state one step on, drawn from seed. Values are
+// balanced: an "impossible" state is written only as often as "sure" ones have been.
+func IntGameCorpus(puzzles []string, rounds int, target int, seed uint64) string {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	var b strings.Builder
+	sure, impossible := 0, 0
 	for range rounds {
 		for _, pz := range puzzles {
 			nums, err := ParseInts(pz)
@@ -214,7 +218,7 @@ func Game24Corpus(puzzles []string, rounds int, seed uint64) string {
 				continue
 			}
 			slices.Sort(nums)
-			if sols := IntSolutions(nums); len(sols) > 0 {
+			if sols := IntSolutions(nums, target); len(sols) > 0 {
 				sol := sols[rng.IntN(len(sols))]
 				fmt.Fprintf(&b, "S: %s\n", joinInts(nums))
 				for _, st := range sol {
@@ -228,11 +232,15 @@ func Game24Corpus(puzzles []string, rounds int, seed uint64) string {
 				moves := intMoves(state)
 				m := moves[rng.IntN(len(moves))]
 				fmt.Fprintf(&b, "P: %s\n%s\n\n", joinInts(state), m)
-				label := "impossible"
-				if IntSolvable(m.Left) {
-					label = "sure"
+				for _, c := range moves { // the values of every state one step on
+					if IntSolvable(c.Left, target) {
+						fmt.Fprintf(&b, "V: %s\nsure\n\n", joinInts(c.Left))
+						sure++
+					} else if sure > impossible {
+						fmt.Fprintf(&b, "V: %s\nimpossible\n\n", joinInts(c.Left))
+						impossible++
+					}
 				}
-				fmt.Fprintf(&b, "V: %s\n%s\n\n", joinInts(m.Left), label)
 				state = m.Left
 			}
 		}
@@ -240,18 +248,20 @@ func Game24Corpus(puzzles []string, rounds int, seed uint64) string {
 	return b.String()
 }
 
-// Quads returns every multiset of four numbers from 1 to 13, as "a b c d" sorted.
-func Quads() []string {
+// Multisets returns every sorted multiset of k numbers from 1 to hi, as "a b c".
+func Multisets(k, hi int) []string {
 	var out []string
-	for a := 1; a <= 13; a++ {
-		for b := a; b <= 13; b++ {
-			for c := b; c <= 13; c++ {
-				for d := c; d <= 13; d++ {
-					out = append(out, joinInts([]int{a, b, c, d}))
-				}
-			}
+	var rec func(from int, cur []int)
+	rec = func(from int, cur []int) {
+		if len(cur) == k {
+			out = append(out, joinInts(cur))
+			return
+		}
+		for v := from; v <= hi; v++ {
+			rec(v, append(cur, v))
 		}
 	}
+	rec(1, nil)
 	return out
 }
 
@@ -260,6 +270,23 @@ func ToRats(v []int) []*big.Rat {
 	out := make([]*big.Rat, len(v))
 	for i, x := range v {
 		out[i] = big.NewRat(int64(x), 1)
+	}
+	return out
+}
+
+// LegalSteps returns the step lines of every legal integer step from nums (sorted), each
+// once; a proposal constrained to them is always legal arithmetic.
+func LegalSteps(nums []int) []string {
+	sorted := slices.Clone(nums)
+	slices.Sort(sorted)
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range intMoves(sorted) {
+		s := m.String()
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
 	}
 	return out
 }

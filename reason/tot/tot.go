@@ -35,6 +35,13 @@ type Task interface {
 	Votes(outputs []string, n int) []float64
 }
 
+// Constrainer is a Task that can constrain its model calls (see reason.Constraint): nil
+// means unconstrained.
+type Constrainer interface {
+	ProposeConstraint(x, y string) *reason.Constraint
+	ValueConstraint() *reason.Constraint
+}
+
 // Step records one level of the search, with the reference's log fields.
 type Step struct {
 	Step     int       `json:"step"`
@@ -89,9 +96,9 @@ func (b *BFS) defaults() {
 	}
 }
 
-func (b *BFS) complete(ctx context.Context, llm reason.LLM, prompt string, n int, stop []string) ([]string, error) {
+func (b *BFS) complete(ctx context.Context, llm reason.LLM, prompt string, n int, stop []string, c *reason.Constraint) ([]string, error) {
 	b.calls++
-	r, err := llm.Complete(ctx, reason.Request{Prompt: prompt, N: n, Temperature: b.Temperature, MaxTokens: b.MaxTokens, Stop: stop, Seed: b.Seed + b.calls*1000})
+	r, err := llm.Complete(ctx, reason.Request{Prompt: prompt, N: n, Temperature: b.Temperature, MaxTokens: b.MaxTokens, Stop: stop, Seed: b.Seed + b.calls*1000, Constraint: c})
 	if err != nil {
 		return nil, err
 	}
@@ -119,14 +126,14 @@ func (b *BFS) Solve(ctx context.Context, llm reason.LLM, task Task, x string) ([
 			var outs []string
 			var err error
 			if b.Generate == "propose" {
-				outs, err = b.complete(ctx, llm, task.ProposePrompt(x, y), b.NPropose, nil)
+				outs, err = b.complete(ctx, llm, task.ProposePrompt(x, y), b.NPropose, nil, proposeConstraint(task, x, y))
 				if err != nil {
 					return nil, log, err
 				}
 				newYs = append(newYs, task.Proposals(x, y, outs)...)
 				continue
 			}
-			outs, err = b.complete(ctx, llm, task.SamplePrompt(x, y), b.NGenerate, task.StepStop(step))
+			outs, err = b.complete(ctx, llm, task.SamplePrompt(x, y), b.NGenerate, task.StepStop(step), nil)
 			if err != nil {
 				return nil, log, err
 			}
@@ -153,7 +160,7 @@ func (b *BFS) Solve(ctx context.Context, llm reason.LLM, task Task, x string) ([
 // cached by prompt) or vote (one prompt over all candidates).
 func (b *BFS) evaluate(ctx context.Context, llm reason.LLM, task Task, x string, ys []string) ([]float64, error) {
 	if b.Evaluate == "vote" {
-		outs, err := b.complete(ctx, llm, task.VotePrompt(x, ys), b.NEvaluate, nil)
+		outs, err := b.complete(ctx, llm, task.VotePrompt(x, ys), b.NEvaluate, nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +187,11 @@ func (b *BFS) value(ctx context.Context, llm reason.LLM, task Task, x, y string)
 	if v, ok := b.ValueCache[p]; ok {
 		return v, nil
 	}
-	outs, err := b.complete(ctx, llm, p, b.NEvaluate, nil)
+	var c *reason.Constraint
+	if ct, ok := task.(Constrainer); ok {
+		c = ct.ValueConstraint()
+	}
+	outs, err := b.complete(ctx, llm, p, b.NEvaluate, nil, c)
 	if err != nil {
 		return 0, err
 	}
@@ -271,7 +282,7 @@ func (d *DFS) visit(ctx context.Context, llm reason.LLM, task Task, x, y string,
 	d.Visited++
 	var cands []string
 	if d.Generate == "sample" {
-		outs, err := d.complete(ctx, llm, task.SamplePrompt(x, y), d.NGenerate, task.StepStop(depth))
+		outs, err := d.complete(ctx, llm, task.SamplePrompt(x, y), d.NGenerate, task.StepStop(depth), nil)
 		if err != nil {
 			return "", false, err
 		}
@@ -279,7 +290,7 @@ func (d *DFS) visit(ctx context.Context, llm reason.LLM, task Task, x, y string,
 			cands = append(cands, y+o)
 		}
 	} else {
-		outs, err := d.complete(ctx, llm, task.ProposePrompt(x, y), d.NPropose, nil)
+		outs, err := d.complete(ctx, llm, task.ProposePrompt(x, y), d.NPropose, nil, proposeConstraint(task, x, y))
 		if err != nil {
 			return "", false, err
 		}
@@ -300,4 +311,11 @@ func (d *DFS) visit(ctx context.Context, llm reason.LLM, task Task, x, y string,
 		}
 	}
 	return "", false, nil
+}
+
+func proposeConstraint(task Task, x, y string) *reason.Constraint {
+	if ct, ok := task.(Constrainer); ok {
+		return ct.ProposeConstraint(x, y)
+	}
+	return nil
 }
