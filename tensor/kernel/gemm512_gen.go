@@ -108,27 +108,7 @@ func kernel(name string, rowMajor bool) {
 	} else {
 		emit("\tLEAQ (R8)(R8*2), R9")
 	}
-	emit("")
-	emit("\t// Start fetching the C tile: its loads and stores at the end then hit the cache.")
-	emit("\tMOVQ c+40(FP), DX")
-	emit("\tMOVQ ldc+48(FP), R11")
-	emit("\tSHLQ $2, R11")
-	for i := range mr {
-		for v := range nv {
-			emit("\tPREFETCHT0 %d(DX)", 64*v)
-		}
-		emit("\tPREFETCHT0 %d(DX)", 64*nv-1)
-		if i < mr-1 {
-			emit("\tADDQ       R11, DX")
-		}
-	}
-	emit("")
-	for i := range mr {
-		for v := range nv {
-			emit("\tVPXORD %s, %s, %s", acc(i, v), acc(i, v), acc(i, v))
-		}
-	}
-	emit("")
+	prologue()
 	emit("\tMOVQ CX, DX")
 	emit("\tSHRQ $2, DX")
 	emit("\tJZ   tail")
@@ -209,6 +189,31 @@ func epilogue() {
 	emit("")
 }
 
+// prologue starts fetching the C tile and zeroes the accumulators.
+func prologue() {
+	emit("")
+	emit("\t// Start fetching the C tile: its loads and stores at the end then hit the cache.")
+	emit("\tMOVQ c+40(FP), DX")
+	emit("\tMOVQ ldc+48(FP), R11")
+	emit("\tSHLQ $2, R11")
+	for i := range mr {
+		for v := range nv {
+			emit("\tPREFETCHT0 %d(DX)", 64*v)
+		}
+		emit("\tPREFETCHT0 %d(DX)", 64*nv-1)
+		if i < mr-1 {
+			emit("\tADDQ       R11, DX")
+		}
+	}
+	emit("")
+	for i := range mr {
+		for v := range nv {
+			emit("\tVPXORD %s, %s, %s", acc(i, v), acc(i, v), acc(i, v))
+		}
+	}
+	emit("")
+}
+
 // masks sets K1.. (one per vector of a row) from the column count nr in AX (0 < nr < NR):
 // the low nr bits of a 64-bit mask, 16 bits per vector.
 func masks() {
@@ -286,27 +291,7 @@ func kernelBF16(name string) {
 	emit("\tMOVQ k+0(FP), CX")
 	emit("\tMOVQ a+8(FP), SI")
 	emit("\tMOVQ b+24(FP), DI")
-	emit("")
-	emit("\t// Start fetching the C tile: its loads and stores at the end then hit the cache.")
-	emit("\tMOVQ c+40(FP), DX")
-	emit("\tMOVQ ldc+48(FP), R11")
-	emit("\tSHLQ $2, R11")
-	for i := range mr {
-		for v := range nv {
-			emit("\tPREFETCHT0 %d(DX)", 64*v)
-		}
-		emit("\tPREFETCHT0 %d(DX)", 64*nv-1)
-		if i < mr-1 {
-			emit("\tADDQ       R11, DX")
-		}
-	}
-	emit("")
-	for i := range mr {
-		for v := range nv {
-			emit("\tVPXORD %s, %s, %s", acc(i, v), acc(i, v), acc(i, v))
-		}
-	}
-	emit("")
+	prologue()
 	emit("\tMOVQ CX, DX")
 	emit("\tSHRQ $%d, DX", unrollBF16/2)
 	emit("\tJZ   tail")
