@@ -71,19 +71,21 @@ func ArithCorpusLine(rng *tensor.RNG) string {
 }
 
 // ArithSFT returns n demonstrations: the question, and the reply in the required format. A
-// share wrong of them (in [0, 1]) carry a wrong answer, off by 1 to 3, as human
-// demonstrations sometimes do; reinforcement learning on the checked reward can then do better
-// than imitation.
-func ArithSFT(n int, wrong float64, seed uint64) []Conversation {
+// share offFormat of them (in [0, 1]) give the right answer in another form ("it is 7.",
+// "7", "The answer is 7."), as demonstrations written by different people do: imitation then
+// follows the required format only as often, and reinforcement learning on the checked reward
+// can do better.
+func ArithSFT(n int, offFormat float64, seed uint64) []Conversation {
 	rng := tensor.NewRNG(seed)
 	out := make([]Conversation, n)
 	for i := range out {
 		p := RandomArith(rng)
-		a := p.Answer()
-		if rng.Float64() < wrong {
-			a += (1 + rng.IntN(3)) * (1 - 2*rng.IntN(2))
+		reply := p.Reply(p.Answer())
+		if rng.Float64() < offFormat {
+			reply = [...]string{"it is %d.", "%d", "The answer is %d."}[rng.IntN(3)]
+			reply = fmt.Sprintf(reply, p.Answer())
 		}
-		out[i] = Conversation{{Role: "user", Content: p.Question()}, {Role: "assistant", Content: p.Reply(a)}}
+		out[i] = Conversation{{Role: "user", Content: p.Question()}, {Role: "assistant", Content: reply}}
 	}
 	return out
 }

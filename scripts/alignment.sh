@@ -38,10 +38,11 @@ step base "$QKV" train --data "$OUT/corpus.txt" --tokenizer char --n-layer 4 --n
   --block 256 --batch 12 --lr 3e-3 --warmup 20 --time "$PRETRAIN_TIME" --threads "$THREADS" \
   --seed "$SEED" --eval-interval 100 --sample-tokens 0 --out "$OUT/base"
 
-# 2. SFT on 2000 generated demonstrations, 30% of them with a wrong answer (imitation cannot be
-#    exact; the reward can tell).
+# 2. SFT on 2000 generated demonstrations, 30% of them with the right answer in another format
+#    ("it is 7.", "7", "The answer is 7."): imitation follows the required format only as often;
+#    the reward can tell.
 step sft "$QKV" finetune --method sft --model "$OUT/base" --train builtin:arith --max-train-examples 2000 \
-  --iters 200 --batch 16 --lr 1e-3 --max-length 128 --eval-interval 50 --seed "$SEED" \
+  --iters 300 --batch 16 --lr 2e-3 --max-length 128 --eval-interval 100 --seed "$SEED" \
   --threads "$THREADS" --out "$OUT/sft"
 
 # 3. Reward model (from the SFT model) on 2000 generated preference pairs.
@@ -51,7 +52,7 @@ step rm "$QKV" finetune --method rm --model "$OUT/sft" --train builtin:arith --m
 # 4. PPO against the program reward, with the adaptive KL penalty and without any KL term; PPO
 #    against the learned reward model, with and without the KL term (true reward logged).
 PPO=(finetune --method ppo --model "$OUT/sft" --train builtin:arith --max-train-examples 2000
-  --iters 40 --batch 32 --minibatches 4 --ppo-epochs 2 --max-new-tokens 12 --lr 3e-4
+  --iters 60 --batch 32 --minibatches 4 --ppo-epochs 2 --max-new-tokens 12 --lr 3e-4
   --target-kl 3 --kl-horizon 500 --eval-interval 10 --seed "$SEED" --threads "$THREADS")
 step ppo "$QKV" "${PPO[@]}" --reward builtin:arith --kl-coef 0.1 --out "$OUT/ppo"
 step ppo-nokl "$QKV" "${PPO[@]}" --reward builtin:arith --kl-coef 0 --out "$OUT/ppo-nokl"

@@ -359,7 +359,8 @@ func split[T any](items []T, frac float64, seed uint64) (trainSet, val []T) {
 func sftTask(o *alignOptions, lm *gpt.Model, tok tokenizer.Tokenizer, tpl *chat.Template, enc *align.Encoder, log io.Writer) (train.Task, error) {
 	load := func(path string) ([]align.Conversation, error) {
 		if path == "builtin:arith" {
-			// Demonstrations with 30% wrong answers: imitation alone cannot be exact.
+			// 30% of the demonstrations answer in another format: imitation follows the
+			// required one only as often.
 			return align.ArithSFT(o.MaxExamples, 0.3, o.Seed), nil
 		}
 		return align.LoadConversations(path)
