@@ -142,19 +142,19 @@ type ppoState struct {
 
 // PPOStats are one step's measurements.
 type PPOStats struct {
-	Step        int     `json:"step"`
-	Reward      float64 `json:"reward"`                // mean score of the replies
-	TrueReward  float64 `json:"true_reward,omitempty"` // mean program-checked reward (with Config.TrueReward)
-	KL          float64 `json:"kl"`                    // mean Σ_t (log π − log π_ref) per reply
-	KLCoef      float64 `json:"kl_coef"`               // β used for this batch
-	Entropy     float64 `json:"entropy"`               // mean per-token entropy of the policy on its replies
-	ClipFrac    float64 `json:"clip_frac"`             // fraction of tokens whose ratio was clipped
-	PolicyLoss  float64 `json:"policy_loss"`
-	ValueLoss   float64 `json:"value_loss"`
-	ReplyLen    float64 `json:"reply_len"` // mean reply length in tokens
-	RolloutTokS float64 `json:"rollout_tokens_per_s"`
-	UpdateTokS  float64 `json:"update_tokens_per_s"`
-	ElapsedS    float64 `json:"elapsed_s"`
+	Step        int      `json:"step"`
+	Reward      float64  `json:"reward"`                // mean score of the replies
+	TrueReward  *float64 `json:"true_reward,omitempty"` // mean program-checked reward (with Config.TrueReward)
+	KL          float64  `json:"kl"`                    // mean Σ_t (log π − log π_ref) per reply
+	KLCoef      float64  `json:"kl_coef"`               // β used for this batch
+	Entropy     float64  `json:"entropy"`               // mean per-token entropy of the policy on its replies
+	ClipFrac    float64  `json:"clip_frac"`             // fraction of tokens whose ratio was clipped
+	PolicyLoss  float64  `json:"policy_loss"`
+	ValueLoss   float64  `json:"value_loss"`
+	ReplyLen    float64  `json:"reply_len"` // mean reply length in tokens
+	RolloutTokS float64  `json:"rollout_tokens_per_s"`
+	UpdateTokS  float64  `json:"update_tokens_per_s"`
+	ElapsedS    float64  `json:"elapsed_s"`
 }
 
 // File names in a PPO checkpoint besides the policy's model folder.
@@ -219,7 +219,7 @@ func (p *PPO) Run(ctx context.Context) ([]PPOStats, error) {
 		}
 		desc := fmt.Sprintf("reward %.3f │ kl %.3f │ β %.3f │ entropy %.2f │ clip %.2f │ vf %.3f", s.Reward, s.KL, s.KLCoef, s.Entropy, s.ClipFrac, s.ValueLoss)
 		if c.TrueReward != nil {
-			desc = fmt.Sprintf("true reward %.3f │ %s", s.TrueReward, desc)
+			desc = fmt.Sprintf("true reward %.3f │ %s", *s.TrueReward, desc)
 		}
 		if c.Progress != nil {
 			c.Progress.Update(s.Step, desc)
@@ -341,7 +341,8 @@ func (p *PPO) step(ctx context.Context) (PPOStats, error) {
 		if err != nil {
 			return s, err
 		}
-		s.TrueReward = mean(tr)
+		m := mean(tr)
+		s.TrueReward = &m
 	}
 	if c.WhitenScores && B > 1 {
 		scores = whiten(scores, true)

@@ -348,13 +348,22 @@ func plots(args []string) error {
 			if err != nil {
 				return err
 			}
+			// Runs written before true_reward was always logged left out its zeros: a run
+			// that logs it anywhere counts a missing value as 0.
+			logged := false
+			for _, r := range recs {
+				if _, ok := r[metric.key]; ok {
+					logged = true
+				}
+			}
 			var pts plotter.XYs
 			for _, r := range recs {
-				s, ok1 := r["step"].(float64)
-				v, ok2 := r[metric.key].(float64)
-				if ok1 && ok2 {
-					pts = append(pts, plotter.XY{X: s, Y: v})
+				s, ok := r["step"].(float64)
+				if _, ppo := r["kl"]; !ok || !ppo || !logged {
+					continue
 				}
+				v, _ := r[metric.key].(float64)
+				pts = append(pts, plotter.XY{X: s, Y: v})
 			}
 			if len(pts) > 0 {
 				lines = append(lines, name, pts)
