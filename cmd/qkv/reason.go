@@ -7,11 +7,16 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
 
 	"github.com/qkvdev/qkv/reason"
 	"github.com/qkvdev/qkv/reason/tasks"
@@ -27,7 +32,7 @@ func newReasonCmd() *cobra.Command {
 chain-of-thought, self-consistency and tree-of-thoughts, on a local qkv model or any
 OpenAI-compatible endpoint (qkv serve, Ollama, vLLM, llama.cpp's server, OpenAI).`,
 	}
-	cmd.AddCommand(newReasonEvalCmd(), newReasonDataCmd())
+	cmd.AddCommand(newReasonEvalCmd(), newReasonDataCmd(), newReasonPlotCmd())
 	return cmd
 }
 
@@ -38,6 +43,7 @@ type reasonEvalOptions struct {
 	seed, dataSeed                                             uint64
 	timeout                                                    time.Duration
 	nPropose, nEvaluate, breadth, target, numbers              int
+	steps, maxStart, maxOperand                                int
 	weighted, constrain                                        bool
 }
 
@@ -79,6 +85,9 @@ rerun resumes from the cache.`,
 	f.IntVar(&o.n, "n", 0, "score the first n items only (0: all)")
 	f.IntVar(&o.start, "start", -1, "first item (default 0; game24: 900)")
 	f.Uint64Var(&o.dataSeed, "data-seed", 777, "seed of the generated arith problems")
+	f.IntVar(&o.steps, "steps", 3, "arith: operations per problem")
+	f.IntVar(&o.maxStart, "max-start", 39, "arith: start amounts run from 2 to this")
+	f.IntVar(&o.maxOperand, "max-operand", 19, "arith: operands run from 1 to this")
 	f.IntVar(&o.shots, "shots", 0, "few-shot examples in the prompt (gsm8k: from train.jsonl)")
 	f.IntVar(&o.maxTokens, "max-tokens", 0, "most tokens per completion (default: by task)")
 	f.Float64Var(&o.temperature, "temperature", 0.7, "sampling temperature of sc and tot")
@@ -219,7 +228,7 @@ func reasonSetup(o *reasonEvalOptions) ([]reason.Item, reason.Strategy, error) {
 			items = append(items, reason.Item{ID: i, Question: p.Question, Answer: reason.NormalizeNumber(p.Final())})
 		}
 	case "arith":
-		for _, p := range tasks.GenerateArith(start+max(o.n, 200), 3, o.dataSeed) {
+		for _, p := range tasks.GenerateArithRange(start+max(o.n, 200), o.steps, o.maxStart, o.maxOperand, o.dataSeed) {
 			items = append(items, reason.Item{ID: p.ID, Question: p.Question, Answer: p.Answer})
 		}
 	case "game24":
@@ -341,6 +350,7 @@ func reasonStrategy(o *reasonEvalOptions) (reason.Strategy, error) {
 type reasonDataOptions struct {
 	task, out, evalOut                             string
 	n, rounds, target, numbers, maxNumber, heldOut int
+	steps, maxStart, maxOperand                    int
 	seed                                           uint64
 	cotShare                                       float64
 }
@@ -366,6 +376,9 @@ qkv reason eval --task game-int.`,
 	f.StringVar(&o.out, "out", "", "training text file (required)")
 	f.StringVar(&o.evalOut, "eval-out", "", "game-int: file for the held-out puzzles")
 	f.IntVar(&o.n, "n", 60000, "arith: problems")
+	f.IntVar(&o.steps, "steps", 3, "arith: operations per problem")
+	f.IntVar(&o.maxStart, "max-start", 39, "arith: start amounts run from 2 to this")
+	f.IntVar(&o.maxOperand, "max-operand", 19, "arith: operands run from 1 to this")
 	f.IntVar(&o.rounds, "rounds", 60, "game-int: passes over the puzzles")
 	f.IntVar(&o.target, "target", 10, "game-int: the number to reach")
 	f.IntVar(&o.numbers, "numbers", 3, "game-int: numbers per puzzle")
@@ -383,7 +396,7 @@ func runReasonData(cmd *cobra.Command, o *reasonDataOptions) error {
 	case "arith":
 		rng := rand.New(rand.NewPCG(o.seed, 7))
 		var sb strings.Builder
-		for _, p := range tasks.GenerateArith(o.n, 3, o.seed) {
+		for _, p := range tasks.GenerateArithRange(o.n, o.steps, o.maxStart, o.maxOperand, o.seed) {
 			f := tasks.Direct
 			if rng.Float64() < o.cotShare {
 				f = tasks.CoT
@@ -418,4 +431,89 @@ func runReasonData(cmd *cobra.Command, o *reasonDataOptions) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes)\n", o.out, len(text))
 	return nil
+}
+
+func newReasonPlotCmd() *cobra.Command {
+	var out, title string
+	cmd := &cobra.Command{
+		Use:   "plot --out FILE.png RESULTS.jsonl...",
+		Short: "Plot accuracy against self-consistency samples k from qkv reason eval results",
+		Long: `Read the summary line of each results file of qkv reason eval and draw accuracy against the
+number of sampled paths k: self-consistency runs as a curve, io and greedy cot as horizontal
+reference lines.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runReasonPlot(args, out, title) },
+	}
+	cmd.Flags().StringVar(&out, "out", "sc-curve.png", "PNG file to write")
+	cmd.Flags().StringVar(&title, "title", "Self-consistency: accuracy against sampled paths", "chart title")
+	return cmd
+}
+
+type reasonSummaryLine struct {
+	Summary  *reason.Summary `json:"summary"`
+	Strategy string          `json:"strategy"`
+	K        int             `json:"k"`
+}
+
+func readReasonSummary(path string) (reasonSummaryLine, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return reasonSummaryLine{}, err
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var s reasonSummaryLine
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil || s.Summary == nil {
+		return s, fmt.Errorf("%s: the last line is not a qkv reason eval summary", path)
+	}
+	return s, nil
+}
+
+func runReasonPlot(paths []string, out, title string) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "sampled reasoning paths k"
+	p.Y.Label.Text = "accuracy (%)"
+	var sc plotter.XYs
+	refs := map[string]float64{}
+	maxK := 1.0
+	for _, path := range paths {
+		s, err := readReasonSummary(path)
+		if err != nil {
+			return err
+		}
+		acc := 100 * s.Summary.Accuracy
+		if s.Strategy == "sc" {
+			sc = append(sc, plotter.XY{X: float64(s.K), Y: acc})
+			maxK = max(maxK, float64(s.K))
+		} else {
+			refs[s.Strategy] = acc
+		}
+	}
+	slices.SortFunc(sc, func(a, b plotter.XY) int { return int(a.X - b.X) })
+	if len(sc) > 0 {
+		line, points, err := plotter.NewLinePoints(sc)
+		if err != nil {
+			return err
+		}
+		p.Add(line, points)
+		p.Legend.Add("self-consistency (majority of k)", line, points)
+	}
+	names := make([]string, 0, len(refs))
+	for name := range refs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for i, name := range names {
+		l, err := plotter.NewLine(plotter.XYs{{X: 1, Y: refs[name]}, {X: maxK, Y: refs[name]}})
+		if err != nil {
+			return err
+		}
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+		l.Color = plotutil.Color(i + 1)
+		p.Add(l)
+		p.Legend.Add(name+" (greedy)", l)
+	}
+	p.Legend.Top = true
+	p.Y.Min = 0
+	return p.Save(6*vg.Inch, 4*vg.Inch, out)
 }

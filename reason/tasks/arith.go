@@ -38,18 +38,25 @@ type arithStep struct {
 //	Ann has 12 pens. Gets 7 more. Loses 5. How many now?
 //	solution "12+7=19. 19-5=14."  answer "14"
 func GenerateArith(n, steps int, seed uint64) []Problem {
+	return GenerateArithRange(n, steps, 39, 19, seed)
+}
+
+// GenerateArithRange is GenerateArith with start amounts 2..maxStart and operands
+// 1..maxOperand.
+func GenerateArithRange(n, steps, maxStart, maxOperand int, seed uint64) []Problem {
+	maxStart, maxOperand = max(maxStart, 2), max(maxOperand, 1)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	out := make([]Problem, n)
 	for i := range out {
 		name := arithNames[rng.IntN(len(arithNames))]
 		item := arithItems[rng.IntN(len(arithItems))]
-		v := 2 + rng.IntN(38)
+		v := 2 + rng.IntN(maxStart-1)
 		var q, sol strings.Builder
 		fmt.Fprintf(&q, "%s has %d %s.", name, v, item)
 		for range steps {
-			st := arithStep{op: '+', n: 1 + rng.IntN(19)}
+			st := arithStep{op: '+', n: 1 + rng.IntN(maxOperand)}
 			if rng.IntN(2) == 0 && v > 1 {
-				st = arithStep{op: '-', n: 1 + rng.IntN(min(19, v-1))}
+				st = arithStep{op: '-', n: 1 + rng.IntN(min(maxOperand, v-1))}
 			}
 			w := v + st.n
 			if st.op == '-' {
