@@ -152,6 +152,12 @@ func readRuns(dir string) ([]run, error) {
 		if err := json.Unmarshal(data, &r); err != nil || len(r.Evals) == 0 || r.Best < 0 {
 			return nil, fmt.Errorf("%s: %v", e.Name(), err)
 		}
+		var settings struct {
+			Epochs int `json:"epochs"`
+		}
+		if data, err := os.ReadFile(filepath.Join(dir, e.Name(), "finetune.json")); err != nil || json.Unmarshal(data, &settings) != nil || r.Evals[len(r.Evals)-1].Epoch < settings.Epochs {
+			continue // still running, or stopped early
+		}
 		n, _ := strconv.Atoi(m[4])
 		seed, _ := strconv.Atoi(m[5])
 		runs = append(runs, run{task: m[1], model: m[2], init: m[3], n: n, seed: seed,
