@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -211,13 +212,17 @@ func (s *chatSession) reply(user string, out io.Writer, sigs <-chan os.Signal) e
 		s.history = s.history[:len(s.history)-1]
 		return err
 	}
+	// A signal stops the reply: seen by the goroutine (which also cuts a long prefill short)
+	// or, between tokens, by emit.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stopped := make(chan struct{})
+	var stopped atomic.Bool
+	watcher := make(chan struct{})
 	go func() {
+		defer close(watcher)
 		select {
 		case <-sigs:
-			close(stopped)
+			stopped.Store(true)
 			cancel()
 		case <-ctx.Done():
 		}
@@ -235,6 +240,15 @@ func (s *chatSession) reply(user string, out io.Writer, sigs <-chan os.Signal) e
 		}
 	}
 	_, err = s.m.Generate(ctx, ids, s.max, s.sampler, func(id int) bool {
+		select {
+		case <-sigs:
+			stopped.Store(true)
+			return false
+		default:
+		}
+		if stopped.Load() {
+			return false
+		}
 		if eos := s.m.Config.EOSTokenID; eos != nil && id == *eos {
 			return false
 		}
@@ -250,14 +264,13 @@ func (s *chatSession) reply(user string, out io.Writer, sigs <-chan os.Signal) e
 		write(rest)
 	}
 	cancel()
+	<-watcher
 	s.history = append(s.history, chat.Message{Role: "assistant", Content: text.String()})
 	if werr != nil {
 		return &writeError{werr}
 	}
-	select {
-	case <-stopped:
+	if stopped.Load() {
 		return errStopped
-	default:
 	}
 	if err != nil {
 		return err

@@ -66,11 +66,15 @@ func TestChatInterruptAtPromptExits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stdin.Close()
-	stdin.Write([]byte("hi\n"))
-	// The first reply ends with a newline; the chat then waits at the prompt.
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no reply (%v); stderr: %s", err, stderr.String())
+	// The reply may hold newlines itself: the answer to the unknown command after it says the
+	// chat is back at the prompt.
+	stdin.Write([]byte("hi\n/bogus\n"))
+	r := bufio.NewReader(stdout)
+	var line string
+	for !strings.HasPrefix(line, "unknown command /bogus") {
+		if line, err = r.ReadString('\n'); err != nil {
+			t.Fatalf("no reply (%v); stderr: %s", err, stderr.String())
+		}
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
