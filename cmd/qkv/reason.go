@@ -513,7 +513,14 @@ func runReasonPlot(paths []string, out, title string) error {
 		p.Add(l)
 		p.Legend.Add(name+" (greedy)", l)
 	}
+	top := 0.0
+	for _, xy := range sc {
+		top = max(top, xy.Y)
+	}
+	for _, v := range refs {
+		top = max(top, v)
+	}
 	p.Legend.Top = true
-	p.Y.Min = 0
+	p.Y.Min, p.Y.Max = 0, min(100, top*1.25+5)
 	return p.Save(6*vg.Inch, 4*vg.Inch, out)
 }
