@@ -1,6 +1,7 @@
 package gpt
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -142,5 +143,52 @@ func TestAttentionMaps(t *testing.T) {
 	}
 	if _, err := m.AttentionMaps([]int{99}); err == nil {
 		t.Error("out-of-vocabulary token accepted")
+	}
+}
+
+// BenchmarkForwardBatch: one decoding step of GPT-2 124M shapes for 1 and 8 sequences (each
+// with 32 cached positions); tokens/s is what continuous batching gains.
+func BenchmarkForwardBatch(b *testing.B) {
+	cfg := Config{VocabSize: 50257, NPositions: 1024, NEmbd: 768, NLayer: 12, NHead: 12, LayerNormEpsilon: 1e-5, Activation: "gelu_new"}
+	m, err := New(cfg, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, format := range []tensor.WeightFormat{tensor.FP32, tensor.BF16} {
+		if err := m.Pack(format); err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range []int{1, 8} {
+			benchmarkStep(b, m, format, n)
+		}
+	}
+}
+
+func benchmarkStep(b *testing.B, m *Model, format tensor.WeightFormat, n int) {
+	{
+		b.Run(fmt.Sprintf("%v/seqs=%d", format, n), func(b *testing.B) {
+			g := autograd.NewGraph()
+			g.SetGrad(false)
+			seqs := make([]BatchSeq, n)
+			for i := range seqs {
+				seqs[i] = BatchSeq{Caches: m.NewSeqCaches(64), IDs: make([]int, 32)}
+			}
+			if _, err := m.ForwardBatch(g, seqs); err != nil { // prefill
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				for i := range seqs {
+					seqs[i].IDs = []int{i}
+					for _, c := range seqs[i].Caches {
+						c.Len = 32
+					}
+				}
+				g.Reset()
+				if _, err := m.ForwardBatch(g, seqs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
+		})
 	}
 }
