@@ -22,6 +22,7 @@ import (
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tokenizer"
+	"github.com/qkvdev/qkv/translate"
 )
 
 // ---- /v1/embeddings ----
@@ -106,16 +107,23 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 // ---- /v1/tokenize and /v1/attention (qkv's own) ----
 
 type inspectRequest struct {
-	Model string `json:"model"`
-	Input string `json:"input"`
+	Model  string `json:"model"`
+	Input  string `json:"input"`
+	Target string `json:"target"` // encoder–decoder models: the translation to look at (default: the model's own)
+	Kind   string `json:"kind"`   // encoder–decoder models: cross (default), self or encoder
 }
 
 // attentionResponse holds every layer's attention weights for one text, as bertviz's head
-// and model views read them: attention[layer][head][query][key].
+// and model views read them: attention[layer][head][query][key]. For self-attention the
+// queries and keys are tokens; for an encoder–decoder's cross attention (kind "cross") the
+// queries are tokens_tgt (what the decoder writes) and the keys tokens_src.
 type attentionResponse struct {
 	Model     string          `json:"model"`
 	Type      string          `json:"model_type"`
-	Tokens    []string        `json:"tokens"`
+	Kind      string          `json:"kind"`
+	Tokens    []string        `json:"tokens,omitempty"`
+	TokensSrc []string        `json:"tokens_src,omitempty"`
+	TokensTgt []string        `json:"tokens_tgt,omitempty"`
 	Layers    int             `json:"layers"`
 	Heads     int             `json:"heads"`
 	Attention [][][][]float32 `json:"attention"`
@@ -185,8 +193,11 @@ func (s *Server) attention(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if m.tr != nil {
+		return m.crossAttention(w, r, req, s.o.MaxAttention)
+	}
 	if m.gpt == nil && m.bert == nil {
-		return invalid("model", "attention views cover GPT and BERT models; %s is %s", m.Name, m.m.Type())
+		return invalid("model", "attention views cover GPT, BERT and encoder–decoder models; %s is %s", m.Name, m.m.Type())
 	}
 	ids, err := m.inspectIDs(req.Input, s.o.MaxAttention)
 	if err != nil {
@@ -203,7 +214,7 @@ func (s *Server) attention(w http.ResponseWriter, r *http.Request) error {
 			return invalid("input", "%v", err)
 		}
 	}
-	resp := attentionResponse{Model: m.Name, Type: m.m.Type(), Tokens: m.tokenStrings(ids), Layers: len(maps)}
+	resp := attentionResponse{Model: m.Name, Type: m.m.Type(), Kind: "self", Tokens: m.tokenStrings(ids), Layers: len(maps)}
 	for _, t := range maps {
 		nh, T := t.Dim(0), t.Dim(1)
 		resp.Heads = nh
@@ -219,6 +230,46 @@ func (s *Server) attention(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		resp.Attention = append(resp.Attention, layer)
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// crossAttention answers /v1/attention for an encoder–decoder model (translate.Attention):
+// the decoder's attention to the source while it writes the target (teacher-forced), or the
+// decoder's or encoder's self-attention.
+func (m *Model) crossAttention(w http.ResponseWriter, r *http.Request, req inspectRequest, limit int) error {
+	if req.Input == "" {
+		return invalid("input", "input is required: the source sentence")
+	}
+	kind := req.Kind
+	switch kind {
+	case "":
+		kind = translate.Cross
+	case translate.Cross, translate.Self, translate.Encoder:
+	default:
+		return invalid("kind", "kind %q: want cross, self or encoder", kind)
+	}
+	if n := len(m.tok.Encode(req.Input)); n > limit {
+		return invalid("input", "the input has %d tokens; at most %d are shown", n, limit)
+	}
+	m.trMu.Lock()
+	a, err := m.tr.Attention(r.Context(), req.Input, req.Target, kind, translate.Options{Beams: 1, LengthPenalty: 1})
+	m.trMu.Unlock()
+	if err != nil {
+		return invalid("input", "%v", err)
+	}
+	resp := attentionResponse{Model: m.Name, Type: m.m.Type(), Kind: a.Kind, TokensSrc: a.TokensSrc, TokensTgt: a.TokensTgt, Layers: len(a.Layers)}
+	for _, l := range a.Layers {
+		resp.Heads = len(l.Heads)
+		for _, h := range l.Heads {
+			for _, row := range h {
+				for k := range row {
+					row[k] = round4(row[k])
+				}
+			}
+		}
+		resp.Attention = append(resp.Attention, l.Heads)
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil

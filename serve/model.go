@@ -15,8 +15,11 @@ import (
 	"github.com/qkvdev/qkv/model/auto"
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/model/seq2seq"
+	"github.com/qkvdev/qkv/model/transformer"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tokenizer"
+	"github.com/qkvdev/qkv/translate"
 )
 
 // Model is a model the server answers for under a name.
@@ -32,6 +35,9 @@ type Model struct {
 	eos     string
 	created int64
 	sched   *scheduler
+
+	trMu sync.Mutex            // a Translator is not safe for concurrent use
+	tr   *translate.Translator // set for encoder–decoder models (attention views)
 
 	embedMu  sync.Mutex // an Embedder is not safe for concurrent use
 	embedder *embed.Embedder
@@ -143,6 +149,12 @@ func NewModel(name string, m auto.Model, tok tokenizer.Tokenizer, tcfg Tokenizer
 		sm.tmpl = t
 	case *bert.Model:
 		sm.bert = f
+	case *transformer.Model, *seq2seq.Model:
+		tr, err := translate.New(f, tok)
+		if err != nil {
+			return nil, fmt.Errorf("serve: model %s: %w", name, err)
+		}
+		sm.tr = tr
 	}
 	sm.embedder, sm.embedErr = embed.New(m, tok, embed.Options{})
 	return sm, nil

@@ -40,7 +40,7 @@ async function loadModels() {
       const type = (health.models[m.id] || {}).type || "";
       const label = m.id + (type ? " (" + type + ")" : "");
       if (type === "gpt2") $("pg-model").append(new Option(label, m.id));
-      if (type === "gpt2" || type === "bert") $("at-model").append(new Option(label, m.id));
+      if (type === "gpt2" || type === "bert" || type === "marian" || type === "qkv-seq2seq") $("at-model").append(new Option(label, m.id));
     }
   } catch (e) {
     $("pg-status").textContent = e.message;
@@ -165,11 +165,15 @@ async function showAttention() {
   $("at-status").classList.remove("error");
   try {
     att = await api("/v1/attention", { model: $("at-model").value, input: $("at-text").value });
+    // Queries (left) and keys (right): the same tokens for self-attention; for an
+    // encoder–decoder's cross attention, the target written and the source read.
+    att.rows = att.tokens_tgt || att.tokens;
+    att.cols = att.tokens_src || att.tokens;
     $("at-layer").textContent = "";
     for (let l = 0; l < att.layers; l++) $("at-layer").append(new Option(String(l), String(l)));
     activeHeads.clear();
     for (let h = 0; h < att.heads; h++) activeHeads.add(h);
-    $("at-status").textContent = att.tokens.length + " tokens, " + att.layers + " layers × " + att.heads + " heads";
+    $("at-status").textContent = att.kind + " attention, " + att.rows.length + "×" + att.cols.length + " tokens, " + att.layers + " layers × " + att.heads + " heads";
     drawAttention();
   } catch (e) {
     $("at-status").textContent = e.message;
@@ -203,14 +207,14 @@ function svgEl(name, attrs) {
 // opacity the attention weight. Hovering a token shows only its lines.
 function drawHeadView(focus) {
   const layer = att.attention[parseInt($("at-layer").value, 10) || 0];
-  const T = att.tokens.length, rowH = 20, width = 560, xl = 150, xr = 410;
-  const svg = svgEl("svg", { width, height: T * rowH + 10, id: "head-view" });
+  const R = att.rows.length, C = att.cols.length, rowH = 20, width = 560, xl = 150, xr = 410;
+  const svg = svgEl("svg", { width, height: Math.max(R, C) * rowH + 10, id: "head-view" });
   const lines = svgEl("g", {});
   svg.append(lines);
   for (const h of activeHeads) {
-    for (let q = 0; q < T; q++) {
+    for (let q = 0; q < R; q++) {
       if (focus !== undefined && focus !== q) continue;
-      for (let k = 0; k < T; k++) {
+      for (let k = 0; k < C; k++) {
         const w = layer[h][q][k];
         if (w < 0.01) continue;
         lines.append(svgEl("line", { x1: xl + 5, y1: q * rowH + 15, x2: xr - 5, y2: k * rowH + 15,
@@ -218,8 +222,8 @@ function drawHeadView(focus) {
       }
     }
   }
-  att.tokens.forEach((tok, i) => {
-    for (const [x, anchor] of [[xl, "end"], [xr, "start"]]) {
+  for (const [tokens, x, anchor] of [[att.rows, xl, "end"], [att.cols, xr, "start"]]) {
+    tokens.forEach((tok, i) => {
       const t = svgEl("text", { x, y: i * rowH + 19, "text-anchor": anchor, class: "tokenlabel" });
       t.textContent = tok;
       if (anchor === "end") {
@@ -227,8 +231,8 @@ function drawHeadView(focus) {
         t.addEventListener("mouseleave", () => drawHeadView());
       }
       svg.append(t);
-    }
-  });
+    });
+  }
   const box = $("at-canvas");
   box.textContent = "";
   box.append(svg);
@@ -242,7 +246,7 @@ function drawModelView() {
   grid.className = "grid";
   grid.id = "model-view";
   grid.style.gridTemplateColumns = "repeat(" + att.heads + ", 84px)";
-  const T = att.tokens.length, W = 80, H = 80;
+  const R = att.rows.length, C = att.cols.length, W = 80, H = 80;
   for (let l = 0; l < att.layers; l++) {
     for (let h = 0; h < att.heads; h++) {
       const c = document.createElement("canvas");
@@ -250,15 +254,15 @@ function drawModelView() {
       c.title = "layer " + l + ", head " + h;
       const g = c.getContext("2d");
       g.strokeStyle = headColors[h % headColors.length];
-      const step = (H - 8) / Math.max(1, T - 1);
-      for (let q = 0; q < T; q++) {
-        for (let k = 0; k < T; k++) {
+      const rstep = (H - 8) / Math.max(1, R - 1), cstep = (H - 8) / Math.max(1, C - 1);
+      for (let q = 0; q < R; q++) {
+        for (let k = 0; k < C; k++) {
           const w = att.attention[l][h][q][k];
           if (w < 0.02) continue;
           g.globalAlpha = Math.min(1, w);
           g.beginPath();
-          g.moveTo(14, 4 + q * step);
-          g.lineTo(W - 14, 4 + k * step);
+          g.moveTo(14, 4 + q * rstep);
+          g.lineTo(W - 14, 4 + k * cstep);
           g.stroke();
         }
       }
