@@ -29,6 +29,16 @@ for k in 20 10 5; do # k=10 and k=5 reuse k=20's cached samples
 done
 $QKV reason plot --out "$OUT/arith-sc-curve.png" "$OUT"/arith-io.jsonl "$OUT"/arith-cot.jsonl "$OUT"/arith-sc*.jsonl
 
+# The same with small numbers (start 2-9, operands 1-9), 700 steps.
+$QKV reason data --task arith --n 40000 --seed 1 --max-start 9 --max-operand 9 --out "$OUT/arith-small.txt"
+$QKV train --data "$OUT/arith-small.txt" --preset baby --block 128 --batch 16 --iters 700 --lr 2e-3 \
+	--eval-interval 350 --sample-tokens 0 $T --out "$OUT/arith-small"
+S="--task arith --max-start 9 --max-operand 9 --model $OUT/arith-small/checkpoints/step-000700 --n 100 --data-seed 777 --cache $OUT/cache --threads 1"
+for s in io cot; do $QKV reason eval $S --strategy $s --out "$OUT/small-$s.jsonl"; done
+for k in 20 10 5; do $QKV reason eval $S --strategy sc --k $k --temperature 0.7 --out "$OUT/small-sc$k.jsonl"; done
+$QKV reason plot --title "Arithmetic (operands 1-9): accuracy against sampled paths" --out "$OUT/reasoning-sc-curve.png" \
+	"$OUT"/small-io.jsonl "$OUT"/small-cot.jsonl "$OUT"/small-sc*.jsonl
+
 # (b) a search task of the Game of 24's shape: reach 10 from three numbers 1-9; one model is
 # trained as solver (S:), proposer (P:) and value model (V:); 40 solvable puzzles held out.
 $QKV reason data --task game-int --target 10 --numbers 3 --max-number 9 --rounds 40 --seed 1 \

@@ -50,6 +50,12 @@ func (IntGame) SamplePrompt(x, y string) string { return "S: " + x + "\n" + y }
 // StepStop ends a step at its line's end.
 func (IntGame) StepStop(int) []string { return []string{"\n"} }
 
+// ProposeStop ends a proposal at its line's end.
+func (IntGame) ProposeStop() []string { return []string{"\n"} }
+
+// ValueStop ends a value at its line's end.
+func (IntGame) ValueStop() []string { return []string{"\n"} }
+
 // ValuePrompt asks whether the numbers left can still reach the target.
 func (IntGame) ValuePrompt(x, y string) string { return "V: " + intLeft(x, y) + "\n" }
 

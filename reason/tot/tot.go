@@ -42,6 +42,27 @@ type Constrainer interface {
 	ValueConstraint() *reason.Constraint
 }
 
+// Stopper is a Task whose propose and value completions end at a stop sequence (the
+// reference's Game of 24 calls have none: a proposal completion holds many lines).
+type Stopper interface {
+	ProposeStop() []string
+	ValueStop() []string
+}
+
+func proposeStop(task Task) []string {
+	if s, ok := task.(Stopper); ok {
+		return s.ProposeStop()
+	}
+	return nil
+}
+
+func valueStop(task Task) []string {
+	if s, ok := task.(Stopper); ok {
+		return s.ValueStop()
+	}
+	return nil
+}
+
 // Step records one level of the search, with the reference's log fields.
 type Step struct {
 	Step     int       `json:"step"`
@@ -126,7 +147,7 @@ func (b *BFS) Solve(ctx context.Context, llm reason.LLM, task Task, x string) ([
 			var outs []string
 			var err error
 			if b.Generate == "propose" {
-				outs, err = b.complete(ctx, llm, task.ProposePrompt(x, y), b.NPropose, nil, proposeConstraint(task, x, y))
+				outs, err = b.complete(ctx, llm, task.ProposePrompt(x, y), b.NPropose, proposeStop(task), proposeConstraint(task, x, y))
 				if err != nil {
 					return nil, log, err
 				}
@@ -191,7 +212,7 @@ func (b *BFS) value(ctx context.Context, llm reason.LLM, task Task, x, y string)
 	if ct, ok := task.(Constrainer); ok {
 		c = ct.ValueConstraint()
 	}
-	outs, err := b.complete(ctx, llm, p, b.NEvaluate, nil, c)
+	outs, err := b.complete(ctx, llm, p, b.NEvaluate, valueStop(task), c)
 	if err != nil {
 		return 0, err
 	}
@@ -290,7 +311,7 @@ func (d *DFS) visit(ctx context.Context, llm reason.LLM, task Task, x, y string,
 			cands = append(cands, y+o)
 		}
 	} else {
-		outs, err := d.complete(ctx, llm, task.ProposePrompt(x, y), d.NPropose, nil, proposeConstraint(task, x, y))
+		outs, err := d.complete(ctx, llm, task.ProposePrompt(x, y), d.NPropose, proposeStop(task), proposeConstraint(task, x, y))
 		if err != nil {
 			return "", false, err
 		}
