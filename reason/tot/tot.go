@@ -322,11 +322,15 @@ func (d *DFS) visit(ctx context.Context, llm reason.LLM, task Task, x, y string,
 		return "", false, err
 	}
 	order := selectIDs("greedy", values, len(values), nil)
+	kept := order[:0]
 	for _, i := range order {
 		if values[i] < d.Threshold {
-			d.Pruned++
+			d.Pruned++ // with its whole subtree
 			continue
 		}
+		kept = append(kept, i)
+	}
+	for _, i := range kept {
 		if sol, ok, err := d.visit(ctx, llm, task, x, cands[i], depth+1); err != nil || ok {
 			return sol, ok, err
 		}
