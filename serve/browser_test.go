@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"image"
 	"image/png"
 	"os"
 	"os/exec"
@@ -182,5 +181,3 @@ func colours(t *testing.T, b []byte) int {
 	}
 	return len(seen)
 }
-
-var _ image.Image

@@ -10,10 +10,8 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/qkvdev/qkv/embed"
-	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/sample"
 	"github.com/qkvdev/qkv/textstream"
-	"github.com/qkvdev/qkv/tokenizer"
 )
 
 // The official Go SDK talks to the server as it talks to OpenAI.
@@ -299,6 +297,3 @@ func TestSDKErrors(t *testing.T) {
 		}
 	}
 }
-
-var _ = gpt.Config{}
-var _ tokenizer.Tokenizer = tokenizer.Byte{}
