@@ -11,7 +11,7 @@
 #        [--models "bert gpt"]
 #
 # Defaults: runs/pretraining-helps, seeds 1 2 3, 1500 pretraining steps of 32 × 64 tokens,
-# 3 fine-tuning epochs at lr 2e-4, at most 64 tokens a pair (--rte-length 128 for RTE), sizes
+# 3 fine-tuning epochs at lr 2e-4, at most 64 tokens a pair (RTE too: --rte-length), sizes
 # 100 300 1000 (plus all), 2 threads, ../shared/data.
 # SNLI: the snli-sample folder holds the first 1,277 test and 1,289 dev pairs of SNLI 1.0 —
 # the test file is the training set here and the dev file the dev set. RTE: train.jsonl and
@@ -28,7 +28,7 @@ epochs=3
 sizes="100 300 1000"
 threads=2
 lr=2e-4
-rte_len=128
+rte_len=64
 models="bert gpt"
 data="$here/../shared/data"
 while [ $# -gt 0 ]; do
