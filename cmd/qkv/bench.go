@@ -25,6 +25,7 @@ type benchOptions struct {
 	json    bool
 	child   string
 	cases   []string
+	tune    bool
 }
 
 func newBenchCmd() *cobra.Command {
@@ -45,13 +46,15 @@ Each case runs in its own process, so its peak RSS is its own. Measurements warm
 report the median of several repetitions.`,
 		Example: `  qkv bench
   qkv bench W1 W3 --threads 2
-  qkv bench W2 --case small --json`,
+  qkv bench W2 --case small --json
+  qkv bench --tune`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runBench(cmd, o, args) },
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.threads, "threads", runtime.NumCPU(), "threads (W1 also runs on 1)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per line")
 	f.StringArrayVar(&o.cases, "case", nil, "run only this case (repeatable), e.g. small or batch8")
+	f.BoolVar(&o.tune, "tune", false, "measure SGEMM cache blocks around the CPU's defaults and keep the fastest in the user's cache folder, which later runs load (QKV_TUNE=off ignores it); then run the workloads named, if any")
 	f.StringVar(&o.child, "child", "", "run one WORKLOAD/CASE in this process (internal)")
 	f.MarkHidden("child")
 	return cmd
@@ -61,6 +64,11 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 	ctx := cmd.Context()
 	if o.threads < 1 {
 		return fmt.Errorf("--threads %d: want at least 1", o.threads)
+	}
+	if o.tune && o.child == "" {
+		if err := runTune(ctx, cmd.OutOrStdout()); err != nil || len(args) == 0 {
+			return err
+		}
 	}
 	if o.child != "" {
 		id, rest, _ := strings.Cut(o.child, "/")
@@ -176,6 +184,22 @@ var runBenchChild = func(ctx context.Context, spec string, threads int) ([]byte,
 		return nil, fmt.Errorf("%v\n%s", err, stderr.String())
 	}
 	return stdout.Bytes(), nil
+}
+
+// runTune measures the SGEMM blocks of this CPU's kernels (kernel.Tune) and says what won.
+func runTune(ctx context.Context, w io.Writer) error {
+	info := kernel.CPU()
+	fmt.Fprintf(w, "cpu: %s\nblocks now: %s\n", info.Model, kernel.Blocking())
+	res, path, err := kernel.Tune(ctx, kernel.TuneOptions{Log: w})
+	if err != nil {
+		return fmt.Errorf("--tune: %w", err)
+	}
+	for _, r := range res {
+		fmt.Fprintf(w, "%s: %s %.1f GFLOP/s (from the caches) → %s %.1f GFLOP/s (best of %d, per thread of CPU time)\n",
+			r.Kernel, r.Default, r.DefaultGFLOPS, r.Best, r.BestGFLOPS, r.Candidates)
+	}
+	fmt.Fprintf(w, "saved %s (QKV_TUNE=off ignores it)\n", path)
+	return nil
 }
 
 func printBenchTable(w io.Writer, rs []bench.Result) error {

@@ -18,7 +18,8 @@ import (
 //	          micro-kernel: C[ir:ir+MR, jr:jr+NR] (+)= A micro-panel · B micro-panel
 //
 // The register tile (MR, NR) and the blocks (KC, MC, NC) belong to the micro-kernel, which a
-// gemmKernel describes; the CPU decides which one runs (see activeGemmKernel).
+// gemmKernel describes; the CPU decides which one runs (see activeGemmKernel), and its cache
+// sizes the blocks (blocking.go), unless `qkv bench --tune` measured better ones (tune.go).
 //
 // Packing pays for itself when a packed block is read many times: an A block once per NR
 // columns of C, a B panel once per MR rows. Kernels that take strided operands (inPlace) read
@@ -58,7 +59,7 @@ type tileFunc func(k int, a *float32, sa int, b *float32, sb int, c *float32, ld
 type gemmKernel struct {
 	name       string
 	mr, nr     int // register tile
-	kc, mc, nc int // cache blocks: depth, A block rows, B panel columns
+	kc, mc, nc int // cache blocks: depth, A block rows, B panel columns (see blocksFor, Tune)
 
 	tile    tileFunc // Ap in column form: a[p·sa + i]
 	tileRow tileFunc // Ap in row form: a[i·sa + p]; nil when A must be packed
@@ -120,6 +121,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	case n == 1:
 		gemmColumn(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	default:
+		loadTuningOnce()
 		g := gemmCalls.get()
 		g.run(activeGemmKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		gemmCalls.put(g)

@@ -21,7 +21,6 @@ func packBTransAVX2(k int, b *float32, ldb int, dst *float32, ldd int)
 var gemmKernelAVX2 = &gemmKernel{
 	name: "avx2",
 	mr:   6, nr: 16,
-	kc: 384, mc: 264, nc: 3072,
 	tile:   sgemmTileAVX2,
 	packBT: func(kc int, b []float32, ldb int, d []float32) { packBTransAsm(kc, 16, b, ldb, d) },
 }

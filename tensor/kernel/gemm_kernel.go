@@ -13,7 +13,6 @@ const (
 var gemmKernelGo = &gemmKernel{
 	name: "go",
 	mr:   goMR, nr: goNR,
-	kc: 384, mc: 264, nc: 3072,
 	tile: func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
 		sgemmTileGo(k, a, sa, 1, b, sb, c, ldc, mr, nr, alpha, beta)
 	},

@@ -10,11 +10,11 @@ package kernel
 func sgemmBF16P(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
 
 // gemmKernelBF16 describes the AVX512-BF16 micro-kernel of bfloat16 compute. Its packed
-// micro-panels take half the bytes of float32 ones, so twice the depth fits the same caches.
+// micro-panels take half the bytes of float32 ones, so twice the depth fits the same caches
+// (blocksFor).
 var gemmKernelBF16 = &gemmKernel{
 	name: "avx512bf16",
 	mr:   mr512, nr: nr512,
-	kc: 512, mc: 384, nc: 4096,
 	tile: func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
 		sgemmBF16P((k+1)/2, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
 	},
