@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qkvdev/qkv/chat"
 	"github.com/qkvdev/qkv/model/auto"
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/model/gpt"
@@ -67,7 +68,7 @@ func newTestServer(t testing.TB, o Options) (*Server, *httptest.Server) {
 	chatCfg.NPositions = 256
 	models := []*Model{
 		tinyGPT(t, "tiny-gpt", tinyGPTConfig(), TokenizerConfig{}),
-		tinyGPT(t, "tiny-chat", chatCfg, TokenizerConfig{ChatTemplate: chatML, EOS: "\x00"}),
+		tinyGPT(t, "tiny-chat", chatCfg, TokenizerConfig{ChatTemplate: chat.Default, EOS: "\x00"}),
 		tinyBERT(t),
 	}
 	s, err := New(models, o)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/qkvdev/qkv/chat"
 )
 
 const fingerprint = "qkv"
@@ -245,7 +247,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Messages) == 0 {
 		return invalid("messages", "messages must be a non-empty list")
 	}
-	msgs := make([]Message, len(req.Messages))
+	msgs := make([]chat.Message, len(req.Messages))
 	for i, cm := range req.Messages {
 		switch cm.Role {
 		case "system", "developer", "user", "assistant", "tool":
@@ -256,7 +258,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		msgs[i] = Message{Role: cm.Role, Content: text, Name: cm.Name}
+		msgs[i] = chat.Message{Role: cm.Role, Content: text, Name: cm.Name}
 	}
 	maxTokens := req.MaxCompletionTokens
 	if maxTokens == nil {
@@ -281,11 +283,11 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	o.stops = append(o.stops, m.stops...)
-	text, err := m.tmpl.Render(msgs, true, m.bos, m.eos)
+	text, err := m.tmpl.Render(msgs, true)
 	if err != nil {
-		var te *templateError
-		if errors.As(err, &te) {
-			return invalid("messages", "the model's chat template rejects these messages: %s", te.msg)
+		var re *chat.RaisedError
+		if errors.As(err, &re) {
+			return invalid("messages", "the model's chat template rejects these messages: %s", re.Msg)
 		}
 		return invalid("messages", "%v", err)
 	}

@@ -1,17 +1,14 @@
 package serve
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/qkvdev/qkv/chat"
 	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/embed"
-	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/model/auto"
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/model/gpt"
@@ -29,10 +26,8 @@ type Model struct {
 	gpt     *gpt.Model  // set for text generation
 	bert    *bert.Model // set for BERT
 	tok     tokenizer.Tokenizer
-	tmpl    *Template
+	tmpl    *chat.Template
 	stops   []string // added to chat requests (the default template's turn marker)
-	bos     string
-	eos     string
 	created int64
 	sched   *scheduler
 
@@ -73,55 +68,17 @@ type TokenizerConfig struct {
 	BOS, EOS     string
 }
 
-// readTokenizerConfig reads dir's tokenizer_config.json; a missing file is an empty config.
+// readTokenizerConfig reads the chat template and special tokens of dir's
+// tokenizer_config.json; a missing file, or one without a template, is an empty config.
 func readTokenizerConfig(dir string) (TokenizerConfig, error) {
-	path := filepath.Join(dir, "tokenizer_config.json")
-	data, err := fileutil.ReadFile(path, fileutil.SmallFileLimit, "a tokenizer config")
-	if errors.Is(err, fs.ErrNotExist) {
+	t, err := chat.Load(dir)
+	if errors.Is(err, chat.ErrNoTemplate) {
 		return TokenizerConfig{}, nil
 	}
 	if err != nil {
 		return TokenizerConfig{}, err
 	}
-	var raw struct {
-		ChatTemplate json.RawMessage `json:"chat_template"`
-		BOS          json.RawMessage `json:"bos_token"`
-		EOS          json.RawMessage `json:"eos_token"`
-	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return TokenizerConfig{}, fmt.Errorf("%s: not valid JSON: %w", path, err)
-	}
-	var c TokenizerConfig
-	if len(raw.ChatTemplate) > 0 && string(raw.ChatTemplate) != "null" {
-		if json.Unmarshal(raw.ChatTemplate, &c.ChatTemplate) != nil {
-			// A list of named templates: take "default".
-			var named []struct{ Name, Template string }
-			if err := json.Unmarshal(raw.ChatTemplate, &named); err != nil {
-				return c, fmt.Errorf("%s: chat_template must be a string or a list of {name, template}", path)
-			}
-			for _, n := range named {
-				if n.Name == "default" {
-					c.ChatTemplate = n.Template
-				}
-			}
-			if c.ChatTemplate == "" {
-				return c, fmt.Errorf("%s: chat_template lists no template named \"default\"", path)
-			}
-		}
-	}
-	c.BOS, c.EOS = specialToken(raw.BOS), specialToken(raw.EOS)
-	return c, nil
-}
-
-// specialToken reads "bos_token": "<s>" or {"content": "<s>", …}.
-func specialToken(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var o struct{ Content string }
-	_ = json.Unmarshal(raw, &o)
-	return o.Content
+	return TokenizerConfig{ChatTemplate: t.Source, BOS: t.BOSToken, EOS: t.EOSToken}, nil
 }
 
 // NewModel serves m under name. A chat template that qkv's Jinja subset cannot run is an error
@@ -130,7 +87,7 @@ func NewModel(name string, m auto.Model, tok tokenizer.Tokenizer, tcfg Tokenizer
 	if name == "" {
 		return nil, fmt.Errorf("serve: a model needs a name")
 	}
-	sm := &Model{Name: name, m: m, tok: tok, bos: tcfg.BOS, eos: tcfg.EOS, created: time.Now().Unix()}
+	sm := &Model{Name: name, m: m, tok: tok, created: time.Now().Unix()}
 	switch f := auto.Family(m).(type) {
 	case *gpt.Model:
 		sm.gpt = f
@@ -139,13 +96,14 @@ func NewModel(name string, m auto.Model, tok tokenizer.Tokenizer, tcfg Tokenizer
 		}
 		src := tcfg.ChatTemplate
 		if src == "" {
-			src = defaultTemplate
-			sm.stops = []string{defaultTemplateStop}
+			src = chat.Plain
+			sm.stops = []string{chat.PlainStop}
 		}
-		t, err := ParseTemplate(src)
+		t, err := chat.Parse(src)
 		if err != nil {
 			return nil, fmt.Errorf("serve: model %s: %w", name, err)
 		}
+		t.BOSToken, t.EOSToken = tcfg.BOS, tcfg.EOS
 		sm.tmpl = t
 	case *bert.Model:
 		sm.bert = f

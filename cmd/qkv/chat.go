@@ -106,6 +106,8 @@ func runChat(cmd *cobra.Command, o *chatOptions) error {
 	sess := &chatSession{m: m, enc: enc, sampler: s, system: o.system, max: o.maxTokens}
 	if enc.EndOfTurn != "" {
 		sess.stops = []string{enc.EndOfTurn}
+	} else if enc.Template.Source == chat.Plain {
+		sess.stops = []string{chat.PlainStop}
 	}
 	if o.maxTokens >= m.Config.NPositions {
 		return fmt.Errorf("--max-tokens %d leaves no room for the conversation in the model's context of %d tokens", o.maxTokens, m.Config.NPositions)

@@ -323,8 +323,17 @@ func loadChatModel(dir, templateFile string, grow bool, seed uint64) (*gpt.Model
 			return nil, nil, nil, nil, err
 		}
 	}
-	if t, ok := tok.(*align.Tokenizer); ok && eot == "" && len(t.Specials) > 0 {
+	t, ok := tok.(*align.Tokenizer)
+	if ok && eot == "" && len(t.Specials) > 0 {
 		eot = t.Specials[len(t.Specials)-1]
+	}
+	if !grow && tpl.Source == chat.Default && (!ok || len(t.Specials) == 0) {
+		// A base model (GPT-2, a plain pretraining run) has no ChatML tokens to chat in: it
+		// gets "role: content" lines, and its replies stop where it starts the user's turn.
+		if tpl, err = chat.Parse(chat.Plain); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		eot = ""
 	}
 	if grow {
 		m, t, err := align.ChatModel(lm, tok, tpl, specials, eot, seed)

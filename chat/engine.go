@@ -1,4 +1,4 @@
-package serve
+package chat
 
 import (
 	"encoding/json"
@@ -34,9 +34,13 @@ const (
 	maxTemplateOutput = 4 << 20
 )
 
-// Template is a parsed chat template.
+// Template is a parsed chat template. BOSToken and EOSToken are what the template's bos_token
+// and eos_token variables hold (HuggingFace passes the tokenizer's special tokens).
 type Template struct {
-	src  string
+	Source   string
+	BOSToken string
+	EOSToken string
+
 	body []tnode
 }
 
@@ -59,8 +63,8 @@ type setNode struct {
 	e    expr
 }
 
-// ParseTemplate parses a chat template, or says which part of it qkv does not support.
-func ParseTemplate(src string) (*Template, error) {
+// Parse parses a chat template, or says which part of it qkv does not support.
+func Parse(src string) (*Template, error) {
 	if len(src) > maxTemplateBytes {
 		return nil, fmt.Errorf("chat template: %d bytes is more than the %d accepted", len(src), maxTemplateBytes)
 	}
@@ -76,18 +80,12 @@ func ParseTemplate(src string) (*Template, error) {
 	if end != "" {
 		return nil, fmt.Errorf("chat template: line %d: {%% %s %%} without its opening tag", p.line, end)
 	}
-	return &Template{src: src, body: body}, nil
+	return &Template{Source: src, body: body}, nil
 }
 
-// Message is one chat message as the template sees it.
-type Message struct {
-	Role    string
-	Content string
-	Name    string
-}
-
-// Render applies the template to a conversation.
-func (t *Template) Render(msgs []Message, addGenerationPrompt bool, bos, eos string) (string, error) {
+// Render applies the template to a conversation; addGenerationPrompt asks the template to end
+// with the opening of an assistant turn (the add_generation_prompt variable).
+func (t *Template) Render(msgs []Message, addGenerationPrompt bool) (string, error) {
 	list := make([]any, len(msgs))
 	for i, m := range msgs {
 		mm := map[string]any{"role": m.Role, "content": m.Content}
@@ -99,8 +97,8 @@ func (t *Template) Render(msgs []Message, addGenerationPrompt bool, bos, eos str
 	r := &renderer{vars: []map[string]any{{
 		"messages":              list,
 		"add_generation_prompt": addGenerationPrompt,
-		"bos_token":             bos,
-		"eos_token":             eos,
+		"bos_token":             t.BOSToken,
+		"eos_token":             t.EOSToken,
 	}}}
 	if err := r.run(t.body); err != nil {
 		return "", err
@@ -800,10 +798,10 @@ type renderer struct {
 	steps int
 }
 
-// templateError is raised by raise_exception: the template rejects the conversation.
-type templateError struct{ msg string }
+// RaisedError is raised by raise_exception: the template rejects the conversation.
+type RaisedError struct{ Msg string }
 
-func (e *templateError) Error() string { return e.msg }
+func (e *RaisedError) Error() string { return "chat template refused the conversation: " + e.Msg }
 
 func (r *renderer) step() error {
 	r.steps++
@@ -1152,7 +1150,7 @@ func (r *renderer) call(e callExpr) (any, error) {
 	}
 	switch f := e.fn.(type) {
 	case nameExpr: // raise_exception, checked at parse time
-		return nil, &templateError{toString(args[0])}
+		return nil, &RaisedError{toString(args[0])}
 	case attrExpr:
 		x, err := r.eval(f.x)
 		if err != nil {
