@@ -113,6 +113,12 @@ func LoadFrom(files []*safetensors.File, ps *nn.Params, rename Rename) error {
 			return err
 		}
 	}
+	return CheckMissing(files, ps, seen)
+}
+
+// CheckMissing names (the first five of) the parameters of ps that no tensor of files gave:
+// seen holds the names of those that one did.
+func CheckMissing(files []*safetensors.File, ps *nn.Params, seen map[string]string) error {
 	var missing []string
 	for _, p := range ps.List() {
 		if _, ok := seen[p.Name]; !ok {

@@ -103,15 +103,12 @@ func runGenerate(cmd *cobra.Command, o *generateOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, tok, err := loadLM(dir)
-	if err != nil {
-		return err
-	}
 	format, err := tensor.ParseWeightFormat(o.weights)
 	if err != nil {
 		return fmt.Errorf("--weights: %w", err)
 	}
-	if err := m.PackForInference(format); err != nil {
+	m, tok, err := loadLMAs(dir, format)
+	if err != nil {
 		return err
 	}
 	opts := sample.Options{Temperature: o.temperature, TopK: o.topK, TopP: o.topP, RepetitionPenalty: o.repPenalty, Seed: o.seed}
@@ -179,6 +176,13 @@ func regularFile(w io.Writer) bool {
 
 // loadLM loads a GPT model folder and its tokenizer.
 func loadLM(resolved string) (*gpt.Model, tokenizer.Tokenizer, error) {
+	return loadLMAs(resolved, tensor.FP32)
+}
+
+// loadLMAs loads a GPT model folder and its tokenizer for inference with its weight matrices
+// in format: bf16 and int8 are packed tensor by tensor as they are read, so the float32
+// weights are never all held (gpt.LoadForInference).
+func loadLMAs(resolved string, format tensor.WeightFormat) (*gpt.Model, tokenizer.Tokenizer, error) {
 	cfg, err := hf.ReadConfig(filepath.Join(resolved, "config.json"))
 	if err != nil {
 		return nil, nil, err
@@ -189,13 +193,14 @@ func loadLM(resolved string) (*gpt.Model, tokenizer.Tokenizer, error) {
 	// Decoding holds the weights and a key/value cache over the whole context: refuse a model
 	// whose two do not fit before allocating either.
 	if c, err := gpt.ParseConfig(cfg); err == nil {
-		need := uint64(c.NumParams())*4 + uint64(c.KVCacheBytes(1))
+		perWeight := map[tensor.WeightFormat]float64{tensor.FP32: 4, tensor.BF16: 2, tensor.Int8: 1 + 4.0/32}[format]
+		need := uint64(perWeight*float64(c.NumParams())) + uint64(c.KVCacheBytes(1))
 		what := fmt.Sprintf("the model %s with its key/value cache (%d layers × %d positions × %d wide)", resolved, c.NLayer, c.NPositions, c.NEmbd)
 		if err := sysmem.Check(need, what); err != nil {
 			return nil, nil, err
 		}
 	}
-	m, err := gpt.Load(resolved)
+	m, err := gpt.LoadForInference(resolved, format)
 	if err != nil {
 		return nil, nil, err
 	}
