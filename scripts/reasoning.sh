@@ -36,8 +36,17 @@ $QKV train --data "$OUT/arith-small.txt" --preset baby --block 128 --batch 16 --
 S="--task arith --max-start 9 --max-operand 9 --model $OUT/arith-small/checkpoints/step-000700 --n 100 --data-seed 777 --cache $OUT/cache --threads 1"
 for s in io cot; do $QKV reason eval $S --strategy $s --out "$OUT/small-$s.jsonl"; done
 for k in 20 10 5; do $QKV reason eval $S --strategy sc --k $k --temperature 0.7 --out "$OUT/small-sc$k.jsonl"; done
-$QKV reason plot --title "Arithmetic (operands 1-9): accuracy against sampled paths" --out "$OUT/reasoning-sc-curve.png" \
-	"$OUT"/small-io.jsonl "$OUT"/small-cot.jsonl "$OUT"/small-sc*.jsonl
+
+# The same small numbers, trained to 2000 steps, on 300 problems, at two temperatures.
+$QKV train --data "$OUT/arith-small.txt" --preset baby --block 128 --batch 16 --iters 2000 --lr 2e-3 \
+	--eval-interval 1000 --sample-tokens 0 $T --out "$OUT/arith-small2"
+S="--task arith --max-start 9 --max-operand 9 --model $OUT/arith-small2/checkpoints/step-002000 --n 300 --data-seed 777 --cache $OUT/cache --threads 2"
+for s in io cot; do $QKV reason eval $S --strategy $s --out "$OUT/s3-$s.jsonl"; done
+for t in 0.7 0.3; do for k in 40 20 10 5; do
+	$QKV reason eval $S --strategy sc --k $k --temperature $t --out "$OUT/s3-sc$k-t$t.jsonl"
+done; done
+$QKV reason plot --title "Arithmetic (operands 1-9, 300 problems): self-consistency at T=0.7" \
+	--out "$OUT/reasoning-sc-curve.png" "$OUT"/s3-io.jsonl "$OUT"/s3-cot.jsonl "$OUT"/s3-sc*-t0.7.jsonl
 
 # (b) a search task of the Game of 24's shape: reach 10 from three numbers 1-9; one model is
 # trained as solver (S:), proposer (P:) and value model (V:); 40 solvable puzzles held out.
