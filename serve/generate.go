@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/qkvdev/qkv/reason/constrain"
 	"github.com/qkvdev/qkv/sample"
 )
 
@@ -33,7 +34,8 @@ type genOptions struct {
 	presence  float64
 	frequency float64
 	bias      map[int]float64
-	logprobs  int // -1 none
+	logprobs  int              // -1 none
+	format    *constrain.Index // response_format's token masks (nil: plain text)
 }
 
 // checkSampling validates what completions and chat share; maxTokens is the request's
@@ -165,6 +167,9 @@ func (m *Model) newJob(ctx context.Context, prompts [][]int, o genOptions, param
 			}
 			j.reqs = append(j.reqs, &genRequest{ctx: ctx, index: i*o.n + c, prompt: p, maxTokens: j.maxTokens[i], sampler: smp,
 				presence: o.presence, frequency: o.frequency, bias: o.bias, stops: o.stops, logprobs: o.logprobs, events: j.events})
+			if o.format != nil {
+				j.reqs[len(j.reqs)-1].format = o.format.NewState()
+			}
 		}
 	}
 	return j, nil

@@ -268,6 +268,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if o.format, err = m.checkFormat(req.ResponseFormat); err != nil {
+		return err
+	}
 	if req.TopLogprobs != nil {
 		if *req.TopLogprobs < 0 || *req.TopLogprobs > 20 {
 			return invalid("top_logprobs", "top_logprobs = %d, want 0..20", *req.TopLogprobs)

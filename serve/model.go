@@ -34,6 +34,8 @@ type Model struct {
 	trMu sync.Mutex            // a Translator is not safe for concurrent use
 	tr   *translate.Translator // set for encoder–decoder models (attention views)
 
+	formats formats // response_format: the vocabulary for masks and compiled formats
+
 	embedMu  sync.Mutex // an Embedder is not safe for concurrent use
 	embedder *embed.Embedder
 	embedErr error

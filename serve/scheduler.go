@@ -10,6 +10,7 @@ import (
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/nn"
+	"github.com/qkvdev/qkv/reason/constrain"
 	"github.com/qkvdev/qkv/sample"
 	"github.com/qkvdev/qkv/textstream"
 	"github.com/qkvdev/qkv/tokenizer"
@@ -32,7 +33,8 @@ type genRequest struct {
 	frequency float64
 	bias      map[int]float64
 	stops     []string
-	logprobs  int // alternatives to report per token; -1: no logprobs at all
+	logprobs  int              // alternatives to report per token; -1: no logprobs at all
+	format    *constrain.State // response_format's masks in progress (nil: plain text)
 	events    chan genEvent
 }
 
@@ -253,10 +255,28 @@ func (s *scheduler) next(q *seq, logits []float32, eos int) bool {
 			z[id] += float32(b)
 		}
 	}
+	if r.format != nil {
+		// Mask appends END at index V: stopping, allowed once the output is a whole document.
+		z = r.format.Mask(z, r.maxTokens-q.out)
+	}
 	id := r.sampler.Next(z, nil)
 	if id < 0 {
 		r.send(genEvent{err: errors.New("the model produced no finite logit (are its weights finite?)")})
 		return false
+	}
+	end := false // response_format: the document is complete
+	if r.format != nil {
+		if id == len(logits) { // END: the choice ends here, with no further token
+			q.out++
+			ev := genEvent{token: -1, finish: "stop"}
+			if rest, err := q.stream.Flush(); err == nil {
+				ev.text = rest
+			}
+			r.send(ev)
+			return false
+		}
+		r.format.Advance(id)
+		end = r.format.Done
 	}
 	q.out++
 	q.counts[id]++
@@ -277,6 +297,9 @@ func (s *scheduler) next(q *seq, logits []float32, eos int) bool {
 		if stopped {
 			ev.finish, finished = "stop", true
 		}
+	}
+	if !finished && end {
+		ev.finish, finished = "stop", true
 	}
 	if !finished && q.out >= r.maxTokens {
 		ev.finish, finished = "length", true
