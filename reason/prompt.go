@@ -77,8 +77,9 @@ func (r Random) Select(question string, k int) []Example {
 }
 
 // Nearest gives the k examples whose questions are closest to the question by an embedding's
-// cosine similarity, nearest first (ties keep pool order). Embed defaults to BagOfWords (the
-// project has no sentence-embedding model yet; any function of text to vector fits).
+// cosine similarity, nearest first (ties keep pool order). Embed maps a text to a sparse vector
+// (feature → weight) and defaults to BagOfWords, which needs no model; a dense sentence
+// embedding (package embed) fits too, its dimensions named as features.
 type Nearest struct {
 	Pool  []Example
 	Embed func(string) map[string]float64
