@@ -27,6 +27,22 @@ fi
 go build -o "$OUT/qkv" ./cmd/qkv
 torch_env=()
 [ -e "$OMP/libblas.so.3" ] && torch_env=(LD_LIBRARY_PATH="$OMP")
+# OpenBLAS picks its kernels by CPU model; where it does not know the model (a virtual CPU, or
+# loaded after Debian's torch 1.13) it falls back to its generic "Prescott" kernels, 5-10x
+# slower. Give the peers the kernels for the instructions this CPU has, so they run at their best.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"
+  core=""
+  case "$flags" in
+    *avx512_bf16*) core=Cooperlake ;;
+    *avx512f*) core=SkylakeX ;;
+    *avx2*) core=Haswell ;;
+  esac
+  if [ -n "$core" ]; then
+    torch_env+=(OPENBLAS_CORETYPE="$core")
+    echo "bench-vs-torch: OpenBLAS kernels for the peers: $core" >&2
+  fi
+fi
 
 echo "bench-vs-torch: load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
 for w in $WORKLOADS; do
