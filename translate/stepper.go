@@ -103,19 +103,18 @@ func (f seq2seqFamily) stepper(src [][]int, _ int) (decode.Stepper, error) {
 // source padding mask, the decoder's L states, and the previous attentional state h̃ (with
 // input feeding). Step rebuilds a small inference graph from them every call.
 type seq2seqStepper struct {
-	m       *seq2seq.Model
-	g       *autograd.Graph
-	b, s    int
-	enc     *tensor.Tensor   // h̄ (B, S, H)
-	keys    *tensor.Tensor   // (B, S, A) or nil without attention
-	mask    []float32        // (B·S)
-	states  []*tensor.Tensor // L × (B, P·H)
-	feed    *tensor.Tensor   // h̃_{t−1} (B, H), input feeding only
-	alpha   *tensor.Tensor   // α (B, S) of the last step, nil without attention
-	vars    []*autograd.Var  // scratch: the states as graph inputs
-	logp    []float32
-	rows    [][]float32
-	scratch []int
+	m      *seq2seq.Model
+	g      *autograd.Graph
+	b, s   int
+	enc    *tensor.Tensor   // h̄ (B, S, H)
+	keys   *tensor.Tensor   // (B, S, A) or nil without attention
+	mask   []float32        // (B·S)
+	states []*tensor.Tensor // L × (B, P·H)
+	feed   *tensor.Tensor   // h̃_{t−1} (B, H), input feeding only
+	alpha  *tensor.Tensor   // α (B, S) of the last step, nil without attention
+	vars   []*autograd.Var  // scratch: the states as graph inputs
+	logp   []float32
+	rows   [][]float32
 }
 
 func newSeq2seqStepper(m *seq2seq.Model, src [][]int) (*seq2seqStepper, error) {

@@ -44,7 +44,6 @@ type checkpointVariant struct {
 	warn    string              // in Load's warning, "" for none
 	pooled  bool                // pooler_output matches the reference
 	tol     float64             // on last_hidden_state (and the heads' logits)
-	extra   func(t *testing.T, m *Model)
 }
 
 func keep(n string) string { return n }

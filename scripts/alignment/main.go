@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -103,7 +104,7 @@ func run(ctx context.Context, args []string) error {
 		return enc.Encode(res)
 	case "rm":
 		if len(args) < 3 {
-			return fmt.Errorf("usage: rm RM POLICY...")
+			return errors.New("usage: rm RM POLICY [POLICY ...]")
 		}
 		res, err := rmVsTrue(ctx, args[1], args[2:])
 		if err != nil {
@@ -289,7 +290,7 @@ func ranks(x []float64) []float64 {
 // PPO runs (NAME=RUN) given after "--".
 func plots(args []string) error {
 	if len(args) < 1 {
-		return fmt.Errorf("usage: plot OUTDIR NAME=ICL.json... -- NAME=RUN...")
+		return errors.New("usage: plot OUTDIR NAME=ICL.json [...] -- NAME=RUN [...]")
 	}
 	out := args[0]
 	var icl, runs []string

@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"math"
-	"unsafe"
 )
 
 // bfloat16 compute: Sgemm with inputs rounded to bfloat16 and products summed in float32.
@@ -152,12 +151,4 @@ func packPairRowsGo(d, lo, hi []float32) {
 	for c, v := range lo {
 		d[c] = pair(v, hi[c])
 	}
-}
-
-// asUint32 views a float32 slice as its bits.
-func asUint32(x []float32) []uint32 {
-	if len(x) == 0 {
-		return nil
-	}
-	return unsafe.Slice((*uint32)(unsafe.Pointer(&x[0])), len(x))
 }
