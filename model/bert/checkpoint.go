@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -20,14 +19,7 @@ const (
 
 // Save writes config.json and model.safetensors into dir (created if needed), each atomically.
 func (m *Model) Save(dir string) error {
-	cfg, err := MarshalConfig(m.Config)
-	if err != nil {
-		return fmt.Errorf("bert: %w", err)
-	}
-	if err := hf.SaveFolder(dir, cfg, &m.Params); err != nil {
-		return fmt.Errorf("bert: %w", err)
-	}
-	return nil
+	return hf.SaveModel(dir, "bert", m.Config, MarshalConfig, &m.Params)
 }
 
 // LoadOptions say which head a loaded model gets and what happens to what the checkpoint lacks.
@@ -59,14 +51,9 @@ func Load(dir string) (*Model, error) {
 // (position_ids, token_type_ids) ignored. The encoder must be complete; the pooler and the head
 // are initialised when the checkpoint lacks them, with a warning.
 func LoadWith(dir string, o LoadOptions) (*Model, error) {
-	path := filepath.Join(dir, ConfigFile)
-	data, err := hf.ReadConfig(path)
+	cfg, path, err := hf.ReadModelConfig(dir, "bert", ParseConfig)
 	if err != nil {
-		return nil, fmt.Errorf("bert: %w", err)
-	}
-	cfg, err := ParseConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	files, err := hf.OpenWeights(dir)
 	if err != nil {

@@ -20,14 +20,7 @@ func (m *Model) Save(dir string) error {
 	if m.packedOnly {
 		return fmt.Errorf("gpt: cannot save a model whose float32 weights were released for inference")
 	}
-	cfg, err := MarshalConfig(m.Config)
-	if err != nil {
-		return fmt.Errorf("gpt: %w", err)
-	}
-	if err := hf.SaveFolder(dir, cfg, &m.Params); err != nil {
-		return fmt.Errorf("gpt: %w", err)
-	}
-	return nil
+	return hf.SaveModel(dir, "gpt", m.Config, MarshalConfig, &m.Params)
 }
 
 // Load reads a model folder: config.json and model.safetensors (or its shards), in

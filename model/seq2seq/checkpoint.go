@@ -1,11 +1,6 @@
 package seq2seq
 
-import (
-	"fmt"
-	"path/filepath"
-
-	"github.com/qkvdev/qkv/hf"
-)
+import "github.com/qkvdev/qkv/hf"
 
 // File names inside a model folder.
 const (
@@ -15,39 +10,23 @@ const (
 
 // Save writes config.json and model.safetensors into dir (created if needed), each atomically.
 func (m *Model) Save(dir string) error {
-	cfg, err := MarshalConfig(m.Config)
-	if err != nil {
-		return fmt.Errorf("seq2seq: %w", err)
-	}
-	if err := hf.SaveFolder(dir, cfg, &m.Params); err != nil {
-		return fmt.Errorf("seq2seq: %w", err)
-	}
-	return nil
+	return hf.SaveModel(dir, "seq2seq", m.Config, MarshalConfig, &m.Params)
 }
 
 // Load reads a model folder written by Save: every parameter must be present with the shape
 // the config gives, and nothing else.
 func Load(dir string) (*Model, error) {
-	path := filepath.Join(dir, ConfigFile)
-	data, err := hf.ReadConfig(path)
+	cfg, _, err := hf.ReadModelConfig(dir, "seq2seq", ParseConfig)
 	if err != nil {
-		return nil, fmt.Errorf("seq2seq: %w", err)
-	}
-	cfg, err := ParseConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	m, err := build(cfg)
 	if err != nil {
 		return nil, err
 	}
-	files, err := hf.OpenWeights(dir)
-	if err != nil {
-		return nil, fmt.Errorf("seq2seq: %w", err)
-	}
-	defer hf.CloseAll(files)
-	if err := hf.LoadFrom(files, &m.Params, func(name string) (string, bool) { return name, true }); err != nil {
-		return nil, fmt.Errorf("seq2seq: %w", err)
+	keep := func(name string) (string, bool) { return name, true }
+	if err := hf.LoadModelWeights(dir, "seq2seq", &m.Params, keep, nil); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

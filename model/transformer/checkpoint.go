@@ -4,7 +4,6 @@ package transformer
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/hf/safetensors"
@@ -21,37 +20,20 @@ const (
 // Tied tensors are stored once under their owner's name (model.shared.weight) and the fixed
 // positions not at all, as transformers saves MarianMTModel; transformers loads the folder.
 func (m *Model) Save(dir string) error {
-	cfg, err := MarshalConfig(m.Config)
-	if err != nil {
-		return fmt.Errorf("transformer: %w", err)
-	}
-	if err := hf.SaveFolder(dir, cfg, &m.Params); err != nil {
-		return fmt.Errorf("transformer: %w", err)
-	}
-	return nil
+	return hf.SaveModel(dir, "transformer", m.Config, MarshalConfig, &m.Params)
 }
 
 // Load reads a model folder in HuggingFace's Marian layout: config.json and model.safetensors
 // (or its shards).
 func Load(dir string) (*Model, error) {
-	path := filepath.Join(dir, ConfigFile)
-	data, err := hf.ReadConfig(path)
+	cfg, _, err := hf.ReadModelConfig(dir, "transformer", ParseConfig)
 	if err != nil {
-		return nil, fmt.Errorf("transformer: %w", err)
-	}
-	cfg, err := ParseConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	m, err := build(cfg)
 	if err != nil {
 		return nil, err
 	}
-	files, err := hf.OpenWeights(dir)
-	if err != nil {
-		return nil, fmt.Errorf("transformer: %w", err)
-	}
-	defer hf.CloseAll(files)
 	aliases := m.aliases()
 	rename := func(name string) (string, bool) {
 		if _, ok := aliases[name]; ok {
@@ -59,15 +41,18 @@ func Load(dir string) (*Model, error) {
 		}
 		return name, true
 	}
-	if err := hf.LoadFrom(files, &m.Params, rename); err != nil {
-		return nil, fmt.Errorf("transformer: %w", err)
-	}
-	for name, want := range aliases {
-		if f, ok := hf.Find(files, name); ok {
-			if err := checkAlias(f, name, want); err != nil {
-				return nil, err
+	checkAliases := func(files []*safetensors.File) error {
+		for name, want := range aliases {
+			if f, ok := hf.Find(files, name); ok {
+				if err := checkAlias(f, name, want); err != nil {
+					return err
+				}
 			}
 		}
+		return nil
+	}
+	if err := hf.LoadModelWeights(dir, "transformer", &m.Params, rename, checkAliases); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
