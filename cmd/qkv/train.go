@@ -174,12 +174,8 @@ func runTrain(cmd *cobra.Command, o *trainOptions) error {
 		return err
 	}
 	if !resume {
-		err := train.CheckNewRunDir(runDir)
-		if _, serr := os.Stat(filepath.Join(runDir, checkpoint.RunFile)); err == nil && serr == nil {
-			err = fmt.Errorf("%s already holds a training run (%s)", runDir, checkpoint.RunFile)
-		}
-		if err != nil {
-			return fmt.Errorf("--out: %w; continue it with --resume %s, or choose another --out", err, runDir)
+		if err := checkNewTrainOut(runDir); err != nil {
+			return err
 		}
 	}
 	if isTranslationArch(o.Arch) {
@@ -574,4 +570,17 @@ func humanCount(v float64) string {
 		return fmt.Sprintf("%.1fk", v/1e3)
 	}
 	return fmt.Sprintf("%.0f", v)
+}
+
+// checkNewTrainOut checks that --out names a folder a new training run may
+// be written to: one that holds no metrics, checkpoints or run.json.
+func checkNewTrainOut(runDir string) error {
+	err := train.CheckNewRunDir(runDir)
+	if _, serr := os.Stat(filepath.Join(runDir, checkpoint.RunFile)); err == nil && serr == nil {
+		err = fmt.Errorf("%s already holds a training run (%s)", runDir, checkpoint.RunFile)
+	}
+	if err != nil {
+		return fmt.Errorf("--out: %w; continue it with --resume %s, or choose another --out", err, runDir)
+	}
+	return nil
 }
