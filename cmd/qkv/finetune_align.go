@@ -112,28 +112,20 @@ checkpoint; --resume OUT continues exactly.`
   qkv finetune --method rm --model runs/sft --train ../shared/data/hh-rlhf-harmless-test/test.jsonl.gz --out runs/rm
   qkv finetune --method dpo --model runs/sft --train pairs.jsonl --beta 0.1 --out runs/dpo
   qkv finetune --method ppo --model runs/sft --train builtin:arith --reward builtin:arith --out runs/ppo`
-	inner := cmd.RunE
-	cmd.RunE = func(c *cobra.Command, args []string) error {
+	runInstead(cmd, func(c *cobra.Command) bool {
 		method := o.Method
 		if resume, _ := c.Flags().GetString("resume"); resume != "" && method == "" {
 			method = savedMethod(resume)
 		}
-		if method == "" {
-			return inner(c, args)
-		}
-		return runAlign(c, o)
-	}
+		return method != ""
+	}, func(c *cobra.Command) error { return runAlign(c, o) })
 	return cmd
 }
 
 // savedMethod is the method align.json of a run names ("" when it has none).
 func savedMethod(run string) string {
-	b, err := fileutil.ReadFile(filepath.Join(run, alignFile), fileutil.SmallFileLimit, "a run's options")
-	if err != nil {
-		return ""
-	}
 	var o alignOptions
-	if json.Unmarshal(b, &o) != nil {
+	if !readRunOptions(filepath.Join(run, alignFile), &o) {
 		return ""
 	}
 	return o.Method

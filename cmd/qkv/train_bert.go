@@ -106,30 +106,40 @@ bert-base-uncased), --preset tiny, mini (default), small or base, and --max-seq-
 Fine-tune the result with qkv finetune.`
 	cmd.Example += `
   qkv train --arch bert --tokenizer bert-base-uncased --data corpus.txt --preset mini --max-seq-length 64`
-	inner := cmd.RunE
-	cmd.RunE = func(c *cobra.Command, args []string) error {
+	runInstead(cmd, func(c *cobra.Command) bool {
 		arch, _ := c.Flags().GetString("arch")
 		if resume, _ := c.Flags().GetString("resume"); resume != "" {
 			arch = savedArch(resume)
 		}
-		if arch == "bert" {
-			return runTrainBert(c, bf)
+		return arch == "bert"
+	}, func(c *cobra.Command) error { return runTrainBert(c, bf) })
+	return cmd
+}
+
+// runInstead has cmd run alt in place of its own RunE when pick says so.
+func runInstead(cmd *cobra.Command, pick func(c *cobra.Command) bool, alt func(c *cobra.Command) error) {
+	inner := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if pick(c) {
+			return alt(c)
 		}
 		return inner(c, args)
 	}
-	return cmd
+}
+
+// readRunOptions decodes the JSON options file a run saved at path into v, reporting whether
+// it could be read and decoded.
+func readRunOptions(path string, v any) bool {
+	b, err := fileutil.ReadFile(path, fileutil.SmallFileLimit, "a run's options")
+	return err == nil && json.Unmarshal(b, v) == nil
 }
 
 // savedArch is the arch run.json of a run names ("" when it cannot be read).
 func savedArch(run string) string {
-	b, err := fileutil.ReadFile(filepath.Join(run, checkpoint.RunFile), fileutil.SmallFileLimit, "a run's options")
-	if err != nil {
-		return ""
-	}
 	var o struct {
 		Arch string `json:"arch"`
 	}
-	if json.Unmarshal(b, &o) != nil {
+	if !readRunOptions(filepath.Join(run, checkpoint.RunFile), &o) {
 		return ""
 	}
 	return o.Arch
@@ -309,12 +319,8 @@ func runTrainBert(cmd *cobra.Command, bf *bertFlags) error {
 		return err
 	}
 	if !resume {
-		err := train.CheckNewRunDir(runDir)
-		if _, serr := os.Stat(filepath.Join(runDir, checkpoint.RunFile)); err == nil && serr == nil {
-			err = fmt.Errorf("%s already holds a training run (%s)", runDir, checkpoint.RunFile)
-		}
-		if err != nil {
-			return fmt.Errorf("--out: %w; continue it with --resume %s, or choose another --out", err, runDir)
+		if err := checkNewTrainOut(runDir); err != nil {
+			return err
 		}
 	}
 	if n, _ := f.GetInt("threads"); n > 0 {
