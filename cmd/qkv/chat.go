@@ -23,16 +23,12 @@ import (
 )
 
 type chatOptions struct {
-	model       string
-	template    string
-	system      string
-	maxTokens   int
-	temperature float64
-	topK        int
-	topP        float64
-	repPenalty  float64
-	seed        uint64
-	threads     int
+	model     string
+	template  string
+	system    string
+	maxTokens int
+	samplingFlags
+	threads int
 }
 
 func newChatCmd() *cobra.Command {
@@ -60,11 +56,7 @@ written.`,
 	f.StringVar(&o.template, "template", "", "a Jinja chat template file (default: the model's)")
 	f.StringVar(&o.system, "system", "", "system message")
 	f.IntVar(&o.maxTokens, "max-tokens", 256, "most tokens per reply")
-	f.Float64Var(&o.temperature, "temperature", 0.7, "sampling temperature (0: greedy)")
-	f.IntVar(&o.topK, "top-k", 0, "sample from the k most likely tokens only (0: all)")
-	f.Float64Var(&o.topP, "top-p", 1, "sample from the smallest set of tokens whose probability reaches p (1: all)")
-	f.Float64Var(&o.repPenalty, "repetition-penalty", 1, "divide the logits of tokens already in the text by this (1: off)")
-	f.Uint64Var(&o.seed, "seed", 0, "random seed (default: different every run)")
+	o.samplingFlags.register(f, 0.7)
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (default: all cores)")
 	cmd.MarkFlagRequired("model")
 	return cmd
@@ -91,7 +83,7 @@ func runChat(cmd *cobra.Command, o *chatOptions) error {
 	if !cmd.Flags().Changed("seed") {
 		o.seed = uint64(time.Now().UnixNano())
 	}
-	s, err := sample.New(sample.Options{Temperature: o.temperature, TopK: o.topK, TopP: o.topP, RepetitionPenalty: o.repPenalty, Seed: o.seed})
+	s, err := sample.New(o.sampleOptions())
 	if err != nil {
 		return err
 	}

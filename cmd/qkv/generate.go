@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/internal/sysmem"
@@ -28,19 +29,15 @@ import (
 )
 
 type generateOptions struct {
-	model       string
-	maxTokens   int
-	temperature float64
-	topK        int
-	topP        float64
-	repPenalty  float64
-	seed        uint64
-	stop        []string
-	threads     int
-	weights     string
-	regex       string   // constrain the output to this regular expression
-	jsonSchema  string   // constrain the output to instances of this JSON Schema file
-	choices     []string // constrain the output to one of these
+	model     string
+	maxTokens int
+	samplingFlags
+	stop       []string
+	threads    int
+	weights    string
+	regex      string   // constrain the output to this regular expression
+	jsonSchema string   // constrain the output to instances of this JSON Schema file
+	choices    []string // constrain the output to one of these
 }
 
 func newGenerateCmd() *cobra.Command {
@@ -64,11 +61,7 @@ after top-k and top-p filtering, from a source seeded by --seed.`,
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model folder, training run, or Hub id ORG/NAME (required)")
 	f.IntVar(&o.maxTokens, "max-tokens", 200, "most tokens to generate")
-	f.Float64Var(&o.temperature, "temperature", 0.8, "sampling temperature (0: greedy)")
-	f.IntVar(&o.topK, "top-k", 0, "sample from the k most likely tokens only (0: all)")
-	f.Float64Var(&o.topP, "top-p", 1, "sample from the smallest set of tokens whose probability reaches p (1: all)")
-	f.Float64Var(&o.repPenalty, "repetition-penalty", 1, "divide the logits of tokens already in the text by this (1: off)")
-	f.Uint64Var(&o.seed, "seed", 0, "random seed (default: different every run)")
+	o.samplingFlags.register(f, 0.8)
 	f.StringArrayVar(&o.stop, "stop", nil, "stop when this text is generated (repeatable; \\n and \\t are understood)")
 	f.StringVar(&o.regex, "regex", "", "constrain the output to match this regular expression (see qkv reason; top-k and repetition penalty are not applied)")
 	f.StringVar(&o.jsonSchema, "json-schema", "", "constrain the output to a JSON instance of the schema in this file")
@@ -111,7 +104,7 @@ func runGenerate(cmd *cobra.Command, o *generateOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := sample.Options{Temperature: o.temperature, TopK: o.topK, TopP: o.topP, RepetitionPenalty: o.repPenalty, Seed: o.seed}
+	opts := o.sampleOptions()
 	s, err := sample.New(opts)
 	if err != nil {
 		return err
@@ -351,4 +344,28 @@ func generateConstrained(ctx context.Context, st *streamer, m *gpt.Model, tok to
 	}
 	st.writeString(r.Completions[0].Text)
 	return nil
+}
+
+// samplingFlags are the flags that choose how the next token is sampled.
+type samplingFlags struct {
+	temperature float64
+	topK        int
+	topP        float64
+	repPenalty  float64
+	seed        uint64
+}
+
+// register adds --temperature (defaulting to temperature), --top-k, --top-p,
+// --repetition-penalty and --seed to f.
+func (s *samplingFlags) register(f *pflag.FlagSet, temperature float64) {
+	f.Float64Var(&s.temperature, "temperature", temperature, "sampling temperature (0: greedy)")
+	f.IntVar(&s.topK, "top-k", 0, "sample from the k most likely tokens only (0: all)")
+	f.Float64Var(&s.topP, "top-p", 1, "sample from the smallest set of tokens whose probability reaches p (1: all)")
+	f.Float64Var(&s.repPenalty, "repetition-penalty", 1, "divide the logits of tokens already in the text by this (1: off)")
+	f.Uint64Var(&s.seed, "seed", 0, "random seed (default: different every run)")
+}
+
+// sampleOptions are the sampler's options the flags give.
+func (s *samplingFlags) sampleOptions() sample.Options {
+	return sample.Options{Temperature: s.temperature, TopK: s.topK, TopP: s.topP, RepetitionPenalty: s.repPenalty, Seed: s.seed}
 }
