@@ -53,22 +53,7 @@ func tinyBERTFolder(t *testing.T) string {
 
 func tinyGPTFolder(t *testing.T) string {
 	t.Helper()
-	tok, err := tokenizer.NewChar("the cat sat on a mat\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := gpt.New(gpt.Config{VocabSize: tok.VocabSize(), NPositions: 32, NEmbd: 16, NLayer: 1, NHead: 2, LayerNormEpsilon: 1e-5, Activation: "gelu"}, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := m.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := tok.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return tinyGPT(t, "the cat sat on a mat\n", gpt.Config{NPositions: 32, NEmbd: 16, NLayer: 1, NHead: 2, LayerNormEpsilon: 1e-5, Activation: "gelu"}, 7)
 }
 
 type embedLine struct {

@@ -15,11 +15,19 @@ import (
 // folder and returns it.
 func tinyBase(t *testing.T, chars string) string {
 	t.Helper()
+	return tinyGPT(t, chars, gpt.Config{NPositions: 64, NEmbd: 16, NLayer: 1, NHead: 2, LayerNormEpsilon: 1e-5, Activation: "gelu_new"}, 1)
+}
+
+// tinyGPT saves a random GPT of shape cfg (its VocabSize set from the tokenizer) with a
+// character tokenizer over chars into a folder and returns it.
+func tinyGPT(t *testing.T, chars string, cfg gpt.Config, seed uint64) string {
+	t.Helper()
 	tok, err := tokenizer.NewChar(chars)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := gpt.New(gpt.Config{VocabSize: tok.VocabSize(), NPositions: 64, NEmbd: 16, NLayer: 1, NHead: 2, LayerNormEpsilon: 1e-5, Activation: "gelu_new"}, 1)
+	cfg.VocabSize = tok.VocabSize()
+	m, err := gpt.New(cfg, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
