@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/tensor"
 )
 
@@ -32,13 +33,7 @@ func gradCheck(t *testing.T, name string, shapes [][]int, scale float64, seed ui
 		d := v.Value.Data()
 		grad := v.Grad().Data()
 		for j := range d {
-			old := d[j]
-			d[j] = old + h
-			up := eval()
-			d[j] = old - h
-			down := eval()
-			d[j] = old
-			num := (up - down) / (2 * h)
+			num := testenv.CentralDifference(d, j, h, eval)
 			if diff := math.Abs(num - float64(grad[j])); diff > 2e-3+2e-2*math.Abs(num) {
 				t.Errorf("%s: input %d element %d: analytic %.5f, numeric %.5f", name, i, j, grad[j], num)
 			}

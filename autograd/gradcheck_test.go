@@ -1,9 +1,9 @@
 package autograd
 
 import (
-	"math"
 	"testing"
 
+	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/tensor"
 )
 
@@ -138,20 +138,7 @@ func checkGradients(t *testing.T, c gradCase) {
 		if grad == nil {
 			t.Fatalf("input %d received no gradient", pi)
 		}
-		d := p.Value.Data()
-		an := grad.Data()
-		var maxAbs, maxErr float64
-		for j := range d {
-			orig := d[j]
-			d[j] = orig + h
-			lp := loss()
-			d[j] = orig - h
-			lm := loss()
-			d[j] = orig
-			num := (lp - lm) / (2 * h)
-			maxAbs = max(maxAbs, math.Abs(num))
-			maxErr = max(maxErr, math.Abs(num-float64(an[j])))
-		}
+		maxErr, maxAbs := testenv.GradientError(p.Value.Data(), grad.Data(), h, loss)
 		if maxErr > 2e-3*max(1, maxAbs) {
 			t.Errorf("input %d %v: max |numeric - analytic| = %.3g (max |grad| %.3g)", pi, p.Shape(), maxErr, maxAbs)
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/tensor"
 )
 
@@ -125,13 +126,7 @@ func TestRNNAttentionGradients(t *testing.T) {
 		for vi, v := range vars {
 			d, an := v.Value.Data(), v.Grad().Data()
 			for j := range d {
-				orig := d[j]
-				d[j] = orig + 1e-2
-				lp := float64(loss().Value.Item())
-				d[j] = orig - 1e-2
-				lm := float64(loss().Value.Item())
-				d[j] = orig
-				if num := (lp - lm) / 2e-2; math.Abs(num-float64(an[j])) > 2e-3*max(1, math.Abs(num)) {
+				if num := testenv.CentralDifference(d, j, 1e-2, func() float64 { return float64(loss().Value.Item()) }); math.Abs(num-float64(an[j])) > 2e-3*max(1, math.Abs(num)) {
 					t.Fatalf("%v: input %d element %d: numeric %g, analytic %g", score, vi, j, num, an[j])
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/tensor"
 )
 
@@ -90,19 +91,7 @@ func TestTransformerLayerGradients(t *testing.T) {
 				if v.Grad() == nil {
 					t.Fatalf("%s received no gradient", name)
 				}
-				d, an := v.Value.Data(), v.Grad().Data()
-				var maxAbs, maxErr float64
-				for j := range d {
-					orig := d[j]
-					d[j] = orig + h
-					lp := loss()
-					d[j] = orig - h
-					lm := loss()
-					d[j] = orig
-					num := (lp - lm) / (2 * h)
-					maxAbs = max(maxAbs, math.Abs(num))
-					maxErr = max(maxErr, math.Abs(num-float64(an[j])))
-				}
+				maxErr, maxAbs := testenv.GradientError(v.Value.Data(), v.Grad().Data(), h, loss)
 				if maxErr > 3e-3*max(1, maxAbs) {
 					t.Errorf("%s: max |numeric − analytic| = %.3g (max |grad| %.3g)", name, maxErr, maxAbs)
 				}

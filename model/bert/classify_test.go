@@ -144,13 +144,7 @@ func TestClassifierGradient(t *testing.T) {
 	}
 	const h = 1e-2
 	for _, i := range []int{0, 7, 33, len(w) - 1} {
-		old := w[i]
-		w[i] = old + h
-		up := lossAt()
-		w[i] = old - h
-		down := lossAt()
-		w[i] = old
-		fd := (up - down) / (2 * h)
+		fd := testenv.CentralDifference(w, i, h, lossAt)
 		if d := math.Abs(fd - float64(grad[i])); d > 1e-3+1e-2*math.Abs(fd) {
 			t.Errorf("pooler weight %d: gradient %.6g, finite differences %.6g", i, grad[i], fd)
 		}

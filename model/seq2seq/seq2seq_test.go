@@ -75,13 +75,7 @@ func TestLossGradients(t *testing.T) {
 			for range 3 {
 				j := rng.IntN(len(d))
 				an := float64(p.Var.Grad().Data()[j])
-				orig := d[j]
-				d[j] = orig + 1e-2
-				lp := loss()
-				d[j] = orig - 1e-2
-				lm := loss()
-				d[j] = orig
-				if num := (lp - lm) / 2e-2; math.Abs(num-an) > 2e-3*max(1, math.Abs(num)) {
+				if num := testenv.CentralDifference(d, j, 1e-2, loss); math.Abs(num-an) > 2e-3*max(1, math.Abs(num)) {
 					t.Fatalf("%s/%s: %s[%d]: numeric %g, analytic %g", cfg.Cell, cfg.Attention, p.Name, j, num, an)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/tensor"
 )
 
@@ -46,15 +47,10 @@ func TestModelGradients(t *testing.T) {
 						j = (b.InputIDs[rng.IntN(len(b.InputIDs))]*m.Config.DModel + rng.IntN(m.Config.DModel)) % len(d) // a row in use
 					}
 					const h = 1e-2
-					orig := d[j]
-					d[j] = orig + h
-					g.Reset()
-					lp := float64(loss(g).Value.Item())
-					d[j] = orig - h
-					g.Reset()
-					lm := float64(loss(g).Value.Item())
-					d[j] = orig
-					num := (lp - lm) / (2 * h)
+					num := testenv.CentralDifference(d, j, h, func() float64 {
+						g.Reset()
+						return float64(loss(g).Value.Item())
+					})
 					if err := math.Abs(num - float64(an[j])); err > 1e-2*max(maxAbs, 1e-2) {
 						t.Errorf("%s[%d]: numeric %.5g, analytic %.5g", p.Name, j, num, an[j])
 					}
