@@ -39,14 +39,9 @@ func LoadForInference(dir string, format tensor.WeightFormat) (*Model, error) {
 
 // load reads a model folder (see Load and LoadForInference).
 func load(dir string, format tensor.WeightFormat) (*Model, error) {
-	configPath := filepath.Join(dir, ConfigFile)
-	data, err := hf.ReadConfig(configPath)
+	cfg, configPath, err := hf.ReadModelConfig(dir, "gpt", ParseConfig)
 	if err != nil {
-		return nil, fmt.Errorf("gpt: %w", err)
-	}
-	cfg, err := ParseConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", configPath, err)
+		return nil, err
 	}
 	files, err := hf.OpenWeights(dir)
 	if err != nil {
