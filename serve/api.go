@@ -23,10 +23,12 @@ type samplingParams struct {
 	FrequencyPenalty *float64           `json:"frequency_penalty"`
 	LogitBias        map[string]float64 `json:"logit_bias"`
 	Stream           bool               `json:"stream"`
-	StreamOptions    *struct {
-		IncludeUsage bool `json:"include_usage"`
-	} `json:"stream_options"`
-	User string `json:"user"`
+	StreamOptions    *streamOptions     `json:"stream_options"`
+	User             string             `json:"user"`
+}
+
+type streamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
 }
 
 type completionRequest struct {
@@ -69,15 +71,23 @@ type usage struct {
 
 // Completions (legacy).
 
-type completionResponse struct {
-	ID                string             `json:"id"`
-	Object            string             `json:"object"` // "text_completion"
-	Created           int64              `json:"created"`
-	Model             string             `json:"model"`
-	SystemFingerprint string             `json:"system_fingerprint"`
-	Choices           []completionChoice `json:"choices"`
-	Usage             *usage             `json:"usage,omitempty"`
+// responseHead is what every completions and chat completions response (or chunk) opens with.
+type responseHead struct {
+	ID                string `json:"id"`
+	Object            string `json:"object"` // "text_completion", "chat.completion" or "chat.completion.chunk"
+	Created           int64  `json:"created"`
+	Model             string `json:"model"`
+	SystemFingerprint string `json:"system_fingerprint"`
 }
+
+// response is a completions or chat completions response, or one chunk of a stream.
+type response[C any] struct {
+	responseHead
+	Choices []C    `json:"choices"`
+	Usage   *usage `json:"usage,omitempty"`
+}
+
+type completionResponse = response[completionChoice]
 
 type completionChoice struct {
 	Text         string              `json:"text"`
@@ -96,15 +106,7 @@ type completionLogprobs struct {
 
 // Chat completions.
 
-type chatResponse struct {
-	ID                string       `json:"id"`
-	Object            string       `json:"object"` // "chat.completion" or "chat.completion.chunk"
-	Created           int64        `json:"created"`
-	Model             string       `json:"model"`
-	SystemFingerprint string       `json:"system_fingerprint"`
-	Choices           []chatChoice `json:"choices"`
-	Usage             *usage       `json:"usage,omitempty"`
-}
+type chatResponse = response[chatChoice]
 
 type chatChoice struct {
 	Index        int           `json:"index"`

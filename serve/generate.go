@@ -16,13 +16,10 @@ import (
 
 // job is one validated generation request: prompts × n choices.
 type job struct {
-	m         *Model
-	prompts   [][]int
-	n         int
-	maxTokens []int // per prompt
-	reqs      []*genRequest
-	events    chan genEvent
-	logprobs  int
+	m      *Model
+	prompt int // prompt tokens, all prompts together
+	reqs   []*genRequest
+	events chan genEvent
 }
 
 // genOptions are the validated sampling fields of a request.
@@ -114,12 +111,13 @@ func (m *Model) checkSampling(p *samplingParams, maxTokens *int) (genOptions, er
 	return o, nil
 }
 
-// newJob checks the prompts against the context and vocabulary and builds the sequences:
-// prompt i's choice j has index i·n + j and seed seed + index.
-func (m *Model) newJob(ctx context.Context, prompts [][]int, o genOptions, param string, defaultMax int) (*job, error) {
+// startJob checks the prompts against the context and vocabulary, builds the sequences
+// (prompt i's choice j has index i·n + j and seed seed + index) and queues them.
+func (m *Model) startJob(ctx context.Context, prompts [][]int, o genOptions, param string, defaultMax int) (*job, error) {
 	ctxLen := m.gpt.Config.NPositions
 	V := m.gpt.Config.VocabSize
-	j := &job{m: m, prompts: prompts, n: o.n, logprobs: o.logprobs}
+	j := &job{m: m}
+	maxTokens := make([]int, len(prompts)) // per prompt
 	total := 0
 	for i, p := range prompts {
 		if len(p) == 0 {
@@ -130,6 +128,7 @@ func (m *Model) newJob(ctx context.Context, prompts [][]int, o genOptions, param
 			p = []int{*eos}
 			prompts[i] = p
 		}
+		j.prompt += len(p)
 		for k, id := range p {
 			if id < 0 || id >= V {
 				return nil, invalid(param, "token %d at position %d is not a token id of this model (0..%d)", id, k, V-1)
@@ -150,7 +149,7 @@ func (m *Model) newJob(ctx context.Context, prompts [][]int, o genOptions, param
 			return nil, &apiError{Status: http.StatusBadRequest, Type: "invalid_request_error", Param: strp(param), Code: strp("context_length_exceeded"),
 				Message: fmt.Sprintf("this model's maximum context length is %d tokens and the prompt has %d, which leaves no room for a completion; shorten the prompt", ctxLen, len(p))}
 		}
-		j.maxTokens = append(j.maxTokens, mt)
+		maxTokens[i] = mt
 		total += o.n * (mt + 2)
 	}
 	if len(prompts)*o.n > m.sched.maxBatch*4 && len(prompts)*o.n > cap(m.sched.queue) {
@@ -165,12 +164,15 @@ func (m *Model) newJob(ctx context.Context, prompts [][]int, o genOptions, param
 			if err != nil {
 				return nil, invalid("temperature", "%v", err)
 			}
-			j.reqs = append(j.reqs, &genRequest{ctx: ctx, index: i*o.n + c, prompt: p, maxTokens: j.maxTokens[i], sampler: smp,
+			j.reqs = append(j.reqs, &genRequest{ctx: ctx, index: i*o.n + c, prompt: p, maxTokens: maxTokens[i], sampler: smp,
 				presence: o.presence, frequency: o.frequency, bias: o.bias, stops: o.stops, logprobs: o.logprobs, events: j.events})
 			if o.format != nil {
 				j.reqs[len(j.reqs)-1].format = o.format.NewState()
 			}
 		}
+	}
+	if err := j.start(); err != nil {
+		return nil, err
 	}
 	return j, nil
 }
@@ -193,31 +195,45 @@ type choiceResult struct {
 	finish string
 }
 
-// collect waits for every choice to finish. An error ends the job (cancelling the others
-// through ctx is the caller's).
-func (j *job) collect(ctx context.Context) ([]choiceResult, int, error) {
-	res := make([]choiceResult, len(j.reqs))
+// drain calls each for every event until every choice has finished and returns the usage.
+// It ends early with ctx's error or the first decoding error.
+func (j *job) drain(ctx context.Context, each func(genEvent)) (usage, error) {
 	left, completion := len(j.reqs), 0
 	for left > 0 {
 		var ev genEvent
 		select {
 		case ev = <-j.events:
 		case <-ctx.Done():
-			return nil, 0, ctx.Err()
+			return usage{}, ctx.Err()
 		}
 		if ev.err != nil {
-			return nil, 0, genError(ev.err)
+			return usage{}, genError(ev.err)
 		}
+		completion++
+		if ev.finish != "" {
+			left--
+		}
+		each(ev)
+	}
+	return usage{PromptTokens: j.prompt, CompletionTokens: completion, TotalTokens: j.prompt + completion}, nil
+}
+
+// collect waits for every choice to finish. An error ends the job (cancelling the others
+// through ctx is the caller's).
+func (j *job) collect(ctx context.Context) ([]choiceResult, usage, error) {
+	res := make([]choiceResult, len(j.reqs))
+	u, err := j.drain(ctx, func(ev genEvent) {
 		r := &res[ev.index]
 		r.text += ev.text
 		r.tokens = append(r.tokens, ev)
-		completion++
 		if ev.finish != "" {
 			r.finish = ev.finish
-			left--
 		}
+	})
+	if err != nil {
+		return nil, usage{}, err
 	}
-	return res, completion, nil
+	return res, u, nil
 }
 
 // genError turns a decoding loop's error into the API's.
@@ -226,12 +242,4 @@ func genError(err error) error {
 		return overloaded(5, "the server is shutting down")
 	}
 	return err
-}
-
-func (j *job) promptTokens() int {
-	n := 0
-	for _, p := range j.prompts {
-		n += len(p)
-	}
-	return n
 }

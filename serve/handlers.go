@@ -67,19 +67,25 @@ func (s *sse) fail(err error) {
 	s.data(map[string]any{"error": e})
 }
 
+// generator reads req from r's body and finds the model it names, which must generate text.
+func (s *Server) generator(r *http.Request, req modelRequest) (*Model, error) {
+	m, err := s.decodeModel(r, req)
+	if err != nil {
+		return nil, err
+	}
+	if !m.generates() {
+		return nil, invalid("model", "the model %s (%s) does not generate text; use it with /v1/embeddings", m.Name, m.m.Type())
+	}
+	return m, nil
+}
+
 // ---- /v1/completions ----
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 	var req completionRequest
-	if err := decodeBody(r, &req); err != nil {
-		return err
-	}
-	m, err := s.model(req.Model)
+	m, err := s.generator(r, &req)
 	if err != nil {
 		return err
-	}
-	if !m.generates() {
-		return invalid("model", "the model %s (%s) does not generate text; use it with /v1/embeddings", m.Name, m.m.Type())
 	}
 	prompt, err := parseTextOrTokens(req.Prompt, "prompt")
 	if err != nil {
@@ -108,19 +114,15 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 		prompts = append(prompts, m.tok.Encode(t))
 	}
 	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()                                    // a finished or failed request takes its sequences out of the batch
-	j, err := m.newJob(ctx, prompts, o, "prompt", 16) // OpenAI's default max_tokens for completions
+	defer cancel()                                      // a finished or failed request takes its sequences out of the batch
+	j, err := m.startJob(ctx, prompts, o, "prompt", 16) // OpenAI's default max_tokens for completions
 	if err != nil {
 		return err
 	}
-	if err := j.start(); err != nil {
-		return err
-	}
-	id, created := newID("cmpl-"), now()
+	head := responseHead{ID: newID("cmpl-"), Object: "text_completion", Created: now(), Model: m.Name, SystemFingerprint: fingerprint}
 	if req.Stream {
-		st := newSSE(w)
 		offsets := make([]int, len(j.reqs))
-		err := j.stream(ctx, func(ev genEvent) {
+		stream(ctx, w, j, req.StreamOptions, head, nil, func(ev genEvent) []completionChoice {
 			c := completionChoice{Text: ev.text, Index: ev.index}
 			if ev.logprob != nil {
 				c.Logprobs = m.legacyLogprobs([]genEvent{ev}, offsets[ev.index])
@@ -129,24 +131,15 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 			if ev.finish != "" {
 				c.FinishReason = strp(ev.finish)
 			}
-			st.data(completionResponse{ID: id, Object: "text_completion", Created: created, Model: m.Name, SystemFingerprint: fingerprint, Choices: []completionChoice{c}})
-		}, func(completion int) {
-			if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-				u := j.usage(completion)
-				st.data(completionResponse{ID: id, Object: "text_completion", Created: created, Model: m.Name, SystemFingerprint: fingerprint, Choices: []completionChoice{}, Usage: &u})
-			}
+			return []completionChoice{c}
 		})
-		if err != nil {
-			st.fail(err)
-		}
-		st.raw([]byte("[DONE]"))
 		return nil
 	}
-	res, completion, err := j.collect(ctx)
+	res, u, err := j.collect(ctx)
 	if err != nil {
 		return err
 	}
-	resp := completionResponse{ID: id, Object: "text_completion", Created: created, Model: m.Name, SystemFingerprint: fingerprint}
+	resp := completionResponse{responseHead: head, Usage: &u}
 	for i, c := range res {
 		ch := completionChoice{Text: c.text, Index: i, FinishReason: strp(c.finish)}
 		if o.logprobs >= 0 {
@@ -154,42 +147,32 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 		}
 		resp.Choices = append(resp.Choices, ch)
 	}
-	u := j.usage(completion)
-	resp.Usage = &u
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
-func (j *job) usage(completion int) usage {
-	p := j.promptTokens()
-	return usage{PromptTokens: p, CompletionTokens: completion, TotalTokens: p + completion}
-}
-
-// stream calls each for every event as it arrives and end once all choices are done (with
-// the number of completion tokens). A client that goes away ends it quietly.
-func (j *job) stream(ctx context.Context, each func(genEvent), end func(completion int)) error {
-	left, completion := len(j.reqs), 0
-	for left > 0 {
-		var ev genEvent
-		select {
-		case ev = <-j.events:
-		case <-ctx.Done():
-			return nil
+// stream sends a started job as server-sent events, one chunk (head and one choice) for
+// each of first and then for each choice that each makes of an event; then, when opts
+// asks for it, a chunk with the usage and no choices; then [DONE]. An error after the
+// stream began is sent as an error event; a client that goes away ends it quietly.
+func stream[C any](ctx context.Context, w http.ResponseWriter, j *job, opts *streamOptions, head responseHead, first []C, each func(genEvent) []C) {
+	st := newSSE(w)
+	send := func(cs []C) {
+		for _, c := range cs {
+			st.data(response[C]{responseHead: head, Choices: []C{c}})
 		}
-		if ev.err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return genError(ev.err)
-		}
-		completion++
-		if ev.finish != "" {
-			left--
-		}
-		each(ev)
 	}
-	end(completion)
-	return nil
+	send(first)
+	u, err := j.drain(ctx, func(ev genEvent) { send(each(ev)) })
+	switch {
+	case err == nil:
+		if opts != nil && opts.IncludeUsage {
+			st.data(response[C]{responseHead: head, Choices: []C{}, Usage: &u})
+		}
+	case ctx.Err() == nil:
+		st.fail(err)
+	}
+	st.raw([]byte("[DONE]"))
 }
 
 // tokenText is how a token is shown in logprobs: its text, and its bytes.
@@ -234,15 +217,9 @@ func (m *Model) legacyLogprobs(tokens []genEvent, offset int) *completionLogprob
 
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	var req chatRequest
-	if err := decodeBody(r, &req); err != nil {
-		return err
-	}
-	m, err := s.model(req.Model)
+	m, err := s.generator(r, &req)
 	if err != nil {
 		return err
-	}
-	if !m.generates() {
-		return invalid("model", "the model %s (%s) does not generate text; use it with /v1/embeddings", m.Name, m.m.Type())
 	}
 	if len(req.Messages) == 0 {
 		return invalid("messages", "messages must be a non-empty list")
@@ -296,52 +273,40 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	j, err := m.newJob(ctx, [][]int{m.tok.Encode(text)}, o, "messages", 0)
+	j, err := m.startJob(ctx, [][]int{m.tok.Encode(text)}, o, "messages", 0)
 	if err != nil {
 		return err
 	}
-	if err := j.start(); err != nil {
-		return err
-	}
-	id, created := newID("chatcmpl-"), now()
-	chunk := func(c chatChoice) chatResponse {
-		return chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: m.Name, SystemFingerprint: fingerprint, Choices: []chatChoice{c}}
-	}
+	head := responseHead{ID: newID("chatcmpl-"), Object: "chat.completion.chunk", Created: now(), Model: m.Name, SystemFingerprint: fingerprint}
 	if req.Stream {
-		st := newSSE(w)
 		empty := ""
-		for i := range j.reqs { // OpenAI's first chunk of each choice carries the role
-			st.data(chunk(chatChoice{Index: i, Delta: &chatOut{Role: "assistant", Content: &empty}}))
+		first := make([]chatChoice, len(j.reqs))
+		for i := range first { // OpenAI's first chunk of each choice carries the role
+			first[i] = chatChoice{Index: i, Delta: &chatOut{Role: "assistant", Content: &empty}}
 		}
-		err := j.stream(ctx, func(ev genEvent) {
+		stream(ctx, w, j, req.StreamOptions, head, first, func(ev genEvent) []chatChoice {
+			var cs []chatChoice
 			if ev.text != "" || ev.logprob != nil {
 				t := ev.text
 				c := chatChoice{Index: ev.index, Delta: &chatOut{Content: &t}}
 				if ev.logprob != nil {
 					c.Logprobs = &chatLogprobs{Content: []tokenLogprob{m.chatLogprob(ev)}, Refusal: nil}
 				}
-				st.data(chunk(c))
+				cs = append(cs, c)
 			}
 			if ev.finish != "" {
-				st.data(chunk(chatChoice{Index: ev.index, Delta: &chatOut{}, FinishReason: strp(ev.finish)}))
+				cs = append(cs, chatChoice{Index: ev.index, Delta: &chatOut{}, FinishReason: strp(ev.finish)})
 			}
-		}, func(completion int) {
-			if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-				u := j.usage(completion)
-				st.data(chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: m.Name, SystemFingerprint: fingerprint, Choices: []chatChoice{}, Usage: &u})
-			}
+			return cs
 		})
-		if err != nil {
-			st.fail(err)
-		}
-		st.raw([]byte("[DONE]"))
 		return nil
 	}
-	res, completion, err := j.collect(ctx)
+	res, u, err := j.collect(ctx)
 	if err != nil {
 		return err
 	}
-	resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: m.Name, SystemFingerprint: fingerprint}
+	resp := chatResponse{responseHead: head, Usage: &u}
+	resp.Object = "chat.completion"
 	for i, c := range res {
 		text := c.text
 		ch := chatChoice{Index: i, Message: &chatOut{Role: "assistant", Content: &text}, FinishReason: strp(c.finish)}
@@ -356,8 +321,6 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		}
 		resp.Choices = append(resp.Choices, ch)
 	}
-	u := j.usage(completion)
-	resp.Usage = &u
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

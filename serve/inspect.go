@@ -29,10 +29,7 @@ import (
 
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	var req embeddingRequest
-	if err := decodeBody(r, &req); err != nil {
-		return err
-	}
-	m, err := s.model(req.Model)
+	m, err := s.decodeModel(r, &req)
 	if err != nil {
 		return err
 	}
@@ -131,10 +128,7 @@ type attentionResponse struct {
 
 func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) error {
 	var req inspectRequest
-	if err := decodeBody(r, &req); err != nil {
-		return err
-	}
-	m, err := s.model(req.Model)
+	m, err := s.decodeModel(r, &req)
 	if err != nil {
 		return err
 	}
@@ -186,10 +180,7 @@ func (m *Model) tokenStrings(ids []int) []string {
 
 func (s *Server) attention(w http.ResponseWriter, r *http.Request) error {
 	var req inspectRequest
-	if err := decodeBody(r, &req); err != nil {
-		return err
-	}
-	m, err := s.model(req.Model)
+	m, err := s.decodeModel(r, &req)
 	if err != nil {
 		return err
 	}

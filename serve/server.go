@@ -223,6 +223,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// modelRequest is a request body that names the model it is for.
+type modelRequest interface{ modelName() string }
+
+func (p *samplingParams) modelName() string   { return p.Model }
+func (r *embeddingRequest) modelName() string { return r.Model }
+func (r *inspectRequest) modelName() string   { return r.Model }
+
+// decodeModel reads req from r's body and finds the model it names.
+func (s *Server) decodeModel(r *http.Request, req modelRequest) (*Model, error) {
+	if err := decodeBody(r, req); err != nil {
+		return nil, err
+	}
+	return s.model(req.modelName())
+}
+
 // decodeBody reads one JSON object from the request body into v.
 func decodeBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
