@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -43,8 +44,8 @@ type reasonEvalOptions struct {
 	seed, dataSeed                                             uint64
 	timeout                                                    time.Duration
 	nPropose, nEvaluate, breadth, target, numbers              int
-	steps, maxStart, maxOperand                                int
-	weighted, constrain                                        bool
+	arithFlags
+	weighted, constrain bool
 }
 
 func newReasonEvalCmd() *cobra.Command {
@@ -85,9 +86,7 @@ rerun resumes from the cache.`,
 	f.IntVar(&o.n, "n", 0, "score the first n items only (0: all)")
 	f.IntVar(&o.start, "start", -1, "first item (default 0; game24: 900)")
 	f.Uint64Var(&o.dataSeed, "data-seed", 777, "seed of the generated arith problems")
-	f.IntVar(&o.steps, "steps", 3, "arith: operations per problem")
-	f.IntVar(&o.maxStart, "max-start", 39, "arith: start amounts run from 2 to this")
-	f.IntVar(&o.maxOperand, "max-operand", 19, "arith: operands run from 1 to this")
+	o.arithFlags.register(f)
 	f.IntVar(&o.shots, "shots", 0, "few-shot examples in the prompt (gsm8k: from train.jsonl)")
 	f.IntVar(&o.maxTokens, "max-tokens", 0, "most tokens per completion (default: by task)")
 	f.Float64Var(&o.temperature, "temperature", 0.7, "sampling temperature of sc and tot")
@@ -350,9 +349,9 @@ func reasonStrategy(o *reasonEvalOptions) (reason.Strategy, error) {
 type reasonDataOptions struct {
 	task, out, evalOut                             string
 	n, rounds, target, numbers, maxNumber, heldOut int
-	steps, maxStart, maxOperand                    int
-	seed                                           uint64
-	cotShare                                       float64
+	arithFlags
+	seed     uint64
+	cotShare float64
 }
 
 func newReasonDataCmd() *cobra.Command {
@@ -376,9 +375,7 @@ qkv reason eval --task game-int.`,
 	f.StringVar(&o.out, "out", "", "training text file (required)")
 	f.StringVar(&o.evalOut, "eval-out", "", "game-int: file for the held-out puzzles")
 	f.IntVar(&o.n, "n", 60000, "arith: problems")
-	f.IntVar(&o.steps, "steps", 3, "arith: operations per problem")
-	f.IntVar(&o.maxStart, "max-start", 39, "arith: start amounts run from 2 to this")
-	f.IntVar(&o.maxOperand, "max-operand", 19, "arith: operands run from 1 to this")
+	o.arithFlags.register(f)
 	f.IntVar(&o.rounds, "rounds", 60, "game-int: passes over the puzzles")
 	f.IntVar(&o.target, "target", 10, "game-int: the number to reach")
 	f.IntVar(&o.numbers, "numbers", 3, "game-int: numbers per puzzle")
@@ -523,4 +520,16 @@ func runReasonPlot(paths []string, out, title string) error {
 	p.Legend.Top = true
 	p.Y.Min, p.Y.Max = 0, min(100, top*1.25+5)
 	return p.Save(6*vg.Inch, 4*vg.Inch, out)
+}
+
+// arithFlags shape the generated arith problems.
+type arithFlags struct {
+	steps, maxStart, maxOperand int
+}
+
+// register adds --steps, --max-start and --max-operand to f.
+func (a *arithFlags) register(f *pflag.FlagSet) {
+	f.IntVar(&a.steps, "steps", 3, "arith: operations per problem")
+	f.IntVar(&a.maxStart, "max-start", 39, "arith: start amounts run from 2 to this")
+	f.IntVar(&a.maxOperand, "max-operand", 19, "arith: operands run from 1 to this")
 }
