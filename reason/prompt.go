@@ -78,8 +78,8 @@ func (r Random) Select(question string, k int) []Example {
 
 // Nearest gives the k examples whose questions are closest to the question by an embedding's
 // cosine similarity, nearest first (ties keep pool order). Embed maps a text to a sparse vector
-// (feature → weight) and defaults to BagOfWords, which needs no model; a dense sentence
-// embedding (package embed) fits too, its dimensions named as features.
+// (feature → weight) and defaults to BagOfWords, which needs no model; ModelEmbedding gives a
+// sentence-embedding model's (package embed) instead.
 type Nearest struct {
 	Pool  []Example
 	Embed func(string) map[string]float64
