@@ -36,8 +36,6 @@ type Server struct {
 	models map[string]*Model
 	names  []string
 	mux    *http.ServeMux
-	mu     sync.Mutex
-	closed bool
 }
 
 // New returns a server for models (at least one, names unique). It starts one decoding loop
@@ -156,9 +154,6 @@ func (s *Server) cors(h http.Handler) http.Handler {
 // then they are cancelled (their streams end with an error event). Call it after
 // http.Server.Shutdown has begun, so no new request arrives.
 func (s *Server) Close(ctx context.Context) {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, m := range s.models {
 		if m.sched != nil {
