@@ -181,23 +181,10 @@ func TestConvertBERTRoundTrip(t *testing.T) {
 // export classifies as the model did.
 func TestConvertBERTClassifier(t *testing.T) {
 	vocab := []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film"}
-	m, err := bert.New(bert.Config{VocabSize: len(vocab), HiddenSize: 16, NumHiddenLayers: 1, NumAttentionHeads: 2, IntermediateSize: 32,
+	src := t.TempDir()
+	m, tok := saveTinyBERT(t, src, vocab, bert.Config{HiddenSize: 16, NumHiddenLayers: 1, NumAttentionHeads: 2, IntermediateSize: 32,
 		MaxPositionEmbeddings: 16, TypeVocabSize: 2, LayerNormEps: 1e-12, HiddenAct: "gelu", HiddenDropoutProb: 0.1,
 		Head: bert.HeadClassification, NumLabels: 2, Labels: []string{"negative", "positive"}, ClassifierDropoutProb: 0.1}, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := t.TempDir()
-	if err := m.Save(src); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := tokenizer.NewWordPiece(vocab, tokenizer.WordPieceOptions{Lowercase: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tok.Save(src); err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(t.TempDir(), "export")
 	if o, err := run(t, "", "convert", "--model", src, "--out", out); err != nil {
 		t.Fatalf("%v\n%s", err, o)

@@ -32,12 +32,21 @@ func runSplit(t *testing.T, stdin string, args ...string) (string, string, error
 func tinyBERTFolder(t *testing.T) string {
 	t.Helper()
 	vocab := []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "a", "dog", "ran"}
-	m, err := bert.New(bert.Config{VocabSize: len(vocab), HiddenSize: 16, NumHiddenLayers: 1, NumAttentionHeads: 2, IntermediateSize: 32,
+	dir := t.TempDir()
+	saveTinyBERT(t, dir, vocab, bert.Config{HiddenSize: 16, NumHiddenLayers: 1, NumAttentionHeads: 2, IntermediateSize: 32,
 		MaxPositionEmbeddings: 16, TypeVocabSize: 2, LayerNormEps: 1e-12, HiddenAct: "gelu", Head: bert.HeadNone}, 7)
+	return dir
+}
+
+// saveTinyBERT saves a random BERT of shape cfg (its VocabSize set from vocab) with a lowercasing
+// WordPiece tokenizer over vocab into dir, and returns both.
+func saveTinyBERT(t *testing.T, dir string, vocab []string, cfg bert.Config, seed uint64) (*bert.Model, *tokenizer.WordPiece) {
+	t.Helper()
+	cfg.VocabSize = len(vocab)
+	m, err := bert.New(cfg, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	if err := m.Save(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +57,7 @@ func tinyBERTFolder(t *testing.T) string {
 	if err := tok.Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	return m, tok
 }
 
 func tinyGPTFolder(t *testing.T) string {

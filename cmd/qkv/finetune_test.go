@@ -26,22 +26,8 @@ func fixtureModel(t *testing.T, dir string, vocabSize int) string {
 	for i := len(vocab); i < vocabSize; i++ {
 		vocab = append(vocab, fmt.Sprintf("[unused%d]", i))
 	}
-	wp, err := tokenizer.NewWordPiece(vocab, tokenizer.WordPieceOptions{Lowercase: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := bert.Config{VocabSize: len(vocab), HiddenSize: 32, NumHiddenLayers: 1, NumAttentionHeads: 2, IntermediateSize: 64,
-		HiddenAct: "gelu", MaxPositionEmbeddings: 32, TypeVocabSize: 2, LayerNormEps: 1e-12, HiddenDropoutProb: 0.1, AttentionDropoutProb: 0.1}
-	m, err := bert.New(cfg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := wp.Save(dir); err != nil {
-		t.Fatal(err)
-	}
+	saveTinyBERT(t, dir, vocab, bert.Config{HiddenSize: 32, NumHiddenLayers: 1, NumAttentionHeads: 2, IntermediateSize: 64,
+		HiddenAct: "gelu", MaxPositionEmbeddings: 32, TypeVocabSize: 2, LayerNormEps: 1e-12, HiddenDropoutProb: 0.1, AttentionDropoutProb: 0.1}, 1)
 	return dir
 }
 
