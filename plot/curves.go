@@ -8,7 +8,6 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -20,6 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // Series are a run's metrics by name ("loss", "val_loss", "lr", "val_bleu", …): the (step,
@@ -30,7 +30,7 @@ type Series map[string]plotter.XYs
 // ReadMetrics reads a metrics.jsonl file. A line that is not a JSON object (a record cut short
 // by a crash) is an error naming its line; null values are skipped.
 func ReadMetrics(path string) (Series, error) {
-	f, err := os.Open(path)
+	f, err := fileutil.Open(path)
 	if err != nil {
 		return nil, err
 	}

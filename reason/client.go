@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/qkvdev/qkv/internal/atomicfile"
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // Cached answers repeated requests from files under Dir, one per request, keyed by the
@@ -43,7 +44,7 @@ func (c *Cached) Complete(ctx context.Context, req Request) (*Response, error) {
 	}
 	key := c.Key(req)
 	path := filepath.Join(c.Dir, key[:2], key+".json")
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := fileutil.ReadFile(path, fileutil.SmallFileLimit, "a cached call"); err == nil {
 		var r Response
 		if json.Unmarshal(b, &r) == nil && len(r.Completions) == req.N {
 			r.Cached = true

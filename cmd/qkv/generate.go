@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/qkvdev/qkv/hf"
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/internal/sysmem"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/reason"
@@ -319,7 +320,7 @@ func generateConstraint(o *generateOptions) (*reason.Constraint, error) {
 		return nil, fmt.Errorf("give one of --regex, --json-schema and --choice")
 	}
 	if o.jsonSchema != "" {
-		b, err := os.ReadFile(o.jsonSchema)
+		b, err := fileutil.ReadFile(o.jsonSchema, fileutil.SmallFileLimit, "a JSON schema")
 		if err != nil {
 			return nil, fmt.Errorf("--json-schema: %w", err)
 		}

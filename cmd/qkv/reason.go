@@ -19,6 +19,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/reason"
 	"github.com/qkvdev/qkv/reason/tasks"
 	"github.com/qkvdev/qkv/reason/tot"
@@ -453,7 +454,7 @@ type reasonSummaryLine struct {
 }
 
 func readReasonSummary(path string) (reasonSummaryLine, error) {
-	b, err := os.ReadFile(path)
+	b, err := fileutil.ReadFile(path, fileutil.SmallFileLimit, "a results file")
 	if err != nil {
 		return reasonSummaryLine{}, err
 	}

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/tensor/kernel"
 	"github.com/qkvdev/qkv/translate"
 )
@@ -88,7 +88,7 @@ func runTranslate(cmd *cobra.Command, o *translateOptions) error {
 	}
 	in, name := cmd.InOrStdin(), "standard input"
 	if o.Input != "" {
-		f, err := os.Open(o.Input)
+		f, err := fileutil.Open(o.Input)
 		if err != nil {
 			return err
 		}

@@ -39,6 +39,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // DefaultEndpoint is the Hub used when neither the Client nor the environment names another.
@@ -170,7 +172,7 @@ func EnvToken() string {
 		}
 		path = filepath.Join(home, "token")
 	}
-	f, err := os.Open(path)
+	f, err := fileutil.Open(path)
 	if err != nil {
 		return ""
 	}

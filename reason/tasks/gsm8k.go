@@ -4,8 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/qkvdev/qkv/internal/fileutil"
 )
 
 // GSM8K is one grade-school math problem: the answer holds worked steps with calculator
@@ -47,7 +48,7 @@ func (g GSM8K) Reasoning() string {
 // LoadGSM8K reads a GSM8K JSONL file. A line that is not a JSON object with a question and an
 // answer ending in "#### <number>" is an error naming the line.
 func LoadGSM8K(path string) ([]GSM8K, error) {
-	f, err := os.Open(path)
+	f, err := fileutil.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +84,7 @@ func LoadGSM8K(path string) ([]GSM8K, error) {
 
 // LoadLines reads non-empty lines (puzzles, one per line).
 func LoadLines(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := fileutil.ReadFile(path, fileutil.SmallFileLimit, "a puzzle file")
 	if err != nil {
 		return nil, err
 	}

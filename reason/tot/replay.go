@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"sync"
 
+	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/reason"
 )
 
@@ -23,7 +23,7 @@ type Record struct {
 
 // LoadRecording reads a recorded run.
 func LoadRecording(path string) ([]Record, error) {
-	b, err := os.ReadFile(path)
+	b, err := fileutil.ReadFile(path, fileutil.SmallFileLimit, "a recorded run")
 	if err != nil {
 		return nil, err
 	}
