@@ -1,43 +1,81 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"math/bits"
+)
 
 // Arena hands out tensors whose memory is recycled on Reset. A training step that allocates its
 // activations and gradients from an arena, and resets it before the next step, reuses the same
 // buffers every step: after the first step, it allocates nothing.
 //
 // Tensors from an arena are valid until the next Reset. An arena is not safe for concurrent use.
+//
+// Buffers are pooled by size class (four classes per power of two, so a tensor wastes at most a
+// quarter of its buffer) and handed out last-in first-out: a step that asks for the same shapes
+// as the step before gets the same buffers back, and steps of different structure (a batch of
+// another length, an evaluation between training steps) reuse each other's buffers — a request
+// takes a free buffer up to four classes larger before it allocates — instead of each leaving
+// its own behind. A buffer no step has used for idleResets resets is let go.
 type Arena struct {
-	bufs  [][]float32
-	next  int
-	hdrs  [][]Tensor // headers in chunks, so that pointers stay valid while more are added
-	nhdr  int
-	bytes int
+	free   map[int][]pooled // size class → buffers not handed out since the last Reset
+	used   [][]float32      // buffers handed out since the last Reset
+	resets int              // Reset calls so far
+	hdrs   [][]Tensor       // headers in chunks, so that pointers stay valid while more are added
+	nhdr   int
+	bytes  int
 }
 
-const hdrChunk = 256
+// pooled is a free buffer and the Reset after which it was last free.
+type pooled struct {
+	buf  []float32
+	last int
+}
+
+const (
+	hdrChunk   = 256
+	idleResets = 32 // a pooled buffer unused for this many resets is released
+	classReach = 4  // a request may take a free buffer up to this many classes larger
+)
 
 // New returns a tensor of the given shape whose contents are unspecified (left over from an
 // earlier step): the caller must write every element.
 func (a *Arena) New(shape ...int) *Tensor {
 	n := checkShape("Arena.New", shape)
-	var buf []float32
-	if a.next < len(a.bufs) && cap(a.bufs[a.next]) >= n {
-		buf = a.bufs[a.next][:n:n]
-	} else {
-		buf = make([]float32, n)
-		a.bytes += 4 * n
-		if a.next < len(a.bufs) {
-			a.bytes -= 4 * cap(a.bufs[a.next])
-			a.bufs[a.next] = buf
-		} else {
-			a.bufs = append(a.bufs, buf)
-		}
+	c := sizeClass(n)
+	buf := a.take(c)
+	if buf == nil {
+		buf = make([]float32, c)
+		a.bytes += 4 * c
 	}
-	a.next++
+	a.used = append(a.used, buf)
 	t := a.header()
-	t.init(buf, shape)
+	t.init(buf[:n:n], shape)
 	return t
+}
+
+// take pops a free buffer of class c, or of one of the next classReach classes, or returns nil.
+func (a *Arena) take(c int) []float32 {
+	for range classReach + 1 {
+		if pool := a.free[c]; len(pool) > 0 {
+			p := pool[len(pool)-1]
+			pool[len(pool)-1] = pooled{}
+			a.free[c] = pool[:len(pool)-1]
+			return p.buf
+		}
+		c = sizeClass(c + 1)
+	}
+	return nil
+}
+
+// sizeClass is the capacity of the buffers that hold n values: n rounded up to a multiple of 16
+// up to 256, above that to a multiple of a quarter of the largest power of two ≤ n.
+func sizeClass(n int) int {
+	if n <= 256 {
+		return (n + 15) &^ 15
+	}
+	step := 1 << (bits.Len(uint(n)) - 3) // a quarter of the largest power of two ≤ n
+	return (n + step - 1) &^ (step - 1)
 }
 
 // Zeros returns a zero-filled tensor of the given shape.
@@ -77,7 +115,26 @@ func (a *Arena) header() *Tensor {
 
 // Reset makes every tensor handed out so far available again.
 func (a *Arena) Reset() {
-	a.next = 0
+	a.resets++
+	if a.free == nil && len(a.used) > 0 {
+		a.free = make(map[int][]pooled)
+	}
+	for c, pool := range a.free { // release what has sat idle; the oldest are at the bottom
+		idle := 0
+		for idle < len(pool) && a.resets-pool[idle].last > idleResets {
+			a.bytes -= 4 * cap(pool[idle].buf)
+			idle++
+		}
+		if idle > 0 {
+			a.free[c] = append(pool[:0], pool[idle:]...)
+			clear(pool[len(pool)-idle:])
+		}
+	}
+	for i, buf := range a.used {
+		a.free[cap(buf)] = append(a.free[cap(buf)], pooled{buf, a.resets})
+		a.used[i] = nil
+	}
+	a.used = a.used[:0]
 	for c := 0; c*hdrChunk < a.nhdr; c++ {
 		clear(a.hdrs[c])
 	}
