@@ -97,15 +97,12 @@ func (at *RNNAttention) Keys(g *autograd.Graph, h *autograd.Var) *autograd.Var {
 // until Backward. It returns the context vectors c (B, T, K) and the attention weights
 // α (B, T, S).
 func (at *RNNAttention) Forward(g *autograd.Graph, q, keys, h *autograd.Var, mask tensor.AttentionMask) (c, alpha *autograd.Var) {
-	b, t, s := q.Value.Dim(0), q.Value.Dim(1), h.Value.Dim(1)
+	b, s := q.Value.Dim(0), h.Value.Dim(1)
 	var scores *autograd.Var // (B, T, S)
 	switch at.Score {
 	case ScoreAdditive:
-		a := at.V.Value.Len()
-		wq := g.Reshape(at.Query.Forward(g, q), b, t, 1, a)             // (B, T, 1, A)
-		wk := g.Reshape(g.Contiguous(keys), b, 1, s, a)                 // (B, 1, S, A)
-		e := g.Tanh(g.Add(wq, wk))                                      // (B, T, S, A)
-		scores = g.Reshape(g.MatMul(e, g.Reshape(at.V, a, 1)), b, t, s) // (B, T, S, 1) → (B, T, S)
+		// vᵀ·tanh(W_q·q + keys), fused: no (B, T, S, A) tensor is formed or kept
+		scores = g.AdditiveScores(at.Query.Forward(g, q), keys, at.V) // (B, T, A), (B, S, A), (A) → (B, T, S)
 	default:
 		scores = g.MatMul(q, g.Transpose(keys, 1, 2)) // (B, T, Q)·(B, Q, S) → (B, T, S)
 	}
