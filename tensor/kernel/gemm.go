@@ -89,7 +89,8 @@ type gemmKernel struct {
 //
 // beta == 0 overwrites C without reading it (so C may hold NaN garbage). As in BLAS,
 // alpha == 0 or k == 0 only scales C by beta and does not read A or B. m == 1 and n == 1 run
-// the matrix–vector kernel (see Sgemv). C must not overlap A or B. Slices that are too short
+// the matrix–vector kernel (see Sgemv), a few rows times a large B several of them sharing
+// one pass over B (see gemmSmallM). C must not overlap A or B. Slices that are too short
 // for the sizes and strides given panic.
 //
 // The work is split over the worker pool; steady-state calls do not allocate.
@@ -120,6 +121,8 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		gemmRow(transA, transB, n, k, alpha, a, lda, b, ldb, beta, c[:n])
 	case n == 1:
 		gemmColumn(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	case useSmallM(transA, m, n, k):
+		gemmSmallM(transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	default:
 		loadTuningOnce()
 		g := gemmCalls.get()
