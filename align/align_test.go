@@ -344,21 +344,25 @@ func TestPPOResumesExactly(t *testing.T) {
 	}
 }
 
-// TestResumeExactly interrupts SFT and DPO runs and checks that resuming ends with the same
-// weights as an uninterrupted run.
+// TestResumeExactly interrupts SFT (with and without plain text mixed in) and DPO runs and
+// checks that resuming ends with the same weights as an uninterrupted run.
 func TestResumeExactly(t *testing.T) {
-	for _, method := range []string{"sft", "dpo"} {
+	for _, method := range []string{"sft", "sft+text", "dpo"} {
 		t.Run(method, func(t *testing.T) {
 			run := func(dir string, stopAt int, resume bool) []float32 {
 				m, tok, enc := tinyChat(t, 13)
 				var task train.Task
-				if method == "sft" {
+				if strings.HasPrefix(method, "sft") {
 					var exs []Example
 					for _, c := range ArithSFT(24, 0.2, 14) {
 						ex, _ := enc.Encode(c)
 						exs = append(exs, ex)
 					}
-					task = &SFTTask{Model: m, Tok: tok, Template: enc.Template, Train: exs[:16], Val: exs[16:], Batch: 4, Block: 40, Pack: true}
+					sft := &SFTTask{Model: m, Tok: tok, Template: enc.Template, Train: exs[:16], Val: exs[16:], Batch: 4, Block: 40, Pack: true}
+					if method == "sft+text" {
+						sft.Text, sft.TextRatio = tok.Base.Encode(strings.Repeat("the cat sat on the mat. 7+5=12. ", 8)), 0.5
+					}
+					task = sft
 				} else {
 					pairs := encodePairs(t, enc, ArithPairs(24, 15))
 					task = &DPOTask{Policy: m, Tok: tok, Template: enc.Template, Train: pairs[:16], Val: pairs[16:], Beta: 0.1, Batch: 4}

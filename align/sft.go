@@ -7,6 +7,7 @@ import (
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/chat"
+	"github.com/qkvdev/qkv/data"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/tensor"
@@ -42,6 +43,15 @@ func ChatModel(lm *gpt.Model, tok tokenizer.Tokenizer, tpl *chat.Template, speci
 // §3.5; Wei et al. 2021): next-token cross-entropy on the tokens of the assistant turns only,
 // the rest of each conversation being context. With Pack set, examples are concatenated into
 // rows of Block tokens (as TRL's packing does); otherwise each example fills one row, padded.
+//
+// A model fine-tuned on one narrow task forgets what pretraining taught it (its in-context
+// learning on plain-text prompts can drop to nothing). InstructGPT keeps a pretraining
+// language-modelling term in the fine-tuning objective for this ("PPO-ptx", Ouyang et al. 2022
+// §3.5); Text and TextRatio do the same for SFT: each training row is, with probability
+// TextRatio, a window of plain pretraining text trained on every position instead of a
+// conversation row. The loss is the mean over all positions trained on, so the text's share
+// of the gradient is its share of those positions, larger than TextRatio when the
+// conversation rows hold few assistant tokens.
 type SFTTask struct {
 	Model    *gpt.Model
 	Tok      tokenizer.Tokenizer
@@ -53,6 +63,12 @@ type SFTTask struct {
 	Pack     bool
 	EvalRows int       // rows a periodic evaluation reads (0: 64); the final one reads all
 	Log      io.Writer // notes (examples left out); nil: none
+
+	// Text is plain pretraining text, (N,) token ids of the model's tokenizer, at least Block+1
+	// of them when TextRatio > 0; TextRatio in [0, 1) is the probability of each training row
+	// being a random window of it (0: conversations only, the rows drawn exactly as without).
+	Text      []int
+	TextRatio float64
 
 	train, val [][]int // rows of Block+1 ids
 	trainY     [][]int // their targets (IgnoreIndex outside assistant turns)
@@ -71,6 +87,15 @@ func (t *SFTTask) Check() error {
 		return fmt.Errorf("sft: batch size %d, want at least 1", t.Batch)
 	case t.Block < 2 || t.Block > t.Model.Config.NPositions:
 		return fmt.Errorf("sft: block of %d tokens, want 2..%d (the model's n_positions)", t.Block, t.Model.Config.NPositions)
+	case !(t.TextRatio >= 0 && t.TextRatio < 1):
+		return fmt.Errorf("sft: plain-text ratio %g, want a share in [0, 1)", t.TextRatio)
+	case t.TextRatio > 0 && len(t.Text) < t.Block+1:
+		return fmt.Errorf("sft: the plain text to mix in is %d tokens, but a row of %d tokens needs %d", len(t.Text), t.Block, t.Block+1)
+	}
+	for i, id := range t.Text {
+		if id < 0 || id >= t.Model.Config.VocabSize {
+			return fmt.Errorf("sft: plain text token %d is id %d, outside the model's vocabulary of %d", i, id, t.Model.Config.VocabSize)
+		}
 	}
 	var dropped int
 	var err error
@@ -137,7 +162,10 @@ func (t *SFTTask) rows(split string, exs []Example) (xs, ys [][]int, dropped int
 	return xs, ys, dropped, nil
 }
 
-// Loss implements train.Task: B random rows; tokens counts the positions trained on.
+// Loss implements train.Task: B random rows (B, T), each a conversation row or, with
+// probability TextRatio, a window of Text with the next-token target at every position; all
+// draws come from rng, so that a seeded run and its resumption draw the same rows. tokens
+// counts the positions trained on.
 func (t *SFTTask) Loss(g *autograd.Graph, rng, dropout *tensor.RNG) (*autograd.Var, int) {
 	B, T := t.Batch, t.Block
 	if len(t.x) != B*T {
@@ -145,6 +173,11 @@ func (t *SFTTask) Loss(g *autograd.Graph, rng, dropout *tensor.RNG) (*autograd.V
 	}
 	tokens := 0
 	for b := range B {
+		if t.TextRatio > 0 && rng.Float64() < t.TextRatio { // no draw without text: rows as before
+			data.RandomBatch(t.Text, 1, T, rng, t.x[b*T:(b+1)*T], t.y[b*T:(b+1)*T])
+			tokens += T
+			continue
+		}
 		r := rng.IntN(len(t.train))
 		copy(t.x[b*T:], t.train[r])
 		copy(t.y[b*T:], t.trainY[r])
@@ -167,6 +200,8 @@ func dropoutIf(m *gpt.Model, rng *tensor.RNG) *tensor.RNG {
 }
 
 // Evaluate implements train.Task: the masked loss over the validation rows, token-weighted.
+// It reads the conversations only, never Text, so that the number stays comparable between
+// runs with and without plain text mixed in.
 func (t *SFTTask) Evaluate(ctx context.Context, full bool) (float64, error) {
 	n := len(t.val)
 	if !full {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/qkvdev/qkv/align"
 	"github.com/qkvdev/qkv/chat"
+	"github.com/qkvdev/qkv/data"
 	"github.com/qkvdev/qkv/internal/atomicfile"
 	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/model/gpt"
@@ -40,6 +41,8 @@ type alignOptions struct {
 	Batch        int     `json:"batch"`
 	Block        int     `json:"block"`
 	NoPack       bool    `json:"no_pack,omitempty"`
+	MixText      string  `json:"mix_text,omitempty"` // absolute
+	MixRatio     float64 `json:"mix_ratio,omitempty"`
 	EvalInterval int     `json:"eval_interval"`
 	Beta         float64 `json:"beta"`
 	Reward       string  `json:"reward,omitempty"`
@@ -54,6 +57,8 @@ type alignOptions struct {
 	Temperature  float64 `json:"temperature"`
 	WhitenScores bool    `json:"whiten_scores"`
 	Seed         uint64  `json:"seed"`
+
+	mixRatioGiven bool // --mix-ratio was on the command line
 }
 
 // alignFile in the output folder holds the run's settings.
@@ -72,6 +77,8 @@ func withAlignMethods(cmd *cobra.Command) *cobra.Command {
 	f.StringVar(&o.Template, "template", "", "--method: a Jinja chat template file (default: the model's tokenizer_config.json, else ChatML)")
 	f.IntVar(&o.Iters, "iters", 0, "--method: optimizer steps (PPO: rollout batches) (default 300 sft, 200 rm, 200 dpo, 60 ppo)")
 	f.BoolVar(&o.NoPack, "no-pack", false, "--method sft: one conversation per row (padded) instead of packing them into rows of --max-length")
+	f.StringVar(&o.MixText, "mix-text", "", "--method sft: plain pretraining text (a text file, or a folder of them as for qkv train --data) mixed into the batches, so that the model keeps what pretraining taught it")
+	f.Float64Var(&o.MixRatio, "mix-ratio", 0.25, "--method sft: with --mix-text, the share of rows that are plain text, in [0, 1)")
 	f.IntVar(&o.EvalInterval, "eval-interval", 50, "--method: evaluate and checkpoint every N steps")
 	f.Float64Var(&o.Beta, "beta", 0.1, "--method dpo: β, the strength of the implicit KL constraint to the starting model")
 	f.StringVar(&o.Reward, "reward", "", "--method ppo: a reward model folder (qkv finetune --method rm) or builtin:NAME (builtin:arith)")
@@ -93,7 +100,9 @@ With --method, finetune aligns a GPT into a chat assistant instead (see docs/ali
   sft  supervised instruction tuning on conversations (--train: JSONL of {"messages": […]},
        Alpaca {"instruction", "input", "output"}, or Self-Instruct seed tasks), the loss on
        the assistant turns only; the chat template's special tokens are added to the
-       tokenizer and the embedding grows to hold them
+       tokenizer and the embedding grows to hold them; --mix-text FILE mixes plain
+       pretraining text into --mix-ratio of the rows (InstructGPT's PPO-ptx), so that the
+       model keeps what pretraining taught it
   rm   a reward model (GPT + scalar head) on preference pairs (--train: {"prompt", "chosen",
        "rejected"} or Anthropic HH-RLHF {"chosen", "rejected"}, .gz read as gzip), with the
        Bradley–Terry loss; held-out pair accuracy is logged as val_accuracy
@@ -109,6 +118,7 @@ and checkpoints; its latest checkpoint is the model (qkv chat --model OUT). Ctrl
 checkpoint; --resume OUT continues exactly.`
 	cmd.Example += `
   qkv finetune --method sft --model runs/base --train data.jsonl --out runs/sft
+  qkv finetune --method sft --model runs/base --train data.jsonl --mix-text corpus.txt --mix-ratio 0.25 --out runs/sft-mix
   qkv finetune --method rm --model runs/sft --train ../shared/data/hh-rlhf-harmless-test/test.jsonl.gz --out runs/rm
   qkv finetune --method dpo --model runs/sft --train pairs.jsonl --beta 0.1 --out runs/dpo
   qkv finetune --method ppo --model runs/sft --train builtin:arith --reward builtin:arith --out runs/ppo`
@@ -166,6 +176,10 @@ func (o *alignOptions) sharedFlags(f *pflag.FlagSet) {
 	if f.Changed("seed") {
 		o.Seed, _ = f.GetUint64("seed")
 	}
+	o.mixRatioGiven = f.Changed("mix-ratio")
+	if o.MixText == "" && !o.mixRatioGiven {
+		o.MixRatio = 0
+	}
 }
 
 func (o *alignOptions) check() error {
@@ -188,6 +202,12 @@ func (o *alignOptions) check() error {
 		return fmt.Errorf("--max-train-examples %d: want at least 1", o.MaxExamples)
 	case o.EvalInterval < 1:
 		return fmt.Errorf("--eval-interval %d: want at least 1", o.EvalInterval)
+	case (o.MixText != "" || o.mixRatioGiven) && o.Method != "sft":
+		return fmt.Errorf("--mix-text and --mix-ratio are for --method sft, not %s", o.Method)
+	case o.mixRatioGiven && o.MixText == "":
+		return fmt.Errorf("--mix-ratio needs --mix-text: the plain text to mix in")
+	case o.MixText != "" && !(o.MixRatio >= 0 && o.MixRatio < 1):
+		return fmt.Errorf("--mix-ratio %g: want a share of the rows in [0, 1)", o.MixRatio)
 	case o.Method == "dpo" && !(o.Beta > 0 && o.Beta <= 100):
 		return fmt.Errorf("--beta %g: want a positive number such as 0.1", o.Beta)
 	case o.Method == "ppo" && o.Reward == "":
@@ -237,6 +257,11 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 			return err
 		}
 		o.Model = dir
+		if o.MixText != "" {
+			if o.MixText, err = filepath.Abs(o.MixText); err != nil {
+				return fmt.Errorf("--mix-text: %w", err)
+			}
+		}
 		if outDir == "" {
 			outDir = filepath.Join("runs", o.Method+"-"+time.Now().Format("20060102-150405"))
 		}
@@ -400,7 +425,31 @@ func sftTask(o *alignOptions, lm *gpt.Model, tok tokenizer.Tokenizer, tpl *chat.
 	if block == 0 {
 		block = lm.Config.NPositions
 	}
-	return &align.SFTTask{Model: lm, Tok: tok, Template: tpl, Train: tr, Val: va, Batch: o.Batch, Block: min(block, lm.Config.NPositions), Pack: !o.NoPack, Log: log}, nil
+	task := &align.SFTTask{Model: lm, Tok: tok, Template: tpl, Train: tr, Val: va, Batch: o.Batch, Block: min(block, lm.Config.NPositions), Pack: !o.NoPack, Log: log}
+	if o.MixText != "" {
+		if task.Text, err = mixText(o.MixText, tok, log); err != nil {
+			return nil, err
+		}
+		task.TextRatio = o.MixRatio
+		fmt.Fprintf(log, "mixing in plain text: %d tokens, %g of the rows\n", len(task.Text), o.MixRatio)
+	}
+	return task, nil
+}
+
+// mixText reads the plain text of --mix-text as qkv train reads --data (regular files only,
+// binary ones refused) and encodes it with the base of tok: it is pretraining text, in which
+// a chat template's special tokens have no place.
+func mixText(path string, tok tokenizer.Tokenizer, log io.Writer) ([]int, error) {
+	corpus, err := data.LoadCorpus(path, nil, data.MaxCorpusBytes)
+	if err != nil {
+		return nil, fmt.Errorf("--mix-text: %w", err)
+	}
+	if t, ok := tok.(*align.Tokenizer); ok {
+		tok = t.Base
+	}
+	ids := tok.Encode(corpus.Text)
+	warnUnknownChars(log, tok, corpus.Text, ids)
+	return ids, nil
 }
 
 func pairTask(o *alignOptions, lm *gpt.Model, tok tokenizer.Tokenizer, tpl *chat.Template, enc *align.Encoder, log io.Writer) (train.Task, error) {
