@@ -6,13 +6,13 @@
 # SFT. Logs, results (JSON) and figures (PNG) go to OUT/results; docs/alignment.md reports one
 # run. A finished step leaves OUT/.STEP.done and is skipped when the script runs again.
 #
-# Usage: scripts/alignment.sh [OUT]   (from the repository root; THREADS=2 by default, as the
-# machine is shared; PRETRAIN_TIME=8m)
+# Usage: scripts/alignment.sh [OUT]   (from the repository root; THREADS=2 and
+# PRETRAIN_TIME=20m by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/alignment}"
 THREADS="${THREADS:-2}"
-PRETRAIN_TIME="${PRETRAIN_TIME:-8m}"
+PRETRAIN_TIME="${PRETRAIN_TIME:-20m}"
 SEED=1
 R="$OUT/results"
 mkdir -p "$OUT/bin" "$R"
@@ -42,8 +42,13 @@ step base "$QKV" train --data "$OUT/corpus.txt" --tokenizer char --n-layer 4 --n
 #    ("it is 7.", "7", "The answer is 7."): imitation follows the required format only as often;
 #    the reward can tell.
 step sft "$QKV" finetune --method sft --model "$OUT/base" --train builtin:arith --max-train-examples 2000 \
-  --iters 300 --batch 16 --lr 2e-3 --max-length 128 --eval-interval 100 --seed "$SEED" \
+  --iters 150 --batch 16 --lr 2e-3 --max-length 128 --eval-interval 50 --seed "$SEED" \
   --threads "$THREADS" --out "$OUT/sft"
+# The same with half of the rows plain pretraining text (InstructGPT's pretraining mix), to see
+# what it keeps of in-context learning.
+step sft-mix "$QKV" finetune --method sft --model "$OUT/base" --train builtin:arith --max-train-examples 2000 \
+  --iters 150 --batch 16 --lr 2e-3 --max-length 128 --eval-interval 50 --seed "$SEED" \
+  --mix-text "$OUT/corpus.txt" --mix-ratio 0.5 --threads "$THREADS" --out "$OUT/sft-mix"
 
 # 3. Reward model (from the SFT model) on 2000 generated preference pairs.
 step rm "$QKV" finetune --method rm --model "$OUT/sft" --train builtin:arith --max-train-examples 2000 \
@@ -70,11 +75,13 @@ step dpo "$QKV" finetune --method dpo --model "$OUT/sft" --train builtin:arith -
 echo "[$(( $(date +%s) - t0 ))s] measurements" | tee -a "$R/timeline.txt"
 "$AL" eval "$OUT/base" > "$R/eval-base.json"
 "$AL" eval "$OUT/sft" > "$R/eval-sft.json"
+"$AL" eval "$OUT/sft-mix" > "$R/eval-sft-mix.json"
 for m in ppo ppo-nokl ppo-rm ppo-rm-nokl dpo; do "$AL" eval "$OUT/$m" "$OUT/sft" > "$R/eval-$m.json"; done
 "$AL" rm "$OUT/rm" "$OUT/sft" > "$R/rm-vs-true.json"
 "$AL" icl "$OUT/base" > "$R/icl-base.json"
 "$AL" icl "$OUT/sft" > "$R/icl-sft.json"
-"$AL" plot "$R" "pretrained=$R/icl-base.json" "after SFT=$R/icl-sft.json" -- \
+"$AL" icl "$OUT/sft-mix" > "$R/icl-sft-mix.json"
+"$AL" plot "$R" "pretrained=$R/icl-base.json" "after SFT=$R/icl-sft.json" "after SFT with pretraining mix=$R/icl-sft-mix.json" -- \
   "program reward, KL=$OUT/ppo" "program reward, no KL=$OUT/ppo-nokl" \
   "reward model, KL=$OUT/ppo-rm" "reward model, no KL=$OUT/ppo-rm-nokl"
 "$AL" ppo-summary "$OUT/ppo" "$OUT/ppo-nokl" "$OUT/ppo-rm" "$OUT/ppo-rm-nokl" > "$R/ppo-summary.txt"

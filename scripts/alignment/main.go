@@ -5,7 +5,7 @@
 //
 //	go run ./scripts/alignment corpus OUT BYTES SEED
 //	go run ./scripts/alignment eval MODEL [REF]          (JSON on stdout)
-//	go run ./scripts/alignment icl MODEL                 (JSON on stdout)
+//	go run ./scripts/alignment icl MODEL                 (JSON on stdout, iclSeeds seeds)
 //	go run ./scripts/alignment rm RM POLICY...           (JSON on stdout)
 //	go run ./scripts/alignment plot OUTDIR NAME=ICL_JSON... -- NAME=RUN...
 //	go run ./scripts/alignment ppo-summary RUN...        (one line per PPO run)
@@ -41,7 +41,18 @@ const (
 	evalSeed   = 777
 	evalN      = 200
 	iclPerTask = 25
+	iclSeeds   = 3 // in-context learning is measured with seeds evalSeed, evalSeed+1, …
 )
+
+// iclSeedResult is the in-context learning accuracy at one shot count over iclSeeds draws of
+// held-out words and examples.
+type iclSeedResult struct {
+	Shots    int       `json:"shots"`
+	Mean     float64   `json:"mean"`
+	Std      float64   `json:"std"`
+	Accuracy []float64 `json:"accuracy_per_seed"`
+	N        int       `json:"n_per_seed"`
+}
 
 func main() {
 	if err := run(context.Background(), os.Args[1:]); err != nil {
@@ -97,9 +108,20 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		res, err := align.EvalICL(ctx, m, e.Tok, []int{0, 1, 2, 4, 8}, iclPerTask, evalSeed)
-		if err != nil {
-			return err
+		shots := []int{0, 1, 2, 4, 8}
+		res := make([]iclSeedResult, len(shots))
+		for s := range iclSeeds {
+			rs, err := align.EvalICL(ctx, m, e.Tok, shots, iclPerTask, evalSeed+uint64(s))
+			if err != nil {
+				return err
+			}
+			for i, r := range rs {
+				res[i].Shots, res[i].N = r.Shots, r.N
+				res[i].Accuracy = append(res[i].Accuracy, r.Accuracy)
+			}
+		}
+		for i := range res {
+			res[i].Mean, res[i].Std = meanStd(res[i].Accuracy)
 		}
 		return enc.Encode(res)
 	case "rm":
@@ -249,6 +271,18 @@ func mean(x []float64) float64 {
 	return s / float64(len(x))
 }
 
+// meanStd is the mean of x and its sample standard deviation (0 for one value).
+func meanStd(x []float64) (m, sd float64) {
+	m = mean(x)
+	if len(x) < 2 {
+		return m, 0
+	}
+	for _, v := range x {
+		sd += (v - m) * (v - m)
+	}
+	return m, math.Sqrt(sd / float64(len(x)-1))
+}
+
 // pearson is the correlation of a and b, nil when either is constant.
 func pearson(a, b []float64) *float64 {
 	ma, mb := mean(a), mean(b)
@@ -316,19 +350,30 @@ func plots(args []string) error {
 			if err != nil {
 				return err
 			}
-			var rs []align.ICLResult
+			var rs []iclSeedResult
 			if err := json.Unmarshal(data, &rs); err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
 			var pts plotter.XYs
+			var errs plotter.YErrors
 			for _, r := range rs {
-				pts = append(pts, plotter.XY{X: float64(r.Shots), Y: r.Accuracy})
+				pts = append(pts, plotter.XY{X: float64(r.Shots), Y: r.Mean})
+				errs = append(errs, struct{ Low, High float64 }{r.Std, r.Std})
 			}
 			lines = append(lines, name, pts)
+			bars, err := plotter.NewYErrorBars(struct {
+				plotter.XYer
+				plotter.YErrorer
+			}{pts, errs})
+			if err != nil {
+				return err
+			}
+			p.Add(bars)
 		}
 		if err := plotutil.AddLinePoints(p, lines...); err != nil {
 			return err
 		}
+		p.Title.Text += fmt.Sprintf(" (mean ± std over %d seeds)", iclSeeds)
 		if err := p.Save(7*vg.Inch, 4*vg.Inch, filepath.Join(out, "icl.png")); err != nil {
 			return err
 		}
