@@ -112,8 +112,10 @@ type state struct {
 	ElapsedS   float64    `json:"elapsed_s"`
 	Tokens     int64      `json:"tokens"`
 	ValLoss    *float64   `json:"val_loss,omitempty"`
-	// Planned: with a time budget, the step count was set from the speed measured over the
-	// first part of the run (and is kept on resume).
+	// Replans: with a time budget, how many of the plans at replanAt have set the step count
+	// from the speed measured since the plan before. Planned is what checkpoints written
+	// before there were several plans hold instead: their one plan was made.
+	Replans int  `json:"replans,omitempty"`
 	Planned bool `json:"planned,omitempty"`
 	// The logging window open at the checkpoint: the sum of its finite losses, how many there
 	// were, and its tokens. Resuming continues it, so the next logged loss is the one an
@@ -285,6 +287,9 @@ func (l *loop) schedule() optim.Cosine {
 	return optim.Cosine{Max: l.cfg.LR, Min: l.cfg.MinLR, Warmup: l.cfg.Warmup, DecaySteps: decay}
 }
 
+// replanAt are the fractions of a time budget at which the number of steps is planned again.
+var replanAt = [...]float64{1.0 / 8, 1.0 / 4, 1.0 / 2, 3.0 / 4}
+
 func (l *loop) run(ctx context.Context) (*Result, error) {
 	cfg, st := l.cfg, &l.st
 	params := l.task.Params().List()
@@ -294,9 +299,12 @@ func (l *loop) run(ctx context.Context) (*Result, error) {
 	calibrate := st.Iters == 0 // a time budget: fix the number of steps after a few
 	const calibSteps = 5
 	var calibStart time.Time
-	// With a time budget, a first plan after a few steps is refined once an eighth of the
-	// budget has passed, from the average speed since (evaluations included).
-	replan := cfg.Time > 0 && !st.Planned
+	// With a time budget, a first plan after a few steps is refined at each fraction of the
+	// budget in replanAt, from the average speed since the plan before (evaluations included):
+	// a run whose machine gets busier or quieter still ends near its budget.
+	if st.Planned && st.Replans == 0 {
+		st.Replans = len(replanAt)
+	}
 	replanFrom, replanStep := time.Now(), st.Step
 	if cfg.Progress != nil && !calibrate {
 		cfg.Progress.Start(st.Iters, st.Step)
@@ -369,12 +377,14 @@ func (l *loop) run(ctx context.Context) (*Result, error) {
 				}
 				replanFrom, replanStep = time.Now(), st.Step
 			}
-		} else if replan && prevElapsed+time.Since(start) > cfg.Time/8 && st.Step > replanStep {
+		} else if cfg.Time > 0 && st.Replans < len(replanAt) && st.Step > replanStep &&
+			prevElapsed+time.Since(start) > time.Duration(replanAt[st.Replans]*float64(cfg.Time)) {
 			per := time.Since(replanFrom) / time.Duration(st.Step-replanStep)
 			left := cfg.Time - prevElapsed - time.Since(start)
 			st.Iters = st.Step + max(1, int(float64(left)/float64(per)*0.97))
-			replan, st.Planned = false, true
-			fmt.Fprintf(cfg.Log, "time budget %s: %.1f ms/step so far → %d steps\n", cfg.Time, float64(per)/float64(time.Millisecond), st.Iters)
+			st.Replans++
+			replanFrom, replanStep = time.Now(), st.Step
+			fmt.Fprintf(cfg.Log, "time budget %s: %.1f ms/step lately → %d steps\n", cfg.Time, float64(per)/float64(time.Millisecond), st.Iters)
 			if cfg.Progress != nil {
 				cfg.Progress.Start(st.Iters, st.Step)
 			}

@@ -322,6 +322,42 @@ func TestTimeBudget(t *testing.T) {
 	}
 }
 
+// slowStart is a task whose steps take slow longer for half a second, then fast: a
+// machine that was busy when a time-budgeted run planned its steps and then became quiet.
+type slowStart struct {
+	*GPTTask
+	start      time.Time
+	slow, fast time.Duration
+}
+
+func (s *slowStart) Loss(g *autograd.Graph, rng, dropout *tensor.RNG) (*autograd.Var, int) {
+	if time.Since(s.start) < 500*time.Millisecond {
+		time.Sleep(s.slow)
+	} else {
+		time.Sleep(s.fast)
+	}
+	return s.GPTTask.Loss(g, rng, dropout)
+}
+
+// A time-budgeted run plans its steps again as it goes: when the steps get faster after the
+// first plan, it still uses most of its budget instead of ending when the first plan says.
+func TestTimeBudgetReplans(t *testing.T) {
+	cfg := tinyConfig(t.TempDir(), 0)
+	cfg.Time = 3 * time.Second
+	cfg.EvalInterval = 0
+	task := &slowStart{GPTTask: tinyTask(t, strings.Repeat(pattern, 30), 1), start: time.Now(), slow: 40 * time.Millisecond, fast: 2 * time.Millisecond}
+	res, err := Run(context.Background(), task, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The plans made while the steps are slow expect about 70 steps; planned only then, the
+	// run would end well within a second. Planned again at 0.75 s, 1.5 s and 2.25 s from the
+	// speed since, it runs until near 3 s.
+	if took := time.Since(task.start); took < 2*time.Second || res.Steps != res.Iters {
+		t.Fatalf("a 3 s budget ran %d of %d steps in %s, want most of the budget used", res.Steps, res.Iters, took)
+	}
+}
+
 // A metrics log that cannot be written (a full disk) stops the run with an error naming it,
 // rather than losing records silently.
 func TestMetricsWriteErrorStopsRun(t *testing.T) {
