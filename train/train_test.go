@@ -345,7 +345,7 @@ func TestTimeBudgetReplans(t *testing.T) {
 	cfg := tinyConfig(t.TempDir(), 0)
 	cfg.Time = 3 * time.Second
 	cfg.EvalInterval = 0
-	task := &slowStart{GPTTask: tinyTask(t, strings.Repeat(pattern, 30), 1), start: time.Now(), slow: 40 * time.Millisecond, fast: 2 * time.Millisecond}
+	task := &slowStart{GPTTask: tinyTask(t, strings.Repeat(pattern, 30), 1), start: time.Now(), slow: 40 * time.Millisecond, fast: 8 * time.Millisecond}
 	res, err := Run(context.Background(), task, cfg)
 	if err != nil {
 		t.Fatal(err)
