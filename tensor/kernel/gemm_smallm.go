@@ -15,7 +15,7 @@ package kernel
 
 const (
 	// smallMRows is the most rows of A that take this path.
-	smallMRows = 16
+	smallMRows = 8
 	// smallMWork is the smallest k·n (the size of B) that takes it: below it B stays in the
 	// caches and the blocked GEMM is as fast.
 	smallMWork = 1 << 16

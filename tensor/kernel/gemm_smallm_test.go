@@ -13,7 +13,7 @@ func TestSgemmSmallM(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 11))
 		for _, threads := range []int{1, 2, 3} {
 			withThreads(threads, func() {
-				for _, m := range []int{2, 3, 8, 13, 16} {
+				for _, m := range []int{2, 3, 5, 8} {
 					for _, nk := range [][2]int{{512, 128}, {1000, 77}, {77, 1000}, {2304, 64}, {4099, 17}} {
 						tc := gemmCase{
 							transB: rng.IntN(2) == 1, m: m, n: nk[0], k: nk[1],
