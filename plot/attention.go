@@ -4,7 +4,6 @@
 package plot
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -146,19 +145,15 @@ func Heatmap(path string, w [][]float32, cols, rows []string, title string) erro
 
 // save renders p in the format path's extension names and writes it atomically.
 func save(p *gplot.Plot, w, h vg.Length, path string) error {
-	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
-	if ext != "png" && ext != "svg" {
+	format, ok := imageFormat(path)
+	if !ok {
 		return fmt.Errorf("%s: want a .png or .svg file (or .json for the weights)", path)
 	}
-	wt, err := p.WriterTo(w, h, ext)
+	wt, err := p.WriterTo(w, h, format)
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return atomicfile.WriteFile(path, buf.Bytes(), 0o644)
+	return writeImage(path, wt)
 }
 
 // TokenLabels returns a label for each token id: its text, with a leading space shown as ▁

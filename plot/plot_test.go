@@ -1,7 +1,9 @@
 package plot
 
 import (
+	"fmt"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,5 +106,129 @@ func TestAttentionSave(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "c.json")); !os.IsNotExist(err) {
 		t.Fatal("a refused save left a file")
+	}
+}
+
+// writeMetrics writes records, one JSON object a line, to dir/name/metrics.jsonl and returns
+// the file's path.
+func writeMetrics(t *testing.T, dir, name, records string) string {
+	t.Helper()
+	path := filepath.Join(dir, name, "metrics.jsonl")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(records), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// syntheticRun is the metrics.jsonl of a translation run of 30 steps whose loss falls at
+// rate and whose steps take secPerStep seconds.
+func syntheticRun(rate, secPerStep float64) string {
+	var b strings.Builder
+	for step := 10; step <= 30; step += 10 {
+		fmt.Fprintf(&b, `{"step":%d,"loss":%g,"lr":0.001,"elapsed_s":%g}`+"\n", step, 9-rate*float64(step), secPerStep*float64(step))
+		fmt.Fprintf(&b, `{"step":%d,"val_loss":%g,"val_bleu":%g}`+"\n", step, 9.5-rate*float64(step), rate*float64(step))
+	}
+	fmt.Fprintf(&b, `{"step":30,"val_loss_full":%g,"val_bleu_full":%g}`+"\n", 9.4-30*rate, 30*rate+1)
+	return b.String()
+}
+
+func TestCompareCurves(t *testing.T) {
+	dir := t.TempDir()
+	var runs []Run
+	for i, name := range []string{"gru", "attention", "transformer"} {
+		s, err := ReadMetrics(writeMetrics(t, dir, name, syntheticRun(0.05*float64(i+1), 2+float64(i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, Run{Name: name, Series: s})
+	}
+	for _, tc := range []struct {
+		out  string
+		runs int
+		x    Axis
+	}{
+		{"steps.png", 3, AxisStep},
+		{"time.png", 3, AxisTime},
+		{"two.svg", 2, AxisTime},
+		{"one.png", 1, AxisTime},
+	} {
+		out := filepath.Join(dir, tc.out)
+		if err := CompareCurves(out, runs[:tc.runs], tc.x, "compare"); err != nil {
+			t.Fatalf("%s: %v", tc.out, err)
+		}
+		if strings.HasSuffix(tc.out, ".png") && !pixelsDiffer(t, out) {
+			t.Fatalf("%s is blank", out)
+		}
+		if fi, err := os.Stat(out); err != nil || fi.Size() == 0 {
+			t.Fatalf("%s: %v, empty", out, err)
+		}
+	}
+	if runs[0].Series["loss"][0].X != 10 {
+		t.Fatal("CompareCurves with AxisTime changed the caller's series")
+	}
+}
+
+func TestByTime(t *testing.T) {
+	// Training records at steps 10 (60 s), 20 (180 s) and 40 (300 s); validation between,
+	// before and after them, and on a training step.
+	s := Series{
+		"elapsed_s": {{X: 20, Y: 180}, {X: 10, Y: 60}, {X: 40, Y: 300}},
+		"loss":      {{X: 10, Y: 5}, {X: 20, Y: 4}, {X: 40, Y: 3}},
+		"val_bleu":  {{X: 5, Y: 1}, {X: 15, Y: 2}, {X: 20, Y: 3}, {X: 25, Y: 4}, {X: 50, Y: 5}},
+	}
+	got, err := s.ByTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		want []float64 // minutes
+	}{
+		{"loss", []float64{1, 3, 5}},
+		{"val_bleu", []float64{1, 2, 3, 3.5, 5}},
+	} {
+		for i, pt := range got[tc.name] {
+			if math.Abs(pt.X-tc.want[i]) > 1e-12 || pt.Y != s[tc.name][i].Y {
+				t.Errorf("%s point %d: (%g, %g); want (%g, %g)", tc.name, i, pt.X, pt.Y, tc.want[i], s[tc.name][i].Y)
+			}
+		}
+	}
+	if s["loss"][0].X != 10 {
+		t.Fatal("ByTime changed its receiver")
+	}
+}
+
+func TestCompareCurvesErrors(t *testing.T) {
+	dir := t.TempDir()
+	good, err := ReadMetrics(writeMetrics(t, dir, "good", syntheticRun(0.1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noTime := Series{"loss": {{X: 1, Y: 5}, {X: 2, Y: 4}}}
+	nothing := Series{"grad_norm": {{X: 1, Y: 1}}, "elapsed_s": {{X: 1, Y: 3}}}
+	for _, tc := range []struct {
+		name string
+		runs []Run
+		x    Axis
+		out  string
+		want string // in the error
+	}{
+		{"no elapsed_s", []Run{{"good", good}, {"old", noTime}}, AxisTime, "e.png", "old: the metrics have no elapsed_s"},
+		{"unknown axis", []Run{{"good", good}}, "tokens", "e.png", `x axis "tokens"`},
+		{"nothing to draw", []Run{{"good", good}, {"empty", nothing}}, AxisStep, "e.png", "empty: the metrics hold no loss"},
+		{"same names", []Run{{"good", good}, {"good", noTime}}, AxisStep, "e.png", `two runs are named "good"`},
+		{"no runs", nil, AxisStep, "e.png", "no runs"},
+		{"gif", []Run{{"good", good}, {"old", noTime}}, AxisStep, "e.gif", "want a .png or .svg"},
+	} {
+		err := CompareCurves(filepath.Join(dir, tc.out), tc.runs, tc.x, "compare")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want an error with %q", tc.name, err, tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, tc.out)); !os.IsNotExist(err) {
+			t.Errorf("%s: the refused picture was written", tc.name)
+		}
 	}
 }
