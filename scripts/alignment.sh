@@ -57,7 +57,7 @@ step rm "$QKV" finetune --method rm --model "$OUT/sft" --train builtin:arith --m
 # 4. PPO against the program reward, with the adaptive KL penalty and without any KL term; PPO
 #    against the learned reward model, with and without the KL term (true reward logged).
 PPO=(finetune --method ppo --model "$OUT/sft" --train builtin:arith --max-train-examples 2000
-  --iters 60 --batch 32 --minibatches 4 --ppo-epochs 2 --max-new-tokens 12 --lr 3e-4
+  --iters 120 --batch 32 --minibatches 4 --ppo-epochs 2 --max-new-tokens 12 --lr 1e-4
   --target-kl 3 --kl-horizon 500 --eval-interval 10 --seed "$SEED" --threads "$THREADS")
 step ppo "$QKV" "${PPO[@]}" --reward builtin:arith --kl-coef 0.1 --out "$OUT/ppo"
 step ppo-nokl "$QKV" "${PPO[@]}" --reward builtin:arith --kl-coef 0 --out "$OUT/ppo-nokl"
@@ -66,7 +66,7 @@ step ppo-rm-nokl "$QKV" "${PPO[@]}" --reward "$OUT/rm" --true-reward builtin:ari
 
 # 5. DPO from the SFT model on the same kind of pairs as the reward model.
 step dpo "$QKV" finetune --method dpo --model "$OUT/sft" --train builtin:arith --max-train-examples 2000 \
-  --iters 150 --batch 16 --lr 5e-4 --beta 0.1 --eval-interval 50 --seed "$SEED" \
+  --iters 150 --batch 16 --lr 1e-4 --beta 0.5 --eval-interval 50 --seed "$SEED" \
   --threads "$THREADS" --out "$OUT/dpo"
 
 # 6. Measurements on 200 held-out questions (seed 777): true reward of the greedy replies, and
