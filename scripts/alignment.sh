@@ -58,16 +58,30 @@ step rm "$QKV" finetune --method rm --model "$OUT/sft" --train builtin:arith --m
 #    against the learned reward model, with and without the KL term (true reward logged).
 PPO=(finetune --method ppo --model "$OUT/sft" --train builtin:arith --max-train-examples 2000
   --iters 120 --batch 32 --minibatches 4 --ppo-epochs 2 --max-new-tokens 12 --lr 1e-4
-  --target-kl 3 --kl-horizon 500 --eval-interval 10 --seed "$SEED" --threads "$THREADS")
-step ppo "$QKV" "${PPO[@]}" --reward builtin:arith --kl-coef 0.1 --out "$OUT/ppo"
-step ppo-nokl "$QKV" "${PPO[@]}" --reward builtin:arith --kl-coef 0 --out "$OUT/ppo-nokl"
-step ppo-rm "$QKV" "${PPO[@]}" --reward "$OUT/rm" --true-reward builtin:arith --kl-coef 0.1 --out "$OUT/ppo-rm"
-step ppo-rm-nokl "$QKV" "${PPO[@]}" --reward "$OUT/rm" --true-reward builtin:arith --kl-coef 0 --out "$OUT/ppo-rm-nokl"
+  --target-kl 3 --kl-horizon 500 --eval-interval 10 --threads "$THREADS")
+step ppo "$QKV" "${PPO[@]}" --seed "$SEED" --reward builtin:arith --kl-coef 0.1 --out "$OUT/ppo"
+step ppo-nokl "$QKV" "${PPO[@]}" --seed "$SEED" --reward builtin:arith --kl-coef 0 --out "$OUT/ppo-nokl"
+step ppo-rm "$QKV" "${PPO[@]}" --seed "$SEED" --reward "$OUT/rm" --true-reward builtin:arith --kl-coef 0.1 --out "$OUT/ppo-rm"
+step ppo-rm-nokl "$QKV" "${PPO[@]}" --seed "$SEED" --reward "$OUT/rm" --true-reward builtin:arith --kl-coef 0 --out "$OUT/ppo-rm-nokl"
 
 # 5. DPO from the SFT model on the same kind of pairs as the reward model.
 step dpo "$QKV" finetune --method dpo --model "$OUT/sft" --train builtin:arith --max-train-examples 2000 \
   --iters 150 --batch 16 --lr 1e-4 --beta 0.5 --eval-interval 50 --seed "$SEED" \
   --threads "$THREADS" --out "$OUT/dpo"
+
+# 5b. SFT, PPO (program reward, adaptive KL) and DPO again with training seeds 2 and 3, from the
+#     same pretrained model, for the spread over seeds.
+for s in 2 3; do
+  step "sft-s$s" "$QKV" finetune --method sft --model "$OUT/base" --train builtin:arith --max-train-examples 2000 \
+    --iters 150 --batch 16 --lr 2e-3 --max-length 128 --eval-interval 50 --seed "$s" \
+    --threads "$THREADS" --out "$OUT/sft-s$s"
+  SEEDPPO=()
+  for a in "${PPO[@]}"; do [ "$a" = "$OUT/sft" ] && a="$OUT/sft-s$s"; SEEDPPO+=("$a"); done
+  step "ppo-s$s" "$QKV" "${SEEDPPO[@]}" --seed "$s" --reward builtin:arith --kl-coef 0.1 --out "$OUT/ppo-s$s"
+  step "dpo-s$s" "$QKV" finetune --method dpo --model "$OUT/sft-s$s" --train builtin:arith --max-train-examples 2000 \
+    --iters 150 --batch 16 --lr 1e-4 --beta 0.5 --eval-interval 50 --seed "$s" \
+    --threads "$THREADS" --out "$OUT/dpo-s$s"
+done
 
 # 6. Measurements on 200 held-out questions (seed 777): true reward of the greedy replies, and
 #    KL to the SFT model on replies sampled at temperature 1; the reward model against the true
@@ -77,6 +91,10 @@ echo "[$(( $(date +%s) - t0 ))s] measurements" | tee -a "$R/timeline.txt"
 "$AL" eval "$OUT/sft" > "$R/eval-sft.json"
 "$AL" eval "$OUT/sft-mix" > "$R/eval-sft-mix.json"
 for m in ppo ppo-nokl ppo-rm ppo-rm-nokl dpo; do "$AL" eval "$OUT/$m" "$OUT/sft" > "$R/eval-$m.json"; done
+for s in 2 3; do
+  "$AL" eval "$OUT/sft-s$s" > "$R/eval-sft-s$s.json"
+  for m in ppo dpo; do "$AL" eval "$OUT/$m-s$s" "$OUT/sft-s$s" > "$R/eval-$m-s$s.json"; done
+done
 "$AL" rm "$OUT/rm" "$OUT/sft" > "$R/rm-vs-true.json"
 "$AL" icl "$OUT/base" > "$R/icl-base.json"
 "$AL" icl "$OUT/sft" > "$R/icl-sft.json"
