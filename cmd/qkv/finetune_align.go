@@ -229,6 +229,25 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// checkResumeFlags refuses, when a run is resumed, any flag but --resume and --threads (and a
+// --method that names the run's own): the run continues with the settings it started with, and
+// a flag that would be ignored silently is an error instead.
+func checkResumeFlags(f *pflag.FlagSet, method, savedMethod string) error {
+	var changed []string
+	f.Visit(func(fl *pflag.Flag) {
+		switch {
+		case fl.Name == "resume" || fl.Name == "threads":
+		case fl.Name == "method" && method == savedMethod:
+		default:
+			changed = append(changed, "--"+fl.Name)
+		}
+	})
+	if len(changed) > 0 {
+		return fmt.Errorf("--resume continues a %s run with its saved settings; %s cannot change (only --threads)", savedMethod, strings.Join(changed, ", "))
+	}
+	return nil
+}
+
 func runAlign(cmd *cobra.Command, o *alignOptions) error {
 	f := cmd.Flags()
 	ctx, out := cmd.Context(), cmd.ErrOrStderr()
@@ -245,6 +264,9 @@ func runAlign(cmd *cobra.Command, o *alignOptions) error {
 		saved := alignOptions{}
 		if err := json.Unmarshal(data, &saved); err != nil {
 			return fmt.Errorf("%s: %w", filepath.Join(resumeDir, alignFile), err)
+		}
+		if err := checkResumeFlags(f, o.Method, saved.Method); err != nil {
+			return fmt.Errorf("%w (the run's settings are in %s)", err, filepath.Join(resumeDir, alignFile))
 		}
 		*o, outDir = saved, resumeDir
 	} else {

@@ -38,9 +38,16 @@ func TestFinetuneSFTMixText(t *testing.T) {
 			if err := json.Unmarshal(b, &o); err != nil || o.MixText != text || o.MixRatio != tc.wantRatio {
 				t.Fatalf("align.json: mix_text %q, mix_ratio %g (%v); want %q, %g", o.MixText, o.MixRatio, err, text, tc.wantRatio)
 			}
-			msg, err = run(t, "", "finetune", "--resume", out)
+			msg, err = run(t, "", "finetune", "--resume", out, "--threads", "1", "--method", "sft")
 			if err != nil || !strings.Contains(msg, fmt.Sprintf("mixing in plain text: 160 tokens, %g of the rows", tc.wantRatio)) {
 				t.Fatalf("resume: %v\n%s", err, msg)
+			}
+			// A setting given again with --resume would be ignored: it is refused instead.
+			for _, extra := range [][]string{{"--mix-ratio", "0.9"}, {"--lr", "0.1", "--iters", "5"}, {"--method", "dpo"}} {
+				msg, err = run(t, "", append([]string{"finetune", "--resume", out}, extra...)...)
+				if err == nil || !strings.Contains(err.Error(), "cannot change") || !strings.Contains(err.Error(), extra[0]) {
+					t.Fatalf("resume with %v: want a refusal naming %s, got %v\n%s", extra, extra[0], err, msg)
+				}
 			}
 		})
 	}
