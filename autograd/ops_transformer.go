@@ -15,34 +15,51 @@ import (
 
 // ReLU returns max(0, x) element-wise.
 func (g *Graph) ReLU(x *Var) *Var {
-	return g.activation(x, func(v float32) float32 { return max(v, 0) }, reluBackward)
+	return g.activation(x, func(y, x []float32) {
+		for i, v := range x[:len(y)] {
+			y[i] = max(v, 0)
+		}
+	}, reluBackward)
 }
 
 // reluBackward: y = max(0, x) ⇒ dx += dy·[x > 0] (0 at x = 0, as PyTorch).
 func reluBackward(g *Graph, n *node) {
 	xd, dy := n.saved[0].Data(), n.out.grad.Data()
-	activationBackward(g, n, func(i int) float32 {
-		if xd[i] > 0 {
-			return dy[i]
+	activationBackward(g, n, func(d []float32, acc bool) {
+		xd, dy := xd[:len(d)], dy[:len(d)]
+		if acc {
+			for i, v := range xd {
+				if v > 0 {
+					d[i] += dy[i]
+				}
+			}
+			return
 		}
-		return 0
+		for i, v := range xd {
+			d[i] = 0
+			if v > 0 {
+				d[i] = dy[i]
+			}
+		}
 	})
 }
 
 // SiLU returns x·σ(x) element-wise: the sigmoid-weighted linear unit, which HuggingFace calls
 // "swish" (Ramachandran et al., 2017) and the opus-mt Marian models use.
 func (g *Graph) SiLU(x *Var) *Var {
-	return g.activation(x, func(v float32) float32 { return v * logistic(v) }, siluBackward)
+	return g.activation(x, func(y, x []float32) {
+		for i, v := range x[:len(y)] {
+			y[i] = v * logistic(v)
+		}
+	}, siluBackward)
 }
 
-// activation applies f element-wise to x and records backward, which reads x from saved[0].
-func (g *Graph) activation(x *Var, f func(float32) float32, backward func(*Graph, *node)) *Var {
+// activation applies an element-wise function to x — f(y, x) writes y[i] = f(x[i]) for every
+// i, one call for the whole tensor — and records backward, which reads x from saved[0].
+func (g *Graph) activation(x *Var, f func(y, x []float32), backward func(*Graph, *node)) *Var {
 	X := contiguous(g, x.Value)
 	out := g.arena.New(X.Shape()...)
-	od := out.Data()
-	for i, v := range X.Data() {
-		od[i] = f(v)
-	}
+	f(out.Data(), X.Data())
 	v, n := g.result(out, g.tracking(x), backward, x)
 	if n != nil {
 		n.saved[0] = X
@@ -53,9 +70,15 @@ func (g *Graph) activation(x *Var, f func(float32) float32, backward func(*Graph
 // siluBackward: y = x·σ(x) ⇒ dx += dy·σ(x)·(1 + x·(1 − σ(x))).
 func siluBackward(g *Graph, n *node) {
 	xd, dy := n.saved[0].Data(), n.out.grad.Data()
-	activationBackward(g, n, func(i int) float32 {
-		s := logistic(xd[i])
-		return dy[i] * s * (1 + xd[i]*(1-s))
+	activationBackward(g, n, func(d []float32, acc bool) {
+		for i := range d {
+			s := logistic(xd[i])
+			v := dy[i] * s * (1 + xd[i]*(1-s))
+			if acc {
+				v += d[i]
+			}
+			d[i] = v
+		}
 	})
 }
 
@@ -68,27 +91,19 @@ func logistic(x float32) float32 {
 	return float32(e / (1 + e))
 }
 
-// activationBackward puts local(i) — the gradient of element i of an element-wise op's input —
-// into that input's gradient, writing or adding as gradFor says, through its strides if it is a
-// view.
-func activationBackward(g *Graph, n *node, local func(i int) float32) {
+// activationBackward has local(d, acc) put the gradient of an element-wise op's input — for
+// every element, in order — into d, adding to it when acc is set and writing it otherwise;
+// d is that input's gradient, or, when the gradient is a view, a contiguous buffer then added
+// through its strides.
+func activationBackward(g *Graph, n *node, local func(d []float32, acc bool)) {
 	dx, acc := g.gradFor(n.in[0])
 	if !dx.IsContiguous() {
 		tmp := g.arena.New(dx.Shape()...)
-		for i, td := 0, tmp.Data(); i < len(td); i++ {
-			td[i] = local(i)
-		}
+		local(tmp.Data(), false)
 		tensor.BinaryInto(dx, tensor.OpAdd, dx, tmp, false)
 		return
 	}
-	d := dx.Data()
-	for i := range d {
-		if acc {
-			d[i] += local(i)
-		} else {
-			d[i] = local(i)
-		}
-	}
+	local(dx.Data(), acc)
 }
 
 // LabelSmoothedCrossEntropy returns the mean over rows of cross-entropy against targets smoothed
