@@ -78,7 +78,7 @@ func (g *smallMCall) run(lo, hi int) {
 			g.stripeN(acc, j0, w)
 		}
 		for i := range g.m {
-			g.store(acc[i*w:(i+1)*w], g.c[i*g.ldc+j0:i*g.ldc+j0+w])
+			storeScaled(g.alpha, g.beta, acc[i*w:(i+1)*w], g.c[i*g.ldc+j0:i*g.ldc+j0+w])
 		}
 	}
 	scratch.put(s)
@@ -105,22 +105,6 @@ func (g *smallMCall) stripeT(acc []float32, j0, w int) {
 		blk := g.b[(j0+r0)*g.ldb:]
 		for i := range g.m {
 			gemvT(g.a[i*g.lda:i*g.lda+g.k], blk, g.ldb, acc[i*w+r0:i*w+r1])
-		}
-	}
-}
-
-// store writes alpha·t + beta·y into y.
-func (g *smallMCall) store(t, y []float32) {
-	switch {
-	case g.beta == 0 && g.alpha == 1:
-		copy(y, t)
-	case g.beta == 0:
-		for j, v := range t {
-			y[j] = g.alpha * v
-		}
-	default:
-		for j, v := range t {
-			y[j] = g.alpha*v + g.beta*y[j]
 		}
 	}
 }

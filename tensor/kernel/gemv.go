@@ -221,18 +221,26 @@ func gemvNBlocks(x, w []float32, ldw int, y []float32) {
 
 // store writes alpha·t + beta·y into y, or adds alpha·t to it when add is set.
 func (g *gemvCall) store(t, y []float32, add bool) {
-	switch {
-	case add:
+	if add {
 		axpy(g.alpha, t, y)
-	case g.beta == 0:
-		y = y[:len(t)]
+		return
+	}
+	storeScaled(g.alpha, g.beta, t, y)
+}
+
+// storeScaled writes alpha·t + beta·y into y (beta == 0 does not read y).
+func storeScaled(alpha, beta float32, t, y []float32) {
+	y = y[:len(t)]
+	switch {
+	case beta == 0 && alpha == 1:
+		copy(y, t)
+	case beta == 0:
 		for j, v := range t {
-			y[j] = g.alpha * v
+			y[j] = alpha * v
 		}
 	default:
-		y = y[:len(t)]
 		for j, v := range t {
-			y[j] = g.alpha*v + g.beta*y[j]
+			y[j] = alpha*v + beta*y[j]
 		}
 	}
 }
