@@ -233,16 +233,11 @@ func contains(list []string, s string) bool {
 // --method that names the run's own): the run continues with the settings it started with, and
 // a flag that would be ignored silently is an error instead.
 func checkResumeFlags(f *pflag.FlagSet, method, savedMethod string) error {
-	var changed []string
-	f.Visit(func(fl *pflag.Flag) {
-		switch {
-		case fl.Name == "resume" || fl.Name == "threads":
-		case fl.Name == "method" && method == savedMethod:
-		default:
-			changed = append(changed, "--"+fl.Name)
-		}
-	})
-	if len(changed) > 0 {
+	allowed := []string{"resume", "threads"}
+	if method == savedMethod {
+		allowed = append(allowed, "method")
+	}
+	if changed := flagsSetExcept(f, allowed...); len(changed) > 0 {
 		return fmt.Errorf("--resume continues a %s run with its saved settings; %s cannot change (only --threads)", savedMethod, strings.Join(changed, ", "))
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -547,19 +548,23 @@ func loadRunOptions(cmd *cobra.Command, o *trainOptions) error {
 			}
 		}
 	}
-	var changed []string
-	cmd.Flags().Visit(func(f *pflag.Flag) {
-		switch f.Name {
-		case "resume", "iters", "time", "threads", "sample-tokens", "prompt", "out", "compute":
-		default:
-			changed = append(changed, "--"+f.Name)
-		}
-	})
-	if len(changed) > 0 {
+	if changed := flagsSetExcept(cmd.Flags(), "resume", "iters", "time", "threads", "sample-tokens", "prompt", "out", "compute"); len(changed) > 0 {
 		return fmt.Errorf("--resume continues a run with its saved settings; %s cannot change (only --iters, --time, --threads, --sample-tokens, --prompt, --compute)", strings.Join(changed, ", "))
 	}
 	*o = saved
 	return nil
+}
+
+// flagsSetExcept names ("--name") the flags given on the command line other than allowed: the
+// ones a resumed run would otherwise ignore.
+func flagsSetExcept(f *pflag.FlagSet, allowed ...string) []string {
+	var set []string
+	f.Visit(func(fl *pflag.Flag) {
+		if !slices.Contains(allowed, fl.Name) {
+			set = append(set, "--"+fl.Name)
+		}
+	})
+	return set
 }
 
 func humanCount(v float64) string {
