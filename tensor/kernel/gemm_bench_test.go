@@ -211,3 +211,25 @@ func BenchmarkSgemmAttention(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmBF16 runs products with bfloat16 compute at 1 and 2 threads (skipped where
+// the CPU lacks AVX512-BF16): the W1 shapes, a 64-token GPT-2 prefill in the Conv1D (NN) and
+// Linear (NT) layouts, and the three products of a training step's MLP (as in
+// BenchmarkSgemmTrans).
+func BenchmarkSgemmBF16(b *testing.B) {
+	if err := SetCompute(BF16Compute); err != nil {
+		b.Skip(err)
+	}
+	defer SetCompute(FP32Compute)
+	for _, s := range []gemmShape{
+		{false, false, 1024, 1024, 1024, 0}, {false, false, 4096, 768, 3072, 0},
+		{false, false, 64, 768, 2304, 0}, {false, true, 64, 768, 2304, 0},
+		{false, false, 2048, 384, 1536, 0}, {false, true, 2048, 1536, 384, 0}, {true, false, 384, 2048, 1536, 0},
+	} {
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/threads=%d", s, threads), func(b *testing.B) {
+				withThreads(threads, func() { benchGemm(b, s.transA, s.transB, s.m, s.k, s.n) })
+			})
+		}
+	}
+}

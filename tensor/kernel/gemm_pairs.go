@@ -81,25 +81,14 @@ func packPairsA(mr int, dst []float32, transA bool, a []float32, lda, i0, mb, p0
 		if h < mr {
 			clear(d)
 		}
-		for r := range h {
-			if transA {
-				col := a[p0*lda+r0+r:]
-				for p := range kc / 2 {
-					d[p*mr+r] = pair(col[2*p*lda], col[(2*p+1)*lda])
-				}
-				if kc%2 == 1 {
-					d[(pairs-1)*mr+r] = pair(col[(kc-1)*lda], 0)
-				}
-				continue
-			}
-			row := a[(r0+r)*lda+p0 : (r0+r)*lda+p0+kc]
-			for p := range kc / 2 {
-				d[p*mr+r] = pair(row[2*p], row[2*p+1])
-			}
-			if kc%2 == 1 {
-				d[(pairs-1)*mr+r] = pair(row[kc-1], 0)
-			}
+		if transA {
+			// The rows of the micro-panel are contiguous in each row of A.
+			packDepthPairs(d, mr, a[p0*lda+r0:], lda, kc, h)
+			continue
 		}
+		// Each row of the micro-panel is contiguous in a row of A; the unused second half of
+		// the micro-panel's slot holds the rows' pair words until they are transposed.
+		packRowsPairs(d, mr, a[r0*lda+p0:], lda, kc, h, dst[ip*mr*kc+pairs*mr:(ip+1)*mr*kc])
 	}
 }
 
@@ -116,39 +105,87 @@ func packPairsB(nr int, dst []float32, transB bool, b []float32, ldb, p0, kc, j0
 			clear(d)
 		}
 		if !transB {
-			for p := range pairs {
-				lo := b[(p0+2*p)*ldb+c0 : (p0+2*p)*ldb+c0+w]
-				dp := d[p*nr : p*nr+w]
-				if 2*p+1 < kc {
-					packPairRows(dp, lo, b[(p0+2*p+1)*ldb+c0:(p0+2*p+1)*ldb+c0+w])
-				} else {
-					for c, v := range lo {
-						dp[c] = pair(v, 0)
-					}
-				}
-			}
+			// The columns of the micro-panel are contiguous in each row of B.
+			packDepthPairs(d, nr, b[p0*ldb+c0:], ldb, kc, w)
 			continue
 		}
-		for c := range w {
-			row := b[(c0+c)*ldb+p0 : (c0+c)*ldb+p0+kc]
-			for p := range kc / 2 {
-				d[p*nr+c] = pair(row[2*p], row[2*p+1])
-			}
-			if kc%2 == 1 {
-				d[(pairs-1)*nr+c] = pair(row[kc-1], 0)
-			}
+		// Each column is contiguous in a row of B (as for A in packPairsA).
+		packRowsPairs(d, nr, b[c0*ldb+p0:], ldb, kc, w, dst[jp*nr*kc+pairs*nr:(jp+1)*nr*kc])
+	}
+}
+
+// packPairsBT, where set, transposes a full micro-panel of 32-bit words: d[p·nr + c] =
+// b[c·ldb + p] for c < nr, p < k (packBTransAsm).
+var packPairsBT func(k, nr int, b []float32, ldb int, d []float32)
+
+// packDepthPairs writes the (kc+1)/2 pairs of depths of a micro-panel whose width columns are
+// contiguous in the rows of x (row stride ldx, depth p in row p): d[p·ldd + c] =
+// pair(x[2p·ldx + c], x[(2p+1)·ldx + c]), the last depth paired with 0 when kc is odd.
+func packDepthPairs(d []float32, ldd int, x []float32, ldx, kc, width int) {
+	packPanelPairs(d, ldd, x, ldx, kc/2, width)
+	if kc%2 == 1 {
+		p := kc / 2
+		for c, v := range x[2*p*ldx : 2*p*ldx+width] {
+			d[p*ldd+c] = pair(v, 0)
 		}
 	}
 }
 
-// packPairRows writes d[c] = pair(lo[c], hi[c]) (same lengths).
-var packPairRows = packPairRowsGo
+// packRowsPairs packs a micro-panel of width ldd whose first w columns are rows of x (row
+// stride ldx): d[p·ldd + c] = pair(x[c·ldx + 2p], x[c·ldx + 2p + 1]) for p < (kc+1)/2, the
+// last depth paired with 0 when kc is odd. It converts each row into tmp (w·⌊kc/2⌋ words),
+// then transposes.
+func packRowsPairs(d []float32, ldd int, x []float32, ldx, kc, w int, tmp []float32) {
+	q := kc / 2
+	for c := range w {
+		packRowPairs(tmp[c*q:(c+1)*q], x[c*ldx:c*ldx+2*q])
+	}
+	switch {
+	case w == ldd && w == 12:
+		packInterleave6x2(q, tmp, q, d)
+	case w == ldd && w%16 == 0 && packPairsBT != nil:
+		packPairsBT(q, w, tmp, q, d)
+	default:
+		for c := range w {
+			for p, v := range tmp[c*q : (c+1)*q] {
+				d[p*ldd+c] = v
+			}
+		}
+	}
+	if kc%2 == 1 {
+		for c := range w {
+			d[q*ldd+c] = pair(x[c*ldx+kc-1], 0)
+		}
+	}
+}
 
-// packPairRowsGo writes d[c] = pair(lo[c], hi[c]) (same lengths).
-func packPairRowsGo(d, lo, hi []float32) {
-	hi = hi[:len(lo)]
-	d = d[:len(lo)]
-	for c, v := range lo {
-		d[c] = pair(v, hi[c])
+// packPanelPairs writes d[p·ldd + c] = pair(x[2p·ldx + c], x[(2p+1)·ldx + c]) for c < width,
+// p < pairs.
+var packPanelPairs = packPanelPairsGo
+
+// packPanelPairsGo is packPanelPairs in Go.
+func packPanelPairsGo(d []float32, ldd int, x []float32, ldx, pairs, width int) {
+	for p := range pairs {
+		lo, hi := x[2*p*ldx:2*p*ldx+width], x[(2*p+1)*ldx:(2*p+1)*ldx+width]
+		dp := d[p*ldd : p*ldd+width]
+		for c, v := range lo {
+			dp[c] = pair(v, hi[c])
+		}
+	}
+}
+
+// packRowPairs writes d[i] = pair(src[2i], src[2i+1]) for the (len(src)+1)/2 words of d,
+// pairing a last odd element with 0.
+var packRowPairs = packRowPairsGo
+
+// packRowPairsGo is packRowPairs in Go.
+func packRowPairsGo(d, src []float32) {
+	n := len(src) / 2
+	d = d[:(len(src)+1)/2]
+	for i := range n {
+		d[i] = pair(src[2*i], src[2*i+1])
+	}
+	if len(src)%2 == 1 {
+		d[n] = pair(src[len(src)-1], 0)
 	}
 }

@@ -138,3 +138,63 @@ func TestSetCompute(t *testing.T) {
 		t.Fatalf("SetCompute(fp32) = %v, active %s", err, ActiveCompute())
 	}
 }
+
+// pairTestValues returns n float32s mixing random values with the cases rounding must get
+// right: ties to even both ways, values that round up into the next binade or to infinity,
+// infinities, NaNs (signalling and quiet, both signs), zeros and subnormals.
+func pairTestValues(rng *rand.Rand, n int) []float32 {
+	special := []uint32{
+		0x3f808000, 0x3f818000, 0x3f80ffff, 0x3fffffff, 0x7f7fffff, 0xff7fffff,
+		0x7f800000, 0xff800000, 0x7f800001, 0xff800001, 0x7fc00000, 0x7fbfffff,
+		0x00000000, 0x80000000, 0x00000001, 0x807fffff, 0x00008000, 0x00018000,
+	}
+	v := make([]float32, n)
+	for i := range v {
+		if rng.IntN(3) == 0 {
+			v[i] = math.Float32frombits(special[rng.IntN(len(special))])
+		} else {
+			v[i] = math.Float32frombits(rng.Uint32())
+		}
+	}
+	return v
+}
+
+// TestPackPairsParity checks the packers of pair words this build runs against the Go ones,
+// bit for bit: panels of widths below, at and above one and two vectors, and rows of every
+// length up to three vectors.
+func TestPackPairsParity(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for n := range 50 {
+		for _, w := range []int{1, 5, 12, 16, 17, 32, 45} {
+			// n pairs of a panel of width w: x with row stride w+5, d with stride w+3 (the
+			// gaps must stay untouched).
+			ldx, ldd := w+5, w+3
+			x := pairTestValues(rng, max(1, 2*n*ldx))
+			got, want := nanFloats(max(1, n*ldd)), nanFloats(max(1, n*ldd))
+			packPanelPairs(got, ldd, x, ldx, n, w)
+			packPanelPairsGo(want, ldd, x, ldx, n, w)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("packPanelPairs pairs=%d width=%d: word %d = %#08x, want %#08x", n, w, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+				}
+			}
+		}
+		src := pairTestValues(rng, n)
+		words := (n + 1) / 2
+		got, want := nanFloats(words+1), nanFloats(words+1)
+		packRowPairs(got[:words], src)
+		packRowPairsGo(want[:words], src)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("packRowPairs n=%d: word %d = %#08x, want %#08x", n, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+			}
+		}
+	}
+	// The Go packer itself against bf16Round, element by element.
+	for _, v := range pairTestValues(rng, 200) {
+		w := math.Float32bits(pair(v, -v))
+		if uint16(w) != bf16Round(v) || uint16(w>>16) != bf16Round(-v) {
+			t.Fatalf("pair(%#08x, -x) = %#08x", math.Float32bits(v), w)
+		}
+	}
+}

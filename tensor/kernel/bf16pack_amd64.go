@@ -1,0 +1,47 @@
+//go:build amd64 && !purego
+
+package kernel
+
+import "unsafe"
+
+// bf16PanelAVX512 writes d[p·ldd + c] = pair(x[2p·ldx + c], x[(2p+1)·ldx + c]) for
+// c < width ≤ 32, p < pairs (bf16pack_amd64.s).
+//
+//go:noescape
+func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int)
+
+// bf16RowPairsAVX512 writes d[i] = pair(src[2i], src[2i+1]) for i < n, n a multiple of 8
+// (bf16pack_amd64.s).
+//
+//go:noescape
+func bf16RowPairsAVX512(d, src *float32, n int)
+
+func init() {
+	if useAsm && useAVX512 {
+		packPanelPairs = packPanelPairsAVX512
+		packPairsBT = packBTransAsm
+		packRowPairs = packRowPairsAVX512
+	}
+}
+
+// packPanelPairsAVX512 is packPanelPairs on AVX-512.
+func packPanelPairsAVX512(d []float32, ldd int, x []float32, ldx, pairs, width int) {
+	for c := 0; c < width; c += 32 {
+		w := min(32, width-c)
+		if pairs > 0 && w > 0 {
+			_, _ = d[(pairs-1)*ldd+c+w-1], x[(2*pairs-1)*ldx+c+w-1]
+			bf16PanelAVX512(&d[c], ldd, &x[c], ldx, pairs, w)
+		}
+	}
+}
+
+// packRowPairsAVX512 is packRowPairs on AVX-512.
+func packRowPairsAVX512(d, src []float32) {
+	n := len(src) / 2
+	n8 := n &^ 7
+	if n8 > 0 {
+		_, _ = d[n8-1], src[2*n8-1]
+		bf16RowPairsAVX512(unsafe.SliceData(d), unsafe.SliceData(src), n8)
+	}
+	packRowPairsGo(d[n8:n], src[2*n8:])
+}

@@ -1,0 +1,140 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Packing for bfloat16 compute (gemm_pairs.go): float32 rounded to bfloat16 (nearest, ties to
+// even; a NaN stays a quiet NaN), as bf16Round does, sixteen lanes at a time. For a lane x,
+//
+//	r = x + 0x7fff + ((x >> 16) & 1)       the rounded value in the high half
+//	r = x | 0x00400000  where |x| is a NaN  (quiet bit set, never rounded into infinity)
+//
+// and the bfloat16 is r >> 16. Registers: Z28 = 0x7fffffff, Z29 = 0x7f800000, Z30 = 0x7fff,
+// Z31 = 0x00400000, Z27 = 1, Z26 = 0xffff0000.
+
+#define CONSTS \
+	MOVL         $0x7fffffff, AX \
+	VPBROADCASTD AX, Z28         \
+	MOVL         $0x7f800000, AX \
+	VPBROADCASTD AX, Z29         \
+	MOVL         $0x7fff, AX     \
+	VPBROADCASTD AX, Z30         \
+	MOVL         $0x00400000, AX \
+	VPBROADCASTD AX, Z31         \
+	MOVL         $1, AX          \
+	VPBROADCASTD AX, Z27         \
+	MOVL         $0xffff0000, AX \
+	VPBROADCASTD AX, Z26
+
+// ROUND rounds the float32 lanes of X into the high halves of X; T is scratch, K the mask
+// register it uses.
+#define ROUND(X, T, K) \
+	VPANDD  Z28, X, T      \
+	VPCMPUD $6, Z29, T, K  \ // |x| > +Inf: NaN
+	VPSRLD  $16, X, T      \
+	VPANDD  Z27, T, T      \
+	VPADDD  Z30, T, T      \
+	VPADDD  T, X, T        \
+	VPORD   Z31, X, K, T   \ // NaN lanes: x with the quiet bit
+	VMOVDQA32 T, X
+
+// func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int)
+//
+// d[p·ldd + c] = bf16(x[2p·ldx + c]) | bf16(x[(2p+1)·ldx + c])<<16 for c < width ≤ 32,
+// p < pairs: a micro-panel whose columns are contiguous in the rows of x, two rows of x to a
+// pair of depths. Each row is read as two vectors, masked to width; the rows 16 ahead are
+// prefetched, as x is walked down its columns, a stride the hardware prefetchers miss.
+TEXT ·bf16PanelAVX512(SB), NOSPLIT, $0-48
+	MOVQ d+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ ldx+24(FP), R9
+	SHLQ $2, R8
+	SHLQ $2, R9
+
+	// K3: the lanes of columns 0..15 below width; K4: of columns 16..31.
+	MOVQ  width+40(FP), CX
+	CMPQ  CX, $16
+	JLE   panelMaskLo
+	MOVQ  $16, CX
+panelMaskLo:
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K3
+	MOVQ  width+40(FP), CX
+	SUBQ  $16, CX
+	JGE   panelMaskHi
+	XORQ  CX, CX
+panelMaskHi:
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K4
+
+	MOVQ  pairs+32(FP), CX
+	TESTQ CX, CX
+	JEQ   panelDone
+	CONSTS
+	LEAQ  (SI)(R9*1), DX // the odd row
+	MOVQ  R9, R12
+	SHLQ  $4, R12        // 16 rows ahead
+	SHLQ  $1, R9         // two rows per pair
+
+panelLoop:
+	PREFETCHT0  (SI)(R12*1)
+	PREFETCHT0  64(SI)(R12*1)
+	PREFETCHT0  (DX)(R12*1)
+	PREFETCHT0  64(DX)(R12*1)
+	VMOVDQU32.Z (SI), K3, Z0
+	VMOVDQU32.Z (DX), K3, Z1
+	VMOVDQU32.Z 64(SI), K4, Z4
+	VMOVDQU32.Z 64(DX), K4, Z5
+	ROUND(Z0, Z2, K1)
+	ROUND(Z1, Z3, K2)
+	ROUND(Z4, Z6, K1)
+	ROUND(Z5, Z7, K2)
+	VPSRLD    $16, Z0, Z0
+	VPANDD    Z26, Z1, Z1
+	VPORD     Z1, Z0, Z0
+	VPSRLD    $16, Z4, Z4
+	VPANDD    Z26, Z5, Z5
+	VPORD     Z5, Z4, Z4
+	VMOVDQU32 Z0, K3, (DI)
+	VMOVDQU32 Z4, K4, 64(DI)
+	ADDQ      R9, SI
+	ADDQ      R9, DX
+	ADDQ      R8, DI
+	DECQ      CX
+	JNZ       panelLoop
+
+panelDone:
+	VZEROUPPER
+	RET
+
+// func bf16RowPairsAVX512(d, src *float32, n int)
+//
+// d[i] = bf16(src[2i]) | bf16(src[2i+1])<<16 for i < n, n a multiple of 8: a row of float32
+// as consecutive bfloat16, read as the pair words of (even, odd) depths. Sixteen inputs per
+// step, narrowed by VPMOVDW.
+TEXT ·bf16RowPairsAVX512(SB), NOSPLIT, $0-24
+	MOVQ d+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JEQ  rowDone
+	CONSTS
+
+row8:
+	VMOVDQU32 (SI), Z0
+	ROUND(Z0, Z2, K1)
+	VPSRLD    $16, Z0, Z0
+	VPMOVDW   Z0, Y1
+	VMOVDQU   Y1, (DI)
+	ADDQ      $64, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       row8
+
+rowDone:
+	VZEROUPPER
+	RET
