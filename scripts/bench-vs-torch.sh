@@ -97,8 +97,11 @@ for t in torch:
         rows.append((w, c, "tokens/s", v, t["tokens_per_s"], "torch", v / t["tokens_per_s"]))
     elif wl.startswith("W3"):
         pm = t["prefill_ms"]
-        v = q("W3", "gpt2-124m", "prefill_ms", "fp32")
-        rows.append(("W3", "prefill 64", "ms", v, pm, "torch", pm / v))
+        for wts in ("fp32", "bf16", "int8"):
+            v = q("W3", "gpt2-124m", "prefill_ms", wts)
+            if v is not None:
+                name = "prefill 64" if wts == "fp32" else "prefill 64 " + wts + " weights"
+                rows.append(("W3", name, "ms", v, pm, "torch fp32", pm / v))
         peer = t.get("decode_mv", t["decode"])["tokens_per_s"]
         for wts in ("fp32", "bf16", "int8"):
             v = q("W3", "gpt2-124m", "decode_tokens_per_s", wts)

@@ -28,11 +28,17 @@ func ParseWeightFormat(s string) (WeightFormat, error) {
 // PackedMatrix is a weight matrix W of N outputs × K inputs converted once to a compact format
 // for inference: y = x·Wᵀ for rows x of K values. Decoding streams every weight once per token,
 // so fewer bytes per weight means more tokens per second.
+//
+// With bfloat16 compute set (kernel.SetCompute) on a CPU that runs it, bf16 weights are packed
+// as the bfloat16 GEMM kernel's micro-panels instead (kernel.PanelMatrix, same 2 bytes a
+// weight): every product on them, a prompt's or a decoding step's, then runs in bfloat16
+// compute, with inputs rounded to bfloat16, and never packs the weights again.
 type PackedMatrix struct {
 	Format WeightFormat
 	N, K   int
 	bf     *kernel.BF16Matrix
 	q8     *kernel.Q8Matrix
+	panels *kernel.PanelMatrix
 }
 
 // Pack converts a 2-d float32 weight to format. kn says w is (K, N) (GPT-2's Conv1D layout,
@@ -49,6 +55,14 @@ func Pack(w *Tensor, kn bool, format WeightFormat) (*PackedMatrix, error) {
 	p := &PackedMatrix{Format: format, N: n, K: k}
 	switch format {
 	case BF16:
+		if kernel.PanelsAvailable() {
+			pm, err := kernel.NewPanelMatrix(d, n, k, kn)
+			if err != nil {
+				return nil, fmt.Errorf("tensor.Pack: %w", err)
+			}
+			p.panels = pm
+			break
+		}
 		p.bf = kernel.NewBF16Matrix(d, n, k, kn)
 	case Int8:
 		for i, v := range d { // a scale cannot represent NaN or Inf
@@ -65,6 +79,9 @@ func Pack(w *Tensor, kn bool, format WeightFormat) (*PackedMatrix, error) {
 
 // Bytes is the memory the packed weights take.
 func (p *PackedMatrix) Bytes() int64 {
+	if p.panels != nil {
+		return p.panels.Bytes()
+	}
 	if p.bf != nil {
 		return p.bf.Bytes()
 	}
@@ -80,6 +97,8 @@ func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
 	}
 	xd, od := x.Data(), out.Data()
 	switch {
+	case p.panels != nil:
+		kernel.GemmPanels(p.panels, rows, 1, xd, p.K, beta, od, p.N)
 	case p.bf != nil && rows == 1:
 		kernel.GemvBF16(p.bf, 1, xd, beta, od)
 	case p.bf != nil:
@@ -93,6 +112,10 @@ func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
 
 // Row writes row i of W (the K weights of output i), dequantised, into dst.
 func (p *PackedMatrix) Row(i int, dst []float32) {
+	if p.panels != nil {
+		p.panels.Row(i, dst)
+		return
+	}
 	if p.bf != nil {
 		p.bf.Row(i, dst)
 		return

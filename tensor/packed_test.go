@@ -4,9 +4,36 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
 func TestPackedMatMul(t *testing.T) {
+	testPackedMatMul(t)
+}
+
+// TestPackedMatMulBF16Compute repeats TestPackedMatMul with bfloat16 compute set, where bf16
+// weights are packed as the GEMM kernel's panels (skipped where the CPU lacks AVX512-BF16),
+// and checks that they are.
+func TestPackedMatMulBF16Compute(t *testing.T) {
+	if err := kernel.SetCompute(kernel.BF16Compute); err != nil {
+		t.Skipf("skipped: %v", err)
+	}
+	defer kernel.SetCompute(kernel.FP32Compute)
+	testPackedMatMul(t)
+	p, err := Pack(New(64, 96), false, BF16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.panels == nil || p.bf != nil {
+		t.Fatal("bf16 weights under bf16 compute were not packed as panels")
+	}
+	if p.Bytes() != 2*64*96 {
+		t.Fatalf("panels of a 64×96 weight take %d bytes, want %d", p.Bytes(), 2*64*96)
+	}
+}
+
+func testPackedMatMul(t *testing.T) {
 	rng := NewRNG(5)
 	for _, kn := range []bool{true, false} {
 		w := New(48, 40) // (K, N) when kn, else (N, K)
@@ -30,6 +57,31 @@ func TestPackedMatMul(t *testing.T) {
 			}
 			if p.N != n || p.K != k {
 				t.Fatalf("%s: packed %d×%d, want %d×%d", f, p.N, p.K, n, k)
+			}
+			// bf16 rounds each weight to 8 bits of mantissa; int8 to a step of its group's
+			// largest magnitude / 127.
+			var maxAbs float64
+			for _, v := range w.Data() {
+				maxAbs = max(maxAbs, math.Abs(float64(v)))
+			}
+			tol := func(wv float32) float64 { return 0x1p-8 * math.Abs(float64(wv)) }
+			if f == Int8 {
+				tol = func(float32) float64 { return maxAbs / 254 * 1.001 }
+			}
+			row := make([]float32, k)
+			for i := range n {
+				p.Row(i, row)
+				for q, v := range row {
+					var wv float32
+					if kn {
+						wv = w.At(q, i)
+					} else {
+						wv = w.At(i, q)
+					}
+					if d := math.Abs(float64(v - wv)); d > tol(wv) {
+						t.Fatalf("%s kn=%v: Row(%d)[%d] = %g, weight %g", f, kn, i, q, v, wv)
+					}
+				}
 			}
 			for _, rows := range []int{1, 3} {
 				got := New(rows, n)

@@ -9,6 +9,7 @@ import (
 	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/sample"
 	"github.com/qkvdev/qkv/tensor"
+	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
 func tinyConfig() Config {
@@ -129,6 +130,57 @@ func TestPackedWeights(t *testing.T) {
 	}
 	if d := testenv.MaxDiff(logits(), ref); d != 0 {
 		t.Errorf("back to fp32: logits differ by %g", d)
+	}
+}
+
+// With bfloat16 compute, bf16 weights are the GEMM kernel's panels, packed once: a prompt's
+// logits (at every position) are then those of the float32 weights in bfloat16 compute, bit
+// for bit (the products round the weights to bfloat16 either way), and decoding steps, whose
+// one-row products run in float32 on float32 weights, stay close.
+func TestPackedWeightsBF16Compute(t *testing.T) {
+	if err := kernel.SetCompute(kernel.BF16Compute); err != nil {
+		t.Skipf("skipped: %v", err)
+	}
+	defer kernel.SetCompute(kernel.FP32Compute)
+	m, err := New(tinyConfig(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt, next := []int{5, 3, 8, 1, 9, 2, 6}, []int{4, 7, 0}
+	run := func() (pre []float32, steps [][]float32) {
+		g := autograd.NewGraph()
+		g.SetGrad(false)
+		pre = append(pre, m.Forward(g, prompt, 1, len(prompt), nil).Value.Data()...) // every position
+		gen := m.NewGenerator()
+		if _, err := gen.Start(prompt); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range next {
+			l, err := gen.Next(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps = append(steps, append([]float32(nil), l...))
+		}
+		return pre, steps
+	}
+	wantPre, wantSteps := run()
+	if err := m.Pack(tensor.BF16); err != nil {
+		t.Fatal(err)
+	}
+	gotPre, gotSteps := run()
+	if d := testenv.MaxDiff(gotPre, wantPre); d != 0 {
+		t.Errorf("prompt logits on panels differ from the float32 weights' by %g", d)
+	}
+	for i := range next {
+		var worst, scale float64
+		for j, v := range gotSteps[i] {
+			worst = max(worst, math.Abs(float64(v-wantSteps[i][j])))
+			scale = max(scale, math.Abs(float64(wantSteps[i][j])))
+		}
+		if worst > 0.02*scale {
+			t.Errorf("decoding step %d: logits differ by %.3g (scale %.3g)", i, worst, scale)
+		}
 	}
 }
 

@@ -45,3 +45,16 @@ func packRowPairsAVX512(d, src []float32) {
 	}
 	packRowPairsGo(d[n8:n], src[2*n8:])
 }
+
+// gemvPanelBF16 writes out[c] = Σ_p x_p·B[p][c] for the 32 columns of one micro-panel of
+// pairs b over pairs pair words of x at xp (gemvpanels_amd64.s).
+//
+//go:noescape
+func gemvPanelBF16(pairs int, xp, b, out *float32)
+
+func init() {
+	gemvPanel = func(pairs int, xp, b []float32, out *[32]float32) {
+		_, _ = xp[pairs-1], b[pairs*32-1]
+		gemvPanelBF16(pairs, &xp[0], &b[0], &out[0])
+	}
+}

@@ -232,6 +232,14 @@ type gemmCall struct {
 
 	bp []float32 // shared packed B panel, (KC, NC) as NC/NR micro-panels
 
+	// pre, when set, holds op(B) packed ahead (GemmPanels): nothing of B is packed, and the
+	// current block's micro-panels are read from it.
+	pre *PanelMatrix
+	// The micro-panels of the current (jc, pc) block of the shared scheme (bp or pre), and the
+	// distance between them.
+	bBlock []float32
+	bPanel int
+
 	packFn, computeFn, runFn func(lo, hi int) // bound methods, made once per pooled call
 }
 
@@ -261,7 +269,9 @@ func (g *gemmCall) run(kern *gemmKernel, transA, transB bool, m, n, k int, alpha
 		g.a, g.b, g.c = nil, nil, nil
 		return
 	}
-	g.bp = growAligned(g.bp, kern.kc*kern.nc)
+	if g.pre == nil {
+		g.bp = growAligned(g.bp, kern.kc*kern.nc)
+	}
 	for jc := 0; jc < n; jc += kern.nc {
 		g.jc, g.nc = jc, min(kern.nc, n-jc)
 		g.panels = (g.nc + kern.nr - 1) / kern.nr
@@ -269,17 +279,25 @@ func (g *gemmCall) run(kern *gemmKernel, transA, transB bool, m, n, k int, alpha
 		for pc := 0; pc < k; pc += g.kcStep {
 			g.pc, g.kc = pc, min(g.kcStep, k-pc)
 			tasks := g.mBlocks * g.nSplit
-			if g.threads == 1 {
+			switch {
+			case g.pre != nil:
+				g.bBlock, g.bPanel = g.pre.panels(pc, jc)
+			case g.threads == 1:
+				g.bBlock, g.bPanel = g.bp, kern.nr*g.kc
 				g.packB(0, g.panels)
-				g.compute(0, tasks)
-				continue
+			default:
+				// Pack the B panel together, then share it.
+				g.bBlock, g.bPanel = g.bp, kern.nr*g.kc
+				Parallel(g.panels, 8, g.packFn)
 			}
-			// Pack the B panel together, then share it.
-			Parallel(g.panels, 8, g.packFn)
-			Parallel(tasks, 1, g.computeFn)
+			if g.threads == 1 {
+				g.compute(0, tasks)
+			} else {
+				Parallel(tasks, 1, g.computeFn)
+			}
 		}
 	}
-	g.a, g.b, g.c = nil, nil, nil // do not keep the caller's matrices alive
+	g.a, g.b, g.c, g.bBlock = nil, nil, nil, nil // do not keep the caller's matrices alive
 }
 
 // plan chooses which operands are read in place, the k blocks, the A block height and how
@@ -303,6 +321,9 @@ func (g *gemmCall) plan() {
 
 	kBlocks := (g.k + K.kc - 1) / K.kc
 	g.kcStep = (g.k + kBlocks - 1) / kBlocks // even blocks: no thin remnant
+	if g.pre != nil {
+		g.kcStep = g.pre.kcStep // the blocks it was packed in
+	}
 
 	blocks := (g.m + K.mc - 1) / K.mc
 	g.nSplit = 1
@@ -352,7 +373,7 @@ func (g *gemmCall) compute(lo, hi int) {
 		}
 		j0 := g.jc + jp0*K.nr
 		nb := min(g.jc+g.nc, g.jc+jp1*K.nr) - j0
-		bv := bView{p: g.bp[jp0*K.nr*g.kc:], s: K.nr, panel: K.nr * g.kc}
+		bv := bView{p: g.bBlock[jp0*g.bPanel:], s: K.nr, panel: g.bPanel}
 		g.macroKernel(w, &av, &bv, i0, mb, j0, nb, g.pc, g.kc, beta)
 	}
 	gemmWorkers.put(w)
@@ -376,7 +397,11 @@ func (g *gemmCall) runTasks(lo, hi int) {
 				kc := min(g.kcStep, g.k-pc)
 				av := g.prepareA(w, i0, mb, pc, kc)
 				bv := bView{s: g.ldb, panel: K.nr, perPanel: true}
-				if g.bInPlace {
+				switch {
+				case g.pre != nil:
+					p, size := g.pre.panels(pc, jc)
+					bv = bView{p: p, s: K.nr, panel: size}
+				case g.bInPlace:
 					bv.p = g.b[pc*g.ldb+jc:]
 				}
 				g.macroKernel(w, &av, &bv, i0, mb, jc, nc, pc, kc, g.blockBeta(pc))

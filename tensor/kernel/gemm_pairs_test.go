@@ -27,13 +27,14 @@ func refBF16Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 		for j := range n {
 			var s, sa float64
 			for p := range k {
-				av, bv := a[i*lda+p], b[p*ldb+j]
+				ai, bi := i*lda+p, p*ldb+j
 				if transA {
-					av = a[p*lda+i]
+					ai = p*lda + i
 				}
 				if transB {
-					bv = b[j*ldb+p]
+					bi = j*ldb + p
 				}
+				av, bv := a[ai], b[bi]
 				v := r(av) * r(bv)
 				s += v
 				sa += math.Abs(v)

@@ -1,0 +1,190 @@
+package kernel
+
+import (
+	"fmt"
+	"math"
+)
+
+// PanelMatrix is a weight matrix W (N outputs × K inputs) packed once, for y = x·Wᵀ in
+// bfloat16 compute, into the micro-panels of bfloat16 pairs that Sgemm's bfloat16 kernel
+// reads (see packPairsA). Sgemm in bfloat16 compute rounds and packs op(B) on every call;
+// inference multiplies the same weights again and again, so packing them once leaves only
+// the arithmetic: on a 64-token GPT-2 prefill, packing was a quarter of the time. A GEMM on a
+// PanelMatrix gives the same bits as Sgemm in bfloat16 compute on the float32 W it was made
+// from: same rounding, same blocks, same order of the sums. It takes 2 bytes a weight.
+//
+// Layout: depth block b (the k blocks Sgemm would use) holds ceil(N/NR) micro-panels one after
+// another, each ((kc_b+1)/2)·NR pair words, the last zero-padded past N.
+type PanelMatrix struct {
+	N, K   int
+	kern   *gemmKernel
+	kcStep int         // depth of the k blocks, all but the last full
+	blocks [][]float32 // per depth block, the micro-panels of pair words
+}
+
+// PanelsAvailable reports whether NewPanelMatrix can pack for this CPU: bfloat16 compute is
+// set (SetCompute) and the CPU runs it.
+func PanelsAvailable() bool { return activeGemmKernel().pairs }
+
+// NewPanelMatrix packs the float32 weight w: (N, K) row-major, or (K, N) when kn (GPT-2's
+// Conv1D layout). It fails unless PanelsAvailable.
+func NewPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
+	checkQuantSource("NewPanelMatrix", w, n, k)
+	loadTuningOnce()
+	K := activeGemmKernel()
+	if !K.pairs {
+		return nil, errNoBF16
+	}
+	p := &PanelMatrix{N: n, K: k, kern: K}
+	kBlocks := max(1, (k+K.kc-1)/K.kc)
+	p.kcStep = max(1, (k+kBlocks-1)/kBlocks) // as gemmCall.plan splits k
+	transB, ldb := true, k                   // op(B) = Wᵀ: W (N, K) read as Bᵀ
+	if kn {
+		transB, ldb = false, n
+	}
+	panels := (n + K.nr - 1) / K.nr
+	// Pack a group of micro-panels at a time into slots of full float32 size (the packers use
+	// the second half of a slot), then keep the first half of each.
+	const group = 16
+	tmp := alignedFloats(group * K.nr * p.kcStep)
+	for pc := 0; pc < k; pc += p.kcStep {
+		kc := min(p.kcStep, k-pc)
+		size := (kc + 1) / 2 * K.nr
+		blk := alignedFloats(panels * size)
+		for jp0 := 0; jp0 < panels; jp0 += group {
+			jp1 := min(jp0+group, panels)
+			j0 := jp0 * K.nr
+			packPairsB(K.nr, tmp, transB, w, ldb, pc, kc, j0, min(n-j0, (jp1-jp0)*K.nr), 0, jp1-jp0)
+			for jp := jp0; jp < jp1; jp++ {
+				copy(blk[jp*size:(jp+1)*size], tmp[(jp-jp0)*K.nr*kc:])
+			}
+		}
+		p.blocks = append(p.blocks, blk)
+	}
+	return p, nil
+}
+
+// Bytes is the memory the panels take.
+func (p *PanelMatrix) Bytes() int64 {
+	var b int64
+	for _, blk := range p.blocks {
+		b += 4 * int64(len(blk))
+	}
+	return b
+}
+
+// panels returns the micro-panels of the depth block at pc, from the one holding column j,
+// and the distance between micro-panels.
+func (p *PanelMatrix) panels(pc, j int) ([]float32, int) {
+	kc := min(p.kcStep, p.K-pc)
+	size := (kc + 1) / 2 * p.kern.nr
+	return p.blocks[pc/p.kcStep][j/p.kern.nr*size:], size
+}
+
+// Row writes row i of W (the K weights of output i), as bfloat16 values widened, into dst.
+func (p *PanelMatrix) Row(i int, dst []float32) {
+	if i < 0 || i >= p.N || len(dst) < p.K {
+		panic(fmt.Sprintf("kernel: PanelMatrix.Row(%d) of a %d×%d matrix into %d floats", i, p.N, p.K, len(dst)))
+	}
+	nr := p.kern.nr
+	for pc := 0; pc < p.K; pc += p.kcStep {
+		kc := min(p.kcStep, p.K-pc)
+		panel, _ := p.panels(pc, i)
+		for q := range kc {
+			word := math.Float32bits(panel[q/2*nr+i%nr])
+			dst[pc+q] = bf16Widen(uint16(word >> (16 * (q % 2))))
+		}
+	}
+}
+
+// GemmPanels computes Y = alpha·X·Wᵀ + beta·Y for the packed W (N, K) and M input rows: X is
+// (M, K) with row stride ldx and Y is (M, N) with row stride ldy. The inputs are rounded to
+// bfloat16 and the products summed in float32, as Sgemm does in bfloat16 compute, whatever
+// the compute set now; M == 1 runs the same kernel (a matrix–vector product streams the
+// panels once). beta == 0 overwrites Y without reading it. Y must not overlap X. The work is
+// split over the worker pool; steady-state calls do not allocate.
+func GemmPanels(p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta float32, y []float32, ldy int) {
+	if M < 0 {
+		panic(fmt.Sprintf("kernel: GemmPanels with negative M=%d", M))
+	}
+	checkMatrix("GemmPanels", "X", M, p.K, x, ldx)
+	checkMatrix("GemmPanels", "Y", M, p.N, y, ldy)
+	if M == 0 || p.N == 0 {
+		return
+	}
+	if alpha == 0 || p.K == 0 {
+		scaleMatrix(M, p.N, beta, y, ldy)
+		return
+	}
+	if M == 1 && gemvPanel != nil && p.kern.nr == 32 {
+		gemvPanels(p, alpha, x[:p.K], beta, y[:p.N])
+		return
+	}
+	g := gemmCalls.get()
+	g.pre = p
+	g.run(p.kern, false, true, M, p.N, p.K, alpha, x, ldx, nil, p.K, beta, y, ldy)
+	g.pre = nil
+	gemmCalls.put(g)
+}
+
+// gemvPanel, where set (AVX512-BF16), writes out[c] = Σ_p x_p·B[p][c] for the 32 columns of
+// one micro-panel of pairs b, over pairs pair words of x in xp.
+var gemvPanel func(pairs int, xp, b []float32, out *[32]float32)
+
+// panelGemvCall is one matrix–vector product on a PanelMatrix, shared by the threads.
+type panelGemvCall struct {
+	p           *PanelMatrix
+	xp          []float32 // the pair words of x, depth block after depth block
+	alpha, beta float32
+	y           []float32
+	runFn       func(lo, hi int)
+}
+
+var panelGemvCalls = freeList[panelGemvCall]{init: func(g *panelGemvCall) { g.runFn = g.run }}
+
+// gemvPanels computes y (N) = alpha·x·Wᵀ + beta·y for one row x (K): x is rounded to pairs of
+// bfloat16 once, then each micro-panel is streamed once through a kernel that multiplies one
+// row only (the tile kernel would compute MR rows for it). Threads share the micro-panels.
+func gemvPanels(p *PanelMatrix, alpha float32, x []float32, beta float32, y []float32) {
+	g := panelGemvCalls.get()
+	g.p, g.alpha, g.beta, g.y = p, alpha, beta, y
+	g.xp = g.xp[:0]
+	for pc := 0; pc < p.K; pc += p.kcStep {
+		kc := min(p.kcStep, p.K-pc)
+		n := len(g.xp)
+		g.xp = append(g.xp, make([]float32, (kc+1)/2)...)
+		packRowPairs(g.xp[n:], x[pc:pc+kc])
+	}
+	panels := (p.N + p.kern.nr - 1) / p.kern.nr
+	if Threads() == 1 || p.N*p.K < gemmSerialWork {
+		g.run(0, panels)
+	} else {
+		Parallel(panels, 4, g.runFn)
+	}
+	g.p, g.y = nil, nil
+	panelGemvCalls.put(g)
+}
+
+// run computes the outputs of micro-panels [lo, hi).
+func (g *panelGemvCall) run(lo, hi int) {
+	p, nr := g.p, g.p.kern.nr
+	var acc, part [32]float32
+	for jp := lo; jp < hi; jp++ {
+		off := 0
+		for pc := 0; pc < p.K; pc += p.kcStep {
+			pairs := (min(p.kcStep, p.K-pc) + 1) / 2
+			panel, _ := p.panels(pc, jp*nr)
+			if pc == 0 {
+				gemvPanel(pairs, g.xp[off:], panel, &acc)
+			} else {
+				gemvPanel(pairs, g.xp[off:], panel, &part)
+				for c, v := range part {
+					acc[c] += v
+				}
+			}
+			off += pairs
+		}
+		j0 := jp * nr
+		storeScaled(g.alpha, g.beta, acc[:min(nr, p.N-j0)], g.y[j0:])
+	}
+}
