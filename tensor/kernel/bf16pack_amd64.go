@@ -52,9 +52,19 @@ func packRowPairsAVX512(d, src []float32) {
 //go:noescape
 func gemvPanelBF16(pairs int, xp, b, out *float32)
 
+// gemvPanels4BF16 is gemvPanelBF16 on the four micro-panels at b + i·stride bytes, i < 4,
+// into out[32·i:] (gemvpanels_amd64.s).
+//
+//go:noescape
+func gemvPanels4BF16(pairs int, xp, b *float32, stride int, out *float32)
+
 func init() {
 	gemvPanel = func(pairs int, xp, b []float32, out *[32]float32) {
 		_, _ = xp[pairs-1], b[pairs*32-1]
 		gemvPanelBF16(pairs, &xp[0], &b[0], &out[0])
+	}
+	gemvPanels4 = func(pairs int, xp, b []float32, size int, out *[4 * 32]float32) {
+		_, _ = xp[pairs-1], b[3*size+pairs*32-1]
+		gemvPanels4BF16(pairs, &xp[0], &b[0], 4*size, &out[0])
 	}
 }

@@ -131,6 +131,10 @@ func GemmPanels(p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta
 // one micro-panel of pairs b, over pairs pair words of x in xp.
 var gemvPanel func(pairs int, xp, b []float32, out *[32]float32)
 
+// gemvPanels4, where set, is gemvPanel on the four micro-panels at b[i·size:], i < 4, into
+// out[32·i:].
+var gemvPanels4 func(pairs int, xp, b []float32, size int, out *[4 * 32]float32)
+
 // panelGemvCall is one matrix–vector product on a PanelMatrix, shared by the threads.
 type panelGemvCall struct {
 	p           *PanelMatrix
@@ -156,7 +160,7 @@ func gemvPanels(p *PanelMatrix, alpha float32, x []float32, beta float32, y []fl
 		packRowPairs(g.xp[n:], x[pc:pc+kc])
 	}
 	panels := (p.N + p.kern.nr - 1) / p.kern.nr
-	if Threads() == 1 || p.N*p.K < gemmSerialWork {
+	if Threads() == 1 || panels < 8 {
 		g.run(0, panels)
 	} else {
 		Parallel(panels, 4, g.runFn)
@@ -165,26 +169,37 @@ func gemvPanels(p *PanelMatrix, alpha float32, x []float32, beta float32, y []fl
 	panelGemvCalls.put(g)
 }
 
-// run computes the outputs of micro-panels [lo, hi).
+// run computes the outputs of micro-panels [lo, hi), four at a time where it can.
 func (g *panelGemvCall) run(lo, hi int) {
 	p, nr := g.p, g.p.kern.nr
-	var acc, part [32]float32
-	for jp := lo; jp < hi; jp++ {
+	var acc, part [4 * 32]float32
+	for jp := lo; jp < hi; {
+		n := 1
+		if hi-jp >= 4 && gemvPanels4 != nil {
+			n = 4
+		}
 		off := 0
 		for pc := 0; pc < p.K; pc += p.kcStep {
 			pairs := (min(p.kcStep, p.K-pc) + 1) / 2
-			panel, _ := p.panels(pc, jp*nr)
-			if pc == 0 {
-				gemvPanel(pairs, g.xp[off:], panel, &acc)
+			panel, size := p.panels(pc, jp*nr)
+			dst := &acc
+			if pc > 0 {
+				dst = &part
+			}
+			if n == 4 {
+				gemvPanels4(pairs, g.xp[off:], panel, size, dst)
 			} else {
-				gemvPanel(pairs, g.xp[off:], panel, &part)
-				for c, v := range part {
+				gemvPanel(pairs, g.xp[off:], panel, (*[32]float32)(dst[:32]))
+			}
+			if pc > 0 {
+				for c, v := range part[:n*nr] {
 					acc[c] += v
 				}
 			}
 			off += pairs
 		}
 		j0 := jp * nr
-		storeScaled(g.alpha, g.beta, acc[:min(nr, p.N-j0)], g.y[j0:])
+		storeScaled(g.alpha, g.beta, acc[:min(n*nr, p.N-j0)], g.y[j0:])
+		jp += n
 	}
 }

@@ -9,8 +9,9 @@ import (
 )
 
 // quantBenchFormats are the weight formats the benchmarks compare: float32 (Sgemv and Sgemm
-// in the same (N, K) layout, x·Wᵀ), bfloat16 and int8.
-var quantBenchFormats = []string{"fp32", "bf16", "int8"}
+// in the same (N, K) layout, x·Wᵀ), bfloat16, bfloat16 packed as the panels of bfloat16
+// compute (PanelMatrix; only where the CPU has AVX512-BF16) and int8.
+var quantBenchFormats = []string{"fp32", "bf16", "bf16-panels", "int8"}
 
 // quantBenchWeights returns n·k uniform weights in [-0.1, 0.1), quickly.
 func quantBenchWeights(seed uint64, n, k int) []float32 {
@@ -30,7 +31,8 @@ type quantBenchMatrix struct {
 	gemm  func(m int, x, y []float32)
 }
 
-// newQuantBenchMatrix converts the (n, k) weights w to format (fp32 keeps w itself).
+// newQuantBenchMatrix converts the (n, k) weights w to format (fp32 keeps w itself). Where
+// the CPU cannot run the format, gemv and gemm are nil.
 func newQuantBenchMatrix(format string, w []float32, n, k int) quantBenchMatrix {
 	m := quantBenchMatrix{n: n, k: k}
 	switch format {
@@ -43,6 +45,17 @@ func newQuantBenchMatrix(format string, w []float32, n, k int) quantBenchMatrix 
 		m.bytes = b.Bytes()
 		m.gemv = func(x, y []float32) { GemvBF16(b, 1, x, 0, y) }
 		m.gemm = func(M int, x, y []float32) { GemmBF16(b, M, 1, x, k, 0, y, n) }
+	case "bf16-panels":
+		old := computeBF16
+		computeBF16 = true
+		p, err := NewPanelMatrix(w, n, k, false)
+		computeBF16 = old
+		if err != nil {
+			return m // this CPU has no bfloat16 compute: gemv stays nil
+		}
+		m.bytes = p.Bytes()
+		m.gemv = func(x, y []float32) { GemmPanels(p, 1, 1, x, k, 0, y, n) }
+		m.gemm = func(M int, x, y []float32) { GemmPanels(p, M, 1, x, k, 0, y, n) }
 	case "int8":
 		q := NewQ8Matrix(w, n, k, false)
 		m.bytes = q.Bytes()
@@ -62,6 +75,9 @@ func BenchmarkQuantGemv(b *testing.B) {
 		x, y := quantBenchWeights(4, 1, k), make([]float32, n)
 		for _, format := range quantBenchFormats {
 			m := newQuantBenchMatrix(format, w, n, k)
+			if m.gemv == nil {
+				continue
+			}
 			for _, threads := range []int{1, 2} {
 				b.Run(fmt.Sprintf("%s/%dx%d/threads=%d", format, k, n, threads), func(b *testing.B) {
 					withThreads(threads, func() {
@@ -98,6 +114,9 @@ func BenchmarkQuantDecode(b *testing.B) {
 					w = append([]float32(nil), w...) // a copy of its own for each layer
 				}
 				m := newQuantBenchMatrix(format, w, n, k)
+				if m.gemv == nil {
+					b.Skipf("skipped: this CPU cannot run %s", format)
+				}
 				seq = append(seq, m)
 				bytes += m.bytes
 			}
@@ -192,6 +211,9 @@ func BenchmarkQuantGemm(b *testing.B) {
 		x, y := quantBenchWeights(6, M, k), make([]float32, M*n)
 		for _, format := range quantBenchFormats {
 			m := newQuantBenchMatrix(format, w, n, k)
+			if m.gemv == nil {
+				continue
+			}
 			for _, threads := range []int{1, 2} {
 				b.Run(fmt.Sprintf("%s/M=%d/%dx%d/threads=%d", format, M, k, n, threads), func(b *testing.B) {
 					withThreads(threads, func() {
