@@ -59,8 +59,11 @@ func toyConfig(dir string, iters int) train.Config {
 }
 
 // A tiny BERT learns the toy corpus in 300 steps: the validation MLM loss falls from ln 24 ≈ 3.2
-// (a uniform guess over the vocabulary) below 2.0, and next-sentence prediction, which the four
-// sentences' fixed order makes easy, is right at least 80 % of the time.
+// (a uniform guess over the vocabulary) below 2.4, it predicts at least 30 % of the masked
+// tokens (chance: 4 %), and next-sentence prediction, which the four sentences' fixed order
+// makes easy, is right at least 80 % of the time. The validation loss, over 38 masked tokens,
+// is 1.6–2.2 depending on the kernel path's rounding (QKV_CPU=go, avx2, avx512, 1 or 2
+// threads): the bounds leave room for that and still fail a model that learned nothing.
 func TestPretrainTaskLearns(t *testing.T) {
 	task := toyTask(t, 1, 0)
 	dir := t.TempDir()
@@ -81,8 +84,8 @@ func TestPretrainTaskLearns(t *testing.T) {
 	}
 	s, _ := task.Scores(context.Background(), true)
 	t.Logf("validation: %v", s)
-	if s["mlm_loss"] > 2.0 || s["nsp_accuracy"] < 0.8 {
-		t.Fatalf("after 300 steps MLM loss %.3f, NSP accuracy %.3f; want ≤ 2.0 and ≥ 0.8", s["mlm_loss"], s["nsp_accuracy"])
+	if s["mlm_loss"] > 2.4 || s["mlm_accuracy"] < 0.3 || s["nsp_accuracy"] < 0.8 {
+		t.Fatalf("after 300 steps MLM loss %.3f, MLM accuracy %.3f, NSP accuracy %.3f; want ≤ 2.4, ≥ 0.3 and ≥ 0.8", s["mlm_loss"], s["mlm_accuracy"], s["nsp_accuracy"])
 	}
 }
 
