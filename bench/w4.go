@@ -30,6 +30,13 @@ func runW4(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if kernel.ActiveCompute() == kernel.BF16Compute {
+		// Inference in bfloat16 compute rounds the weights to bfloat16 in every product:
+		// pack them so once (same results), as qkv embed and serve do.
+		if err := m.Pack(tensor.BF16); err != nil {
+			return nil, err
+		}
+	}
 	const T = 128
 	rng := tensor.NewRNG(1338)
 	ids := make([]int, b*T)

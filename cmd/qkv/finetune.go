@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/qkvdev/qkv/checkpoint"
 	"github.com/qkvdev/qkv/data/nli"
@@ -174,14 +173,8 @@ func runFinetune(cmd *cobra.Command, o *finetuneOptions) error {
 		if err := json.Unmarshal(b, &saved); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		var changed []string
-		cmd.Flags().Visit(func(f *pflag.Flag) {
-			if f.Name != "resume" && f.Name != "threads" {
-				changed = append(changed, "--"+f.Name)
-			}
-		})
-		if len(changed) > 0 {
-			return fmt.Errorf("--resume continues a run with its saved settings; %s cannot change (only --threads)", strings.Join(changed, ", "))
+		if changed := flagsSetExcept(cmd.Flags(), "resume", "threads", "compute"); len(changed) > 0 {
+			return fmt.Errorf("--resume continues a run with its saved settings; %s cannot change (only --threads and --compute)", strings.Join(changed, ", "))
 		}
 		saved.Out, saved.Resume = o.Resume, o.Resume
 		*o = saved

@@ -229,16 +229,16 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// checkResumeFlags refuses, when a run is resumed, any flag but --resume and --threads (and a
-// --method that names the run's own): the run continues with the settings it started with, and
-// a flag that would be ignored silently is an error instead.
+// checkResumeFlags refuses, when a run is resumed, any flag but --resume, --threads and
+// --compute (and a --method that names the run's own): the run continues with the settings it
+// started with, and a flag that would be ignored silently is an error instead.
 func checkResumeFlags(f *pflag.FlagSet, method, savedMethod string) error {
-	allowed := []string{"resume", "threads"}
+	allowed := []string{"resume", "threads", "compute"}
 	if method == savedMethod {
 		allowed = append(allowed, "method")
 	}
 	if changed := flagsSetExcept(f, allowed...); len(changed) > 0 {
-		return fmt.Errorf("--resume continues a %s run with its saved settings; %s cannot change (only --threads)", savedMethod, strings.Join(changed, ", "))
+		return fmt.Errorf("--resume continues a %s run with its saved settings; %s cannot change (only --threads and --compute)", savedMethod, strings.Join(changed, ", "))
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func TestFinetuneSFTMixText(t *testing.T) {
 			if err := json.Unmarshal(b, &o); err != nil || o.MixText != text || o.MixRatio != tc.wantRatio {
 				t.Fatalf("align.json: mix_text %q, mix_ratio %g (%v); want %q, %g", o.MixText, o.MixRatio, err, text, tc.wantRatio)
 			}
-			msg, err = run(t, "", "finetune", "--resume", out, "--threads", "1", "--method", "sft")
+			msg, err = run(t, "", "finetune", "--resume", out, "--threads", "1", "--compute", "fp32", "--method", "sft")
 			if err != nil || !strings.Contains(msg, fmt.Sprintf("mixing in plain text: 160 tokens, %g of the rows", tc.wantRatio)) {
 				t.Fatalf("resume: %v\n%s", err, msg)
 			}

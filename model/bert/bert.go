@@ -348,3 +348,20 @@ func on(rng *tensor.RNG, p float32) float32 {
 	}
 	return p
 }
+
+// Pack stores a compact copy of the encoder's linear layers in format (bf16 or int8; fp32
+// removes the copies) that forward passes use when the graph is not recording (inference);
+// training and saving keep the float32 weights. With bfloat16 compute set
+// (kernel.SetCompute), bf16 packs the weights once as the bfloat16 GEMM kernel's panels: an
+// encoder pass then gives the same bits as on the float32 weights, without rounding and
+// packing every weight again in each product.
+func (m *Model) Pack(format tensor.WeightFormat) error {
+	for _, l := range m.Layers {
+		for _, lin := range []*nn.Linear{l.Query, l.Key, l.Value, l.AttnOut, l.Intermediate, l.Output} {
+			if err := lin.Pack(format); err != nil {
+				return fmt.Errorf("bert: %w", err)
+			}
+		}
+	}
+	return nil
+}

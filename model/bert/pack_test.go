@@ -1,0 +1,75 @@
+package bert
+
+import (
+	"math"
+	"testing"
+
+	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/internal/testenv"
+	"github.com/qkvdev/qkv/tensor"
+	"github.com/qkvdev/qkv/tensor/kernel"
+)
+
+// encodeHidden runs the encoder without recording and returns last_hidden_state.
+func encodeHidden(m *Model, b *Batch) []float32 {
+	g := autograd.NewGraph()
+	g.SetGrad(false)
+	return append([]float32(nil), m.Encode(g, b, nil, nil).Hidden.Value.Data()...)
+}
+
+// Packed (bf16, int8) weights give hidden states close to the float32 ones at inference, and a
+// recording pass still uses the float32 weights.
+func TestPack(t *testing.T) {
+	m, err := New(tinyConfig(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Batch{B: 2, T: 5, InputIDs: []int{1, 7, 3, 9, 2, 4, 4, 8, 11, 5}}
+	ref := encodeHidden(m, b)
+	refTrain := append([]float32(nil), m.Encode(autograd.NewGraph(), b, nil, nil).Hidden.Value.Data()...)
+	for _, f := range []tensor.WeightFormat{tensor.BF16, tensor.Int8} {
+		if err := m.Pack(f); err != nil {
+			t.Fatal(err)
+		}
+		got := encodeHidden(m, b)
+		var worst float64
+		for i := range ref {
+			worst = max(worst, math.Abs(float64(got[i]-ref[i])))
+		}
+		// LayerNorm keeps the hidden states near unit scale.
+		if worst > 0.05 || worst == 0 {
+			t.Errorf("%s: hidden states differ by %.3g; want a small non-zero difference", f, worst)
+		}
+		g := autograd.NewGraph()
+		if d := testenv.MaxDiff(m.Encode(g, b, nil, nil).Hidden.Value.Data(), refTrain); d != 0 {
+			t.Errorf("%s: the recording pass changed by %g", f, d)
+		}
+	}
+	if err := m.Pack(tensor.FP32); err != nil {
+		t.Fatal(err)
+	}
+	if d := testenv.MaxDiff(encodeHidden(m, b), ref); d != 0 {
+		t.Errorf("back to fp32: hidden states differ by %g", d)
+	}
+}
+
+// With bfloat16 compute, bf16 packs the weights as the GEMM kernel's panels, once: the encoder
+// then gives the bits of the float32 weights in bfloat16 compute.
+func TestPackBF16Compute(t *testing.T) {
+	if err := kernel.SetCompute(kernel.BF16Compute); err != nil {
+		t.Skipf("skipped: %v", err)
+	}
+	defer kernel.SetCompute(kernel.FP32Compute)
+	m, err := New(tinyConfig(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Batch{B: 2, T: 5, InputIDs: []int{1, 7, 3, 9, 2, 4, 4, 8, 11, 5}}
+	want := encodeHidden(m, b)
+	if err := m.Pack(tensor.BF16); err != nil {
+		t.Fatal(err)
+	}
+	if d := testenv.MaxDiff(encodeHidden(m, b), want); d != 0 {
+		t.Errorf("hidden states on panels differ from the float32 weights' by %g", d)
+	}
+}
