@@ -525,10 +525,13 @@ func GemmBF16(m *BF16Matrix, M int, alpha float32, x []float32, ldx int, beta fl
 // GemmQ8 computes Y = alpha·X·Wᵀ + beta·Y for the int8 matrix W (N, K) and M input rows: X is
 // (M, K) with row stride ldx and Y is (M, N) with row stride ldy (a prompt prefill).
 //
-// The weights are dequantised to float32 (q·s, rounded once) and multiplied in float32, so the
-// result is that of Sgemm on the dequantised weights (up to the order of the additions).
-// beta == 0 overwrites Y without reading it; alpha == 0 or K == 0 only scales Y by beta. A
-// few rows (M ≤ 2, or up to 8 without AVX-512) run as one GemvQ8 each. Y must not overlap X.
+// With AVX512-VNNI and K whole groups, each row of X is quantised as GemvQ8 quantises its row
+// and multiplied in int8 on VPDPBUSD tiles (quant_gemm_vnni_amd64.go): each row's result is
+// its GEMV's, up to the order of the float32 additions. Otherwise the weights are dequantised
+// to float32 (q·s, rounded once) and multiplied in float32, so the result is that of Sgemm on
+// the dequantised weights (up to the order of the additions). beta == 0 overwrites Y without
+// reading it; alpha == 0 or K == 0 only scales Y by beta. A few rows (M ≤ 2, or up to 8
+// without AVX-512) run as one GemvQ8 each. Y must not overlap X.
 // The work is split over the worker pool; steady-state calls do not allocate.
 func GemmQ8(m *Q8Matrix, M int, alpha float32, x []float32, ldx int, beta float32, y []float32, ldy int) {
 	m.check("GemmQ8")

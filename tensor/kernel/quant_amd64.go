@@ -302,6 +302,9 @@ func quantHasTiles(bf *BF16Matrix, q8 *Q8Matrix) bool {
 // reports true, or reports false when they are not to run (no AVX-512, or rows shorter than a
 // kernel step).
 func quantGemmTiled(bf *BF16Matrix, q8 *Q8Matrix, m int, alpha float32, x []float32, ldx int, beta float32, y []float32, ldy int) bool {
+	if q8 != nil && q8GemmTilesVNNI(q8, m, alpha, x, ldx, beta, y, ldy) {
+		return true // int8 activations on VNNI
+	}
 	var n, k, steps, k0 int
 	var rowBytes int
 	if bf != nil {

@@ -34,3 +34,6 @@ func quantGemmTiled(bf *BF16Matrix, q8 *Q8Matrix, m int, alpha float32, x []floa
 func q8QuantizeVNNI(chunks int, x *float32, inv float32, xn *int32) {
 	panic("kernel: q8QuantizeVNNI without VNNI")
 }
+
+// q8GemmVNNIRuns reports whether an int8 GEMM runs on VNNI tiles (here: never).
+func q8GemmVNNIRuns(k int) bool { return false }

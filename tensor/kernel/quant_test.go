@@ -149,8 +149,9 @@ func checkQuantGemm(t *testing.T, rng *rand.Rand, f quantFormat, gemv bool, M, n
 		y = nanFloats(len(y))
 	}
 	xr := x
-	if q8, ok := m.(*Q8Matrix); ok && (gemv || M <= quantTiledGemvRows || M <= quantPanelGemvRows && !quantHasTiles(nil, q8)) {
-		xr = q8ActView(x, M, k, ldx) // a GEMV per row: the VNNI kernels see the rows quantised
+	if q8, ok := m.(*Q8Matrix); ok && (gemv || M <= quantTiledGemvRows || M <= quantPanelGemvRows && !quantHasTiles(nil, q8) || q8GemmVNNIRuns(k)) {
+		// A GEMV per row, or the VNNI GEMM tiles: the VNNI kernels see the rows quantised.
+		xr = q8ActView(x, M, k, ldx)
 	}
 	want, bound := refQuantGemm(wd, n, k, M, alpha, xr, ldx, beta, y, ldy)
 	orig := append([]float32(nil), y...)
@@ -206,7 +207,7 @@ func TestQuantGemm(t *testing.T) {
 		for _, f := range quantFormats {
 			for _, threads := range []int{1, 2} {
 				withThreads(threads, func() {
-					for _, s := range [][3]int{{2, 1, 1}, {3, 17, 33}, {5, 40, 65}, {7, 130, 31}, {64, 96, 100}, {13, 300, 770}, {70, 2050, 64}, {9, 21, 10}, {12, 33, 20}} {
+					for _, s := range [][3]int{{2, 1, 1}, {3, 17, 33}, {5, 40, 65}, {7, 130, 31}, {64, 96, 100}, {13, 300, 770}, {70, 2050, 64}, {9, 21, 10}, {12, 33, 20}, {3, 32, 32}, {13, 45, 96}, {25, 70, 768}, {64, 130, 3072}} {
 						alpha := []float32{1, -0.5}[rng.IntN(2)]
 						beta := []float32{0, 1, 0.25}[rng.IntN(3)]
 						checkQuantGemm(t, rng, f, false, s[0], s[1], s[2], rng.IntN(2) == 0, alpha, beta, rng.IntN(3)*3)
@@ -671,6 +672,33 @@ func TestQuantActSpecial(t *testing.T) {
 					t.Fatalf("%s: y[%d] = %g, want 0", c.name, j, v)
 				}
 			}
+			// The same row among others in a GEMM (the VNNI tiles where the CPU has them):
+			// its outputs as above, the other rows' as their own GEMVs give them.
+			const M, row = 8, 3
+			xs := randFloats(rng, M*k)
+			copy(xs[row*k:], x)
+			ys := randFloats(rng, M*n)
+			GemmQ8(m, M, 1, xs, k, 0, ys, n)
+			for i := range M {
+				want := make([]float32, n)
+				GemvQ8(m, 1, xs[i*k:(i+1)*k], 0, want)
+				for j, v := range ys[i*n : (i+1)*n] {
+					switch {
+					case i == row && c.nan:
+						if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+							t.Fatalf("%s: GEMM y[%d][%d] = %g, want NaN or ±Inf", c.name, i, j, v)
+						}
+					case i == row:
+						if v != 0 {
+							t.Fatalf("%s: GEMM y[%d][%d] = %g, want 0", c.name, i, j, v)
+						}
+					default:
+						if d := math.Abs(float64(v - want[j])); d > 0.05*math.Abs(float64(want[j]))+0.05 {
+							t.Fatalf("%s: GEMM y[%d][%d] = %g, its GEMV %g", c.name, i, j, v, want[j])
+						}
+					}
+				}
+			}
 		}
 	})
 }
@@ -747,14 +775,16 @@ func TestQuantNoAlloc(t *testing.T) {
 	rng := rand.New(rand.NewPCG(77, 78))
 	const n, k, M = 520, 300, 64
 	w := randFloats(rng, n*k)
-	x, y := randFloats(rng, M*k), make([]float32, M*n)
+	x, y := randFloats(rng, M*320), make([]float32, M*n)
 	bf, q8 := NewBF16Matrix(w, n, k, false), NewQ8Matrix(w, n, k, false)
+	q8w := NewQ8Matrix(randFloats(rng, n*320), n, 320, false) // whole groups: the VNNI tiles where the CPU has them
 	withThreads(2, func() {
 		for name, f := range map[string]func(){
-			"GemvBF16": func() { GemvBF16(bf, 1, x, 0, y) },
-			"GemvQ8":   func() { GemvQ8(q8, 1, x, 0, y) },
-			"GemmBF16": func() { GemmBF16(bf, M, 1, x, k, 0, y, n) },
-			"GemmQ8":   func() { GemmQ8(q8, M, 1, x, k, 0, y, n) },
+			"GemvBF16":            func() { GemvBF16(bf, 1, x, 0, y) },
+			"GemvQ8":              func() { GemvQ8(q8, 1, x, 0, y) },
+			"GemmBF16":            func() { GemmBF16(bf, M, 1, x, k, 0, y, n) },
+			"GemmQ8":              func() { GemmQ8(q8, M, 1, x, k, 0, y, n) },
+			"GemmQ8 whole groups": func() { GemmQ8(q8w, M, 1, x, 320, 0, y, n) },
 		} {
 			f()
 			if a := testing.AllocsPerRun(20, f); a > 0 {

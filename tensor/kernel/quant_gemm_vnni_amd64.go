@@ -1,0 +1,180 @@
+//go:build amd64 && !purego
+
+package kernel
+
+import "unsafe"
+
+// The int8 GEMM on VNNI: a prompt's rows times an int8 weight matrix in integer arithmetic.
+//
+// Each row of X is quantised as the VNNI GEMV quantises its row (one scale sx = max|x|/127,
+// xq = round(x/sx); see quant_act.go), and q8GemmVNNI multiplies six rows by 32 weight rows
+// at a time with VPDPBUSD, 64 multiply-adds per instruction against an FMA's 16: every
+// group's sum exact in int32, then scaled in float32. Output (i, j) is
+//
+//	Y[i][j] = alpha · sx_i · Σ_g s[j][g] · Σ_{p in g} q[j][p]·xq_i[p] + beta · Y[i][j]
+//
+// which is what the GEMV computes for the row, up to the order of the float32 additions.
+// It runs where K is whole groups; a row with a NaN or an infinity sends the whole call back
+// to the float32 kernels (so a NaN comes out as one), and an all-zero row gives zeros.
+
+// q8GemmVNNI is the 6×32 tile kernel (quant_gemm_vnni_amd64.s).
+//
+//go:noescape
+func q8GemmVNNI(groups int, a *int32, b *byte, s *float32, corr *int32, out *float32)
+
+// The register tile of q8GemmVNNI.
+const (
+	vnniMR = 6  // rows of X
+	vnniNR = 32 // rows of W (columns of Y)
+)
+
+// q8VNNIGemmCall is one int8 GEMM on the VNNI tiles, shared by the threads: the quantised rows
+// of X packed for the kernel, and the output.
+type q8VNNIGemmCall struct {
+	m           *Q8Matrix
+	rows, tiles int
+	groups      int
+	alpha, beta float32
+	y           []float32
+	ldy         int
+
+	a    []int32   // tile t, four inputs q, row r: a[(t·K/4 + q)·6 + r], the row's four bytes xq
+	corr []int32   // tile t, group g, row r: corr[(t·groups + g)·6 + r] = 128·Σ_{p in g} xq
+	sx   []float32 // the rows' scales (0 for an all-zero row)
+	act  q8Act
+
+	runFn func(lo, hi int)
+}
+
+// q8VNNIWorker is a thread's packed weight panel.
+type q8VNNIWorker struct {
+	b []float32 // 32 weight rows, four inputs to a 32-bit word: b[q·32 + c]
+	s []float32 // their scales by group: s[g·32 + c]
+}
+
+var (
+	q8VNNIGemmCalls = freeList[q8VNNIGemmCall]{init: func(g *q8VNNIGemmCall) { g.runFn = g.run }}
+	q8VNNIWorkers   freeList[q8VNNIWorker]
+)
+
+// q8GemmVNNIRuns reports whether an int8 GEMM with depth k (and rows of X without NaN or
+// infinity) runs on the VNNI tiles, with its activations quantised.
+func q8GemmVNNIRuns(k int) bool {
+	return useAsm && useAVX512 && useVNNI && k > 0 && k%Q8Group == 0
+}
+
+// q8GemmTilesVNNI runs Y = alpha·X·Wᵀ + beta·Y on the VNNI tiles and reports true, or reports
+// false when it is not to run: no AVX512-VNNI, K not whole groups, or a row of X with a NaN
+// or an infinity.
+func q8GemmTilesVNNI(w *Q8Matrix, M int, alpha float32, x []float32, ldx int, beta float32, y []float32, ldy int) bool {
+	k := w.K
+	if !q8GemmVNNIRuns(k) {
+		return false
+	}
+	g := q8VNNIGemmCalls.get()
+	defer q8VNNIGemmCalls.put(g)
+	quads := k / 4
+	g.m, g.rows, g.tiles, g.groups = w, M, (M+vnniMR-1)/vnniMR, k/Q8Group
+	g.alpha, g.beta, g.y, g.ldy = alpha, beta, y, ldy
+	g.a = quantGrow(g.a, g.tiles*quads*vnniMR)
+	g.corr = quantGrow(g.corr, g.tiles*g.groups*vnniMR)
+	g.sx = quantGrow(g.sx, g.tiles*vnniMR)
+	for i := range g.tiles * vnniMR {
+		t, r := i/vnniMR, i%vnniMR
+		if i >= M || !g.act.quantize(x[i*ldx:i*ldx+k]) {
+			if i < M && !allZero(x[i*ldx:i*ldx+k]) {
+				g.m, g.y = nil, nil
+				return false // a NaN or an infinity: the float32 kernels keep it
+			}
+			g.sx[i] = 0
+			for q := range quads {
+				g.a[(t*quads+q)*vnniMR+r] = 0
+			}
+			for gr := range g.groups {
+				g.corr[(t*g.groups+gr)*vnniMR+r] = 0
+			}
+			continue
+		}
+		// The GEMV layout of act.xn: per 64 inputs, 16 words of xq, then 16 of
+		// nc[l] = −128·Σ_{i<4} xq[4l+i].
+		g.sx[i] = g.act.s
+		xn := g.act.xn
+		for q := range quads {
+			g.a[(t*quads+q)*vnniMR+r] = xn[q/16*q8ActStep+q%16]
+		}
+		for gr := range g.groups {
+			var c int32
+			for l := 8 * gr; l < 8*gr+8; l++ {
+				c -= xn[l/16*q8ActStep+16+l%16]
+			}
+			g.corr[(t*g.groups+gr)*vnniMR+r] = c
+		}
+	}
+	panels := (w.N + vnniNR - 1) / vnniNR
+	if Threads() == 1 || M*w.N*k < gemmSerialWork {
+		g.run(0, panels)
+	} else {
+		Parallel(panels, 1, g.runFn)
+	}
+	g.m, g.y = nil, nil
+	return true
+}
+
+// allZero reports whether every element of x is zero.
+func allZero(x []float32) bool {
+	for _, v := range x {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// run computes the columns of Y of weight panels [lo, hi), each 32 rows of W packed, then
+// multiplied by every tile of rows.
+func (g *q8VNNIGemmCall) run(lo, hi int) {
+	w := q8VNNIWorkers.get()
+	defer q8VNNIWorkers.put(w)
+	m := g.m
+	gs, quads := q8Groups(m.K), m.K/4
+	w.b = quantGrow(w.b, quads*vnniNR)
+	w.s = quantGrow(w.s, g.groups*vnniNR)
+	var out [vnniMR * vnniNR]float32
+	for jp := lo; jp < hi; jp++ {
+		j0 := jp * vnniNR
+		cols := min(vnniNR, m.N-j0)
+		// The weights as 32-bit words of four inputs (row j: k/4 words), transposed so that
+		// each four inputs hold the 32 columns side by side; columns past N are zero weights.
+		q32 := unsafe.Slice((*float32)(unsafe.Pointer(&m.Q[0])), len(m.Q)/4)
+		if cols == vnniNR {
+			packBTransAsm(quads, vnniNR, q32[j0*quads:], quads, w.b)
+		} else {
+			for q := range quads {
+				for c := range vnniNR {
+					v := float32(0)
+					if c < cols {
+						v = q32[(j0+c)*quads+q]
+					}
+					w.b[q*vnniNR+c] = v
+				}
+			}
+		}
+		for gr := range g.groups {
+			for c := range vnniNR {
+				v := float32(0)
+				if c < cols {
+					v = m.Scales[(j0+c)*gs+gr]
+				}
+				w.s[gr*vnniNR+c] = v
+			}
+		}
+		for t := range g.tiles {
+			q8GemmVNNI(g.groups, &g.a[t*quads*vnniMR], (*byte)(unsafe.Pointer(&w.b[0])), &w.s[0], &g.corr[t*g.groups*vnniMR], &out[0])
+			for r := range min(vnniMR, g.rows-t*vnniMR) {
+				i := t*vnniMR + r
+				storeScaled(g.alpha*g.sx[i], g.beta, out[r*vnniNR:r*vnniNR+cols], g.y[i*g.ldy+j0:])
+			}
+		}
+	}
+
+}
