@@ -228,16 +228,17 @@ func (g *gemvCall) store(t, y []float32, add bool) {
 	storeScaled(g.alpha, g.beta, t, y)
 }
 
-// storeScaled writes alpha·t + beta·y into y (beta == 0 does not read y).
+// storeScaled writes alpha·t + beta·y into y (beta == 0 does not read y). The common cases
+// run on the vector kernels, with the same rounding as the loop.
 func storeScaled(alpha, beta float32, t, y []float32) {
 	y = y[:len(t)]
 	switch {
 	case beta == 0 && alpha == 1:
 		copy(y, t)
 	case beta == 0:
-		for j, v := range t {
-			y[j] = alpha * v
-		}
+		scalev(y, t, alpha)
+	case beta == 1 && alpha == 1:
+		addTo(y, t)
 	default:
 		for j, v := range t {
 			y[j] = alpha*v + beta*y[j]

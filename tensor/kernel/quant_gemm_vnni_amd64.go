@@ -172,7 +172,9 @@ func (g *q8VNNIGemmCall) run(lo, hi int) {
 			q8GemmVNNI(g.groups, &g.a[t*quads*vnniMR], (*byte)(unsafe.Pointer(&w.b[0])), &w.s[0], &g.corr[t*g.groups*vnniMR], &out[0])
 			for r := range min(vnniMR, g.rows-t*vnniMR) {
 				i := t*vnniMR + r
-				storeScaled(g.alpha*g.sx[i], g.beta, out[r*vnniNR:r*vnniNR+cols], g.y[i*g.ldy+j0:])
+				row := out[r*vnniNR : r*vnniNR+cols]
+				scalev(row, row, g.alpha*g.sx[i])
+				storeScaled(1, g.beta, row, g.y[i*g.ldy+j0:])
 			}
 		}
 	}
