@@ -9,9 +9,10 @@ import (
 // bfloat16 compute, into the micro-panels of bfloat16 pairs that Sgemm's bfloat16 kernel
 // reads (see packPairsA). Sgemm in bfloat16 compute rounds and packs op(B) on every call;
 // inference multiplies the same weights again and again, so packing them once leaves only
-// the arithmetic: on a 64-token GPT-2 prefill, packing was a quarter of the time. A GEMM on a
-// PanelMatrix gives the same bits as Sgemm in bfloat16 compute on the float32 W it was made
-// from: same rounding, same blocks, same order of the sums. It takes 2 bytes a weight.
+// the arithmetic: on a 64-token GPT-2 prefill, packing was a quarter of the time. A GEMM of
+// two rows or more on a PanelMatrix gives the same bits as Sgemm in bfloat16 compute on the
+// float32 W it was made from: same rounding, same blocks, same order of the sums. It takes 2
+// bytes a weight.
 //
 // Layout: depth block b (the k blocks Sgemm would use) holds ceil(N/NR) micro-panels one after
 // another, each ((kc_b+1)/2)·NR pair words, the last zero-padded past N.
@@ -100,9 +101,10 @@ func (p *PanelMatrix) Row(i int, dst []float32) {
 // GemmPanels computes Y = alpha·X·Wᵀ + beta·Y for the packed W (N, K) and M input rows: X is
 // (M, K) with row stride ldx and Y is (M, N) with row stride ldy. The inputs are rounded to
 // bfloat16 and the products summed in float32, as Sgemm does in bfloat16 compute, whatever
-// the compute set now; M == 1 runs the same kernel (a matrix–vector product streams the
-// panels once). beta == 0 overwrites Y without reading it. Y must not overlap X. The work is
-// split over the worker pool; steady-state calls do not allocate.
+// the compute set now. M == 1 (a decoding step) runs a matrix–vector kernel that streams the
+// panels once, with its own order of the sums. beta == 0 overwrites Y without reading it. Y
+// must not overlap X. The work is split over the worker pool; steady-state calls do not
+// allocate.
 func GemmPanels(p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta float32, y []float32, ldy int) {
 	if M < 0 {
 		panic(fmt.Sprintf("kernel: GemmPanels with negative M=%d", M))
