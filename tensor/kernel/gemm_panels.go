@@ -146,7 +146,12 @@ type panelGemvCall struct {
 	runFn       func(lo, hi int)
 }
 
-var panelGemvCalls = freeList[panelGemvCall]{init: func(g *panelGemvCall) { g.runFn = g.run }}
+var (
+	panelGemvCalls = freeList[panelGemvCall]{init: func(g *panelGemvCall) { g.runFn = g.run }}
+	// panelGemvSums are the threads' output sums: they pass through the kernels' function
+	// values, so on the stack they would escape, one allocation a task.
+	panelGemvSums freeList[[2][4 * 32]float32]
+)
 
 // gemvPanels computes y (N) = alpha·x·Wᵀ + beta·y for one row x (K): x is rounded to pairs of
 // bfloat16 once, then each micro-panel is streamed once through a kernel that multiplies one
@@ -174,7 +179,9 @@ func gemvPanels(p *PanelMatrix, alpha float32, x []float32, beta float32, y []fl
 // run computes the outputs of micro-panels [lo, hi), four at a time where it can.
 func (g *panelGemvCall) run(lo, hi int) {
 	p, nr := g.p, g.p.kern.nr
-	var acc, part [4 * 32]float32
+	sums := panelGemvSums.get()
+	defer panelGemvSums.put(sums)
+	acc, part := &sums[0], &sums[1]
 	for jp := lo; jp < hi; {
 		n := 1
 		if hi-jp >= 4 && gemvPanels4 != nil {
@@ -184,9 +191,9 @@ func (g *panelGemvCall) run(lo, hi int) {
 		for pc := 0; pc < p.K; pc += p.kcStep {
 			pairs := (min(p.kcStep, p.K-pc) + 1) / 2
 			panel, size := p.panels(pc, jp*nr)
-			dst := &acc
+			dst := acc
 			if pc > 0 {
-				dst = &part
+				dst = part
 			}
 			if n == 4 {
 				gemvPanels4(pairs, g.xp[off:], panel, size, dst)

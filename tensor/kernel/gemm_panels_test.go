@@ -84,3 +84,58 @@ func TestPanelsRefused(t *testing.T) {
 		t.Fatal("NewPanelMatrix succeeded with fp32 compute")
 	}
 }
+
+// TestGemmPanelsNoAlloc checks that steady-state products on panels, one row and many, do
+// not allocate.
+func TestGemmPanelsNoAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	withCompute(t, BF16Compute, func() {
+		rng := rand.New(rand.NewPCG(9, 9))
+		const n, k, M = 520, 300, 64
+		p, err := NewPanelMatrix(randFloats(rng, n*k), n, k, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := randFloats(rng, M*k), make([]float32, M*n)
+		withThreads(2, func() {
+			for _, m := range []int{1, M} {
+				f := func() { GemmPanels(p, m, 1, x, k, 0, y, n) }
+				f()
+				if a := testing.AllocsPerRun(20, f); a > 0 {
+					t.Errorf("GemmPanels with %d rows allocates %g times per call", m, a)
+				}
+			}
+		})
+	})
+}
+
+// TestSgemmBF16NoAlloc checks that steady-state Sgemm calls in bfloat16 compute, which pack
+// their operands as pairs, do not allocate, in all four layouts.
+func TestSgemmBF16NoAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	withCompute(t, BF16Compute, func() {
+		rng := rand.New(rand.NewPCG(10, 10))
+		const m, n, k = 64, 200, 300
+		a, b, c := randFloats(rng, m*k), randFloats(rng, k*n), make([]float32, m*n)
+		withThreads(2, func() {
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				lda, ldb := k, n
+				if tr[0] {
+					lda = m
+				}
+				if tr[1] {
+					ldb = k
+				}
+				f := func() { Sgemm(tr[0], tr[1], m, n, k, 1, a, lda, b, ldb, 0, c, n) }
+				f()
+				if allocs := testing.AllocsPerRun(10, f); allocs > 0 {
+					t.Errorf("Sgemm transA=%v transB=%v in bf16 compute allocates %g times per call", tr[0], tr[1], allocs)
+				}
+			}
+		})
+	})
+}
