@@ -21,11 +21,34 @@ func sgemm512P(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, m
 //go:noescape
 func sgemm512R(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
 
+// sgemm512P4 and sgemm512P8 are sgemm512P on the first 4 or 8 rows of the tile only
+// (mr ≤ 4, mr ≤ 8).
+//
+//go:noescape
+func sgemm512P4(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
+
+//go:noescape
+func sgemm512P8(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
+
+// sgemm512Tile is the tileFunc of the packed form: the kernel of 4, 8 or 12 rows, the
+// smallest that covers mr, so that the last rows of a matrix cost what they compute. (The
+// row form always runs whole tiles: the driver packs the last rows of an A read in place.)
+func sgemm512Tile(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
+	switch {
+	case mr <= 4:
+		sgemm512P4(k, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
+	case mr <= 8:
+		sgemm512P8(k, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
+	default:
+		sgemm512P(k, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
+	}
+}
+
 // gemmKernel512 describes the AVX-512 micro-kernel.
 var gemmKernel512 = &gemmKernel{
 	name: "avx512",
 	mr:   mr512, nr: nr512,
-	tile:    sgemm512P,
+	tile:    sgemm512Tile,
 	tileRow: sgemm512R,
 	inPlace: true,
 	aUses:   16, bUses: 16, bMany: gemmInPlaceB,

@@ -9,6 +9,14 @@ package kernel
 //go:noescape
 func sgemmBF16P(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
 
+// sgemmBF16P4 and sgemmBF16P8 are sgemmBF16P on the first 4 or 8 rows of the tile only.
+//
+//go:noescape
+func sgemmBF16P4(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
+
+//go:noescape
+func sgemmBF16P8(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
+
 // gemmKernelBF16 describes the AVX512-BF16 micro-kernel of bfloat16 compute. Its packed
 // micro-panels take half the bytes of float32 ones, so twice the depth fits the same caches
 // (blocksFor).
@@ -16,7 +24,14 @@ var gemmKernelBF16 = &gemmKernel{
 	name: "avx512bf16",
 	mr:   mr512, nr: nr512,
 	tile: func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
-		sgemmBF16P((k+1)/2, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
+		switch pairs := (k + 1) / 2; {
+		case mr <= 4:
+			sgemmBF16P4(pairs, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
+		case mr <= 8:
+			sgemmBF16P8(pairs, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
+		default:
+			sgemmBF16P(pairs, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
+		}
 	},
 	pairs: true,
 }

@@ -563,3 +563,621 @@ storebedgedone:
 	VZEROUPPER
 	RET
 
+// The same kernel on the first 4 or 8 rows only, reading the same 12-row micro-panels.
+
+// func sgemmBF16P4(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
+TEXT ·sgemmBF16P4(SB), NOSPLIT, $0-80
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+24(FP), DI
+
+	// Start fetching the C tile: its loads and stores at the end then hit the cache.
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R11
+	SHLQ $2, R11
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+	MOVQ CX, DX
+	SHRQ $1, DX
+	JZ   tail
+
+loop2:
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x00 // VDPBF16PS 0(SI){1to16}, Z0, Z24
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x00 // VDPBF16PS 0(SI){1to16}, Z1, Z25
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x01 // VDPBF16PS 4(SI){1to16}, Z0, Z26
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x01 // VDPBF16PS 4(SI){1to16}, Z1, Z27
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x02 // VDPBF16PS 8(SI){1to16}, Z0, Z28
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x02 // VDPBF16PS 8(SI){1to16}, Z1, Z29
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x03 // VDPBF16PS 12(SI){1to16}, Z0, Z30
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x03 // VDPBF16PS 12(SI){1to16}, Z1, Z31
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x0c // VDPBF16PS 48(SI){1to16}, Z2, Z24
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x0c // VDPBF16PS 48(SI){1to16}, Z3, Z25
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x0d // VDPBF16PS 52(SI){1to16}, Z2, Z26
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x0d // VDPBF16PS 52(SI){1to16}, Z3, Z27
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x0e // VDPBF16PS 56(SI){1to16}, Z2, Z28
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x0e // VDPBF16PS 56(SI){1to16}, Z3, Z29
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x0f // VDPBF16PS 60(SI){1to16}, Z2, Z30
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x0f // VDPBF16PS 60(SI){1to16}, Z3, Z31
+	ADDQ $96, SI
+	ADDQ $256, DI
+	DECQ DX
+	JNZ  loop2
+
+tail:
+	ANDQ $1, CX
+	JZ   scale
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x00 // VDPBF16PS 0(SI){1to16}, Z0, Z24
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x00 // VDPBF16PS 0(SI){1to16}, Z1, Z25
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x01 // VDPBF16PS 4(SI){1to16}, Z0, Z26
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x01 // VDPBF16PS 4(SI){1to16}, Z1, Z27
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x02 // VDPBF16PS 8(SI){1to16}, Z0, Z28
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x02 // VDPBF16PS 8(SI){1to16}, Z1, Z29
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x03 // VDPBF16PS 12(SI){1to16}, Z0, Z30
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x03 // VDPBF16PS 12(SI){1to16}, Z1, Z31
+
+scale:
+	VBROADCASTSS alpha+72(FP), Z0
+	VMULPS       Z0, Z24, Z24
+	VMULPS       Z0, Z25, Z25
+	VMULPS       Z0, Z26, Z26
+	VMULPS       Z0, Z27, Z27
+	VMULPS       Z0, Z28, Z28
+	VMULPS       Z0, Z29, Z29
+	VMULPS       Z0, Z30, Z30
+	VMULPS       Z0, Z31, Z31
+
+	MOVQ c+40(FP), DX
+	MOVQ mr+56(FP), CX
+	MOVQ nr+64(FP), AX
+
+	// beta == 0 (but not NaN) overwrites C; anything else reads it. Z0 holds beta.
+	VMOVSS   beta+76(FP), X0
+	VXORPS   X1, X1, X1
+	VUCOMISS X1, X0
+	JNE      readc
+	JPS      readc
+	CMPQ     AX, $32
+	JNE      store0edge
+	VMOVUPS      Z24, 0(DX)
+	VMOVUPS      Z25, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z26, 0(DX)
+	VMOVUPS      Z27, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z28, 0(DX)
+	VMOVUPS      Z29, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z30, 0(DX)
+	VMOVUPS      Z31, 64(DX)
+store0done:
+	VZEROUPPER
+	RET
+
+store0edge:
+	XORQ  R9, R9
+	BTSQ  AX, R9
+	DECQ  R9
+	KMOVW R9, K1
+	SHRQ  $16, R9
+	KMOVW R9, K2
+	VMOVUPS      Z24, K1, 0(DX)
+	VMOVUPS      Z25, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z26, K1, 0(DX)
+	VMOVUPS      Z27, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z28, K1, 0(DX)
+	VMOVUPS      Z29, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z30, K1, 0(DX)
+	VMOVUPS      Z31, K2, 64(DX)
+store0edgedone:
+	VZEROUPPER
+	RET
+
+readc:
+	VBROADCASTSS X0, Z0
+	CMPQ         AX, $32
+	JNE          storebedge
+	VFMADD231PS  0(DX), Z0, Z24
+	VMOVUPS      Z24, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z25
+	VMOVUPS      Z25, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z26
+	VMOVUPS      Z26, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z27
+	VMOVUPS      Z27, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z28
+	VMOVUPS      Z28, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z29
+	VMOVUPS      Z29, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z30
+	VMOVUPS      Z30, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z31
+	VMOVUPS      Z31, 64(DX)
+storebdone:
+	VZEROUPPER
+	RET
+
+storebedge:
+	XORQ  R9, R9
+	BTSQ  AX, R9
+	DECQ  R9
+	KMOVW R9, K1
+	SHRQ  $16, R9
+	KMOVW R9, K2
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z24
+	VMOVUPS      Z24, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z25
+	VMOVUPS      Z25, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z26
+	VMOVUPS      Z26, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z27
+	VMOVUPS      Z27, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z28
+	VMOVUPS      Z28, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z29
+	VMOVUPS      Z29, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z30
+	VMOVUPS      Z30, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z31
+	VMOVUPS      Z31, K2, 64(DX)
+storebedgedone:
+	VZEROUPPER
+	RET
+
+// func sgemmBF16P8(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
+TEXT ·sgemmBF16P8(SB), NOSPLIT, $0-80
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+24(FP), DI
+
+	// Start fetching the C tile: its loads and stores at the end then hit the cache.
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R11
+	SHLQ $2, R11
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+	MOVQ CX, DX
+	SHRQ $1, DX
+	JZ   tail
+
+loop2:
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x00 // VDPBF16PS 0(SI){1to16}, Z0, Z16
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x00 // VDPBF16PS 0(SI){1to16}, Z1, Z17
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x01 // VDPBF16PS 4(SI){1to16}, Z0, Z18
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x01 // VDPBF16PS 4(SI){1to16}, Z1, Z19
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x02 // VDPBF16PS 8(SI){1to16}, Z0, Z20
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x02 // VDPBF16PS 8(SI){1to16}, Z1, Z21
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x03 // VDPBF16PS 12(SI){1to16}, Z0, Z22
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x03 // VDPBF16PS 12(SI){1to16}, Z1, Z23
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x04 // VDPBF16PS 16(SI){1to16}, Z0, Z24
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x04 // VDPBF16PS 16(SI){1to16}, Z1, Z25
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x05 // VDPBF16PS 20(SI){1to16}, Z0, Z26
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x05 // VDPBF16PS 20(SI){1to16}, Z1, Z27
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x06 // VDPBF16PS 24(SI){1to16}, Z0, Z28
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x06 // VDPBF16PS 24(SI){1to16}, Z1, Z29
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x07 // VDPBF16PS 28(SI){1to16}, Z0, Z30
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x07 // VDPBF16PS 28(SI){1to16}, Z1, Z31
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x0c // VDPBF16PS 48(SI){1to16}, Z2, Z16
+	BYTE $0x62; BYTE $0xe2; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x0c // VDPBF16PS 48(SI){1to16}, Z3, Z17
+	BYTE $0x62; BYTE $0xe2; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x0d // VDPBF16PS 52(SI){1to16}, Z2, Z18
+	BYTE $0x62; BYTE $0xe2; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x0d // VDPBF16PS 52(SI){1to16}, Z3, Z19
+	BYTE $0x62; BYTE $0xe2; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x0e // VDPBF16PS 56(SI){1to16}, Z2, Z20
+	BYTE $0x62; BYTE $0xe2; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x0e // VDPBF16PS 56(SI){1to16}, Z3, Z21
+	BYTE $0x62; BYTE $0xe2; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x0f // VDPBF16PS 60(SI){1to16}, Z2, Z22
+	BYTE $0x62; BYTE $0xe2; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x0f // VDPBF16PS 60(SI){1to16}, Z3, Z23
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x10 // VDPBF16PS 64(SI){1to16}, Z2, Z24
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x10 // VDPBF16PS 64(SI){1to16}, Z3, Z25
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x11 // VDPBF16PS 68(SI){1to16}, Z2, Z26
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x11 // VDPBF16PS 68(SI){1to16}, Z3, Z27
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x12 // VDPBF16PS 72(SI){1to16}, Z2, Z28
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x12 // VDPBF16PS 72(SI){1to16}, Z3, Z29
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x13 // VDPBF16PS 76(SI){1to16}, Z2, Z30
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x13 // VDPBF16PS 76(SI){1to16}, Z3, Z31
+	ADDQ $96, SI
+	ADDQ $256, DI
+	DECQ DX
+	JNZ  loop2
+
+tail:
+	ANDQ $1, CX
+	JZ   scale
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x00 // VDPBF16PS 0(SI){1to16}, Z0, Z16
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x00 // VDPBF16PS 0(SI){1to16}, Z1, Z17
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x01 // VDPBF16PS 4(SI){1to16}, Z0, Z18
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x01 // VDPBF16PS 4(SI){1to16}, Z1, Z19
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x02 // VDPBF16PS 8(SI){1to16}, Z0, Z20
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x02 // VDPBF16PS 8(SI){1to16}, Z1, Z21
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x03 // VDPBF16PS 12(SI){1to16}, Z0, Z22
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x03 // VDPBF16PS 12(SI){1to16}, Z1, Z23
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x04 // VDPBF16PS 16(SI){1to16}, Z0, Z24
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x04 // VDPBF16PS 16(SI){1to16}, Z1, Z25
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x05 // VDPBF16PS 20(SI){1to16}, Z0, Z26
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x05 // VDPBF16PS 20(SI){1to16}, Z1, Z27
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x06 // VDPBF16PS 24(SI){1to16}, Z0, Z28
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x06 // VDPBF16PS 24(SI){1to16}, Z1, Z29
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x07 // VDPBF16PS 28(SI){1to16}, Z0, Z30
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x07 // VDPBF16PS 28(SI){1to16}, Z1, Z31
+
+scale:
+	VBROADCASTSS alpha+72(FP), Z0
+	VMULPS       Z0, Z16, Z16
+	VMULPS       Z0, Z17, Z17
+	VMULPS       Z0, Z18, Z18
+	VMULPS       Z0, Z19, Z19
+	VMULPS       Z0, Z20, Z20
+	VMULPS       Z0, Z21, Z21
+	VMULPS       Z0, Z22, Z22
+	VMULPS       Z0, Z23, Z23
+	VMULPS       Z0, Z24, Z24
+	VMULPS       Z0, Z25, Z25
+	VMULPS       Z0, Z26, Z26
+	VMULPS       Z0, Z27, Z27
+	VMULPS       Z0, Z28, Z28
+	VMULPS       Z0, Z29, Z29
+	VMULPS       Z0, Z30, Z30
+	VMULPS       Z0, Z31, Z31
+
+	MOVQ c+40(FP), DX
+	MOVQ mr+56(FP), CX
+	MOVQ nr+64(FP), AX
+
+	// beta == 0 (but not NaN) overwrites C; anything else reads it. Z0 holds beta.
+	VMOVSS   beta+76(FP), X0
+	VXORPS   X1, X1, X1
+	VUCOMISS X1, X0
+	JNE      readc
+	JPS      readc
+	CMPQ     AX, $32
+	JNE      store0edge
+	VMOVUPS      Z16, 0(DX)
+	VMOVUPS      Z17, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z18, 0(DX)
+	VMOVUPS      Z19, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z20, 0(DX)
+	VMOVUPS      Z21, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z22, 0(DX)
+	VMOVUPS      Z23, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z24, 0(DX)
+	VMOVUPS      Z25, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z26, 0(DX)
+	VMOVUPS      Z27, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z28, 0(DX)
+	VMOVUPS      Z29, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z30, 0(DX)
+	VMOVUPS      Z31, 64(DX)
+store0done:
+	VZEROUPPER
+	RET
+
+store0edge:
+	XORQ  R9, R9
+	BTSQ  AX, R9
+	DECQ  R9
+	KMOVW R9, K1
+	SHRQ  $16, R9
+	KMOVW R9, K2
+	VMOVUPS      Z16, K1, 0(DX)
+	VMOVUPS      Z17, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z18, K1, 0(DX)
+	VMOVUPS      Z19, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z20, K1, 0(DX)
+	VMOVUPS      Z21, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z22, K1, 0(DX)
+	VMOVUPS      Z23, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z24, K1, 0(DX)
+	VMOVUPS      Z25, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z26, K1, 0(DX)
+	VMOVUPS      Z27, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z28, K1, 0(DX)
+	VMOVUPS      Z29, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z30, K1, 0(DX)
+	VMOVUPS      Z31, K2, 64(DX)
+store0edgedone:
+	VZEROUPPER
+	RET
+
+readc:
+	VBROADCASTSS X0, Z0
+	CMPQ         AX, $32
+	JNE          storebedge
+	VFMADD231PS  0(DX), Z0, Z16
+	VMOVUPS      Z16, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z17
+	VMOVUPS      Z17, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z18
+	VMOVUPS      Z18, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z19
+	VMOVUPS      Z19, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z20
+	VMOVUPS      Z20, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z21
+	VMOVUPS      Z21, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z22
+	VMOVUPS      Z22, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z23
+	VMOVUPS      Z23, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z24
+	VMOVUPS      Z24, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z25
+	VMOVUPS      Z25, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z26
+	VMOVUPS      Z26, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z27
+	VMOVUPS      Z27, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z28
+	VMOVUPS      Z28, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z29
+	VMOVUPS      Z29, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z30
+	VMOVUPS      Z30, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z31
+	VMOVUPS      Z31, 64(DX)
+storebdone:
+	VZEROUPPER
+	RET
+
+storebedge:
+	XORQ  R9, R9
+	BTSQ  AX, R9
+	DECQ  R9
+	KMOVW R9, K1
+	SHRQ  $16, R9
+	KMOVW R9, K2
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z16
+	VMOVUPS      Z16, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z17
+	VMOVUPS      Z17, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z18
+	VMOVUPS      Z18, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z19
+	VMOVUPS      Z19, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z20
+	VMOVUPS      Z20, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z21
+	VMOVUPS      Z21, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z22
+	VMOVUPS      Z22, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z23
+	VMOVUPS      Z23, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z24
+	VMOVUPS      Z24, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z25
+	VMOVUPS      Z25, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z26
+	VMOVUPS      Z26, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z27
+	VMOVUPS      Z27, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z28
+	VMOVUPS      Z28, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z29
+	VMOVUPS      Z29, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z30
+	VMOVUPS      Z30, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z31
+	VMOVUPS      Z31, K2, 64(DX)
+storebedgedone:
+	VZEROUPPER
+	RET
+
