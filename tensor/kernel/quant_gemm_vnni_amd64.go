@@ -2,7 +2,10 @@
 
 package kernel
 
-import "unsafe"
+import (
+	"sync"
+	"unsafe"
+)
 
 // The int8 GEMM on VNNI: a prompt's rows times an int8 weight matrix in integer arithmetic.
 //
@@ -41,9 +44,13 @@ type q8VNNIGemmCall struct {
 	a    []int32   // tile t, four inputs q, row r: a[(t·K/4 + q)·6 + r], the row's four bytes xq
 	corr []int32   // tile t, group g, row r: corr[(t·groups + g)·6 + r] = 128·Σ_{p in g} xq
 	sx   []float32 // the rows' scales (0 for an all-zero row)
-	act  q8Act
 
-	runFn func(lo, hi int)
+	x   []float32 // the rows, while they are quantised
+	ldx int
+	mu  sync.Mutex
+	bad bool // a row holds a NaN or an infinity
+
+	runFn, quantizeFn func(lo, hi int)
 }
 
 // q8VNNIWorker is a thread's packed weight panel.
@@ -53,8 +60,11 @@ type q8VNNIWorker struct {
 }
 
 var (
-	q8VNNIGemmCalls = freeList[q8VNNIGemmCall]{init: func(g *q8VNNIGemmCall) { g.runFn = g.run }}
-	q8VNNIWorkers   freeList[q8VNNIWorker]
+	q8VNNIGemmCalls = freeList[q8VNNIGemmCall]{init: func(g *q8VNNIGemmCall) {
+		g.runFn, g.quantizeFn = g.run, g.quantize
+	}}
+	q8VNNIWorkers freeList[q8VNNIWorker]
+	q8VNNIActs    freeList[q8Act]
 )
 
 // q8GemmVNNIRuns reports whether an int8 GEMM with depth k (and rows of X without NaN or
@@ -79,12 +89,42 @@ func q8GemmTilesVNNI(w *Q8Matrix, M int, alpha float32, x []float32, ldx int, be
 	g.a = quantGrow(g.a, g.tiles*quads*vnniMR)
 	g.corr = quantGrow(g.corr, g.tiles*g.groups*vnniMR)
 	g.sx = quantGrow(g.sx, g.tiles*vnniMR)
-	for i := range g.tiles * vnniMR {
+	g.x, g.ldx, g.bad = x, ldx, false
+	// Quantise the rows, a tile of six at a time, on all threads: for a short K this is as
+	// much work as the products.
+	if Threads() == 1 || M*k < gemmSerialWork/8 {
+		g.quantize(0, g.tiles)
+	} else {
+		Parallel(g.tiles, 1, g.quantizeFn)
+	}
+	if g.bad {
+		g.m, g.y, g.x = nil, nil, nil
+		return false // a NaN or an infinity: the float32 kernels keep it
+	}
+	panels := (w.N + vnniNR - 1) / vnniNR
+	if Threads() == 1 || M*w.N*k < gemmSerialWork {
+		g.run(0, panels)
+	} else {
+		Parallel(panels, 1, g.runFn)
+	}
+	g.m, g.y, g.x = nil, nil, nil
+	return true
+}
+
+// quantize packs the quantised rows of tiles [lo, hi) of X; a row with a NaN or an infinity
+// sets bad.
+func (g *q8VNNIGemmCall) quantize(lo, hi int) {
+	act := q8VNNIActs.get()
+	defer q8VNNIActs.put(act)
+	k := g.m.K
+	quads := k / 4
+	for i := lo * vnniMR; i < hi*vnniMR; i++ {
 		t, r := i/vnniMR, i%vnniMR
-		if i >= M || !g.act.quantize(x[i*ldx:i*ldx+k]) {
-			if i < M && !allZero(x[i*ldx:i*ldx+k]) {
-				g.m, g.y = nil, nil
-				return false // a NaN or an infinity: the float32 kernels keep it
+		if i >= g.rows || !act.quantize(g.x[i*g.ldx:i*g.ldx+k]) {
+			if i < g.rows && !allZero(g.x[i*g.ldx:i*g.ldx+k]) {
+				g.mu.Lock()
+				g.bad = true
+				g.mu.Unlock()
 			}
 			g.sx[i] = 0
 			for q := range quads {
@@ -97,8 +137,8 @@ func q8GemmTilesVNNI(w *Q8Matrix, M int, alpha float32, x []float32, ldx int, be
 		}
 		// The GEMV layout of act.xn: per 64 inputs, 16 words of xq, then 16 of
 		// nc[l] = −128·Σ_{i<4} xq[4l+i].
-		g.sx[i] = g.act.s
-		xn := g.act.xn
+		g.sx[i] = act.s
+		xn := act.xn
 		for q := range quads {
 			g.a[(t*quads+q)*vnniMR+r] = xn[q/16*q8ActStep+q%16]
 		}
@@ -110,14 +150,6 @@ func q8GemmTilesVNNI(w *Q8Matrix, M int, alpha float32, x []float32, ldx int, be
 			g.corr[(t*g.groups+gr)*vnniMR+r] = c
 		}
 	}
-	panels := (w.N + vnniNR - 1) / vnniNR
-	if Threads() == 1 || M*w.N*k < gemmSerialWork {
-		g.run(0, panels)
-	} else {
-		Parallel(panels, 1, g.runFn)
-	}
-	g.m, g.y = nil, nil
-	return true
 }
 
 // allZero reports whether every element of x is zero.
