@@ -10,11 +10,11 @@ import "unsafe"
 //go:noescape
 func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int)
 
-// bf16RowPairsAVX512 writes d[i] = pair(src[2i], src[2i+1]) for i < n, n a multiple of 8
-// (bf16pack_amd64.s).
+// bf16RowPairsAVX512 writes d[i] = pair(src[2i], src[2i+1]) for i < n, n a multiple of 8,
+// prefetching the bytes ahead further on when ahead is not 0 (bf16pack_amd64.s).
 //
 //go:noescape
-func bf16RowPairsAVX512(d, src *float32, n int)
+func bf16RowPairsAVX512(d, src *float32, n, ahead int)
 
 func init() {
 	if useAsm && useAVX512 {
@@ -36,14 +36,14 @@ func packPanelPairsAVX512(d []float32, ldd int, x []float32, ldx, pairs, width i
 }
 
 // packRowPairsAVX512 is packRowPairs on AVX-512.
-func packRowPairsAVX512(d, src []float32) {
+func packRowPairsAVX512(d, src []float32, ahead int) {
 	n := len(src) / 2
 	n8 := n &^ 7
 	if n8 > 0 {
 		_, _ = d[n8-1], src[2*n8-1]
-		bf16RowPairsAVX512(unsafe.SliceData(d), unsafe.SliceData(src), n8)
+		bf16RowPairsAVX512(unsafe.SliceData(d), unsafe.SliceData(src), n8, ahead)
 	}
-	packRowPairsGo(d[n8:n], src[2*n8:])
+	packRowPairsGo(d[n8:n], src[2*n8:], 0)
 }
 
 // gemvPanelBF16 writes out[c] = Σ_p x_p·B[p][c] for the 32 columns of one micro-panel of

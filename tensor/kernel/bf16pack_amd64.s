@@ -111,18 +111,36 @@ panelDone:
 	VZEROUPPER
 	RET
 
-// func bf16RowPairsAVX512(d, src *float32, n int)
+// func bf16RowPairsAVX512(d, src *float32, n, ahead int)
 //
 // d[i] = bf16(src[2i]) | bf16(src[2i+1])<<16 for i < n, n a multiple of 8: a row of float32
 // as consecutive bfloat16, read as the pair words of (even, odd) depths. Sixteen inputs per
-// step, narrowed by VPMOVDW.
-TEXT ·bf16RowPairsAVX512(SB), NOSPLIT, $0-24
+// step, narrowed by VPMOVDW. ahead, when not 0, is the distance in bytes to the row converted
+// next (the next row of a matrix): its bytes at the same offsets are prefetched, since the
+// hardware prefetchers see each row as a new short stream.
+TEXT ·bf16RowPairsAVX512(SB), NOSPLIT, $0-32
 	MOVQ d+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
+	MOVQ ahead+24(FP), R8
 	SHRQ $3, CX
 	JEQ  rowDone
 	CONSTS
+	TESTQ R8, R8
+	JEQ   row8
+
+row8ahead:
+	PREFETCHT0 (SI)(R8*1)
+	VMOVDQU32  (SI), Z0
+	ROUND(Z0, Z2, K1)
+	VPSRLD     $16, Z0, Z0
+	VPMOVDW    Z0, Y1
+	VMOVDQU    Y1, (DI)
+	ADDQ       $64, SI
+	ADDQ       $32, DI
+	DECQ       CX
+	JNZ        row8ahead
+	JMP        rowDone
 
 row8:
 	VMOVDQU32 (SI), Z0

@@ -138,7 +138,7 @@ func packDepthPairs(d []float32, ldd int, x []float32, ldx, kc, width int) {
 func packRowsPairs(d []float32, ldd int, x []float32, ldx, kc, w int, tmp []float32) {
 	q := kc / 2
 	for c := range w {
-		packRowPairs(tmp[c*q:(c+1)*q], x[c*ldx:c*ldx+2*q])
+		packRowPairs(tmp[c*q:(c+1)*q], x[c*ldx:c*ldx+2*q], 4*ldx) // prefetch the next row
 	}
 	switch {
 	case w == ldd && w == 12:
@@ -175,11 +175,12 @@ func packPanelPairsGo(d []float32, ldd int, x []float32, ldx, pairs, width int) 
 }
 
 // packRowPairs writes d[i] = pair(src[2i], src[2i+1]) for the (len(src)+1)/2 words of d,
-// pairing a last odd element with 0.
+// pairing a last odd element with 0. ahead, when not 0, is a hint: the distance in bytes from
+// src to what is converted next, which a kernel may prefetch as it goes.
 var packRowPairs = packRowPairsGo
 
-// packRowPairsGo is packRowPairs in Go.
-func packRowPairsGo(d, src []float32) {
+// packRowPairsGo is packRowPairs in Go (it takes no hint).
+func packRowPairsGo(d, src []float32, _ int) {
 	n := len(src) / 2
 	d = d[:(len(src)+1)/2]
 	for i := range n {

@@ -164,7 +164,7 @@ func gemvPanels(p *PanelMatrix, alpha float32, x []float32, beta float32, y []fl
 		kc := min(p.kcStep, p.K-pc)
 		n := len(g.xp)
 		g.xp = append(g.xp, make([]float32, (kc+1)/2)...)
-		packRowPairs(g.xp[n:], x[pc:pc+kc])
+		packRowPairs(g.xp[n:], x[pc:pc+kc], 0)
 	}
 	panels := (p.N + p.kern.nr - 1) / p.kern.nr
 	if Threads() == 1 || panels < 8 {
