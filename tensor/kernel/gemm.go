@@ -354,7 +354,7 @@ func (g *gemmCall) packB(lo, hi int) {
 func (g *gemmCall) compute(lo, hi int) {
 	K := g.kern
 	w := gemmWorkers.get()
-	w.ap = growAligned(w.ap, K.mc*K.kc)
+	w.ap = growAligned(w.ap, g.mc*g.kcStep)
 	beta := g.blockBeta(g.pc)
 	packed := -1 // the row block now in w.ap
 	var av aView
@@ -384,7 +384,7 @@ func (g *gemmCall) compute(lo, hi int) {
 func (g *gemmCall) runTasks(lo, hi int) {
 	K := g.kern
 	w := gemmWorkers.get()
-	w.ap = growAligned(w.ap, K.mc*K.kc)
+	w.ap = growAligned(w.ap, g.mc*g.kcStep)
 	for t := lo; t < hi; t++ {
 		ib, jb := t/g.nSplit, t%g.nSplit
 		i0 := ib * g.mc

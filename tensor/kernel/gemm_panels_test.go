@@ -139,3 +139,30 @@ func TestSgemmBF16NoAlloc(t *testing.T) {
 		})
 	})
 }
+
+// TestGemmPanelsAfterRetuning checks that panels packed under one set of cache blocks still
+// multiply correctly after the blocks change (a later tuning): they carry their own depth
+// blocks, deeper than the kernel's now.
+func TestGemmPanelsAfterRetuning(t *testing.T) {
+	withCompute(t, BF16Compute, func() {
+		rng := rand.New(rand.NewPCG(11, 11))
+		const m, n, k = 200, 70, 700
+		w := randFloats(rng, n*k)
+		p, err := NewPanelMatrix(w, n, k, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		K := p.kern
+		old := K.blocks()
+		defer K.setBlocks(old)
+		K.setBlocks(Blocks{KC: minKC, MC: K.mr, NC: K.nr})
+		x, y := randFloats(rng, m*k), make([]float32, m*n)
+		GemmPanels(p, m, 1, x, k, 0, y, n)
+		want, bound := refBF16Gemm(false, true, m, n, k, 1, x, k, w, k, 0, make([]float32, m*n), n)
+		for i, v := range y {
+			if !closeTo(v, want[i], bound[i], k) {
+				t.Fatalf("Y element %d = %g, want %g (bound %g)", i, v, want[i], bound[i])
+			}
+		}
+	})
+}
