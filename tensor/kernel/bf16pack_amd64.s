@@ -126,11 +126,9 @@ TEXT ·bf16RowPairsAVX512(SB), NOSPLIT, $0-32
 	SHRQ $3, CX
 	JEQ  rowDone
 	CONSTS
-	TESTQ R8, R8
-	JEQ   row8
 
-row8ahead:
-	PREFETCHT0 (SI)(R8*1)
+row8:
+	PREFETCHT0 (SI)(R8*1) // the next row's bytes (ahead 0: this row's, a no-op)
 	VMOVDQU32  (SI), Z0
 	ROUND(Z0, Z2, K1)
 	VPSRLD     $16, Z0, Z0
@@ -139,19 +137,7 @@ row8ahead:
 	ADDQ       $64, SI
 	ADDQ       $32, DI
 	DECQ       CX
-	JNZ        row8ahead
-	JMP        rowDone
-
-row8:
-	VMOVDQU32 (SI), Z0
-	ROUND(Z0, Z2, K1)
-	VPSRLD    $16, Z0, Z0
-	VPMOVDW   Z0, Y1
-	VMOVDQU   Y1, (DI)
-	ADDQ      $64, SI
-	ADDQ      $32, DI
-	DECQ      CX
-	JNZ       row8
+	JNZ        row8
 
 rowDone:
 	VZEROUPPER
