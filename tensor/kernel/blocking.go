@@ -15,9 +15,6 @@ import (
 //	    micro-panels stream past, takes at most 2/3 of L1, and the (MR, KC) micro-panel of A
 //	    streaming past at most 1/4 of it:
 //	      KC = min(⅔·L1 / (NR·e), ¼·L1 / (MR·e)), rounded down to a multiple of 16
-//	    raised to the kernel's minimum depth (gemmKernel.minDepth) as long as the B micro-panel
-//	    still fits in L1: below it the per-call work of the tile (loading and storing C) costs
-//	    more than the cache misses the smaller panels save
 //	MC  the rows of an A block, which stays in L2 while the B micro-panels pass: the
 //	    (MC, KC) block takes half of L2, the other half holding B micro-panels and C:
 //	      MC = ½·L2 / (KC·e), rounded down to a multiple of MR
@@ -227,9 +224,6 @@ func blocksFor(K *gemmKernel, cs CacheSizes) Blocks {
 	}
 	e := K.elemBytes()
 	kc := min(2*l1/3/(K.nr*e), l1/4/(K.mr*e))
-	if K.minDepth > kc {
-		kc = min(K.minDepth, l1/(K.nr*e))
-	}
 	kc = clampDown(kc, kcAlign, minKC, maxKC)
 	mc := clampDown(l2/2/(kc*e), K.mr, K.mr, maxABlockElem/kc/K.mr*K.mr)
 	nc := clampDown(l3/2/(kc*e), K.nr, 4*K.nr, min(maxNC, maxBPanelElem/kc)/K.nr*K.nr)

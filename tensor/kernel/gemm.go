@@ -60,10 +60,6 @@ type gemmKernel struct {
 	name       string
 	mr, nr     int // register tile
 	kc, mc, nc int // cache blocks: depth, A block rows, B panel columns (see blocksFor, Tune)
-	// minDepth, when set, is the depth per call below which the micro-kernel loses speed to
-	// its per-call work; blocksFor does not choose a smaller KC while a B micro-panel of that
-	// depth fits in L1.
-	minDepth int
 
 	tile    tileFunc // Ap in column form: a[p·sa + i]
 	tileRow tileFunc // Ap in row form: a[i·sa + p]; nil when A must be packed

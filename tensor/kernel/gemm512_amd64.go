@@ -52,9 +52,5 @@ var gemmKernel512 = &gemmKernel{
 	tileRow: sgemm512R,
 	inPlace: true,
 	aUses:   16, bUses: 16, bMany: gemmInPlaceB,
-	// Alone, on packed panels in L1, the kernel ran at 101 GFLOP/s with 128 steps a call and
-	// 111–112 with 256–512 (97% of the FMA peak) on an AMD Zen 4; with its 32 KiB L1 the
-	// cache rule gave 160, and 256 ran the W1 shapes 3–10% faster.
-	minDepth: 256,
 	packBT: func(kc int, b []float32, ldb int, d []float32) { packBTransAsm(kc, nr512, b, ldb, d) },
 }
