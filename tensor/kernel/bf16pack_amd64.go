@@ -16,11 +16,21 @@ func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int)
 //go:noescape
 func bf16RowPairsAVX512(d, src *float32, n, ahead int)
 
+// The packers run wherever AVX-512 does; the panel GEMVs only ever run on panels, which
+// exist only where AVX512-BF16 does.
 func init() {
 	if useAsm && useAVX512 {
 		packPanelPairs = packPanelPairsAVX512
 		packPairsBT = packBTransAsm
 		packRowPairs = packRowPairsAVX512
+	}
+	gemvPanel = func(pairs int, xp, b []float32, out *[32]float32) {
+		_, _ = xp[pairs-1], b[pairs*32-1]
+		gemvPanelBF16(pairs, &xp[0], &b[0], &out[0])
+	}
+	gemvPanels4 = func(pairs int, xp, b []float32, size int, out *[4 * 32]float32) {
+		_, _ = xp[pairs-1], b[3*size+pairs*32-1]
+		gemvPanels4BF16(pairs, &xp[0], &b[0], 4*size, &out[0])
 	}
 }
 
@@ -57,14 +67,3 @@ func gemvPanelBF16(pairs int, xp, b, out *float32)
 //
 //go:noescape
 func gemvPanels4BF16(pairs int, xp, b *float32, stride int, out *float32)
-
-func init() {
-	gemvPanel = func(pairs int, xp, b []float32, out *[32]float32) {
-		_, _ = xp[pairs-1], b[pairs*32-1]
-		gemvPanelBF16(pairs, &xp[0], &b[0], &out[0])
-	}
-	gemvPanels4 = func(pairs int, xp, b []float32, size int, out *[4 * 32]float32) {
-		_, _ = xp[pairs-1], b[3*size+pairs*32-1]
-		gemvPanels4BF16(pairs, &xp[0], &b[0], 4*size, &out[0])
-	}
-}

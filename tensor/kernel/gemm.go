@@ -279,16 +279,16 @@ func (g *gemmCall) run(kern *gemmKernel, transA, transB bool, m, n, k int, alpha
 		for pc := 0; pc < k; pc += g.kcStep {
 			g.pc, g.kc = pc, min(g.kcStep, k-pc)
 			tasks := g.mBlocks * g.nSplit
-			switch {
-			case g.pre != nil:
+			if g.pre != nil {
 				g.bBlock, g.bPanel = g.pre.panels(pc, jc)
-			case g.threads == 1:
+			} else {
+				// Pack the B panel (the threads together), then share it.
 				g.bBlock, g.bPanel = g.bp, kern.nr*g.kc
-				g.packB(0, g.panels)
-			default:
-				// Pack the B panel together, then share it.
-				g.bBlock, g.bPanel = g.bp, kern.nr*g.kc
-				Parallel(g.panels, 8, g.packFn)
+				if g.threads == 1 {
+					g.packB(0, g.panels)
+				} else {
+					Parallel(g.panels, 8, g.packFn)
+				}
 			}
 			if g.threads == 1 {
 				g.compute(0, tasks)
@@ -298,6 +298,13 @@ func (g *gemmCall) run(kern *gemmKernel, transA, transB bool, m, n, k int, alpha
 		}
 	}
 	g.a, g.b, g.c, g.bBlock = nil, nil, nil, nil // do not keep the caller's matrices alive
+}
+
+// depthStep is the depth of the blocks Sgemm splits a depth k into: at most kc, all but the
+// last full, and as even as they can be (no thin remnant).
+func depthStep(k, kc int) int {
+	blocks := max(1, (k+kc-1)/kc)
+	return max(1, (k+blocks-1)/blocks)
 }
 
 // plan chooses which operands are read in place, the k blocks, the A block height and how
@@ -319,8 +326,7 @@ func (g *gemmCall) plan() {
 	g.bInPlace = K.inPlace && !g.transB &&
 		(bUses <= K.bUses || g.ldb%1024 != 0 && g.k*g.n <= K.bMany)
 
-	kBlocks := (g.k + K.kc - 1) / K.kc
-	g.kcStep = (g.k + kBlocks - 1) / kBlocks // even blocks: no thin remnant
+	g.kcStep = depthStep(g.k, K.kc)
 	if g.pre != nil {
 		g.kcStep = g.pre.kcStep // the blocks it was packed in
 	}

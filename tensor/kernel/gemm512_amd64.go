@@ -30,18 +30,22 @@ func sgemm512P4(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, 
 //go:noescape
 func sgemm512P8(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
 
-// sgemm512Tile is the tileFunc of the packed form: the kernel of 4, 8 or 12 rows, the
-// smallest that covers mr, so that the last rows of a matrix cost what they compute. (The
-// row form always runs whole tiles: the driver packs the last rows of an A read in place.)
-func sgemm512Tile(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
+// tileOfRows returns the one of a kernel's 4-, 8- and 12-row variants that covers mr rows,
+// the smallest, so that the last rows of a matrix cost what they compute.
+func tileOfRows(mr int, k4, k8, k12 tileFunc) tileFunc {
 	switch {
 	case mr <= 4:
-		sgemm512P4(k, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
+		return k4
 	case mr <= 8:
-		sgemm512P8(k, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
-	default:
-		sgemm512P(k, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
+		return k8
 	}
+	return k12
+}
+
+// sgemm512Tile is the tileFunc of the packed form. (The row form always runs whole tiles: the
+// driver packs the last rows of an A read in place.)
+func sgemm512Tile(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
+	tileOfRows(mr, sgemm512P4, sgemm512P8, sgemm512P)(k, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
 }
 
 // gemmKernel512 describes the AVX-512 micro-kernel.

@@ -37,9 +37,8 @@ func NewPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
 		return nil, errNoBF16
 	}
 	p := &PanelMatrix{N: n, K: k, kern: K}
-	kBlocks := max(1, (k+K.kc-1)/K.kc)
-	p.kcStep = max(1, (k+kBlocks-1)/kBlocks) // as gemmCall.plan splits k
-	transB, ldb := true, k                   // op(B) = Wᵀ: W (N, K) read as Bᵀ
+	p.kcStep = depthStep(k, K.kc) // the blocks gemmCall.plan would use
+	transB, ldb := true, k        // op(B) = Wᵀ: W (N, K) read as Bᵀ
 	if kn {
 		transB, ldb = false, n
 	}
@@ -201,9 +200,7 @@ func (g *panelGemvCall) run(lo, hi int) {
 				gemvPanel(pairs, g.xp[off:], panel, (*[32]float32)(dst[:32]))
 			}
 			if pc > 0 {
-				for c, v := range part[:n*nr] {
-					acc[c] += v
-				}
+				addTo(acc[:n*nr], part[:n*nr])
 			}
 			off += pairs
 		}

@@ -24,14 +24,7 @@ var gemmKernelBF16 = &gemmKernel{
 	name: "avx512bf16",
 	mr:   mr512, nr: nr512,
 	tile: func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
-		switch pairs := (k + 1) / 2; {
-		case mr <= 4:
-			sgemmBF16P4(pairs, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
-		case mr <= 8:
-			sgemmBF16P8(pairs, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
-		default:
-			sgemmBF16P(pairs, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
-		}
+		tileOfRows(mr, sgemmBF16P4, sgemmBF16P8, sgemmBF16P)((k+1)/2, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
 	},
 	pairs: true,
 }

@@ -228,8 +228,9 @@ func (g *gemvCall) store(t, y []float32, add bool) {
 	storeScaled(g.alpha, g.beta, t, y)
 }
 
-// storeScaled writes alpha·t + beta·y into y (beta == 0 does not read y). The common cases
-// run on the vector kernels, with the same rounding as the loop.
+// storeScaled writes alpha·t + beta·y into y (beta == 0 does not read y); t is the caller's
+// scratch and may be overwritten. The common cases run on the vector kernels, with the same
+// rounding as the loop.
 func storeScaled(alpha, beta float32, t, y []float32) {
 	y = y[:len(t)]
 	switch {
@@ -237,7 +238,10 @@ func storeScaled(alpha, beta float32, t, y []float32) {
 		copy(y, t)
 	case beta == 0:
 		scalev(y, t, alpha)
-	case beta == 1 && alpha == 1:
+	case beta == 1:
+		if alpha != 1 {
+			scalev(t, t, alpha)
+		}
 		addTo(y, t)
 	default:
 		for j, v := range t {

@@ -3,7 +3,7 @@
 package kernel
 
 import (
-	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -47,8 +47,7 @@ type q8VNNIGemmCall struct {
 
 	x   []float32 // the rows, while they are quantised
 	ldx int
-	mu  sync.Mutex
-	bad bool // a row holds a NaN or an infinity
+	bad atomic.Bool // a row holds a NaN or an infinity
 
 	runFn, quantizeFn func(lo, hi int)
 }
@@ -89,7 +88,8 @@ func q8GemmTilesVNNI(w *Q8Matrix, M int, alpha float32, x []float32, ldx int, be
 	g.a = quantGrow(g.a, g.tiles*quads*vnniMR)
 	g.corr = quantGrow(g.corr, g.tiles*g.groups*vnniMR)
 	g.sx = quantGrow(g.sx, g.tiles*vnniMR)
-	g.x, g.ldx, g.bad = x, ldx, false
+	g.x, g.ldx = x, ldx
+	g.bad.Store(false)
 	// Quantise the rows, a tile of six at a time, on all threads: for a short K this is as
 	// much work as the products.
 	if Threads() == 1 || M*k < gemmSerialWork/8 {
@@ -97,7 +97,7 @@ func q8GemmTilesVNNI(w *Q8Matrix, M int, alpha float32, x []float32, ldx int, be
 	} else {
 		Parallel(g.tiles, 1, g.quantizeFn)
 	}
-	if g.bad {
+	if g.bad.Load() {
 		g.m, g.y, g.x = nil, nil, nil
 		return false // a NaN or an infinity: the float32 kernels keep it
 	}
@@ -122,9 +122,7 @@ func (g *q8VNNIGemmCall) quantize(lo, hi int) {
 		t, r := i/vnniMR, i%vnniMR
 		if i >= g.rows || !act.quantize(g.x[i*g.ldx:i*g.ldx+k]) {
 			if i < g.rows && !allZero(g.x[i*g.ldx:i*g.ldx+k]) {
-				g.mu.Lock()
-				g.bad = true
-				g.mu.Unlock()
+				g.bad.Store(true)
 			}
 			g.sx[i] = 0
 			for q := range quads {
@@ -204,11 +202,8 @@ func (g *q8VNNIGemmCall) run(lo, hi int) {
 			q8GemmVNNI(g.groups, &g.a[t*quads*vnniMR], (*byte)(unsafe.Pointer(&w.b[0])), &w.s[0], &g.corr[t*g.groups*vnniMR], &out[0])
 			for r := range min(vnniMR, g.rows-t*vnniMR) {
 				i := t*vnniMR + r
-				row := out[r*vnniNR : r*vnniNR+cols]
-				scalev(row, row, g.alpha*g.sx[i])
-				storeScaled(1, g.beta, row, g.y[i*g.ldy+j0:])
+				storeScaled(g.alpha*g.sx[i], g.beta, out[r*vnniNR:r*vnniNR+cols], g.y[i*g.ldy+j0:])
 			}
 		}
 	}
-
 }
