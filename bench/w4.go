@@ -32,7 +32,7 @@ func runW4(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 	}
 	if kernel.ActiveCompute() == kernel.BF16Compute {
 		// Inference in bfloat16 compute rounds the weights to bfloat16 in every product:
-		// pack them so once (same results), as qkv embed and serve do.
+		// pack them so once (same results), as qkv embed does.
 		if err := m.Pack(tensor.BF16); err != nil {
 			return nil, err
 		}
