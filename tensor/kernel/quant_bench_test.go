@@ -202,7 +202,9 @@ func BenchmarkQuantDecodePaths(b *testing.B) {
 }
 
 // BenchmarkQuantGemm runs Y = X·Wᵀ for a 64-token GPT-2 prefill (M = 64) on the K×N shapes of a
-// layer, in each format, and reports GFLOP/s.
+// layer, in each format, and reports GFLOP/s. Where int8 runs the AVX-VNNI tiles (AVX-VNNI
+// without AVX-512, e.g. QKV_CPU=avxvnni), int8-widened runs it with them turned off: the
+// weights widened to float32 panels and multiplied by Sgemm, as before them.
 func BenchmarkQuantGemm(b *testing.B) {
 	const M = 64
 	for _, s := range [][2]int{{768, 2304}, {768, 3072}, {3072, 768}} {
@@ -214,16 +216,26 @@ func BenchmarkQuantGemm(b *testing.B) {
 			if m.gemv == nil {
 				continue
 			}
-			for _, threads := range []int{1, 2} {
-				b.Run(fmt.Sprintf("%s/M=%d/%dx%d/threads=%d", format, M, k, n, threads), func(b *testing.B) {
-					withThreads(threads, func() {
-						m.gemm(M, x, y)
-						for b.Loop() {
-							m.gemm(M, x, y)
+			names := []string{format}
+			if format == "int8" && useAsm && !useAVX512 && useAVXVNNI {
+				names = append(names, "int8-widened")
+			}
+			for _, name := range names {
+				for _, threads := range []int{1, 2} {
+					b.Run(fmt.Sprintf("%s/M=%d/%dx%d/threads=%d", name, M, k, n, threads), func(b *testing.B) {
+						if name == "int8-widened" {
+							defer func(v bool) { useAVXVNNI = v }(useAVXVNNI)
+							useAVXVNNI = false
 						}
-						b.ReportMetric(2*M*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+						withThreads(threads, func() {
+							m.gemm(M, x, y)
+							for b.Loop() {
+								m.gemm(M, x, y)
+							}
+							b.ReportMetric(2*M*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+						})
 					})
-				})
+				}
 			}
 		}
 	}

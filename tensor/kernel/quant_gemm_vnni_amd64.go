@@ -10,9 +10,11 @@ import (
 // The int8 GEMM on VNNI: a prompt's rows times an int8 weight matrix in integer arithmetic.
 //
 // Each row of X is quantised as the VNNI GEMV quantises its row (one scale sx = max|x|/127,
-// xq = round(x/sx); see quant_act.go), and q8GemmVNNI multiplies six rows by 32 weight rows
-// at a time with VPDPBUSD, 64 multiply-adds per instruction against an FMA's 16: every
-// group's sum exact in int32, then scaled in float32. Output (i, j) is
+// xq = round(x/sx); see quant_act.go), and a tile kernel multiplies six rows by a panel of
+// weight rows at a time with VPDPBUSD: q8GemmVNNI 32 weight rows on zmm (AVX512-VNNI, 64
+// multiply-adds per instruction against an FMA's 16), q8GemmAVXVNNI 16 on ymm (AVX-VNNI,
+// without AVX-512; 32 against 8). Every group's sum is exact in int32, then scaled in
+// float32. Output (i, j) is
 //
 //	Y[i][j] = alpha · sx_i · Σ_g s[j][g] · Σ_{p in g} q[j][p]·xq_i[p] + beta · Y[i][j]
 //
@@ -20,15 +22,22 @@ import (
 // It runs where K is whole groups; a row with a NaN or an infinity sends the whole call back
 // to the float32 kernels (so a NaN comes out as one), and an all-zero row gives zeros.
 
-// q8GemmVNNI is the 6×32 tile kernel (quant_gemm_vnni_amd64.s).
+// q8GemmVNNI is the 6×32 tile kernel of AVX512-VNNI (quant_gemm_vnni_amd64.s).
 //
 //go:noescape
 func q8GemmVNNI(groups int, a *int32, b *byte, s *float32, corr *int32, out *float32)
 
-// The register tile of q8GemmVNNI.
+// q8GemmAVXVNNI is the 6×16 tile kernel of AVX-VNNI (quant_gemm_avxvnni_amd64.s): the same
+// arguments and layouts as q8GemmVNNI, for 16 weight rows.
+//
+//go:noescape
+func q8GemmAVXVNNI(groups int, a *int32, b *byte, s *float32, corr *int32, out *float32)
+
+// The register tiles of the kernels.
 const (
-	vnniMR = 6  // rows of X
-	vnniNR = 32 // rows of W (columns of Y)
+	vnniMR    = 6  // rows of X, both kernels
+	vnniNR    = 32 // rows of W (columns of Y), q8GemmVNNI
+	avxvnniNR = 16 // rows of W, q8GemmAVXVNNI
 )
 
 // q8VNNIGemmCall is one int8 GEMM on the VNNI tiles, shared by the threads: the quantised rows
@@ -37,12 +46,13 @@ type q8VNNIGemmCall struct {
 	m           *Q8Matrix
 	rows, tiles int
 	groups      int
+	nr          int // the kernel's rows of W: vnniNR or avxvnniNR
 	alpha, beta float32
 	y           []float32
 	ldy         int
 
 	a    []int32   // tile t, four inputs q, row r: a[(t·K/4 + q)·6 + r], the row's four bytes xq
-	corr []int32   // tile t, group g, row r: corr[(t·groups + g)·6 + r] = 128·Σ_{p in g} xq
+	corr []int32   // tile t, group g, row r: corr[(t·groups + g)·6 + r] = −128·Σ_{p in g} xq
 	sx   []float32 // the rows' scales (0 for an all-zero row)
 
 	x   []float32 // the rows, while they are quantised
@@ -54,8 +64,8 @@ type q8VNNIGemmCall struct {
 
 // q8VNNIWorker is a thread's packed weight panel.
 type q8VNNIWorker struct {
-	b []float32 // 32 weight rows, four inputs to a 32-bit word: b[q·32 + c]
-	s []float32 // their scales by group: s[g·32 + c]
+	b []float32 // nr weight rows, four inputs to a 32-bit word: b[q·nr + c]
+	s []float32 // their scales by group: s[g·nr + c]
 }
 
 var (
@@ -67,14 +77,15 @@ var (
 )
 
 // q8GemmVNNIRuns reports whether an int8 GEMM with depth k (and rows of X without NaN or
-// infinity) runs on the VNNI tiles, with its activations quantised.
+// infinity) runs on the VNNI tiles, with its activations quantised: AVX512-VNNI, or AVX-VNNI
+// without AVX-512, as for the GEMV (q8UsesAct).
 func q8GemmVNNIRuns(k int) bool {
-	return useAsm && useAVX512 && useVNNI && k > 0 && k%Q8Group == 0
+	return q8UsesAct() && k > 0 && k%Q8Group == 0
 }
 
 // q8GemmTilesVNNI runs Y = alpha·X·Wᵀ + beta·Y on the VNNI tiles and reports true, or reports
-// false when it is not to run: no AVX512-VNNI, K not whole groups, or a row of X with a NaN
-// or an infinity.
+// false when it is not to run: neither AVX512-VNNI nor AVX-VNNI, K not whole groups, or a row
+// of X with a NaN or an infinity.
 func q8GemmTilesVNNI(w *Q8Matrix, M int, alpha float32, x []float32, ldx int, beta float32, y []float32, ldy int) bool {
 	k := w.K
 	if !q8GemmVNNIRuns(k) {
@@ -82,6 +93,10 @@ func q8GemmTilesVNNI(w *Q8Matrix, M int, alpha float32, x []float32, ldx int, be
 	}
 	g := q8VNNIGemmCalls.get()
 	defer q8VNNIGemmCalls.put(g)
+	g.nr = vnniNR
+	if !useAVX512 {
+		g.nr = avxvnniNR // AVX-VNNI
+	}
 	quads := k / 4
 	g.m, g.rows, g.tiles, g.groups = w, M, (M+vnniMR-1)/vnniMR, k/Q8Group
 	g.alpha, g.beta, g.y, g.ldy = alpha, beta, y, ldy
@@ -101,7 +116,7 @@ func q8GemmTilesVNNI(w *Q8Matrix, M int, alpha float32, x []float32, ldx int, be
 		g.m, g.y, g.x = nil, nil, nil
 		return false // a NaN or an infinity: the float32 kernels keep it
 	}
-	panels := (w.N + vnniNR - 1) / vnniNR
+	panels := (w.N + g.nr - 1) / g.nr
 	if Threads() == 1 || M*w.N*k < gemmSerialWork {
 		g.run(0, panels)
 	} else {
@@ -143,7 +158,7 @@ func (g *q8VNNIGemmCall) quantize(lo, hi int) {
 		for gr := range g.groups {
 			var c int32
 			for l := 8 * gr; l < 8*gr+8; l++ {
-				c -= xn[l/16*q8ActStep+16+l%16]
+				c += xn[l/16*q8ActStep+16+l%16]
 			}
 			g.corr[(t*g.groups+gr)*vnniMR+r] = c
 		}
@@ -160,49 +175,56 @@ func allZero(x []float32) bool {
 	return true
 }
 
-// run computes the columns of Y of weight panels [lo, hi), each 32 rows of W packed, then
+// run computes the columns of Y of weight panels [lo, hi), each nr rows of W packed, then
 // multiplied by every tile of rows.
 func (g *q8VNNIGemmCall) run(lo, hi int) {
 	w := q8VNNIWorkers.get()
 	defer q8VNNIWorkers.put(w)
-	m := g.m
+	m, nr := g.m, g.nr
 	gs, quads := q8Groups(m.K), m.K/4
-	w.b = quantGrow(w.b, quads*vnniNR)
-	w.s = quantGrow(w.s, g.groups*vnniNR)
-	var out [vnniMR * vnniNR]float32
+	w.b = quantGrow(w.b, quads*nr)
+	w.s = quantGrow(w.s, g.groups*nr)
+	var out [vnniMR * vnniNR]float32 // the larger tile
 	for jp := lo; jp < hi; jp++ {
-		j0 := jp * vnniNR
-		cols := min(vnniNR, m.N-j0)
+		j0 := jp * nr
+		cols := min(nr, m.N-j0)
 		// The weights as 32-bit words of four inputs (row j: k/4 words), transposed so that
-		// each four inputs hold the 32 columns side by side; columns past N are zero weights.
+		// each four inputs hold the nr columns side by side, and their scales likewise by
+		// group; columns past N are zero weights with zero scales.
 		q32 := unsafe.Slice((*float32)(unsafe.Pointer(&m.Q[0])), len(m.Q)/4)
-		if cols == vnniNR {
-			packBTransAsm(quads, vnniNR, q32[j0*quads:], quads, w.b)
+		if cols == nr {
+			packBTransAsm(quads, nr, q32[j0*quads:], quads, w.b)
+			packBTransAsm(g.groups, nr, m.Scales[j0*gs:], gs, w.s)
 		} else {
 			for q := range quads {
-				for c := range vnniNR {
+				for c := range nr {
 					v := float32(0)
 					if c < cols {
 						v = q32[(j0+c)*quads+q]
 					}
-					w.b[q*vnniNR+c] = v
+					w.b[q*nr+c] = v
 				}
 			}
-		}
-		for gr := range g.groups {
-			for c := range vnniNR {
-				v := float32(0)
-				if c < cols {
-					v = m.Scales[(j0+c)*gs+gr]
+			for gr := range g.groups {
+				for c := range nr {
+					v := float32(0)
+					if c < cols {
+						v = m.Scales[(j0+c)*gs+gr]
+					}
+					w.s[gr*nr+c] = v
 				}
-				w.s[gr*vnniNR+c] = v
 			}
 		}
 		for t := range g.tiles {
-			q8GemmVNNI(g.groups, &g.a[t*quads*vnniMR], (*byte)(unsafe.Pointer(&w.b[0])), &w.s[0], &g.corr[t*g.groups*vnniMR], &out[0])
+			a, b, corr := &g.a[t*quads*vnniMR], (*byte)(unsafe.Pointer(&w.b[0])), &g.corr[t*g.groups*vnniMR]
+			if nr == vnniNR {
+				q8GemmVNNI(g.groups, a, b, &w.s[0], corr, &out[0])
+			} else {
+				q8GemmAVXVNNI(g.groups, a, b, &w.s[0], corr, &out[0])
+			}
 			for r := range min(vnniMR, g.rows-t*vnniMR) {
 				i := t*vnniMR + r
-				storeScaled(g.alpha*g.sx[i], g.beta, out[r*vnniNR:r*vnniNR+cols], g.y[i*g.ldy+j0:])
+				storeScaled(g.alpha*g.sx[i], g.beta, out[r*nr:r*nr+cols], g.y[i*g.ldy+j0:])
 			}
 		}
 	}

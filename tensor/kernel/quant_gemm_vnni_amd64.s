@@ -8,16 +8,17 @@
 // VPDPBUSD multiplies the unsigned bytes of a register by the signed bytes of its memory
 // operand, four to a 32-bit lane, and adds them to the lane. The weights are packed offset by
 // 128 as they are loaded (q xor 0x80 = q + 128, unsigned); they are packed for 32 columns,
-// four inputs to a lane: 128 bytes per four inputs. Each row's four activations (signed) are broadcast from memory. The offset
-// adds 128·Σ xq over the group to every lane of a row; corr holds that per row and group and
-// is subtracted, so the int32 lanes hold Σ q·xq exactly. Each group's sums are converted to
-// float32 and added times the columns' scales of the group to float32 accumulators.
+// four inputs to a lane: 128 bytes per four inputs. Each row's four activations (signed) are
+// broadcast from memory. The offset adds 128·Σ xq over the group to every lane of a row; corr
+// holds its negation per row and group and is added, so the int32 lanes hold Σ q·xq exactly.
+// Each group's sums are converted to float32 and added times the columns' scales of the group
+// to float32 accumulators.
 
-// FIXUP ends a group for one row: its int32 sums I0, I1 (columns 0–15, 16–31) less the
-// offset's 128·Σ xq at off(R9), converted to float32, times the scales Z2, Z3 into F0, F1.
+// FIXUP ends a group for one row: its int32 sums I0, I1 (columns 0–15, 16–31) plus the
+// correction −128·Σ xq at off(R9), converted to float32, times the scales Z2, Z3 into F0, F1.
 #define FIXUP(off, I0, I1, F0, F1) \
-	VPSUBD.BCST off(R9), I0, I0 \
-	VPSUBD.BCST off(R9), I1, I1 \
+	VPADDD.BCST off(R9), I0, I0 \
+	VPADDD.BCST off(R9), I1, I1 \
 	VCVTDQ2PS   I0, I0          \
 	VCVTDQ2PS   I1, I1          \
 	VFMADD231PS Z2, I0, F0      \
@@ -28,11 +29,11 @@
 // out[r·32 + c] = Σ_{g<groups} s[g·32 + c] · Σ_{p in g} xq_r[p]·q_c[p] for r < 6, c < 32.
 // a holds, for each four inputs, the six rows' four bytes (24 bytes); b, for each four
 // inputs, the 32 columns' four bytes (128 bytes); s, per group, the 32 columns' scales;
-// corr, per group, 128·Σ xq of each row (6 int32).
+// corr, per group, −128·Σ xq of each row (6 int32).
 //
 // Registers: CX groups left, BX the steps of four inputs left in a group; SI a, DI b, R8 s,
-// R9 corr, DX out. Z0, Z1 the weights of four inputs; Z2, Z3 the scales; Z4–Z15 the int32 sums of a group (row r: Z4+2r, Z5+2r); Z16–Z27
-// the float32 sums; Z31 the bytes 0x80.
+// R9 corr, DX out. Z0, Z1 the weights of four inputs; Z2, Z3 the scales; Z4–Z15 the int32
+// sums of a group (row r: Z4+2r, Z5+2r); Z16–Z27 the float32 sums; Z31 the bytes 0x80.
 TEXT ·q8GemmVNNI(SB), NOSPLIT, $0-48
 	MOVQ groups+0(FP), CX
 	MOVQ a+8(FP), SI
