@@ -119,6 +119,22 @@ func AttentionInfer(a *AttentionArgs) {
 		run: (*attentionTask).infer})
 }
 
+// AttentionLoop is AttentionInfer as a loop for a caller's own parallel region
+// (kernel.RunSteps): Set checks the operands and returns the number of items, Run computes
+// items [lo, hi). Item i is batch entry i / (nh·q), head (i / q) mod nh, block i mod q of
+// 64 queries: for a decoding step (B = 1, T = 1) item h is head h.
+type AttentionLoop struct{ t attentionTask }
+
+// Set prepares the loop for a and returns its number of items.
+func (l *AttentionLoop) Set(a *AttentionArgs) int {
+	B, nh, T, S, hs := a.dims("AttentionLoop")
+	l.t = attentionTask{AttentionArgs: *a, nh: nh, T: T, S: S, hs: hs}
+	return B * nh * ((T + inferBlockQ - 1) / inferBlockQ)
+}
+
+// Run computes items [lo, hi).
+func (l *AttentionLoop) Run(lo, hi int) { l.t.infer(lo, hi) }
+
 // Block sizes of AttentionInfer: queries, keys.
 const inferBlockQ, inferBlockK = 64, 128
 

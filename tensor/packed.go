@@ -110,6 +110,20 @@ func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
 	}
 }
 
+// BindMatVec sets v's weights to these, for y = x·Wᵀ on one input row at a time split over a
+// caller's own parallel region (kernel.RunSteps); each output comes out as MatMulInto
+// computes it for one row.
+func (p *PackedMatrix) BindMatVec(v *kernel.MatVec) {
+	switch {
+	case p.panels != nil:
+		v.BindPanels(p.panels)
+	case p.bf != nil:
+		v.BindBF16(p.bf)
+	default:
+		v.BindQ8(p.q8)
+	}
+}
+
 // Row writes row i of W (the K weights of output i), dequantised, into dst.
 func (p *PackedMatrix) Row(i int, dst []float32) {
 	if p.panels != nil {

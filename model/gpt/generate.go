@@ -18,7 +18,11 @@ type Generator struct {
 	caches []*nn.KVCache
 	seq    []int // every token so far (prompt and generated)
 	logits []float32
+	dec    *decoder // the fused single-token step (see decoder), built on first use
 }
+
+// fusedDecode turns the fused decoding step on; tests turn it off to compare with the graph.
+var fusedDecode = true
 
 // NewGenerator returns a generator for batch size 1.
 func (m *Model) NewGenerator() *Generator {
@@ -72,7 +76,18 @@ func (gen *Generator) Next(id int) ([]float32, error) {
 	if gen.caches[0].Len >= gen.m.Config.NPositions {
 		return gen.refill(), nil
 	}
-	return gen.forward(gen.seq[len(gen.seq)-1:]), nil
+	if fusedDecode && (gen.dec == nil || !gen.dec.current()) {
+		gen.dec = newDecoder(gen.m, gen.caches)
+	}
+	if !fusedDecode || gen.dec == nil {
+		return gen.forward(gen.seq[len(gen.seq)-1:]), nil
+	}
+	if cap(gen.logits) < gen.m.Config.VocabSize {
+		gen.logits = make([]float32, gen.m.Config.VocabSize)
+	}
+	gen.logits = gen.logits[:gen.m.Config.VocabSize]
+	gen.dec.step(id, gen.logits)
+	return gen.logits, nil
 }
 
 // Sequence returns every token so far.

@@ -138,8 +138,7 @@ var gemvPanels4 func(pairs int, xp, b []float32, size int, out *[4 * 32]float32)
 
 // panelGemvCall is one matrix–vector product on a PanelMatrix, shared by the threads.
 type panelGemvCall struct {
-	p           *PanelMatrix
-	xp          []float32 // the pair words of x, depth block after depth block
+	v           MatVec
 	alpha, beta float32
 	y           []float32
 	runFn       func(lo, hi int)
@@ -154,58 +153,33 @@ var (
 
 // gemvPanels computes y (N) = alpha·x·Wᵀ + beta·y for one row x (K): x is rounded to pairs of
 // bfloat16 once, then each micro-panel is streamed once through a kernel that multiplies one
-// row only (the tile kernel would compute MR rows for it). Threads share the micro-panels.
+// row only (the tile kernel would compute MR rows for it). Threads share the micro-panels,
+// four at a time.
 func gemvPanels(p *PanelMatrix, alpha float32, x []float32, beta float32, y []float32) {
 	g := panelGemvCalls.get()
-	g.p, g.alpha, g.beta, g.y = p, alpha, beta, y
-	g.xp = g.xp[:0]
-	for pc := 0; pc < p.K; pc += p.kcStep {
-		kc := min(p.kcStep, p.K-pc)
-		n := len(g.xp)
-		g.xp = append(g.xp, make([]float32, (kc+1)/2)...)
-		packRowPairs(g.xp[n:], x[pc:pc+kc], 0)
-	}
+	g.alpha, g.beta, g.y = alpha, beta, y
+	g.v.BindPanels(p)
+	g.v.Input(x)
 	panels := (p.N + p.kern.nr - 1) / p.kern.nr
 	if Threads() == 1 || panels < 8 {
-		g.run(0, panels)
+		g.run(0, (panels+3)/4)
 	} else {
-		Parallel(panels, 4, g.runFn)
+		Parallel((panels+3)/4, 1, g.runFn)
 	}
-	g.p, g.y = nil, nil
+	g.v.Release()
+	g.y = nil
 	panelGemvCalls.put(g)
 }
 
-// run computes the outputs of micro-panels [lo, hi), four at a time where it can.
+// run computes the outputs of groups [lo, hi) of four micro-panels.
 func (g *panelGemvCall) run(lo, hi int) {
-	p, nr := g.p, g.p.kern.nr
 	sums := panelGemvSums.get()
 	defer panelGemvSums.put(sums)
-	acc, part := &sums[0], &sums[1]
-	for jp := lo; jp < hi; {
-		n := 1
-		if hi-jp >= 4 && gemvPanels4 != nil {
-			n = 4
-		}
-		off := 0
-		for pc := 0; pc < p.K; pc += p.kcStep {
-			pairs := (min(p.kcStep, p.K-pc) + 1) / 2
-			panel, size := p.panels(pc, jp*nr)
-			dst := acc
-			if pc > 0 {
-				dst = part
-			}
-			if n == 4 {
-				gemvPanels4(pairs, g.xp[off:], panel, size, dst)
-			} else {
-				gemvPanel(pairs, g.xp[off:], panel, (*[32]float32)(dst[:32]))
-			}
-			if pc > 0 {
-				addTo(acc[:n*nr], part[:n*nr])
-			}
-			off += pairs
-		}
-		j0 := jp * nr
-		storeScaled(g.alpha, g.beta, acc[:min(n*nr, p.N-j0)], g.y[j0:])
-		jp += n
+	nr := 4 * g.v.pm.kern.nr
+	for c := lo; c < hi; c++ {
+		j0, j1 := c*nr, min((c+1)*nr, g.v.n)
+		t := sums[0][:j1-j0]
+		g.v.Rows(j0, j1, t)
+		storeScaled(g.alpha, g.beta, t, g.y[j0:j1])
 	}
 }

@@ -37,13 +37,25 @@ const (
 )
 
 type job struct {
-	next  atomic.Int64
-	n     int
-	task  Task
-	grain int
+	steps []Step
+	one   [1]Step        // the step of a ParallelTask
+	next  []atomic.Int64 // per step: the next item to hand out
+	done  []atomic.Int64 // per step: the items finished
+	ahead []atomic.Int64 // per step: the next item a waiting thread prefetches for
 	gen   uint64
 	state atomic.Uint64
-	done  chan struct{} // the last helper to leave a closed job signals here
+	done1 chan struct{} // the last helper to leave a closed job signals here
+}
+
+// A Step is one parallel loop of a region (RunSteps): Task.Run over items [0, N), handed out
+// Grain at a time.
+type Step struct {
+	N, Grain int
+	Task     Task
+	// Prefetch, if set, is called by a thread that waits for the steps before this one to
+	// finish, with the items it will probably take first: it may fetch their data (weights
+	// streamed from memory) meanwhile. It must only read.
+	Prefetch func(lo, hi int)
 }
 
 func init() { SetThreads(runtime.GOMAXPROCS(0)) }
@@ -124,7 +136,7 @@ func (j *job) enter(gen uint64) bool {
 // leave lets a helper out; the last one out of a closed job wakes the caller.
 func (j *job) leave() {
 	if s := j.state.Add(^uint64(0)); s&jobClosed != 0 && s&jobInside == 0 {
-		j.done <- struct{}{}
+		j.done1 <- struct{}{}
 	}
 }
 
@@ -133,28 +145,91 @@ func (j *job) wait() {
 	start := time.Now()
 	for i := 1; ; i++ {
 		select {
-		case <-j.done:
+		case <-j.done1:
 			return
 		default:
 		}
 		if i%256 == 0 && time.Since(start) > workerSpin {
-			<-j.done
+			<-j.done1
 			return
 		}
 	}
 }
 
 func (j *job) run() {
-	for {
-		lo := int(j.next.Add(int64(j.grain))) - j.grain
-		if lo >= j.n {
-			return
+	prefetched := -1 // the last step this thread prefetched for
+	for i := range j.steps {
+		st := &j.steps[i]
+		if i > 0 && j.done[i-1].Load() < int64(j.steps[i-1].N) {
+			prefetched = j.prefetch(i, prefetched)
+			j.waitStep(i - 1)
 		}
-		j.task.Run(lo, min(lo+j.grain, j.n))
+		for {
+			grain := max(st.Grain, 1)
+			lo := int(j.next[i].Add(int64(grain))) - grain
+			if lo >= st.N {
+				break
+			}
+			hi := min(lo+grain, st.N)
+			st.Task.Run(lo, hi)
+			j.done[i].Add(int64(hi - lo))
+		}
 	}
 }
 
-var jobPool = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
+// prefetch calls the Prefetch of the first step from i on that has one, unless this thread
+// already did (last), and returns the step it prefetched for.
+func (j *job) prefetch(i, last int) int {
+	for ; i < len(j.steps); i++ {
+		st := &j.steps[i]
+		if st.Prefetch == nil {
+			continue
+		}
+		if i > last {
+			// Threads that wait guess at distinct items: the first to wait will be the
+			// first to take one.
+			grain := max(st.Grain, 1)
+			lo := int(j.ahead[i].Add(int64(grain))) - grain
+			if lo < st.N {
+				st.Prefetch(lo, min(lo+grain, st.N))
+			}
+		}
+		return i
+	}
+	return last
+}
+
+// waitStep spins until every item of step i is done. The steps are short (a LayerNorm, a
+// slice of a matrix–vector product), so the thread stays awake, yielding now and then.
+func (j *job) waitStep(i int) {
+	n := int64(j.steps[i].N)
+	for k := 1; j.done[i].Load() < n; k++ {
+		if k%64 == 0 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// open prepares j for steps.
+func (j *job) open(steps []Step) {
+	j.steps = steps
+	if len(j.next) < len(steps) {
+		j.next = make([]atomic.Int64, len(steps))
+		j.done = make([]atomic.Int64, len(steps))
+		j.ahead = make([]atomic.Int64, len(steps))
+	}
+	for i := range steps {
+		j.next[i].Store(0)
+		j.done[i].Store(0)
+		j.ahead[i].Store(0)
+	}
+	j.gen = (j.gen + 1) & (1<<(64-jobGenShift) - 1)
+	j.state.Store(j.gen << jobGenShift)
+}
+
+// theJob is the one job, used by one parallel call at a time (under pool.mu); its generation
+// tells helpers holding tickets of an earlier use that they are late.
+var theJob = &job{done1: make(chan struct{}, 1)}
 
 // A Task is the body of a parallel loop: Run processes items [lo, hi), and must be safe to
 // call concurrently on disjoint ranges.
@@ -206,28 +281,51 @@ func ParallelTask(n, grain int, task Task) {
 	}
 	// Aim for a few chunks per thread so uneven work balances, but never below grain.
 	chunk := max(grain, (n+4*t-1)/(4*t))
-	chunks := (n + chunk - 1) / chunk
-	helpers := min(t-1, chunks-1)
 	if !pool.mu.TryLock() {
-		// Already inside a parallel region (nested call): run inline.
+		// Already inside a parallel region (a nested call): run inline.
 		task.Run(0, n)
 		return
 	}
-	j := jobPool.Get().(*job)
-	j.n, j.task, j.grain = n, task, chunk
-	j.next.Store(0)
-	j.gen = (j.gen + 1) & (1<<(64-jobGenShift) - 1)
-	j.state.Store(j.gen << jobGenShift)
+	j := theJob
+	j.one[0] = Step{N: n, Grain: chunk, Task: task}
+	j.start(j.one[:], min(t-1, (n+chunk-1)/chunk-1))
+}
+
+// RunSteps runs steps one after another in a single parallel region: the threads are woken
+// once, share the items of each step, and start a step only when every item of the steps
+// before it is done. A step of one item runs on one thread while the others wait (or prefetch
+// for the steps after it, see Step.Prefetch). This is how a decoding step runs a whole layer,
+// its LayerNorms, matrix–vector products and attention, without waking the pool for each.
+// On one thread, or inside a region (a nested call), the steps run inline, in order.
+func RunSteps(steps []Step) {
+	helpers := 0
+	for _, st := range steps {
+		helpers = max(helpers, (st.N+max(st.Grain, 1)-1)/max(st.Grain, 1)-1)
+	}
+	if helpers = min(Threads()-1, helpers); helpers < 1 || !pool.mu.TryLock() {
+		for _, st := range steps {
+			if st.N > 0 {
+				st.Task.Run(0, st.N)
+			}
+		}
+		return
+	}
+	theJob.start(steps, helpers)
+}
+
+// start runs the job's steps with up to helpers threads besides the caller, which holds
+// pool.mu; it releases pool.mu.
+func (j *job) start(steps []Step, helpers int) {
+	j.open(steps)
 	for range helpers {
 		pool.jobs <- ticket{j, j.gen}
 	}
 	j.run()
-	// Every chunk is taken; close the job and wait for the helpers still inside. They are
-	// finishing their last chunks, so poll before parking: a parked thread is slow to wake.
+	// Every item is taken; close the job and wait for the helpers still inside. They are
+	// finishing their last items, so poll before parking: a parked thread is slow to wake.
 	if s := j.state.Or(jobClosed); s&jobInside != 0 {
 		j.wait()
 	}
-	j.task = nil
+	j.steps, j.one[0] = nil, Step{}
 	pool.mu.Unlock()
-	jobPool.Put(j)
 }

@@ -289,13 +289,9 @@ func GemvQ8(m *Q8Matrix, alpha float32, x []float32, beta float32, y []float32) 
 
 // quantGemvCall holds the arguments of one GEMV call, shared by the threads working on it.
 type quantGemvCall struct {
-	bf          *BF16Matrix // one of bf and q8 is set
-	q8          *Q8Matrix
+	v           MatVec
 	alpha, beta float32
-	x, y        []float32
-	xp          []float32 // x regrouped for the bfloat16 kernels (see bf16PermuteX), or empty
-	act         q8Act     // x quantised for the VNNI kernel, when useAct
-	useAct      bool
+	y           []float32
 	chunk       int // output rows per task, a multiple of 4
 	runFn       func(lo, hi int)
 }
@@ -313,29 +309,29 @@ func quantGemv(bf *BF16Matrix, q8 *Q8Matrix, alpha float32, x []float32, beta fl
 		return
 	}
 	c := quantGemvCalls.get()
-	c.bf, c.q8, c.alpha, c.beta, c.x, c.y = bf, q8, alpha, beta, x, y
+	c.alpha, c.beta, c.y = alpha, beta, y
 	var bytes int64
 	if bf != nil {
 		bytes = bf.Bytes()
-		c.xp = bf16PermuteX(c.xp[:0], x)
+		c.v.BindBF16(bf)
 	} else {
 		bytes = q8.Bytes()
-		c.useAct = q8UsesAct() && c.act.quantize(x)
+		c.v.BindQ8(q8)
 	}
+	c.v.Input(x)
 	threads := Threads()
 	if bytes < quantSerialBytes {
 		threads = 1
 	}
-	// Chunks of at most quantRows rows, at least two per thread, and as many as split evenly.
-	chunks := quantTasks(max((n+quantRows-1)/quantRows, 2*threads), threads)
-	c.chunk = min(quantRows, ((n+chunks-1)/chunks+3)&^3)
-	chunks = (n + c.chunk - 1) / c.chunk
+	c.chunk = c.v.Chunk(threads)
+	chunks := (n + c.chunk - 1) / c.chunk
 	if threads == 1 {
 		c.run(0, chunks)
 	} else {
 		Parallel(chunks, 1, c.runFn)
 	}
-	c.bf, c.q8, c.x, c.y = nil, nil, nil, nil
+	c.v.Release()
+	c.y = nil
 	quantGemvCalls.put(c)
 }
 
@@ -376,23 +372,8 @@ func (c *quantGemvCall) run(lo, hi int) {
 		j0 := ch * c.chunk
 		j1 := min(j0+c.chunk, n)
 		t := acc[:j1-j0]
-		if c.bf != nil {
-			bf16Rows(c.bf, j0, j1, c.x, c.xp, t)
-		} else if c.useAct {
-			q8RowsAct(c.q8, j0, j1, &c.act, c.x, t)
-		} else {
-			q8Rows(c.q8, j0, j1, c.x, t)
-		}
-		y := c.y[j0:j1]
-		if c.beta == 0 {
-			for j, v := range t {
-				y[j] = c.alpha * v
-			}
-		} else {
-			for j, v := range t {
-				y[j] = c.alpha*v + c.beta*y[j]
-			}
-		}
+		c.v.Rows(j0, j1, t)
+		storeScaled(c.alpha, c.beta, t, c.y[j0:j1])
 	}
 }
 
