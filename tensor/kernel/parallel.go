@@ -41,7 +41,6 @@ type job struct {
 	one   [1]Step        // the step of a ParallelTask
 	next  []atomic.Int64 // per step: the next item to hand out
 	done  []atomic.Int64 // per step: the items finished
-	ahead []atomic.Int64 // per step: the next item a waiting thread prefetches for
 	gen   uint64
 	state atomic.Uint64
 	done1 chan struct{} // the last helper to leave a closed job signals here
@@ -53,8 +52,8 @@ type Step struct {
 	N, Grain int
 	Task     Task
 	// Prefetch, if set, is called by a thread that waits for the steps before this one to
-	// finish, with the items it will probably take first: it may fetch their data (weights
-	// streamed from memory) meanwhile. It must only read.
+	// finish, with items it takes now and will run first when the step opens: it may fetch
+	// their data (weights streamed from memory) meanwhile. It must only read.
 	Prefetch func(lo, hi int)
 }
 
@@ -157,12 +156,19 @@ func (j *job) wait() {
 }
 
 func (j *job) run() {
-	prefetched := -1 // the last step this thread prefetched for
+	var claim struct{ step, lo, hi int } // items this thread took early (see prefetch)
+	claim.step = -1
 	for i := range j.steps {
 		st := &j.steps[i]
 		if i > 0 && j.done[i-1].Load() < int64(j.steps[i-1].N) {
-			prefetched = j.prefetch(i, prefetched)
+			if claim.step < i {
+				claim.step, claim.lo, claim.hi = j.prefetch(i)
+			}
 			j.waitStep(i - 1)
+		}
+		if claim.step == i {
+			st.Task.Run(claim.lo, claim.hi)
+			j.done[i].Add(int64(claim.hi - claim.lo))
 		}
 		for {
 			grain := max(st.Grain, 1)
@@ -177,26 +183,26 @@ func (j *job) run() {
 	}
 }
 
-// prefetch calls the Prefetch of the first step from i on that has one, unless this thread
-// already did (last), and returns the step it prefetched for.
-func (j *job) prefetch(i, last int) int {
+// prefetch finds the first step from i on with a Prefetch, takes its next items for this
+// thread to run when the step opens, and prefetches them; it returns the step and the items,
+// or a step of −1 when there is none to take. Taking the items makes sure the thread that
+// fetched them is the one that uses them.
+func (j *job) prefetch(i int) (step, lo, hi int) {
 	for ; i < len(j.steps); i++ {
 		st := &j.steps[i]
 		if st.Prefetch == nil {
 			continue
 		}
-		if i > last {
-			// Threads that wait guess at distinct items: the first to wait will be the
-			// first to take one.
-			grain := max(st.Grain, 1)
-			lo := int(j.ahead[i].Add(int64(grain))) - grain
-			if lo < st.N {
-				st.Prefetch(lo, min(lo+grain, st.N))
-			}
+		grain := max(st.Grain, 1)
+		lo := int(j.next[i].Add(int64(grain))) - grain
+		if lo >= st.N {
+			break
 		}
-		return i
+		hi := min(lo+grain, st.N)
+		st.Prefetch(lo, hi)
+		return i, lo, hi
 	}
-	return last
+	return -1, 0, 0
 }
 
 // waitStep spins until every item of step i is done. The steps are short (a LayerNorm, a
@@ -216,12 +222,10 @@ func (j *job) open(steps []Step) {
 	if len(j.next) < len(steps) {
 		j.next = make([]atomic.Int64, len(steps))
 		j.done = make([]atomic.Int64, len(steps))
-		j.ahead = make([]atomic.Int64, len(steps))
 	}
 	for i := range steps {
 		j.next[i].Store(0)
 		j.done[i].Store(0)
-		j.ahead[i].Store(0)
 	}
 	j.gen = (j.gen + 1) & (1<<(64-jobGenShift) - 1)
 	j.state.Store(j.gen << jobGenShift)
