@@ -7,10 +7,11 @@ import (
 
 // Quantised activations for the int8 GEMV on VNNI.
 //
-// Where the CPU has AVX512-VNNI, an int8 GEMV quantises its input row too: x ≈ sx·xq with
-// one scale sx = max|x|/127 for the row and xq = round(x/sx) in [−127, 127], so that VPDPBUSD
-// multiplies int8 weights by int8 activations and sums each group's products exactly in
-// int32, 64 products per instruction. Output j is then
+// Where the CPU has AVX512-VNNI (or AVX-VNNI without AVX-512), an int8 GEMV quantises its
+// input row too: x ≈ sx·xq with one scale sx = max|x|/127 for the row and xq = round(x/sx) in
+// [−127, 127], so that VPDPBUSD multiplies int8 weights by int8 activations and sums each
+// group's products exactly in int32, 64 products per instruction (32 on AVX-VNNI). Output j
+// is then
 //
 //	y[j] = sx · Σ_g s[j][g] · Σ_{p in g} q[j][p]·xq[p]   (the whole groups)
 //	     + Σ_{p in the last, shorter group} q[j][p]·s[j][g]·x[p]   (in float32, x unrounded)
@@ -49,8 +50,12 @@ func (a *q8Act) quantize(x []float32) bool {
 	// The largest magnitude, on the bits: for non-negative floats their order is the
 	// integers'; anything above the bits of +Inf is a NaN.
 	var mb uint32
-	for _, v := range x[:k0] {
-		mb = max(mb, math.Float32bits(v)&0x7fffffff)
+	if useAsm {
+		mb = q8AbsMaxAVX2(k0, &x[0])
+	} else {
+		for _, v := range x[:k0] {
+			mb = max(mb, math.Float32bits(v)&0x7fffffff)
+		}
 	}
 	if mb == 0 || mb >= 0x7f800000 { // zero, infinite or NaN
 		return false
@@ -64,9 +69,17 @@ func (a *q8Act) quantize(x []float32) bool {
 		return a.quantizeGo(x[:k0], 0, 0)
 	}
 	done := 0
-	if chunks := k0 / 64; chunks > 0 && useAsm && useAVX512 && useVNNI {
-		q8QuantizeVNNI(chunks, &x[0], inv, &a.xn[0])
-		done = chunks * 64
+	switch {
+	case !useAsm:
+	case useAVX512 && useVNNI:
+		if chunks := k0 / 64; chunks > 0 {
+			q8QuantizeVNNI(chunks, &x[0], inv, &a.xn[0])
+			done = chunks * 64
+		}
+	default:
+		// AVX2, as on AVX-VNNI without AVX-512: every whole group, the odd last one too.
+		q8QuantizeAVX2(k0/Q8Group, &x[0], inv, &a.xn[0])
+		done = k0
 	}
 	return a.quantizeGo(x[done:k0], inv, done)
 }
