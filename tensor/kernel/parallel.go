@@ -206,11 +206,12 @@ func (j *job) prefetch(i int) (step, lo, hi int) {
 }
 
 // waitStep spins until every item of step i is done. The steps are short (a LayerNorm, a
-// slice of a matrix–vector product), so the thread stays awake, yielding now and then.
+// slice of a matrix–vector product), so the thread stays awake, yielding to other goroutines
+// now and then as nextTicket does.
 func (j *job) waitStep(i int) {
 	n := int64(j.steps[i].N)
 	for k := 1; j.done[i].Load() < n; k++ {
-		if k%64 == 0 {
+		if k%4096 == 0 {
 			runtime.Gosched()
 		}
 	}
