@@ -533,3 +533,22 @@ func TestVecGELUBackwardParity(t *testing.T) {
 		t.Logf("%s: asm and go differ by at most %.3g", c.name, worstAbs)
 	}
 }
+
+// TestGELUKeepsSubnormals checks that the GELU kernels, which flush subnormals while they run,
+// leave the floating-point mode as they found it: a product into the subnormals afterwards
+// still gives a subnormal, not zero.
+func TestGELUKeepsSubnormals(t *testing.T) {
+	x := []float32{-30, -1, 0, 2, 40}
+	y := make([]float32, len(x))
+	GELUErf(y, x)
+	GELUTanh(y, x)
+	GELUErfBackward(y, x, x)
+	GELUTanhBackward(y, x, x)
+	if got := subnormalProbe[0] * subnormalProbe[1]; got == 0 {
+		t.Fatalf("1e-38 · 1e-3 = 0 after the GELU kernels: flush-to-zero leaked into the caller")
+	}
+}
+
+// subnormalProbe is a product into the subnormals, in a variable so that it is computed at
+// run time.
+var subnormalProbe = [2]float32{1e-38, 1e-3}
