@@ -119,6 +119,20 @@ func detectCaches() CacheSizes {
 	return defaultCaches
 }
 
+// amdLegacyCaches decodes AMD's older cache leaves: ECX of 0x80000005 (L1d size in KiB in
+// bits 31:24), ECX of 0x80000006 (L2 in KiB in bits 31:16) and its EDX (L3 in units of
+// 512 KiB in bits 31:18, 0 for none). They say nothing of sharing: the caches are taken as
+// one core's.
+func amdLegacyCaches(c5, c6, d6 uint32) CacheSizes {
+	var cs CacheSizes
+	cs.set(1, int(c5>>24)<<10, 0)
+	cs.set(2, int(c6>>16)<<10, 0)
+	if l3 := int(d6>>18) * 512 << 10; l3 > 0 {
+		cs.set(3, l3, 0)
+	}
+	return cs
+}
+
 // sysfsCaches reads Linux's description of a CPU's caches (dir is …/cpuN/cache).
 func sysfsCaches(dir string) (CacheSizes, bool) {
 	idx, _ := filepath.Glob(filepath.Join(dir, "index*"))

@@ -212,3 +212,22 @@ func firstBitDiff(a, b []float32) int {
 	}
 	return -1
 }
+
+// TestAMDLegacyCaches decodes the older AMD cache leaves as CPUs and hypervisors answer them.
+func TestAMDLegacyCaches(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		c5, c6, d6 uint32
+		l1, l2, l3 int
+	}{
+		// A Zen 5 virtual machine whose 0x8000001D answered zeros: 48 KiB, 1 MiB, and the
+		// whole socket's L3.
+		{"zen5 vm", 0x300c0140, 0x04006140, 0x0fe09140, 48 << 10, 1 << 20, 1016 * 512 << 10},
+		{"no L3", 0x20080140, 0x02006140, 0, 32 << 10, 512 << 10, 0},
+	} {
+		cs := amdLegacyCaches(c.c5, c.c6, c.d6)
+		if cs.L1D != c.l1 || cs.L2 != c.l2 || cs.L3 != c.l3 {
+			t.Errorf("%s: %v, want L1d %d, L2 %d, L3 %d", c.name, cs, c.l1, c.l2, c.l3)
+		}
+	}
+}
