@@ -54,7 +54,7 @@ report the median of several repetitions.`,
 	f.IntVar(&o.threads, "threads", runtime.NumCPU(), "threads (W1 also runs on 1)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per line")
 	f.StringArrayVar(&o.cases, "case", nil, "run only this case (repeatable), e.g. small or batch8")
-	f.BoolVar(&o.tune, "tune", false, "measure SGEMM cache blocks around the CPU's defaults and keep the fastest in the user's cache folder, which later runs load (QKV_TUNE=off ignores it); then run the workloads named, if any")
+	f.BoolVar(&o.tune, "tune", false, "measure SGEMM cache blocks around the CPU's defaults on --threads threads and keep the fastest in the user's cache folder, which later runs load (QKV_TUNE=off ignores it); then run the workloads named, if any")
 	f.StringVar(&o.child, "child", "", "run one WORKLOAD/CASE in this process (internal)")
 	f.MarkHidden("child")
 	return cmd
@@ -66,7 +66,7 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 		return fmt.Errorf("--threads %d: want at least 1", o.threads)
 	}
 	if o.tune && o.child == "" {
-		if err := runTune(ctx, cmd.OutOrStdout()); err != nil || len(args) == 0 {
+		if err := runTune(ctx, cmd.OutOrStdout(), o.threads); err != nil || len(args) == 0 {
 			return err
 		}
 	}
@@ -186,17 +186,22 @@ var runBenchChild = func(ctx context.Context, spec string, threads int) ([]byte,
 	return stdout.Bytes(), nil
 }
 
-// runTune measures the SGEMM blocks of this CPU's kernels (kernel.Tune) and says what won.
-func runTune(ctx context.Context, w io.Writer) error {
+// runTune measures the SGEMM blocks of this CPU's kernels on threads threads (kernel.Tune)
+// and says what won.
+func runTune(ctx context.Context, w io.Writer, threads int) error {
 	info := kernel.CPU()
 	fmt.Fprintf(w, "cpu: %s\nblocks now: %s\n", info.Model, kernel.Blocking())
-	res, path, err := kernel.Tune(ctx, kernel.TuneOptions{Log: w})
+	res, path, err := kernel.Tune(ctx, kernel.TuneOptions{Log: w, Threads: threads})
 	if err != nil {
 		return fmt.Errorf("--tune: %w", err)
 	}
 	for _, r := range res {
-		fmt.Fprintf(w, "%s: %s %.1f GFLOP/s (from the caches) → %s %.1f GFLOP/s (best of %d, per thread of CPU time)\n",
-			r.Kernel, r.Default, r.DefaultGFLOPS, r.Best, r.BestGFLOPS, r.Candidates)
+		clock := "per thread of CPU time"
+		if r.Threads > 1 {
+			clock = fmt.Sprintf("wall time on %d threads", r.Threads)
+		}
+		fmt.Fprintf(w, "%s: %s %.1f GFLOP/s (from the caches) → %s %.1f GFLOP/s (best of %d, %s)\n",
+			r.Kernel, r.Default, r.DefaultGFLOPS, r.Best, r.BestGFLOPS, r.Candidates, clock)
 	}
 	fmt.Fprintf(w, "saved %s (QKV_TUNE=off ignores it)\n", path)
 	return nil

@@ -62,7 +62,8 @@ type tuneWinner struct {
 	KC            int     `json:"kc"`
 	MC            int     `json:"mc"`
 	NC            int     `json:"nc"`
-	GFLOPS        float64 `json:"gflops,omitempty"`         // the winner's speed, per thread of CPU time
+	GFLOPS        float64 `json:"gflops,omitempty"`         // the winner's speed (see TuneResult)
+	Threads       int     `json:"threads,omitempty"`        // the threads it was measured on
 	DefaultGFLOPS float64 `json:"default_gflops,omitempty"` // that of the blocks from the caches
 	When          string  `json:"when,omitempty"`
 }
@@ -213,9 +214,10 @@ func writeTuning(path string, tf *tuneFile) error {
 type TuneResult struct {
 	Kernel        string  // the kernel path, e.g. avx512 or avx512bf16
 	Default, Best Blocks  // the blocks from the caches, and the fastest measured
-	DefaultGFLOPS float64 // per thread of CPU time
+	DefaultGFLOPS float64 // per thread of CPU time on one thread; of wall time on several
 	BestGFLOPS    float64
 	Candidates    int // blocks measured
+	Threads       int // the threads they ran on
 }
 
 // TuneOptions adjust Tune.
@@ -223,6 +225,13 @@ type TuneOptions struct {
 	Runs int       // timed runs per candidate, the median kept (default 5)
 	Log  io.Writer // one line per candidate, if set
 	Path string    // the tuning file (default TunePath())
+	// Threads is how many threads the products run on (default 1). On one thread a candidate
+	// is timed by the thread's CPU time, which a busy machine disturbs least; on more, by the
+	// wall clock, since what two threads lose to each other (a shared L3, the memory bus,
+	// waiting at the end of each block) is part of what is measured. The blocks that win
+	// on one thread can lose on two: on a Zen 5, kc=768 mc=252 ran 4096×768×3072 at 185
+	// GFLOP/s on one thread and 191 on two, where kc=768 mc=816 ran 184 and 338–364.
+	Threads int
 
 	// timer runs f and returns the CPU time it took, and shapes are the products timed
 	// (tests replace them).
@@ -238,13 +247,17 @@ var tuneShapes = [][3]int{{512, 2304, 768}, {512, 768, 3072}}
 // Tune measures candidate blocks around the defaults for the SGEMM kernel that runs now and,
 // where the CPU has it, the bfloat16-compute kernel, keeps the fastest of each in effect and
 // writes them to the tuning file (merged with the entries of other paths already there). It
-// runs on one thread and restores the pool size when done.
+// runs on o.Threads threads and restores the pool size when done.
 func Tune(ctx context.Context, o TuneOptions) ([]TuneResult, string, error) {
 	if o.Runs <= 0 {
 		o.Runs = 5
 	}
+	o.Threads = max(o.Threads, 1)
 	if o.timer == nil {
 		o.timer = cpuTimer
+		if o.Threads > 1 {
+			o.timer = wallTimer
+		}
 	}
 	if o.shapes == nil {
 		o.shapes = tuneShapes
@@ -262,7 +275,7 @@ func Tune(ctx context.Context, o TuneOptions) ([]TuneResult, string, error) {
 		kernels = append(kernels, bf)
 	}
 	old := Threads()
-	SetThreads(1)
+	SetThreads(o.Threads)
 	defer SetThreads(old)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -285,7 +298,7 @@ func Tune(ctx context.Context, o TuneOptions) ([]TuneResult, string, error) {
 	now := time.Now().UTC().Format(time.RFC3339)
 	for _, r := range results {
 		K := kernelNamed(r.Kernel)
-		tf.Kernels[r.Kernel] = tuneWinner{MR: K.mr, NR: K.nr, KC: r.Best.KC, MC: r.Best.MC, NC: r.Best.NC, GFLOPS: r.BestGFLOPS, DefaultGFLOPS: r.DefaultGFLOPS, When: now}
+		tf.Kernels[r.Kernel] = tuneWinner{MR: K.mr, NR: K.nr, KC: r.Best.KC, MC: r.Best.MC, NC: r.Best.NC, GFLOPS: r.BestGFLOPS, DefaultGFLOPS: r.DefaultGFLOPS, Threads: o.Threads, When: now}
 	}
 	if err := writeTuning(o.Path, tf); err != nil {
 		return results, o.Path, fmt.Errorf("kernel: writing the tuning file: %w", err)
@@ -301,12 +314,15 @@ func activeKernelFor(bf16 bool) *gemmKernel {
 	return activeGemmKernel()
 }
 
-// tuneCandidates is the grid around d: KC × ½, ¾, 1, 1½ and MC × ½, 1, 2 (each rounded to
-// the tile and kept where valid), at d's NC; NC × ½ and 2 are then tried at the best of
-// those (see tuneKernel).
+// tuneCandidates is the grid around d: KC × ½, ¾, 1, 1½, 2, 3 and MC × ½, 1, 2 (each rounded
+// to the tile and kept where valid), at d's NC; NC × ½ and 2 are then tried at the best of
+// those (see tuneKernel). The deep KCs are there because the cache model's KC keeps a B
+// micro-panel in L1, and on a Zen 5 with its fast L2 fewer passes over C paid more:
+// 4096×768×3072 on two threads ran at 292–299 GFLOP/s with the model's kc=256 and 338–364
+// with kc=768.
 func tuneCandidates(K *gemmKernel, d Blocks) []Blocks {
 	var out []Blocks
-	for _, kf := range [][2]int{{1, 1}, {1, 2}, {3, 4}, {3, 2}} { // the default first
+	for _, kf := range [][2]int{{1, 1}, {1, 2}, {3, 4}, {3, 2}, {2, 1}, {3, 1}} { // the default first
 		for _, mf := range [][2]int{{1, 1}, {1, 2}, {2, 1}} {
 			b := Blocks{KC: d.KC * kf[0] / kf[1] / kcAlign * kcAlign, MC: d.MC * mf[0] / mf[1] / K.mr * K.mr, NC: d.NC}
 			if K.validBlocks(b) == nil && !slices.Contains(out, b) {
@@ -321,7 +337,7 @@ func tuneCandidates(K *gemmKernel, d Blocks) []Blocks {
 func tuneKernel(ctx context.Context, K *gemmKernel, o TuneOptions) (TuneResult, error) {
 	saved := K.blocks()
 	d := blocksFor(K, caches)
-	r := TuneResult{Kernel: K.name, Default: d}
+	r := TuneResult{Kernel: K.name, Default: d, Threads: o.Threads}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var ops [][3][]float32
 	flops := 0.0
@@ -353,7 +369,11 @@ func tuneKernel(ctx context.Context, K *gemmKernel, o TuneOptions) (TuneResult, 
 		gf := flops / max(med.Seconds(), 1e-9) / 1e9
 		r.Candidates++
 		if o.Log != nil {
-			fmt.Fprintf(o.Log, "tune %s %d×%d %s: %.1f GFLOP/s (median of %d, CPU time)\n", K.name, K.mr, K.nr, b, gf, o.Runs)
+			clock := "CPU time"
+			if o.Threads > 1 {
+				clock = fmt.Sprintf("wall time, %d threads", o.Threads)
+			}
+			fmt.Fprintf(o.Log, "tune %s %d×%d %s: %.1f GFLOP/s (median of %d, %s)\n", K.name, K.mr, K.nr, b, gf, o.Runs, clock)
 		}
 		return gf, nil
 	}
@@ -399,6 +419,13 @@ func randUniform(rng *rand.Rand, n int) []float32 {
 		x[i] = 2*rng.Float32() - 1
 	}
 	return x
+}
+
+// wallTimer times f by the wall clock.
+func wallTimer(f func()) time.Duration {
+	t0 := time.Now()
+	f()
+	return time.Since(t0)
 }
 
 // cpuTimer times f by the CPU time of the calling thread, or by the wall clock where the OS

@@ -261,3 +261,41 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// TestTuneOnThreads checks that Tune times its candidates on the threads asked for, reports
+// them with each result and in the file, and gives the pool back its size.
+func TestTuneOnThreads(t *testing.T) {
+	withTuneState(t)
+	loadTuningOnce()
+	path := filepath.Join(t.TempDir(), "qkv", tuneFileName(cpuModel()))
+	defer SetThreads(Threads())
+	SetThreads(3)
+	var seen []int
+	timer := func(f func()) time.Duration {
+		seen = append(seen, Threads())
+		f()
+		return time.Millisecond
+	}
+	res, _, err := Tune(context.Background(), TuneOptions{Runs: 1, Path: path, Threads: 2, timer: timer, shapes: [][3]int{{20, 40, 30}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range seen {
+		if n != 2 {
+			t.Fatalf("a candidate ran on %d threads, want 2", n)
+		}
+	}
+	if Threads() != 3 {
+		t.Errorf("the pool has %d threads after tuning, want 3 back", Threads())
+	}
+	var tf tuneFile
+	data, _ := os.ReadFile(path)
+	if err := json.Unmarshal(data, &tf); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Threads != 2 || tf.Kernels[r.Kernel].Threads != 2 {
+			t.Errorf("%s: threads %d in the result, %d in the file; want 2", r.Kernel, r.Threads, tf.Kernels[r.Kernel].Threads)
+		}
+	}
+}
