@@ -50,3 +50,53 @@ func BenchmarkTrainStep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeStep decodes 128 tokens after a 64-token prompt (W3's shape) with GPT-2 124M
+// (random weights) in each weight format, through the fused step (one parallel region per
+// token) and through the graph, alternating the two within each format so that both see the
+// same machine. It reports tokens/s.
+func BenchmarkDecodeStep(b *testing.B) {
+	cfg := Config{VocabSize: 50257, NPositions: 1024, NEmbd: 768, NLayer: 12, NHead: 12, LayerNormEpsilon: 1e-5, Activation: "gelu_new"}
+	prompt := make([]int, 64)
+	for i := range prompt {
+		prompt[i] = i * 7919 % cfg.VocabSize
+	}
+	for _, format := range []tensor.WeightFormat{tensor.Int8, tensor.BF16, tensor.FP32} {
+		m, err := New(cfg, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.PackForInference(format); err != nil {
+			b.Fatal(err)
+		}
+		gen := m.NewGenerator()
+		for _, path := range []string{"fused", "graph"} {
+			b.Run(string(format)+"/"+path, func(b *testing.B) {
+				defer func(old bool) { fusedDecode = old }(fusedDecode)
+				fusedDecode = path == "fused"
+				tokens := 0
+				for b.Loop() {
+					b.StopTimer()
+					logits, err := gen.Start(prompt)
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+					for range 128 {
+						best := 0
+						for j, v := range logits {
+							if v > logits[best] {
+								best = j
+							}
+						}
+						if logits, err = gen.Next(best); err != nil {
+							b.Fatal(err)
+						}
+					}
+					tokens += 128
+				}
+				b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
+			})
+		}
+	}
+}
