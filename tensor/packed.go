@@ -110,6 +110,27 @@ func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
 	}
 }
 
+// MatMulBiasInto computes out = x·Wᵀ + bias for x (rows, K) and out (rows, N), both
+// contiguous, bias (N): a linear layer's forward pass. Its bits are those of MatMulInto with
+// beta 1 on out first set to the bias rows; on bf16 panels the bias goes into each tile of out
+// as the product reaches it, without a pass over out beforehand.
+func (p *PackedMatrix) MatMulBiasInto(out, x *Tensor, bias []float32) {
+	mustContiguous("PackedMatrix.MatMul", out, x)
+	rows := x.Len() / max(p.K, 1)
+	if x.Dim(-1) != p.K || out.Len() != rows*p.N || len(bias) != p.N {
+		panic(fmt.Sprintf("tensor.PackedMatrix: x %v, out %v, %d bias values for a %d×%d weight", x.Shape(), out.Shape(), len(bias), p.N, p.K))
+	}
+	if p.panels != nil {
+		kernel.GemmPanelsBias(p.panels, rows, x.Data(), p.K, bias, out.Data(), p.N)
+		return
+	}
+	od := out.Data()
+	for i := range rows {
+		copy(od[i*p.N:(i+1)*p.N], bias)
+	}
+	p.MatMulInto(out, x, 1)
+}
+
 // BindMatVec sets v's weights to these, for y = x·Wᵀ on one input row at a time split over a
 // caller's own parallel region (kernel.RunSteps); each output comes out as MatMulInto
 // computes it for one row.

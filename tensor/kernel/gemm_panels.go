@@ -128,6 +128,38 @@ func GemmPanels(p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta
 	gemmCalls.put(g)
 }
 
+// GemmPanelsBias computes Y = X·Wᵀ + bias for the packed W (N, K), M input rows X (M, K)
+// with row stride ldx and Y (M, N) with row stride ldy: GemmPanels with alpha 1 on a Y whose
+// rows were first set to bias (N values), with the same bits, but without the pass over Y
+// that setting them would take: each tile of Y takes the bias just before the kernel adds
+// its first depth block to it, while the tile is in cache. A linear layer's forward pass
+// (x·Wᵀ + b) is this product.
+func GemmPanelsBias(p *PanelMatrix, M int, x []float32, ldx int, bias []float32, y []float32, ldy int) {
+	if M < 0 {
+		panic(fmt.Sprintf("kernel: GemmPanelsBias with negative M=%d", M))
+	}
+	if len(bias) < p.N {
+		panic(fmt.Sprintf("kernel: GemmPanelsBias: %d bias values for N=%d", len(bias), p.N))
+	}
+	checkMatrix("GemmPanelsBias", "X", M, p.K, x, ldx)
+	checkMatrix("GemmPanelsBias", "Y", M, p.N, y, ldy)
+	if M == 0 || p.N == 0 {
+		return
+	}
+	if M == 1 || p.K == 0 {
+		for i := range M {
+			copy(y[i*ldy:i*ldy+p.N], bias[:p.N])
+		}
+		GemmPanels(p, M, 1, x, ldx, 1, y, ldy)
+		return
+	}
+	g := gemmCalls.get()
+	g.pre, g.bias = p, bias[:p.N]
+	g.run(p.kern, false, true, M, p.N, p.K, 1, x, ldx, nil, p.K, 1, y, ldy)
+	g.pre, g.bias = nil, nil
+	gemmCalls.put(g)
+}
+
 // gemvPanel, where set (AVX512-BF16), writes out[c] = Σ_p x_p·B[p][c] for the 32 columns of
 // one micro-panel of pairs b, over pairs pair words of x in xp.
 var gemvPanel func(pairs int, xp, b []float32, out *[32]float32)

@@ -166,3 +166,38 @@ func TestGemmPanelsAfterRetuning(t *testing.T) {
 		}
 	})
 }
+
+// TestGemmPanelsBias checks that GemmPanelsBias gives the bits of GemmPanels with alpha 1 on
+// a Y first set to the bias rows, for one row and many, edge tiles, several depth blocks and
+// one and two threads, and leaves the rest of Y's stride alone.
+func TestGemmPanelsBias(t *testing.T) {
+	withCompute(t, BF16Compute, func() {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, s := range [][3]int{{1, 50, 768}, {2, 33, 17}, {13, 70, 130}, {64, 96, 1100}, {200, 45, 513}, {30, 40, 0}} {
+			m, n, k := s[0], s[1], s[2]
+			w := randFloats(rng, n*k)
+			p, err := NewPanelMatrix(w, n, k, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ldx, ldy := k+3, n+2
+			x, bias := randFloats(rng, m*ldx), randFloats(rng, n)
+			for _, threads := range []int{1, 2} {
+				got, want := randFloats(rng, m*ldy), make([]float32, m*ldy)
+				copy(want, got)
+				for i := range m {
+					copy(want[i*ldy:i*ldy+n], bias)
+				}
+				withThreads(threads, func() {
+					GemmPanelsBias(p, m, x, ldx, bias, got, ldy)
+					GemmPanels(p, m, 1, x, ldx, 1, want, ldy)
+				})
+				for i, v := range got {
+					if math.Float32bits(v) != math.Float32bits(want[i]) {
+						t.Fatalf("m=%d n=%d k=%d threads=%d: Y element %d = %g, want %g", m, n, k, threads, i, v, want[i])
+					}
+				}
+			}
+		}
+	})
+}
