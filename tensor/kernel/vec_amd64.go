@@ -5,7 +5,8 @@ package kernel
 // The element-wise primitives of vec.go on amd64: the AVX2/FMA kernels of vec_amd64.s when
 // useAsm is set, the pure-Go kernels otherwise. Every assembly kernel takes the element count
 // n ≥ 1 and base pointers, runs 8 lanes at a time and finishes the last n%8 elements with
-// masked loads and stores, so it never touches memory past the slices.
+// masked loads and stores, so it never touches memory past the slices. Where useAVX512 is
+// also set, the erf GELUs run 16-lane AVX-512 kernels that give the AVX2 kernels' bits.
 
 //go:noescape
 func expAVX2(n int, dst, src *float32)
@@ -60,6 +61,15 @@ func geluErfAVX2(n int, dst, src *float32)
 
 //go:noescape
 func geluErfBwdAVX2(n int, dx, dy, x *float32)
+
+// geluErfAVX512 and geluErfBwdAVX512 are geluErfAVX2 and geluErfBwdAVX2 on 16 lanes
+// (AVX-512F), with identical results.
+//
+//go:noescape
+func geluErfAVX512(n int, dst, src *float32)
+
+//go:noescape
+func geluErfBwdAVX512(n int, dx, dy, x *float32)
 
 //go:noescape
 func adamwAVX2(n int, w, grad, m, v *float32, beta1, omb1, beta2, omb2, eps, decay, stepSize, sqrtBC2 float32)
@@ -211,12 +221,20 @@ func geluErf(dst, src []float32) {
 		geluErfGo(dst, src)
 		return
 	}
+	if useAVX512 {
+		geluErfAVX512(len(src), &dst[0], &src[0])
+		return
+	}
 	geluErfAVX2(len(src), &dst[0], &src[0])
 }
 
 func geluErfBwd(dx, dy, x []float32) {
 	if !useAsm || len(dx) == 0 {
 		geluErfBwdGo(dx, dy, x)
+		return
+	}
+	if useAVX512 {
+		geluErfBwdAVX512(len(dx), &dx[0], &dy[0], &x[0])
 		return
 	}
 	geluErfBwdAVX2(len(dx), &dx[0], &dy[0], &x[0])

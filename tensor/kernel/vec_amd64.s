@@ -1177,6 +1177,193 @@ done:
 	FTZOFF
 	RET
 
+// The 16-lane AVX-512 erf GELU kernels below repeat the arithmetic of their AVX2 twins lane for
+// lane (the same operations in the same order, the same constants, the same fusions), so the
+// two give identical bits. The constants are the 32-bit values of vecC broadcast from memory
+// ({1to16}), VBLENDVPS becomes a merge-masked VMOVAPS under a mask register set from the same
+// condition, and the last n%16 elements are loaded (zeroing) and stored under a k-mask of
+// their lanes, so memory past the slices is never touched.
+
+// EXPV512 is EXPV on the 16 lanes of Z registers; Z13 = EXPLO, Z14 = EXPHI must hold the clamp
+// bounds. VRNDSCALEPS $0 rounds to nearest even as VROUNDPS $0 does.
+#define EXPV512(x, t1, t2, t3) \
+	VMAXPS            x, Z13, x; \
+	VMINPS            x, Z14, x; \
+	VMULPS.BCST       LOG2E, x, t1; \
+	VRNDSCALEPS       $0, t1, t1; \
+	VFNMADD231PS.BCST LN2HI, t1, x; \
+	VFNMADD231PS.BCST LN2LO, t1, x; \
+	VBROADCASTSS      EP4, t2; \
+	VFMADD213PS.BCST  EP3, x, t2; \
+	VFMADD213PS.BCST  EP2, x, t2; \
+	VFMADD213PS.BCST  EP1, x, t2; \
+	VFMADD213PS.BCST  EP0, x, t2; \
+	VMULPS            x, x, t3; \
+	VFMADD213PS       x, t3, t2; \
+	VADDPS.BCST       ONE, t2, t2; \
+	VCVTPS2DQ         t1, t1; \
+	VPSRAD            $1, t1, t3; \
+	VPSUBD            t3, t1, t1; \
+	VPADDD.BCST       BIAS, t3, t3; \
+	VPADDD.BCST       BIAS, t1, t1; \
+	VPSLLD            $23, t3, t3; \
+	VPSLLD            $23, t1, t1; \
+	VMULPS            t3, t2, x; \
+	VMULPS            t1, x, x
+
+// ERFC512 is ERFC on Z registers: r = erfc(a) for a ≥ 1.
+#define ERFC512(a, r, tau, t1, t2, t3) \
+	VBROADCASTSS      HALF, tau; \
+	VFMADD213PS.BCST  ONE, a, tau; \
+	VBROADCASTSS      ONE, r; \
+	VDIVPS            tau, r, tau; \
+	VBROADCASTSS      EC8, r; \
+	VFMADD213PS.BCST  EC7, tau, r; \
+	VFMADD213PS.BCST  EC6, tau, r; \
+	VFMADD213PS.BCST  EC5, tau, r; \
+	VFMADD213PS.BCST  EC4, tau, r; \
+	VFMADD213PS.BCST  EC3, tau, r; \
+	VFMADD213PS.BCST  EC2, tau, r; \
+	VFMADD213PS.BCST  EC1, tau, r; \
+	VFMADD213PS.BCST  EC0, tau, r; \
+	VFNMADD231PS      a, a, r; \
+	EXPV512(r, t1, t2, t3); \
+	VMULPS            tau, r, r
+
+// ERFSMALL512 is ERFSMALL on Z registers: r = erf(t) for |t| < 1, s = t².
+#define ERFSMALL512(t, r, s) \
+	VMULPS           t, t, s; \
+	VBROADCASTSS     EA6, r; \
+	VFMADD213PS.BCST EA5, s, r; \
+	VFMADD213PS.BCST EA4, s, r; \
+	VFMADD213PS.BCST EA3, s, r; \
+	VFMADD213PS.BCST EA2, s, r; \
+	VFMADD213PS.BCST EA1, s, r; \
+	VFMADD213PS.BCST EA0, s, r; \
+	VFMADD213PS      t, t, r
+
+// NORMCDF512 is NORMCDF on Z registers (Z1–Z9 clobbered, K1 and K2 too): K1 = the sign bits
+// of t (VPTESTMD against SIGNMASK, as VBLENDVPS reads them) picks h over 1 − h, then K2 =
+// a < 1 (ordered, so NaN lanes keep the erfc branch as VCMPPS $1 leaves them) picks the
+// small-argument value.
+#define NORMCDF512(x, p) \
+	VMULPS.BCST    INVSQRT2, x, Z9; \
+	VPANDD.BCST    ABSMASK, Z9, Z1; \
+	ERFSMALL512(Z9, Z3, Z2); \
+	VMULPS.BCST    HALF, Z3, Z3; \
+	VADDPS.BCST    HALF, Z3, Z3; \
+	ERFC512(Z1, Z4, Z5, Z6, Z7, Z8); \
+	VMULPS.BCST    HALF, Z4, Z4; \
+	VBROADCASTSS   ONE, p; \
+	VSUBPS         Z4, p, p; \
+	VPTESTMD.BCST  SIGNMASK, Z9, K1; \
+	VMOVAPS        Z4, K1, p; \
+	VCMPPS.BCST    $1, ONE, Z1, K2; \
+	VMOVAPS        Z3, K2, p
+
+// GELUERFV512 is GELUERFV on Z registers: Z0 = x·Φ(x) for x in Z0, Z12 = NEGMAX.
+#define GELUERFV512 \
+	VMAXPS Z0, Z12, Z0; \
+	NORMCDF512(Z0, Z5); \
+	VMULPS Z5, Z0, Z0
+
+// func geluErfAVX512(n int, dst, src *float32)
+//
+// Z0 value; K3 masks the tail.
+TEXT ·geluErfAVX512(SB), NOSPLIT, $8-24
+	FTZON
+	MOVQ         n+0(FP), CX
+	MOVQ         dst+8(FP), DI
+	MOVQ         src+16(FP), SI
+	VBROADCASTSS NEGMAX, Z12
+	VBROADCASTSS EXPLO, Z13
+	VBROADCASTSS EXPHI, Z14
+	XORQ         AX, AX
+
+loop:
+	CMPQ    CX, $16
+	JLT     tail
+	VMOVUPS (SI)(AX*4), Z0
+	GELUERFV512
+	VMOVUPS Z0, (DI)(AX*4)
+	ADDQ    $16, AX
+	SUBQ    $16, CX
+	JMP     loop
+
+tail:
+	TESTQ     CX, CX
+	JZ        done
+	MOVL      $1, DX
+	SHLL      CX, DX
+	DECL      DX
+	KMOVW     DX, K3
+	VMOVUPS.Z (SI)(AX*4), K3, Z0
+	GELUERFV512
+	VMOVUPS   Z0, K3, (DI)(AX*4)
+
+done:
+	VZEROUPPER
+	FTZOFF
+	RET
+
+// GELUERFGRAD512 is GELUERFGRAD on Z registers: Z5 = Φ(x) + xc·φ(xc) for x in Z0, with
+// Z10 = ERFGRADMIN, Z11 = ERFGRADMAX; Z6 = xc, Z7 = φ(xc).
+#define GELUERFGRAD512 \
+	NORMCDF512(Z0, Z5); \
+	VMAXPS      Z0, Z10, Z6; \
+	VMINPS      Z6, Z11, Z6; \
+	VMULPS      Z6, Z6, Z7; \
+	VMULPS.BCST NEGHALF, Z7, Z7; \
+	EXPV512(Z7, Z1, Z2, Z3); \
+	VMULPS.BCST INVSQRT2PI, Z7, Z7; \
+	VFMADD231PS Z7, Z6, Z5
+
+// func geluErfBwdAVX512(n int, dx, dy, x *float32)
+//
+// dx += (Φ(x) + x·φ(x))·dy; Z8 = dy, Z9 = dx (tail); K3 masks the tail.
+TEXT ·geluErfBwdAVX512(SB), NOSPLIT, $8-32
+	FTZON
+	MOVQ         n+0(FP), CX
+	MOVQ         dx+8(FP), DI
+	MOVQ         dy+16(FP), SI
+	MOVQ         x+24(FP), DX
+	VBROADCASTSS ERFGRADMIN, Z10
+	VBROADCASTSS ERFGRADMAX, Z11
+	VBROADCASTSS EXPLO, Z13
+	VBROADCASTSS EXPHI, Z14
+	XORQ         AX, AX
+
+loop:
+	CMPQ        CX, $16
+	JLT         tail
+	VMOVUPS     (DX)(AX*4), Z0
+	GELUERFGRAD512
+	VMOVUPS     (SI)(AX*4), Z8
+	VFMADD213PS (DI)(AX*4), Z8, Z5
+	VMOVUPS     Z5, (DI)(AX*4)
+	ADDQ        $16, AX
+	SUBQ        $16, CX
+	JMP         loop
+
+tail:
+	TESTQ       CX, CX
+	JZ          done
+	MOVL        $1, R8
+	SHLL        CX, R8
+	DECL        R8
+	KMOVW       R8, K3
+	VMOVUPS.Z   (DX)(AX*4), K3, Z0
+	GELUERFGRAD512
+	VMOVUPS.Z   (SI)(AX*4), K3, Z8
+	VMOVUPS.Z   (DI)(AX*4), K3, Z9
+	VFMADD213PS Z9, Z8, Z5
+	VMOVUPS     Z5, K3, (DI)(AX*4)
+
+done:
+	VZEROUPPER
+	FTZOFF
+	RET
+
 // ADAMW updates one vector of moments and weights, every operation rounded separately in
 // the order of adamwGo: Y0 = g, Y1 = m, Y2 = v, Y3 = w in; Y4, Y5 scratch. The scalars are
 // broadcast in Y8 = β1, Y9 = 1−β1, Y10 = β2, Y11 = 1−β2, Y12 = eps, Y13 = decay,

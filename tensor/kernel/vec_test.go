@@ -9,26 +9,31 @@ import (
 
 // Tests of the row kernels of vec.go. Every kernel runs on both paths (assembly when this CPU
 // has it, and pure Go) against a float64 reference with a stated tolerance; the parity tests
-// compare the two paths element by element. Lengths cover every tail of the 8-lane loops and
+// compare the two paths element by element. Lengths cover every tail of the 8- and 16-lane loops and
 // a few long rows (past the 1024-element reduction block); the slices carry guard elements
 // past their ends that must stay untouched.
 
-// forEachVecPath runs f once with the assembly kernels (when the CPU has them) and once with
-// the pure-Go kernels.
+// forEachVecPath runs f once per kernel path this CPU has: the AVX-512 kernels (where a
+// kernel has them; the others run their AVX2 kernels there), the AVX2 kernels, and the
+// pure-Go kernels.
 func forEachVecPath(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	paths := []bool{false}
-	if hasAsm {
-		paths = []bool{true, false}
+	type path struct {
+		name        string
+		asm, avx512 bool
 	}
-	for _, asm := range paths {
-		name := "go"
-		if asm {
-			name = "asm"
-		}
-		t.Run(name, func(t *testing.T) {
-			defer func(old bool) { useAsm = old }(useAsm)
-			useAsm = asm
+	var paths []path
+	if hasAVX512 {
+		paths = append(paths, path{"avx512", true, true})
+	}
+	if hasAsm {
+		paths = append(paths, path{"asm", true, false})
+	}
+	paths = append(paths, path{"go", false, false})
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			defer func(asm, avx512 bool) { useAsm, useAVX512 = asm, avx512 }(useAsm, useAVX512)
+			useAsm, useAVX512 = p.asm, p.avx512
 			f(t)
 		})
 	}
@@ -61,9 +66,10 @@ func vecNormals(rng *rand.Rand, n int) []float32 {
 
 const guardVal = 12345.678
 
-// guarded returns a slice of length n followed (in its backing array) by guard elements.
+// guarded returns a slice of length n followed (in its backing array) by guard elements,
+// more than the widest (16-lane) tail.
 func guarded(n int) []float32 {
-	full := make([]float32, n+9)
+	full := make([]float32, n+17)
 	for i := n; i < len(full); i++ {
 		full[i] = guardVal
 	}
@@ -503,6 +509,71 @@ func TestVecGELUBackward(t *testing.T) {
 				}
 				t.Logf("%s derivative on [%g, %g]: %v", c.name, c.lo, c.hi, st)
 			})
+		})
+	}
+}
+
+// TestGELUAVX512Parity requires the AVX-512 GELU kernels to give the bits of the AVX2 ones,
+// whose arithmetic they repeat lane for lane: normal inputs at several scales with special
+// values sprinkled in, over lengths 0..100 (every tail) and a few long rows, guards intact.
+func TestGELUAVX512Parity(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512 kernels on this CPU")
+	}
+	specials := []float32{0, negz32, inf32, -inf32, nan32, -nan32, 1e-30, -1e-30, 1e-40, -1e-40,
+		0.5, -0.5, 1.4142135, -1.4142135, 6, -6, 10.5, -10.5, 13, -13, 14, -14, 25, -25, 100, -100,
+		1e30, -1e30, math.MaxFloat32, -math.MaxFloat32}
+	lengths := []int{1000, 3001, 4111}
+	for n := range 101 {
+		lengths = append(lengths, n)
+	}
+	run := func(avx512 bool, f func()) {
+		defer func(asm, a bool) { useAsm, useAVX512 = asm, a }(useAsm, useAVX512)
+		useAsm, useAVX512 = true, avx512
+		f()
+	}
+	same := func(t *testing.T, what string, x, a, b []float32) {
+		t.Helper()
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("%s (n=%d) x=%g: avx512 %g (%#08x), avx2 %g (%#08x)", what, len(a), x[i],
+					a[i], math.Float32bits(a[i]), b[i], math.Float32bits(b[i]))
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, sd := range []float64{1e-3, 0.3, 1, 3, 10, 30, 1e6} {
+		t.Run(fmt.Sprintf("sd=%g", sd), func(t *testing.T) {
+			for _, n := range lengths {
+				x, dy, dx0 := guarded(n), guarded(n), guarded(n)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64() * sd)
+					dy[i] = float32(rng.NormFloat64())
+					dx0[i] = float32(rng.NormFloat64())
+				}
+				for range min(n, 4) {
+					x[rng.IntN(n)] = specials[rng.IntN(len(specials))]
+				}
+				if n == 0 {
+					x = append(x[:0:0], specials...)
+					dy, dx0 = make([]float32, len(x)), make([]float32, len(x))
+					for i := range dy {
+						dy[i], dx0[i] = 1, 0.25
+					}
+				}
+				a, b := guarded(len(x)), guarded(len(x))
+				run(true, func() { GELUErf(a, x) })
+				run(false, func() { GELUErf(b, x) })
+				checkGuard(t, "GELUErf", a)
+				same(t, "GELUErf", x, a, b)
+				a, b = guarded(len(x)), guarded(len(x))
+				copy(a, dx0)
+				copy(b, dx0)
+				run(true, func() { GELUErfBackward(a, dy, x) })
+				run(false, func() { GELUErfBackward(b, dy, x) })
+				checkGuard(t, "GELUErfBackward", a)
+				same(t, "GELUErfBackward", x, a, b)
+			}
 		})
 	}
 }
