@@ -235,9 +235,9 @@ type gemmCall struct {
 	// pre, when set, holds op(B) packed ahead (GemmPanels): nothing of B is packed, and the
 	// current block's micro-panels are read from it.
 	pre *PanelMatrix
-	// bias, if set, is added to every row of C: each tile of C takes it just before the
-	// kernel adds the tile's first depth block to it (beta is then 1), so no pass over C sets
-	// it beforehand.
+	// bias, if set, is added to every row of C: each tile of C takes it right after the
+	// kernel stores the tile's first depth block (with beta 0), while the tile is in L1, so
+	// no pass over C sets it beforehand.
 	bias []float32
 	// The micro-panels of the current (jc, pc) block of the shared scheme (bp or pre), and the
 	// distance between them.
@@ -494,12 +494,6 @@ func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, 
 		for ir := 0; ir < mb; ir += K.mr {
 			mr := min(K.mr, mb-ir)
 			c := &g.c[(i0+ir)*ldc+j]
-			if g.bias != nil && pc == 0 {
-				for r := range mr {
-					row := (i0+ir+r)*ldc + j
-					copy(g.c[row:row+nr], g.bias[j:j+nr])
-				}
-			}
 			switch {
 			case ir >= fullRows && av.edge != nil:
 				K.tile(kc, &av.edge[0], K.mr, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
@@ -507,6 +501,14 @@ func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, 
 				K.tileRow(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
 			default:
 				K.tile(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
+			}
+			if g.bias != nil && pc == 0 {
+				// The tile's first depth block was stored with beta 0; add the bias while the
+				// tile is still in L1 (the sum rounds as alpha·AB + C with C the bias would).
+				for r := range mr {
+					row := (i0+ir+r)*ldc + j
+					addTo(g.c[row:row+nr], g.bias[j:j+nr])
+				}
 			}
 		}
 	}

@@ -131,9 +131,9 @@ func GemmPanels(p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta
 // GemmPanelsBias computes Y = X·Wᵀ + bias for the packed W (N, K), M input rows X (M, K)
 // with row stride ldx and Y (M, N) with row stride ldy: GemmPanels with alpha 1 on a Y whose
 // rows were first set to bias (N values), with the same bits, but without the pass over Y
-// that setting them would take: each tile of Y takes the bias just before the kernel adds
-// its first depth block to it, while the tile is in cache. A linear layer's forward pass
-// (x·Wᵀ + b) is this product.
+// that setting them would take: each tile of Y takes the bias right after the kernel stores
+// its first depth block, while the tile is in L1. A linear layer's forward pass (x·Wᵀ + b)
+// is this product.
 func GemmPanelsBias(p *PanelMatrix, M int, x []float32, ldx int, bias []float32, y []float32, ldy int) {
 	if M < 0 {
 		panic(fmt.Sprintf("kernel: GemmPanelsBias with negative M=%d", M))
@@ -155,7 +155,7 @@ func GemmPanelsBias(p *PanelMatrix, M int, x []float32, ldx int, bias []float32,
 	}
 	g := gemmCalls.get()
 	g.pre, g.bias = p, bias[:p.N]
-	g.run(p.kern, false, true, M, p.N, p.K, 1, x, ldx, nil, p.K, 1, y, ldy)
+	g.run(p.kern, false, true, M, p.N, p.K, 1, x, ldx, nil, p.K, 0, y, ldy)
 	g.pre, g.bias = nil, nil
 	gemmCalls.put(g)
 }
