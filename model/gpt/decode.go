@@ -44,8 +44,7 @@ type decoder struct {
 	steps  []kernel.Step
 	arena  tensor.Arena // attention operand headers, reset every token
 
-	bound []*tensor.PackedMatrix // the packed weights bound, to notice a repack
-	wts   []*tensor.Tensor       // the float32 weights bound
+	bound []*tensor.PackedMatrix // the packed weights bound, in order, to notice a repack
 }
 
 // decoderLayer is one block's products and attention.
@@ -81,12 +80,22 @@ const (
 	taskHead
 )
 
-// newDecoder returns the fused decoder for m with caches, or nil when m cannot run it (a layer
-// records its attention weights for inspection).
+// newDecoder returns the fused decoder for m with caches, or nil when m cannot run it: its
+// weights are float32 (not packed: their products stream best through Sgemv, split by inputs,
+// which a split by outputs cannot match; see kernel.MatVec), or a layer records its
+// attention weights for inspection.
 func newDecoder(m *Model, caches []*nn.KVCache) *decoder {
+	if m.head == nil {
+		return nil
+	}
 	for _, b := range m.H {
 		if b.Attn.Inspect != nil {
 			return nil
+		}
+		for _, l := range []*nn.Linear{b.Attn.CAttn, b.Attn.CProj, b.MLP.CFc, b.MLP.CProj} {
+			if l.Packed == nil {
+				return nil
+			}
 		}
 	}
 	cfg := m.Config
@@ -103,13 +112,8 @@ func newDecoder(m *Model, caches []*nn.KVCache) *decoder {
 		d.bind(&L.fc, b.MLP.CFc)
 		d.bind(&L.mlp, b.MLP.CProj)
 	}
-	if m.head != nil {
-		m.head.BindMatVec(&d.head)
-		d.bound = append(d.bound, m.head)
-	} else {
-		d.head.BindF32(true, C, cfg.VocabSize, m.Wte.Weight.Value.Data(), C)
-	}
-	d.wts = append(d.wts, m.Wte.Weight.Value)
+	m.head.BindMatVec(&d.head)
+	d.bound = append(d.bound, m.head)
 
 	threads := kernel.Threads()
 	serial := func(l, kind int) {
@@ -137,53 +141,28 @@ func newDecoder(m *Model, caches []*nn.KVCache) *decoder {
 	return d
 }
 
-// bind sets v to the weights of l: its packed copy when it has one, else its float32 weights.
+// bind sets v to the packed weights of l.
 func (d *decoder) bind(v *kernel.MatVec, l *nn.Linear) {
-	if l.Packed != nil {
-		l.Packed.BindMatVec(v)
-		d.bound = append(d.bound, l.Packed)
-		return
-	}
-	w := l.Weight.Value
-	in, out := w.Dim(0), w.Dim(1)
-	if l.TorchLayout {
-		in, out = out, in
-	}
-	d.wts = append(d.wts, w)
-	if l.TorchLayout {
-		v.BindF32(true, in, out, w.Data(), in)
-	} else {
-		v.BindF32(false, in, out, w.Data(), out)
-	}
+	l.Packed.BindMatVec(v)
+	d.bound = append(d.bound, l.Packed)
 }
 
 // current reports whether the weights d was built on are still the model's (Pack, Load or
 // PackForInference since would leave it reading stale ones).
 func (d *decoder) current() bool {
-	m := d.m
-	i, j := 0, 0
-	check := func(l *nn.Linear) bool {
-		if l.Packed != nil {
-			ok := i < len(d.bound) && d.bound[i] == l.Packed
-			i++
-			return ok
-		}
-		ok := j < len(d.wts) && d.wts[j] == l.Weight.Value
-		j++
-		return ok
-	}
+	m, i := d.m, 0
 	for _, b := range m.H {
-		if b.Attn.Inspect != nil || !check(b.Attn.CAttn) || !check(b.Attn.CProj) || !check(b.MLP.CFc) || !check(b.MLP.CProj) {
+		if b.Attn.Inspect != nil {
 			return false
 		}
-	}
-	if m.head != nil {
-		if i >= len(d.bound) || d.bound[i] != m.head {
-			return false
+		for _, l := range []*nn.Linear{b.Attn.CAttn, b.Attn.CProj, b.MLP.CFc, b.MLP.CProj} {
+			if i >= len(d.bound) || d.bound[i] != l.Packed {
+				return false
+			}
+			i++
 		}
-		i++
 	}
-	return i == len(d.bound) && j+1 == len(d.wts) && d.wts[j] == m.Wte.Weight.Value
+	return i < len(d.bound) && d.bound[i] == m.head && i+1 == len(d.bound)
 }
 
 // step decodes token id at the caches' length into logits (V), the next-token logits. The
@@ -209,7 +188,7 @@ func (t *decoderTask) Run(lo, hi int) {
 	switch t.kind {
 	case taskEmbed:
 		// x = wte[id] + wpe[pos], as Forward adds them.
-		if m.packedOnly && m.head != nil {
+		if m.packedOnly {
 			m.head.Row(d.id, d.xn)
 		} else {
 			copy(d.xn, m.Wte.Weight.Value.Data()[d.id*C:(d.id+1)*C])

@@ -5,28 +5,27 @@ import (
 	"unsafe"
 )
 
-// MatVec is one matrix–vector product y = x·Wᵀ (an input row x of K values, N outputs) split
-// by outputs for a caller that runs its own parallel loop: a decoding step that runs a whole
-// layer in one parallel region (RunSteps). A Bind method sets the weights; Input prepares an
-// input row once (quantised for the VNNI kernels, regrouped for the bfloat16 ones, rounded to
-// bfloat16 pairs for panels); Rows then computes any range of outputs, and ranges may run
-// concurrently. Each output is
+// MatVec is one matrix–vector product y = x·Wᵀ (an input row x of K values, N outputs) on
+// compact weights (int8, bfloat16 rows or bfloat16 panels), split by outputs for a caller that
+// runs its own parallel loop: a decoding step that runs a whole layer in one parallel region
+// (RunSteps). A Bind method sets the weights; Input prepares an input row once (quantised for
+// the VNNI kernels, regrouped for the bfloat16 ones, rounded to bfloat16 pairs for panels);
+// Rows then computes any range of outputs, and ranges may run concurrently. Each output is
 // computed as the format's own GEMV computes it (GemvQ8, GemvBF16, GemmPanels on one row,
-// Sgemv), which run on MatVec themselves.
+// which run on MatVec themselves). Float32 weights are left to Sgemv: GPT-2's (K, N) layout
+// streams best split by inputs, each thread summing its own partial outputs, which a split by
+// outputs cannot do (on a Zen 5, decoding float32 weights that way ran 15% slower).
 //
-// Ranges that start at multiples of Unit give the GEMV's bits (the kernels sum four rows at
-// a time in another order than one); Chunk gives a good size. x must not change
-// between Input and the last Rows. A MatVec keeps its buffers from one Input to the next, so a
-// decoding loop allocates nothing. Prefetch reads only what Bind set, so it may run while
-// another thread calls Input.
+// Ranges that start at multiples of Unit give the GEMV's bits (the kernels sum four rows at a
+// time in another order than one); Chunk gives a good size. x must not change between Input
+// and the last Rows. A MatVec keeps its buffers from one Input to the next, so a decoding
+// loop allocates nothing. Prefetch reads only what Bind set, so it may run while another
+// thread calls Input.
 type MatVec struct {
 	n, k int
 	bf   *BF16Matrix
 	q8   *Q8Matrix
 	pm   *PanelMatrix
-	w    []float32 // float32 weights: (N, K) when transW, else (K, N) (GPT-2's Conv1D)
-	ldw  int
-	tw   bool
 
 	x      []float32
 	xp     []float32 // bfloat16 rows: x regrouped (bf16PermuteX); panels: its pair words
@@ -58,21 +57,9 @@ func (v *MatVec) BindPanels(p *PanelMatrix) {
 	v.pm = p
 }
 
-// BindF32 sets the weights to float32 ones for y = x·op(W): W is (n, k) with row stride ldw
-// when transW (y = x·Wᵀ), else (k, n) (y = x·W, GPT-2's Conv1D layout).
-func (v *MatVec) BindF32(transW bool, k, n int, w []float32, ldw int) {
-	if transW {
-		checkMatrix("MatVec", "W", n, k, w, ldw)
-	} else {
-		checkMatrix("MatVec", "W", k, n, w, ldw)
-	}
-	v.bind(n, k)
-	v.w, v.ldw, v.tw = w, ldw, transW
-}
-
 func (v *MatVec) bind(n, k int) {
 	v.n, v.k = n, k
-	v.bf, v.q8, v.pm, v.w = nil, nil, nil, nil
+	v.bf, v.q8, v.pm = nil, nil, nil
 	v.x, v.useAct = nil, false
 }
 
@@ -115,8 +102,6 @@ func (v *MatVec) Unit() int {
 	switch {
 	case v.pm != nil:
 		return 4 * v.pm.kern.nr
-	case v.w != nil:
-		return 16
 	}
 	return 4
 }
@@ -126,7 +111,7 @@ func (v *MatVec) Unit() int {
 func (v *MatVec) Chunk(threads int) int {
 	u := v.Unit()
 	size := quantRows
-	if v.pm != nil || v.w != nil && !v.tw {
+	if v.pm != nil {
 		size = max(u, gemvCols/4)
 	}
 	chunks := quantTasks(max((v.n+size-1)/size, 2*threads), threads)
@@ -156,13 +141,8 @@ func (v *MatVec) Rows(j0, j1 int, y []float32) {
 		q8Rows(v.q8, j0, j1, v.x, y)
 	case v.bf != nil:
 		bf16Rows(v.bf, j0, j1, v.x, v.xp, y)
-	case v.pm != nil:
-		v.panelRows(j0, j1, y)
-	case v.tw:
-		gemvT(v.x, v.w[j0*v.ldw:], v.ldw, y)
 	default:
-		clear(y)
-		gemvNBlocks(v.x, v.w[j0:], v.ldw, y)
+		v.panelRows(j0, j1, y)
 	}
 }
 
@@ -221,8 +201,6 @@ func (v *MatVec) Prefetch(j0, j1 int) {
 		panel, size := v.pm.panels(0, j0)
 		n := (j1 - j0 + v.pm.kern.nr - 1) / v.pm.kern.nr * size
 		prefetchBytes(unsafe.Pointer(&panel[0]), min(4*min(n, len(panel)), matVecPrefetch))
-	case v.w != nil && v.tw:
-		prefetchBytes(unsafe.Pointer(&v.w[j0*v.ldw]), min(4*(j1-j0-1)*v.ldw+4*v.k, matVecPrefetch))
 	}
 }
 

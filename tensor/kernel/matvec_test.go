@@ -26,7 +26,6 @@ func TestMatVecRows(t *testing.T) {
 			formats := []format{
 				{"int8", func(v *MatVec) { v.BindQ8(q8) }, func(y []float32) { GemvQ8(q8, 1, x, 0, y) }},
 				{"bf16", func(v *MatVec) { v.BindBF16(bf) }, func(y []float32) { GemvBF16(bf, 1, x, 0, y) }},
-				{"fp32 (N, K)", func(v *MatVec) { v.BindF32(true, k, n, w, k) }, func(y []float32) { Sgemv(true, k, n, 1, x, w, k, 0, y) }},
 			}
 			if PanelsAvailable() || hasBF16 && useAsm && useAVX512 {
 				withCompute(t, BF16Compute, func() {
@@ -67,31 +66,6 @@ func TestMatVecRows(t *testing.T) {
 			}
 		}
 	})
-}
-
-// TestMatVecConv1D checks the float32 (K, N) layout against Sgemv: MatVec splits it by
-// outputs where Sgemv splits it by inputs, so the sums differ in order only.
-func TestMatVecConv1D(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
-	for _, s := range [][2]int{{37, 64}, {2304, 768}, {50, 3}} {
-		n, k := s[0], s[1]
-		w, x := randFloats(rng, n*k), randFloats(rng, k)
-		want := make([]float32, n)
-		Sgemv(false, k, n, 1, x, w, n, 0, want)
-		var v MatVec
-		v.BindF32(false, k, n, w, n)
-		v.Input(x)
-		got := make([]float32, n)
-		chunk := v.Chunk(2)
-		for j0 := 0; j0 < n; j0 += chunk {
-			v.Rows(j0, min(j0+chunk, n), got[j0:])
-		}
-		for j := range want {
-			if d := math.Abs(float64(got[j] - want[j])); d > 1e-4*math.Sqrt(float64(k)) {
-				t.Fatalf("n=%d k=%d: y[%d] = %g, Sgemv gives %g", n, k, j, got[j], want[j])
-			}
-		}
-	}
 }
 
 // TestRunSteps checks that every item of every step runs once and only after every item of
