@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestMatVecRows checks that MatVec.Rows over any split of the outputs into multiples of Unit, run from a region's
@@ -114,4 +115,36 @@ func TestRunSteps(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRunStepsSleepsAndWakes checks that a thread waiting at a step for an item that takes
+// long goes to sleep and is woken when the step finishes, and that the steps still run in
+// order.
+func TestRunStepsSleepsAndWakes(t *testing.T) {
+	withThreads(2, func() {
+		before := stepSleeps.Load()
+		for range 20 {
+			var first atomic.Int64
+			var bad atomic.Bool
+			RunSteps([]Step{
+				{N: 2, Grain: 1, Task: Func(func(lo, hi int) {
+					if lo == 0 {
+						time.Sleep(2 * time.Millisecond) // far past stepSpin
+					}
+					first.Add(int64(hi - lo))
+				})},
+				{N: 2, Grain: 1, Task: Func(func(lo, hi int) {
+					if first.Load() != 2 {
+						bad.Store(true)
+					}
+				})},
+			})
+			if bad.Load() {
+				t.Fatal("the second step ran before the first was done")
+			}
+		}
+		if stepSleeps.Load() == before {
+			t.Error("no thread slept while another held a 2 ms item")
+		}
+	})
 }
