@@ -183,7 +183,7 @@ func (g *Graph) LinearPacked(x *Var, w *tensor.PackedMatrix, b *Var) *Var {
 	out := g.arena.New(shape...)
 	x2, o2 := g.arena.Reshape(X, rows, w.K), g.arena.Reshape(out, rows, w.N)
 	if b != nil {
-		w.MatMulBiasInto(o2, x2, b.Value.Contiguous().Data())
+		w.MatMulBiasInto(o2, x2, g.arena.Reshape(b.Value, 1, w.N))
 	} else {
 		w.MatMulInto(o2, x2, 0)
 	}

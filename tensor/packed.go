@@ -111,23 +111,21 @@ func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
 }
 
 // MatMulBiasInto computes out = x·Wᵀ + bias for x (rows, K) and out (rows, N), both
-// contiguous, bias (N): a linear layer's forward pass. Its bits are those of MatMulInto with
-// beta 1 on out first set to the bias rows; on bf16 panels the bias goes into each tile of out
-// as the product reaches it, without a pass over out beforehand.
-func (p *PackedMatrix) MatMulBiasInto(out, x *Tensor, bias []float32) {
+// contiguous, and bias (1, N): a linear layer's forward pass. Its bits are those of
+// MatMulInto with beta 1 on out first set to the bias rows (which is how it runs on int8 and
+// bf16 rows); on bf16 panels the bias goes into each tile of out as the product stores it,
+// without a pass over out beforehand.
+func (p *PackedMatrix) MatMulBiasInto(out, x, bias *Tensor) {
 	mustContiguous("PackedMatrix.MatMul", out, x)
 	rows := x.Len() / max(p.K, 1)
-	if x.Dim(-1) != p.K || out.Len() != rows*p.N || len(bias) != p.N {
-		panic(fmt.Sprintf("tensor.PackedMatrix: x %v, out %v, %d bias values for a %d×%d weight", x.Shape(), out.Shape(), len(bias), p.N, p.K))
+	if x.Dim(-1) != p.K || out.Len() != rows*p.N || bias.Len() != p.N {
+		panic(fmt.Sprintf("tensor.PackedMatrix: x %v, out %v, bias %v for a %d×%d weight", x.Shape(), out.Shape(), bias.Shape(), p.N, p.K))
 	}
 	if p.panels != nil {
-		kernel.GemmPanelsBias(p.panels, rows, x.Data(), p.K, bias, out.Data(), p.N)
+		kernel.GemmPanelsBias(p.panels, rows, x.Data(), p.K, bias.Contiguous().Data(), out.Data(), p.N)
 		return
 	}
-	od := out.Data()
-	for i := range rows {
-		copy(od[i*p.N:(i+1)*p.N], bias)
-	}
+	CopyInto(out, bias)
 	p.MatMulInto(out, x, 1)
 }
 
