@@ -37,20 +37,20 @@ const (
 )
 
 type job struct {
-	steps []Step
-	one   [1]Step        // the step of a ParallelTask
-	next  []atomic.Int64 // per step: the next item to hand out
-	done  []atomic.Int64 // per step: the items finished
-	gen   uint64
-	state atomic.Uint64
-	done1 chan struct{} // the last helper to leave a closed job signals here
+	steps    []Step
+	one      [1]Step        // the step of a ParallelTask
+	next     []atomic.Int64 // per step: the next item to hand out
+	finished []atomic.Int64 // per step: the items done
+	gen      uint64
+	state    atomic.Uint64
+	done     chan struct{} // the last helper to leave a closed job signals here
 
 	sleepers atomic.Int32  // threads asleep in waitStep
 	wake     chan struct{} // a thread that finishes a step wakes the sleepers with these
 }
 
 // A Step is one parallel loop of a region (RunSteps): Task.Run over items [0, N), handed out
-// Grain at a time.
+// Grain at a time (below 1: one at a time).
 type Step struct {
 	N, Grain int
 	Task     Task
@@ -58,6 +58,14 @@ type Step struct {
 	// finish, with items it takes now and will run first when the step opens: it may fetch
 	// their data (weights streamed from memory) meanwhile. It must only read.
 	Prefetch func(lo, hi int)
+}
+
+// take hands out the next items of step i: [lo, hi), or ok false when none are left.
+func (j *job) take(i int) (lo, hi int, ok bool) {
+	st := &j.steps[i]
+	grain := max(st.Grain, 1)
+	lo = int(j.next[i].Add(int64(grain))) - grain
+	return lo, min(lo+grain, st.N), lo < st.N
 }
 
 func init() { SetThreads(runtime.GOMAXPROCS(0)) }
@@ -138,7 +146,7 @@ func (j *job) enter(gen uint64) bool {
 // leave lets a helper out; the last one out of a closed job wakes the caller.
 func (j *job) leave() {
 	if s := j.state.Add(^uint64(0)); s&jobClosed != 0 && s&jobInside == 0 {
-		j.done1 <- struct{}{}
+		j.done <- struct{}{}
 	}
 }
 
@@ -147,12 +155,12 @@ func (j *job) wait() {
 	start := time.Now()
 	for i := 1; ; i++ {
 		select {
-		case <-j.done1:
+		case <-j.done:
 			return
 		default:
 		}
 		if i%256 == 0 && time.Since(start) > workerSpin {
-			<-j.done1
+			<-j.done
 			return
 		}
 	}
@@ -163,7 +171,7 @@ func (j *job) run() {
 	claim.step = -1
 	for i := range j.steps {
 		st := &j.steps[i]
-		if i > 0 && j.done[i-1].Load() < int64(j.steps[i-1].N) {
+		if i > 0 && j.finished[i-1].Load() < int64(j.steps[i-1].N) {
 			if claim.step < i {
 				claim.step, claim.lo, claim.hi = j.prefetch(i)
 			}
@@ -173,13 +181,7 @@ func (j *job) run() {
 			st.Task.Run(claim.lo, claim.hi)
 			j.finish(i, claim.hi-claim.lo)
 		}
-		for {
-			grain := max(st.Grain, 1)
-			lo := int(j.next[i].Add(int64(grain))) - grain
-			if lo >= st.N {
-				break
-			}
-			hi := min(lo+grain, st.N)
+		for lo, hi, ok := j.take(i); ok; lo, hi, ok = j.take(i) {
 			st.Task.Run(lo, hi)
 			j.finish(i, hi-lo)
 		}
@@ -189,7 +191,7 @@ func (j *job) run() {
 // finish counts k more items of step i done; the thread that finishes the step wakes the
 // threads asleep in waitStep.
 func (j *job) finish(i, k int) {
-	if j.done[i].Add(int64(k)) == int64(j.steps[i].N) {
+	if j.finished[i].Add(int64(k)) == int64(j.steps[i].N) {
 		for n := j.sleepers.Load(); n > 0; n-- {
 			select {
 			case j.wake <- struct{}{}:
@@ -205,17 +207,14 @@ func (j *job) finish(i, k int) {
 // fetched them is the one that uses them.
 func (j *job) prefetch(i int) (step, lo, hi int) {
 	for ; i < len(j.steps); i++ {
-		st := &j.steps[i]
-		if st.Prefetch == nil {
+		if j.steps[i].Prefetch == nil {
 			continue
 		}
-		grain := max(st.Grain, 1)
-		lo := int(j.next[i].Add(int64(grain))) - grain
-		if lo >= st.N {
+		lo, hi, ok := j.take(i)
+		if !ok {
 			break
 		}
-		hi := min(lo+grain, st.N)
-		st.Prefetch(lo, hi)
+		j.steps[i].Prefetch(lo, hi)
 		return i, lo, hi
 	}
 	return -1, 0, 0
@@ -230,7 +229,7 @@ func (j *job) prefetch(i int) (step, lo, hi int) {
 func (j *job) waitStep(i int) {
 	n := int64(j.steps[i].N)
 	var start time.Time
-	for k := 1; j.done[i].Load() < n; k++ {
+	for k := 1; j.finished[i].Load() < n; k++ {
 		if k%256 != 0 {
 			continue
 		}
@@ -245,7 +244,7 @@ func (j *job) waitStep(i int) {
 		// or the thread that finishes it sees this one asleep (a wake-up left over from an
 		// earlier step only makes the loop look again).
 		j.sleepers.Add(1)
-		if j.done[i].Load() < n {
+		if j.finished[i].Load() < n {
 			stepSleeps.Add(1)
 			<-j.wake
 		}
@@ -265,11 +264,11 @@ func (j *job) open(steps []Step) {
 	j.steps = steps
 	if len(j.next) < len(steps) {
 		j.next = make([]atomic.Int64, len(steps))
-		j.done = make([]atomic.Int64, len(steps))
+		j.finished = make([]atomic.Int64, len(steps))
 	}
 	for i := range steps {
 		j.next[i].Store(0)
-		j.done[i].Store(0)
+		j.finished[i].Store(0)
 	}
 	j.gen = (j.gen + 1) & (1<<(64-jobGenShift) - 1)
 	j.state.Store(j.gen << jobGenShift)
@@ -277,7 +276,7 @@ func (j *job) open(steps []Step) {
 
 // theJob is the one job, used by one parallel call at a time (under pool.mu); its generation
 // tells helpers holding tickets of an earlier use that they are late.
-var theJob = &job{done1: make(chan struct{}, 1), wake: make(chan struct{}, 64)}
+var theJob = &job{done: make(chan struct{}, 1), wake: make(chan struct{}, 64)}
 
 // A Task is the body of a parallel loop: Run processes items [lo, hi), and must be safe to
 // call concurrently on disjoint ranges.
