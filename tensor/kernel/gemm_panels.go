@@ -205,12 +205,10 @@ func gemvPanels(p *PanelMatrix, alpha float32, x []float32, beta float32, y []fl
 
 // run computes the outputs of groups [lo, hi) of four micro-panels.
 func (g *panelGemvCall) run(lo, hi int) {
-	sums := panelGemvSums.get()
-	defer panelGemvSums.put(sums)
-	nr := 4 * g.v.pm.kern.nr
+	var acc [4 * 32]float32
 	for c := lo; c < hi; c++ {
-		j0, j1 := c*nr, min((c+1)*nr, g.v.n)
-		t := sums[0][:j1-j0]
+		j0, j1 := c*len(acc), min((c+1)*len(acc), g.v.n)
+		t := acc[:j1-j0]
 		g.v.Rows(j0, j1, t)
 		storeScaled(g.alpha, g.beta, t, g.y[j0:j1])
 	}

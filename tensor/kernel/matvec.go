@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 )
 
@@ -76,17 +77,13 @@ func (v *MatVec) Input(x []float32) {
 	case v.bf != nil:
 		v.xp = bf16PermuteX(v.xp[:0], v.x)
 	case v.pm != nil:
-		p := v.pm
-		pairs := 0
-		for pc := 0; pc < p.K; pc += p.kcStep {
-			pairs += (min(p.kcStep, p.K-pc) + 1) / 2
-		}
-		v.xp = quantGrow(v.xp, pairs)
-		off := 0
-		for pc := 0; pc < p.K; pc += p.kcStep {
-			kc := min(p.kcStep, p.K-pc)
-			packRowPairs(v.xp[off:off+(kc+1)/2], v.x[pc:pc+kc], 0)
-			off += (kc + 1) / 2
+		// Depth block after depth block, as panelRows reads them.
+		v.xp = v.xp[:0]
+		for pc := 0; pc < v.k; pc += v.pm.kcStep {
+			kc := min(v.pm.kcStep, v.k-pc)
+			off := len(v.xp)
+			v.xp = slices.Grow(v.xp, (kc+1)/2)[:off+(kc+1)/2]
+			packRowPairs(v.xp[off:], v.x[pc:pc+kc], 0)
 		}
 	}
 }
@@ -99,23 +96,18 @@ func (v *MatVec) N() int { return v.n }
 
 // Unit is the granularity of the ranges Rows runs best on: the rows its kernels take at once.
 func (v *MatVec) Unit() int {
-	switch {
-	case v.pm != nil:
-		return 4 * v.pm.kern.nr
+	if v.pm != nil {
+		return 4 * v.pm.kern.nr // four micro-panels
 	}
 	return 4
 }
 
 // Chunk is the outputs per range that split the product evenly over threads, a few ranges
-// each, in multiples of Unit.
+// each, in multiples of Unit and at most quantRows where Unit allows.
 func (v *MatVec) Chunk(threads int) int {
 	u := v.Unit()
-	size := quantRows
-	if v.pm != nil {
-		size = max(u, gemvCols/4)
-	}
-	chunks := quantTasks(max((v.n+size-1)/size, 2*threads), threads)
-	return max(u, min(size, ((v.n+chunks-1)/chunks+u-1)/u*u))
+	chunks := quantTasks(max((v.n+quantRows-1)/quantRows, 2*threads), threads)
+	return max(u, min(quantRows, ((v.n+chunks-1)/chunks+u-1)/u*u))
 }
 
 // Rows sets y[i] = Σ_p W[j0+i][p]·x[p] for j0 ≤ j0+i < j1 (y has at least j1−j0 values).
