@@ -175,6 +175,24 @@ func allZero(x []float32) bool {
 	return true
 }
 
+// transposePanel sets dst[q·nr + c] = src[c·ld + q] for q < n and c < cols, and 0 for the
+// columns from cols to nr (past the matrix's last row).
+func transposePanel(n, nr, cols int, src []float32, ld int, dst []float32) {
+	if cols == nr {
+		packBTransAsm(n, nr, src, ld, dst)
+		return
+	}
+	for q := range n {
+		for c := range nr {
+			v := float32(0)
+			if c < cols {
+				v = src[c*ld+q]
+			}
+			dst[q*nr+c] = v
+		}
+	}
+}
+
 // run computes the columns of Y of weight panels [lo, hi), each nr rows of W packed, then
 // multiplied by every tile of rows.
 func (g *q8VNNIGemmCall) run(lo, hi int) {
@@ -192,29 +210,8 @@ func (g *q8VNNIGemmCall) run(lo, hi int) {
 		// each four inputs hold the nr columns side by side, and their scales likewise by
 		// group; columns past N are zero weights with zero scales.
 		q32 := unsafe.Slice((*float32)(unsafe.Pointer(&m.Q[0])), len(m.Q)/4)
-		if cols == nr {
-			packBTransAsm(quads, nr, q32[j0*quads:], quads, w.b)
-			packBTransAsm(g.groups, nr, m.Scales[j0*gs:], gs, w.s)
-		} else {
-			for q := range quads {
-				for c := range nr {
-					v := float32(0)
-					if c < cols {
-						v = q32[(j0+c)*quads+q]
-					}
-					w.b[q*nr+c] = v
-				}
-			}
-			for gr := range g.groups {
-				for c := range nr {
-					v := float32(0)
-					if c < cols {
-						v = m.Scales[(j0+c)*gs+gr]
-					}
-					w.s[gr*nr+c] = v
-				}
-			}
-		}
+		transposePanel(quads, nr, cols, q32[j0*quads:], quads, w.b)
+		transposePanel(g.groups, nr, cols, m.Scales[j0*gs:], gs, w.s)
 		for t := range g.tiles {
 			a, b, corr := &g.a[t*quads*vnniMR], (*byte)(unsafe.Pointer(&w.b[0])), &g.corr[t*g.groups*vnniMR]
 			if nr == vnniNR {
