@@ -25,6 +25,9 @@ type AttentionOptions struct {
 	Weights **tensor.Tensor
 }
 
+// AttentionScale is the factor of the scaled dot-product scores, 1/√hs for heads of size hs.
+func AttentionScale(hs int) float32 { return float32(1 / math.Sqrt(float64(hs))) }
+
 // Attention is multi-head scaled dot-product attention (Vaswani et al., 2017),
 //
 //	softmax(q·kᵀ/√hs + mask)·v,
@@ -34,7 +37,7 @@ type AttentionOptions struct {
 // dropout on the attention weights, which takes the composed path.
 func Attention(g *autograd.Graph, q, k, v *autograd.Var, o AttentionOptions) *autograd.Var {
 	b, nh, t, hs := q.Value.Dim(0), q.Value.Dim(1), q.Value.Dim(2), q.Value.Dim(3)
-	scale := float32(1 / math.Sqrt(float64(hs)))
+	scale := AttentionScale(hs)
 	if o.Dropout > 0 && o.RNG != nil {
 		return MergeHeads(g, composedAttention(g, q, k, v, scale, o))
 	}
@@ -94,6 +97,15 @@ func (c *KVCache) Append(g *autograd.Graph, k, v *autograd.Var) (*autograd.Var, 
 	tensor.CopyInto(a.Narrow(c.K, 2, c.Len, t), k.Value)
 	tensor.CopyInto(a.Narrow(c.V, 2, c.Len, t), v.Value)
 	return g.Const(a.Narrow(c.K, 2, 0, c.Len+t)), g.Const(a.Narrow(c.V, 2, 0, c.Len+t))
+}
+
+// Put writes the key k and value v (hs values each) of head h of batch entry b at position pos,
+// for a caller that appends outside the graph (a fused decoding step); it advances nothing.
+func (c *KVCache) Put(b, h, pos int, k, v []float32) {
+	nh, ctx, hs := c.K.Dim(1), c.K.Dim(2), c.K.Dim(3)
+	at := ((b*nh+h)*ctx + pos) * hs
+	copy(c.K.Data()[at:at+hs], k[:hs])
+	copy(c.V.Data()[at:at+hs], v[:hs])
 }
 
 // Reset empties the cache.

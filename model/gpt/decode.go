@@ -1,8 +1,6 @@
 package gpt
 
 import (
-	"math"
-
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/tensor"
@@ -44,12 +42,13 @@ type decoder struct {
 	steps  []kernel.Step
 	arena  tensor.Arena // attention operand headers, reset every token
 
-	bound []*tensor.PackedMatrix // the packed weights bound, in order, to notice a repack
+	headPacked *tensor.PackedMatrix // the LM head bound, to notice a repack
 }
 
 // decoderLayer is one block's products and attention.
 type decoderLayer struct {
 	blk                 *Block
+	packed              [4]*tensor.PackedMatrix // the weights bound, as blk.linears() lists them
 	attn, proj, fc, mlp kernel.MatVec
 	loop                tensor.AttentionLoop
 }
@@ -92,7 +91,7 @@ func newDecoder(m *Model, caches []*nn.KVCache) *decoder {
 		if b.Attn.Inspect != nil {
 			return nil
 		}
-		for _, l := range []*nn.Linear{b.Attn.CAttn, b.Attn.CProj, b.MLP.CFc, b.MLP.CProj} {
+		for _, l := range b.linears() {
 			if l.Packed == nil {
 				return nil
 			}
@@ -107,13 +106,15 @@ func newDecoder(m *Model, caches []*nn.KVCache) *decoder {
 	for l, b := range m.H {
 		L := &d.layers[l]
 		L.blk = b
-		d.bind(&L.attn, b.Attn.CAttn)
-		d.bind(&L.proj, b.Attn.CProj)
-		d.bind(&L.fc, b.MLP.CFc)
-		d.bind(&L.mlp, b.MLP.CProj)
+		for i, lin := range b.linears() {
+			L.packed[i] = lin.Packed
+		}
+		for i, v := range []*kernel.MatVec{&L.attn, &L.proj, &L.fc, &L.mlp} {
+			L.packed[i].BindMatVec(v)
+		}
 	}
+	d.headPacked = m.head
 	m.head.BindMatVec(&d.head)
-	d.bound = append(d.bound, m.head)
 
 	threads := kernel.Threads()
 	serial := func(l, kind int) {
@@ -141,28 +142,21 @@ func newDecoder(m *Model, caches []*nn.KVCache) *decoder {
 	return d
 }
 
-// bind sets v to the packed weights of l.
-func (d *decoder) bind(v *kernel.MatVec, l *nn.Linear) {
-	l.Packed.BindMatVec(v)
-	d.bound = append(d.bound, l.Packed)
-}
-
 // current reports whether the weights d was built on are still the model's (Pack, Load or
 // PackForInference since would leave it reading stale ones).
 func (d *decoder) current() bool {
-	m, i := d.m, 0
-	for _, b := range m.H {
-		if b.Attn.Inspect != nil {
+	for l := range d.layers {
+		L := &d.layers[l]
+		if L.blk.Attn.Inspect != nil {
 			return false
 		}
-		for _, l := range []*nn.Linear{b.Attn.CAttn, b.Attn.CProj, b.MLP.CFc, b.MLP.CProj} {
-			if i >= len(d.bound) || d.bound[i] != l.Packed {
+		for i, lin := range L.blk.linears() {
+			if lin.Packed != L.packed[i] {
 				return false
 			}
-			i++
 		}
 	}
-	return i < len(d.bound) && d.bound[i] == m.head && i+1 == len(d.bound)
+	return d.m.head == d.headPacked
 }
 
 // step decodes token id at the caches' length into logits (V), the next-token logits. The
@@ -204,13 +198,9 @@ func (t *decoderTask) Run(lo, hi int) {
 		}
 	case taskAttn:
 		// Append this token's keys and values of heads [lo, hi) to the cache, then attend.
-		c := d.caches[t.l]
-		hs, ctx := m.Config.HeadSize(), c.K.Dim(2)
-		kd, vd := c.K.Data(), c.V.Data()
+		hs := m.Config.HeadSize()
 		for h := lo; h < hi; h++ {
-			at := (h*ctx + d.pos) * hs
-			copy(kd[at:at+hs], d.qkv[C+h*hs:C+(h+1)*hs])
-			copy(vd[at:at+hs], d.qkv[2*C+h*hs:2*C+(h+1)*hs])
+			d.caches[t.l].Put(0, h, d.pos, d.qkv[C+h*hs:], d.qkv[2*C+h*hs:])
 		}
 		L.loop.Run(lo, hi)
 	case taskProjIn:
@@ -285,6 +275,6 @@ func (d *decoder) setAttention(l int) {
 	d.layers[l].loop.Set(&tensor.AttentionArgs{
 		Q: q, K: a.Narrow(c.K, 2, 0, S), V: a.Narrow(c.V, 2, 0, S),
 		Out:   a.Wrap(d.y, 1, 1, nh, hs),
-		Scale: float32(1 / math.Sqrt(float64(hs))), Causal: true,
+		Scale: nn.AttentionScale(hs), Causal: true,
 	})
 }

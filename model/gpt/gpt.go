@@ -209,7 +209,7 @@ func (m *Model) Pack(format tensor.WeightFormat) error {
 		return fmt.Errorf("gpt: the float32 weights were released; reload the model to pack it again")
 	}
 	for _, b := range m.H {
-		for _, l := range []*nn.Linear{b.Attn.CAttn, b.Attn.CProj, b.MLP.CFc, b.MLP.CProj} {
+		for _, l := range b.linears() {
 			if err := l.Pack(format); err != nil {
 				return err
 			}
@@ -230,6 +230,12 @@ func (m *Model) Pack(format tensor.WeightFormat) error {
 // tensor.IgnoreIndex skips a position).
 func (m *Model) Loss(g *autograd.Graph, logits *autograd.Var, targets []int) *autograd.Var {
 	return g.CrossEntropy(logits, targets)
+}
+
+// linears are the block's linear layers, in order: attention c_attn and c_proj, MLP c_fc and
+// c_proj.
+func (blk *Block) linears() [4]*nn.Linear {
+	return [4]*nn.Linear{blk.Attn.CAttn, blk.Attn.CProj, blk.MLP.CFc, blk.MLP.CProj}
 }
 
 // Forward applies the block to x (B, T, C). rng non-nil turns dropout on.
@@ -275,7 +281,7 @@ func (m *Model) PackForInference(format tensor.WeightFormat) error {
 		return err
 	}
 	for _, b := range m.H {
-		for _, l := range []*nn.Linear{b.Attn.CAttn, b.Attn.CProj, b.MLP.CFc, b.MLP.CProj} {
+		for _, l := range b.linears() {
 			l.Weight.Value = nil
 		}
 	}

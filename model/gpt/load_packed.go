@@ -15,7 +15,6 @@ import (
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/hf/safetensors"
 	"github.com/qkvdev/qkv/internal/sysmem"
-	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/tensor"
 )
 
@@ -76,7 +75,7 @@ func load(dir string, format tensor.WeightFormat) (*Model, error) {
 // matrix's values into pack.
 func (m *Model) releaseForPacking(format tensor.WeightFormat, pack map[string]func(w *tensor.Tensor) error) {
 	for _, b := range m.H {
-		for _, l := range []*nn.Linear{b.Attn.CAttn, b.Attn.CProj, b.MLP.CFc, b.MLP.CProj} {
+		for _, l := range b.linears() {
 			pack[m.paramName(l.Weight)] = func(w *tensor.Tensor) error {
 				l.Weight.Value = w
 				err := l.Pack(format)
