@@ -90,11 +90,7 @@ func (p *PackedMatrix) Bytes() int64 {
 
 // MatMulInto computes out = x·Wᵀ + beta·out for x (rows, K) and out (rows, N), both contiguous.
 func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
-	mustContiguous("PackedMatrix.MatMul", out, x)
-	rows := x.Len() / max(p.K, 1)
-	if x.Dim(-1) != p.K || out.Len() != rows*p.N {
-		panic(fmt.Sprintf("tensor.PackedMatrix: x %v, out %v for a %d×%d weight", x.Shape(), out.Shape(), p.N, p.K))
-	}
+	rows := p.rows(out, x)
 	xd, od := x.Data(), out.Data()
 	switch {
 	case p.panels != nil:
@@ -110,16 +106,25 @@ func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
 	}
 }
 
+// rows checks x (rows, K) and out (rows, N), both contiguous, and returns rows.
+func (p *PackedMatrix) rows(out, x *Tensor) int {
+	mustContiguous("PackedMatrix.MatMul", out, x)
+	rows := x.Len() / max(p.K, 1)
+	if x.Dim(-1) != p.K || out.Len() != rows*p.N {
+		panic(fmt.Sprintf("tensor.PackedMatrix: x %v, out %v for a %d×%d weight", x.Shape(), out.Shape(), p.N, p.K))
+	}
+	return rows
+}
+
 // MatMulBiasInto computes out = x·Wᵀ + bias for x (rows, K) and out (rows, N), both
 // contiguous, and bias (1, N): a linear layer's forward pass. Its bits are those of
 // MatMulInto with beta 1 on out first set to the bias rows (which is how it runs on int8 and
 // bf16 rows); on bf16 panels the bias goes into each tile of out as the product stores it,
 // without a pass over out beforehand.
 func (p *PackedMatrix) MatMulBiasInto(out, x, bias *Tensor) {
-	mustContiguous("PackedMatrix.MatMul", out, x)
-	rows := x.Len() / max(p.K, 1)
-	if x.Dim(-1) != p.K || out.Len() != rows*p.N || bias.Len() != p.N {
-		panic(fmt.Sprintf("tensor.PackedMatrix: x %v, out %v, bias %v for a %d×%d weight", x.Shape(), out.Shape(), bias.Shape(), p.N, p.K))
+	rows := p.rows(out, x)
+	if bias.Len() != p.N {
+		panic(fmt.Sprintf("tensor.PackedMatrix: bias %v for a %d×%d weight", bias.Shape(), p.N, p.K))
 	}
 	if p.panels != nil {
 		kernel.GemmPanelsBias(p.panels, rows, x.Data(), p.K, bias.Contiguous().Data(), out.Data(), p.N)

@@ -105,13 +105,38 @@ func (p *PanelMatrix) Row(i int, dst []float32) {
 // must not overlap X. The work is split over the worker pool; steady-state calls do not
 // allocate.
 func GemmPanels(p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta float32, y []float32, ldy int) {
-	if M < 0 {
-		panic(fmt.Sprintf("kernel: GemmPanels with negative M=%d", M))
+	gemmPanels("GemmPanels", p, M, alpha, x, ldx, beta, nil, y, ldy)
+}
+
+// GemmPanelsBias computes Y = X·Wᵀ + bias for the packed W (N, K), M input rows X (M, K)
+// with row stride ldx and Y (M, N) with row stride ldy: GemmPanels with alpha 1 on a Y whose
+// rows were first set to bias (N values), with the same bits, but without the pass over Y
+// that setting them would take: each tile of Y takes the bias right after the kernel stores
+// its first depth block, while the tile is in L1. A linear layer's forward pass (x·Wᵀ + b)
+// is this product.
+func GemmPanelsBias(p *PanelMatrix, M int, x []float32, ldx int, bias []float32, y []float32, ldy int) {
+	if len(bias) < p.N {
+		panic(fmt.Sprintf("kernel: GemmPanelsBias: %d bias values for N=%d", len(bias), p.N))
 	}
-	checkMatrix("GemmPanels", "X", M, p.K, x, ldx)
-	checkMatrix("GemmPanels", "Y", M, p.N, y, ldy)
+	gemmPanels("GemmPanelsBias", p, M, 1, x, ldx, 0, bias[:p.N], y, ldy)
+}
+
+// gemmPanels is GemmPanels and, with bias set (and beta 0), GemmPanelsBias.
+func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta float32, bias, y []float32, ldy int) {
+	if M < 0 {
+		panic(fmt.Sprintf("kernel: %s with negative M=%d", op, M))
+	}
+	checkMatrix(op, "X", M, p.K, x, ldx)
+	checkMatrix(op, "Y", M, p.N, y, ldy)
 	if M == 0 || p.N == 0 {
 		return
+	}
+	if bias != nil && (M == 1 || alpha == 0 || p.K == 0) {
+		// Where the tiles do not run, set the rows to the bias and add the product to them.
+		for i := range M {
+			copy(y[i*ldy:i*ldy+p.N], bias)
+		}
+		bias, beta = nil, 1
 	}
 	if alpha == 0 || p.K == 0 {
 		scaleMatrix(M, p.N, beta, y, ldy)
@@ -122,40 +147,8 @@ func GemmPanels(p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta
 		return
 	}
 	g := gemmCalls.get()
-	g.pre = p
+	g.pre, g.bias = p, bias
 	g.run(p.kern, false, true, M, p.N, p.K, alpha, x, ldx, nil, p.K, beta, y, ldy)
-	g.pre = nil
-	gemmCalls.put(g)
-}
-
-// GemmPanelsBias computes Y = X·Wᵀ + bias for the packed W (N, K), M input rows X (M, K)
-// with row stride ldx and Y (M, N) with row stride ldy: GemmPanels with alpha 1 on a Y whose
-// rows were first set to bias (N values), with the same bits, but without the pass over Y
-// that setting them would take: each tile of Y takes the bias right after the kernel stores
-// its first depth block, while the tile is in L1. A linear layer's forward pass (x·Wᵀ + b)
-// is this product.
-func GemmPanelsBias(p *PanelMatrix, M int, x []float32, ldx int, bias []float32, y []float32, ldy int) {
-	if M < 0 {
-		panic(fmt.Sprintf("kernel: GemmPanelsBias with negative M=%d", M))
-	}
-	if len(bias) < p.N {
-		panic(fmt.Sprintf("kernel: GemmPanelsBias: %d bias values for N=%d", len(bias), p.N))
-	}
-	checkMatrix("GemmPanelsBias", "X", M, p.K, x, ldx)
-	checkMatrix("GemmPanelsBias", "Y", M, p.N, y, ldy)
-	if M == 0 || p.N == 0 {
-		return
-	}
-	if M == 1 || p.K == 0 {
-		for i := range M {
-			copy(y[i*ldy:i*ldy+p.N], bias[:p.N])
-		}
-		GemmPanels(p, M, 1, x, ldx, 1, y, ldy)
-		return
-	}
-	g := gemmCalls.get()
-	g.pre, g.bias = p, bias[:p.N]
-	g.run(p.kern, false, true, M, p.N, p.K, 1, x, ldx, nil, p.K, 0, y, ldy)
 	g.pre, g.bias = nil, nil
 	gemmCalls.put(g)
 }
