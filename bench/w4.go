@@ -30,12 +30,8 @@ func runW4(ctx context.Context, cs, _ string, threads int) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kernel.ActiveCompute() == kernel.BF16Compute {
-		// Inference in bfloat16 compute rounds the weights to bfloat16 in every product:
-		// pack them so once (same results), as qkv embed does.
-		if err := m.Pack(tensor.BF16); err != nil {
-			return nil, err
-		}
+	if err := m.PackForCompute(); err != nil { // as qkv embed does
+		return nil, err
 	}
 	const T = 128
 	rng := tensor.NewRNG(1338)

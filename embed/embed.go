@@ -16,7 +16,6 @@ import (
 	"github.com/qkvdev/qkv/model/bert"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/tensor"
-	"github.com/qkvdev/qkv/tensor/kernel"
 	"github.com/qkvdev/qkv/tokenizer"
 )
 
@@ -75,10 +74,8 @@ func New(m auto.Model, tok tokenizer.Tokenizer, o Options) (*Embedder, error) {
 	default:
 		return nil, fmt.Errorf("embed: %s models have no sentence embeddings here (want bert or gpt2)", m.Type())
 	}
-	if e.bert != nil && kernel.ActiveCompute() == kernel.BF16Compute {
-		// Every product rounds the weights to bfloat16 in this arithmetic: pack them so once
-		// (the embeddings come out the same) rather than in every product.
-		if err := e.bert.Pack(tensor.BF16); err != nil {
+	if e.bert != nil {
+		if err := e.bert.PackForCompute(); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/tensor"
+	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
 // Model is the encoder (bert.*) with the head Config.Head names: BertForPreTraining's two
@@ -364,4 +365,15 @@ func (m *Model) Pack(format tensor.WeightFormat) error {
 		}
 	}
 	return nil
+}
+
+// PackForCompute packs the encoder for inference in the arithmetic set now: under bfloat16
+// compute every product would round the float32 weights to bfloat16 and pack them again, so
+// they are packed once as bf16 panels (the outputs come out the same); under fp32 compute it
+// does nothing.
+func (m *Model) PackForCompute() error {
+	if kernel.ActiveCompute() != kernel.BF16Compute {
+		return nil
+	}
+	return m.Pack(tensor.BF16)
 }
