@@ -266,10 +266,7 @@ func (task *attentionTask) infer(lo, hi int) {
 						row[j] = float32(math.Inf(-1))
 					}
 				}
-				bm := float32(math.Inf(-1))
-				for _, x := range row {
-					bm = max(bm, x)
-				}
+				bm := kernel.Max(row)
 				if math.IsInf(float64(bm), -1) {
 					clear(row) // nothing visible in this block
 					continue
@@ -282,15 +279,7 @@ func (task *attentionTask) infer(lo, hi int) {
 					}
 					ms[r] = bm
 				}
-				for j := range row {
-					row[j] -= ms[r]
-				}
-				kernel.Exp(row, row)
-				var sum float32
-				for _, e := range row {
-					sum += e
-				}
-				ls[r] += sum
+				ls[r] += float32(kernel.ExpSubSum(row, row, ms[r]))
 			}
 			// O += P·v for the block.
 			kernel.Sgemm(false, false, rows, hs, w, 1, blk, w, a.V.data[vo+j0*vs:], vs, 1, acc, hs)

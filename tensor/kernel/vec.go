@@ -108,6 +108,19 @@ func Erf(dst, src []float32) {
 	erfv(dst, src)
 }
 
+// Max returns the largest element of x: −Inf for an empty x or one of −Inf only; NaNs are
+// skipped.
+func Max(x []float32) float32 { return maxv(x) }
+
+// ExpSubSum sets dst[i] = e^(src[i]−shift), as Exp computes it from the float32 difference,
+// and returns their sum (relative error below 1e-6: the vector kernels add up to 16 terms
+// in float32 before float64 takes over): the numerator and denominator of a softmax
+// (shift the row maximum). dst and src must have the same length; dst may alias src.
+func ExpSubSum(dst, src []float32, shift float32) float64 {
+	checkLen2("ExpSubSum", dst, src)
+	return expSubSum(dst, src, shift)
+}
+
 // SoftmaxRow sets dst to the softmax of src: dst[i] = e^(src[i]−m) / Σ_j e^(src[j]−m) with
 // m = max(src). Each output has a relative error below 1e-6 + 6e-8·|src[i]−m| (the float32
 // difference src[i]−m is rounded once). A row of −Inf gives

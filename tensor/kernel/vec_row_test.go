@@ -111,6 +111,71 @@ func TestVecSoftmaxRow(t *testing.T) {
 	})
 }
 
+// TestVecMaxExpSubSum checks the two halves of a softmax that attention runs blockwise: Max
+// against a scalar loop (NaNs skipped), and ExpSubSum's outputs against Exp of the float32
+// differences (the same bits) and its sum against a float64 one.
+func TestVecMaxExpSubSum(t *testing.T) {
+	forEachVecPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(21, 22))
+		for _, n := range append(vecLengths(), 4099) {
+			for _, sh := range logitShapes {
+				src := logitRow(rng, n, sh.spread, sh.offset, sh.masked)
+				want := float32(math.Inf(-1))
+				for _, v := range src {
+					if v > want {
+						want = v
+					}
+				}
+				if got := Max(src); got != want {
+					t.Fatalf("n=%d spread=%g: Max = %g, want %g", n, sh.spread, got, want)
+				}
+				if n == 0 || math.IsInf(float64(want), -1) {
+					continue
+				}
+				diff := make([]float32, n)
+				for i, v := range src {
+					diff[i] = v - want
+				}
+				exp := make([]float32, n)
+				Exp(exp, diff)
+				var sum float64
+				for _, e := range exp {
+					sum += float64(e)
+				}
+				dst := guarded(n)
+				got := ExpSubSum(dst, src, want)
+				checkGuard(t, "ExpSubSum", dst)
+				for i := range dst {
+					if dst[i] != exp[i] {
+						t.Fatalf("n=%d spread=%g: dst[%d] = %g, want Exp's %g", n, sh.spread, i, dst[i], exp[i])
+					}
+				}
+				if math.Abs(got-sum) > 1e-6*sum { // the asm sums up to 16 terms a lane in float32
+					t.Fatalf("n=%d spread=%g: sum %.17g, want %.17g", n, sh.spread, got, sum)
+				}
+				// In place gives the same bits.
+				if ExpSubSum(src, src, want) != got {
+					t.Fatalf("n=%d: in place sum differs", n)
+				}
+			}
+		}
+		for _, tc := range []struct {
+			name string
+			src  []float32
+			want float32
+		}{
+			{"empty", nil, -inf32},
+			{"all -Inf", []float32{-inf32, -inf32}, -inf32},
+			{"NaN skipped", []float32{1, nan32, 3, 2, nan32, -1, 0, 0.5, 2.5}, 3},
+			{"+Inf", []float32{1, inf32, 2}, inf32},
+		} {
+			if got := Max(tc.src); got != tc.want {
+				t.Errorf("%s: Max = %g, want %g", tc.name, got, tc.want)
+			}
+		}
+	})
+}
+
 func TestVecLogSumExp(t *testing.T) {
 	forEachVecPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(13, 14))
@@ -536,6 +601,7 @@ func TestVecPanicsOnLengthMismatch(t *testing.T) {
 		"Tanh":                           func() { Tanh(a, b) },
 		"Erf":                            func() { Erf(a, b) },
 		"SoftmaxRow":                     func() { SoftmaxRow(a, b) },
+		"ExpSubSum":                      func() { ExpSubSum(a, b, 0) },
 		"SoftmaxCrossEntropyBackwardRow": func() { SoftmaxCrossEntropyBackwardRow(a, b, 0, 1) },
 		"SoftmaxBackwardRow":             func() { SoftmaxBackwardRow(a, a, b) },
 		"LayerNormRow":                   func() { LayerNormRow(a, a, a, b, 1e-5) },
