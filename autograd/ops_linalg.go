@@ -169,12 +169,27 @@ func beta(acc bool) float32 {
 // inputs): x (…, K) → (…, N), plus the bias b (N) if given. It has no backward rule: it is
 // for graphs that do not record (SetGrad(false)).
 func (g *Graph) LinearPacked(x *Var, w *tensor.PackedMatrix, b *Var) *Var {
+	return g.linearPacked("LinearPacked", x, w, b, -1)
+}
+
+// LinearPackedGELU is GELU(LinearPacked(x, w, b), kind) with the same bits, the GELU applied
+// as the product stores its output where the weight's layout allows (see
+// tensor.PackedMatrix.MatMulBiasGELUInto). b is required.
+func (g *Graph) LinearPackedGELU(x *Var, w *tensor.PackedMatrix, b *Var, kind tensor.GELUKind) *Var {
+	if b == nil {
+		panic("autograd.LinearPackedGELU: no bias")
+	}
+	return g.linearPacked("LinearPackedGELU", x, w, b, kind)
+}
+
+// linearPacked is LinearPacked, followed by a GELU of the given kind unless kind < 0.
+func (g *Graph) linearPacked(op string, x *Var, w *tensor.PackedMatrix, b *Var, kind tensor.GELUKind) *Var {
 	if g.tracking(x, b) {
-		panic("autograd.LinearPacked: packed weights are for inference; turn recording off (SetGrad(false))")
+		panic("autograd." + op + ": packed weights are for inference; turn recording off (SetGrad(false))")
 	}
 	X := contiguous(g, x.Value)
 	if X.Dim(-1) != w.K || (b != nil && b.Value.Len() != w.N) {
-		panic(fmt.Sprintf("autograd.LinearPacked: x %v for a %d×%d weight", X.Shape(), w.N, w.K))
+		panic(fmt.Sprintf("autograd.%s: x %v for a %d×%d weight", op, X.Shape(), w.N, w.K))
 	}
 	rows := X.Len() / w.K
 	var shp [tensor.MaxDims]int
@@ -182,9 +197,12 @@ func (g *Graph) LinearPacked(x *Var, w *tensor.PackedMatrix, b *Var) *Var {
 	shape[len(shape)-1] = w.N
 	out := g.arena.New(shape...)
 	x2, o2 := g.arena.Reshape(X, rows, w.K), g.arena.Reshape(out, rows, w.N)
-	if b != nil {
+	switch {
+	case b != nil && kind >= 0:
+		w.MatMulBiasGELUInto(o2, x2, g.arena.Reshape(b.Value, 1, w.N), kind)
+	case b != nil:
 		w.MatMulBiasInto(o2, x2, g.arena.Reshape(b.Value, 1, w.N))
-	} else {
+	default:
 		w.MatMulInto(o2, x2, 0)
 	}
 	return g.Const(out)

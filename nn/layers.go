@@ -39,6 +39,16 @@ func (l *Linear) Forward(g *autograd.Graph, x *autograd.Var) *autograd.Var {
 	return g.Linear(x, l.Weight, l.Bias, l.TorchLayout)
 }
 
+// ForwardGELU returns GELU(l.Forward(g, x), kind), the first half of a transformer's MLP. For
+// inference on packed weights with a bias, the GELU is applied as the product stores its
+// output (same bits, one pass over the output fewer).
+func (l *Linear) ForwardGELU(g *autograd.Graph, x *autograd.Var, kind tensor.GELUKind) *autograd.Var {
+	if l.Packed != nil && l.Bias != nil && !g.GradEnabled() {
+		return g.LinearPackedGELU(x, l.Packed, l.Bias, kind)
+	}
+	return g.GELU(l.Forward(g, x), kind)
+}
+
 // Pack makes the compact inference copy of the weight in format (fp32 removes it).
 func (l *Linear) Pack(format tensor.WeightFormat) error {
 	if format == tensor.FP32 {

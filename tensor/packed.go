@@ -122,16 +122,37 @@ func (p *PackedMatrix) rows(out, x *Tensor) int {
 // bf16 rows); on bf16 panels the bias goes into each tile of out as the product stores it,
 // without a pass over out beforehand.
 func (p *PackedMatrix) MatMulBiasInto(out, x, bias *Tensor) {
+	p.matMulBias(out, x, bias, nil)
+}
+
+// MatMulBiasGELUInto computes out = gelu(x·Wᵀ + bias), with the bits of MatMulBiasInto
+// followed by GELUInto: the first half of a transformer's MLP. On bf16 panels each tile of
+// out takes the GELU right after the product's last store, while it is in L1, instead of in
+// a pass over out afterwards.
+func (p *PackedMatrix) MatMulBiasGELUInto(out, x, bias *Tensor, kind GELUKind) {
+	act := kernel.GELUTanh
+	if kind == GELUErf {
+		act = kernel.GELUErf
+	}
+	if !p.matMulBias(out, x, bias, act) {
+		GELUInto(out, out, kind)
+	}
+}
+
+// matMulBias is MatMulBiasInto, with act (nil: none) applied to each row of out where the
+// product can fuse it; it reports whether act was applied.
+func (p *PackedMatrix) matMulBias(out, x, bias *Tensor, act func(dst, src []float32)) bool {
 	rows := p.rows(out, x)
 	if bias.Len() != p.N {
 		panic(fmt.Sprintf("tensor.PackedMatrix: bias %v for a %d×%d weight", bias.Shape(), p.N, p.K))
 	}
 	if p.panels != nil {
-		kernel.GemmPanelsBias(p.panels, rows, x.Data(), p.K, bias.Contiguous().Data(), out.Data(), p.N)
-		return
+		kernel.GemmPanelsBias(p.panels, rows, x.Data(), p.K, bias.Contiguous().Data(), act, out.Data(), p.N)
+		return true
 	}
 	CopyInto(out, bias)
 	p.MatMulInto(out, x, 1)
+	return false
 }
 
 // BindMatVec sets v's weights to these, for y = x·Wᵀ on one input row at a time split over a

@@ -94,6 +94,29 @@ func testPackedMatMul(t *testing.T) {
 				if worst > 0.02*scale {
 					t.Errorf("%s kn=%v rows=%d: off by %.3g (scale %.3g)", f, kn, rows, worst, scale)
 				}
+				// With a bias, and a GELU after it: the bits of the product on bias rows, then
+				// GELUInto.
+				bias := New(1, n)
+				Normal(bias, 0, 1, rng)
+				xr := x.Narrow(0, 0, rows).Contiguous()
+				for _, kind := range []GELUKind{-1, GELUTanh, GELUErf} {
+					want, got := New(rows, n), New(rows, n)
+					for i := range rows {
+						copy(want.Data()[i*n:(i+1)*n], bias.Data())
+					}
+					p.MatMulInto(want, xr, 1)
+					if kind < 0 {
+						p.MatMulBiasInto(got, xr, bias)
+					} else {
+						GELUInto(want, want, kind)
+						p.MatMulBiasGELUInto(got, xr, bias, kind)
+					}
+					for i, v := range got.Data() {
+						if math.Float32bits(v) != math.Float32bits(want.Data()[i]) {
+							t.Fatalf("%s kn=%v rows=%d gelu=%d: out[%d] = %g, want %g", f, kn, rows, kind, i, v, want.Data()[i])
+						}
+					}
+				}
 			}
 		}
 	}

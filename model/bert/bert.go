@@ -281,7 +281,7 @@ func (l *Layer) Forward(g *autograd.Graph, x *autograd.Var, mask tensor.Attentio
 	v := nn.SplitHeads(g, l.Value.Forward(g, x), l.NHead)
 	a := nn.Attention(g, q, k, v, nn.AttentionOptions{Mask: mask, Dropout: on(rng, l.AttnDropout), RNG: rng, Weights: weights}) // (B, T, C)
 	h := l.AttnLN.Forward(g, g.Add(x, g.Dropout(l.AttnOut.Forward(g, a), on(rng, l.Dropout), rng)))
-	f := l.Output.Forward(g, g.GELU(l.Intermediate.Forward(g, h), l.Act)) // (B, T, C)
+	f := l.Output.Forward(g, l.Intermediate.ForwardGELU(g, h, l.Act)) // (B, T, C)
 	return l.OutLN.Forward(g, g.Add(h, g.Dropout(f, on(rng, l.Dropout), rng)))
 }
 
@@ -290,7 +290,7 @@ func (l *Layer) Forward(g *autograd.Graph, x *autograd.Var, mask tensor.Attentio
 // the pretraining heads.
 func (m *Model) MLMLogits(g *autograd.Graph, hidden *autograd.Var) *autograd.Var {
 	m.mustHave(m.Transform != nil, HeadPretraining)
-	h := m.TransformLN.Forward(g, g.GELU(m.Transform.Forward(g, hidden), m.act))
+	h := m.TransformLN.Forward(g, m.Transform.ForwardGELU(g, hidden, m.act))
 	return g.Linear(h, m.Embeddings.Word.Weight, m.MLMBias, true)
 }
 

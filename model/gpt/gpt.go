@@ -260,7 +260,7 @@ func (a *CausalSelfAttention) Forward(g *autograd.Graph, x *autograd.Var, cache 
 
 // Forward maps x (B, T, C) through the feed-forward network.
 func (m *MLP) Forward(g *autograd.Graph, x *autograd.Var, rng *tensor.RNG) *autograd.Var {
-	h := g.GELU(m.CFc.Forward(g, x), m.Act) // (B, T, 4C)
+	h := m.CFc.ForwardGELU(g, x, m.Act) // (B, T, 4C)
 	return g.Dropout(m.CProj.Forward(g, h), on(rng, m.ResidPdrop), rng)
 }
 

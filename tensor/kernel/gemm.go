@@ -239,6 +239,9 @@ type gemmCall struct {
 	// kernel stores the tile's first depth block (with beta 0), while the tile is in L1, so
 	// no pass over C sets it beforehand.
 	bias []float32
+	// act, if set, is applied to every row of C the same way, right after the kernel stores
+	// a tile's last depth block.
+	act func(dst, src []float32)
 	// The micro-panels of the current (jc, pc) block of the shared scheme (bp or pre), and the
 	// distance between them.
 	bBlock []float32
@@ -508,6 +511,12 @@ func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, 
 				for r := range mr {
 					row := (i0+ir+r)*ldc + j
 					addTo(g.c[row:row+nr], g.bias[j:j+nr])
+				}
+			}
+			if g.act != nil && pc+kc == g.k {
+				for r := range mr {
+					row := g.c[(i0+ir+r)*ldc+j:][:nr]
+					g.act(row, row)
 				}
 			}
 		}

@@ -105,24 +105,26 @@ func (p *PanelMatrix) Row(i int, dst []float32) {
 // must not overlap X. The work is split over the worker pool; steady-state calls do not
 // allocate.
 func GemmPanels(p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta float32, y []float32, ldy int) {
-	gemmPanels("GemmPanels", p, M, alpha, x, ldx, beta, nil, y, ldy)
+	gemmPanels("GemmPanels", p, M, alpha, x, ldx, beta, nil, nil, y, ldy)
 }
 
-// GemmPanelsBias computes Y = X·Wᵀ + bias for the packed W (N, K), M input rows X (M, K)
+// GemmPanelsBias computes Y = act(X·Wᵀ + bias) for the packed W (N, K), M input rows X (M, K)
 // with row stride ldx and Y (M, N) with row stride ldy: GemmPanels with alpha 1 on a Y whose
-// rows were first set to bias (N values), with the same bits, but without the pass over Y
-// that setting them would take: each tile of Y takes the bias right after the kernel stores
-// its first depth block, while the tile is in L1. A linear layer's forward pass (x·Wᵀ + b)
-// is this product.
-func GemmPanelsBias(p *PanelMatrix, M int, x []float32, ldx int, bias []float32, y []float32, ldy int) {
+// rows were first set to bias (N values), then act applied to Y, with the same bits, but
+// without the passes over Y that these would take: each tile of Y takes the bias right after
+// the kernel stores its first depth block, and act right after its last, while the tile is
+// in L1. act is nil (none) or an element-wise function such as GELUErf, called with dst and
+// src the same row of a tile. A linear layer's forward pass (x·Wᵀ + b), and with GELU the
+// first half of a transformer's MLP, is this product.
+func GemmPanelsBias(p *PanelMatrix, M int, x []float32, ldx int, bias []float32, act func(dst, src []float32), y []float32, ldy int) {
 	if len(bias) < p.N {
 		panic(fmt.Sprintf("kernel: GemmPanelsBias: %d bias values for N=%d", len(bias), p.N))
 	}
-	gemmPanels("GemmPanelsBias", p, M, 1, x, ldx, 0, bias[:p.N], y, ldy)
+	gemmPanels("GemmPanelsBias", p, M, 1, x, ldx, 0, bias[:p.N], act, y, ldy)
 }
 
 // gemmPanels is GemmPanels and, with bias set (and beta 0), GemmPanelsBias.
-func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta float32, bias, y []float32, ldy int) {
+func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta float32, bias []float32, act func(dst, src []float32), y []float32, ldy int) {
 	if M < 0 {
 		panic(fmt.Sprintf("kernel: %s with negative M=%d", op, M))
 	}
@@ -138,19 +140,25 @@ func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ld
 		}
 		bias, beta = nil, 1
 	}
-	if alpha == 0 || p.K == 0 {
+	switch {
+	case alpha == 0 || p.K == 0:
 		scaleMatrix(M, p.N, beta, y, ldy)
-		return
-	}
-	if M == 1 && gemvPanel != nil && p.kern.nr == 32 {
+	case M == 1 && gemvPanel != nil && p.kern.nr == 32:
 		gemvPanels(p, alpha, x[:p.K], beta, y[:p.N])
+	default:
+		g := gemmCalls.get()
+		g.pre, g.bias, g.act = p, bias, act
+		g.run(p.kern, false, true, M, p.N, p.K, alpha, x, ldx, nil, p.K, beta, y, ldy)
+		g.pre, g.bias, g.act = nil, nil, nil
+		gemmCalls.put(g)
 		return
 	}
-	g := gemmCalls.get()
-	g.pre, g.bias = p, bias
-	g.run(p.kern, false, true, M, p.N, p.K, alpha, x, ldx, nil, p.K, beta, y, ldy)
-	g.pre, g.bias = nil, nil
-	gemmCalls.put(g)
+	if act != nil { // the tiles did not run
+		for i := range M {
+			row := y[i*ldy : i*ldy+p.N]
+			act(row, row)
+		}
+	}
 }
 
 // gemvPanel, where set (AVX512-BF16), writes out[c] = Σ_p x_p·B[p][c] for the 32 columns of

@@ -168,8 +168,9 @@ func TestGemmPanelsAfterRetuning(t *testing.T) {
 }
 
 // TestGemmPanelsBias checks that GemmPanelsBias gives the bits of GemmPanels with alpha 1 on
-// a Y first set to the bias rows, for one row and many, edge tiles, several depth blocks and
-// one and two threads, and leaves the rest of Y's stride alone.
+// a Y first set to the bias rows, then (with an activation) GELU over each row, for one row
+// and many, edge tiles, several depth blocks and one and two threads, and leaves the rest of
+// Y's stride alone.
 func TestGemmPanelsBias(t *testing.T) {
 	withCompute(t, BF16Compute, func() {
 		rng := rand.New(rand.NewPCG(11, 12))
@@ -182,19 +183,29 @@ func TestGemmPanelsBias(t *testing.T) {
 			}
 			ldx, ldy := k+3, n+2
 			x, bias := randFloats(rng, m*ldx), randFloats(rng, n)
-			for _, threads := range []int{1, 2} {
-				got, want := randFloats(rng, m*ldy), make([]float32, m*ldy)
-				copy(want, got)
-				for i := range m {
-					copy(want[i*ldy:i*ldy+n], bias)
-				}
-				withThreads(threads, func() {
-					GemmPanelsBias(p, m, x, ldx, bias, got, ldy)
-					GemmPanels(p, m, 1, x, ldx, 1, want, ldy)
-				})
-				for i, v := range got {
-					if math.Float32bits(v) != math.Float32bits(want[i]) {
-						t.Fatalf("m=%d n=%d k=%d threads=%d: Y element %d = %g, want %g", m, n, k, threads, i, v, want[i])
+			for _, act := range []struct {
+				name string
+				fn   func(dst, src []float32)
+			}{{"none", nil}, {"gelu", GELUErf}} {
+				for _, threads := range []int{1, 2} {
+					got, want := randFloats(rng, m*ldy), make([]float32, m*ldy)
+					copy(want, got)
+					for i := range m {
+						copy(want[i*ldy:i*ldy+n], bias)
+					}
+					withThreads(threads, func() {
+						GemmPanelsBias(p, m, x, ldx, bias, act.fn, got, ldy)
+						GemmPanels(p, m, 1, x, ldx, 1, want, ldy)
+					})
+					if act.fn != nil {
+						for i := range m {
+							act.fn(want[i*ldy:i*ldy+n], want[i*ldy:i*ldy+n])
+						}
+					}
+					for i, v := range got {
+						if math.Float32bits(v) != math.Float32bits(want[i]) {
+							t.Fatalf("m=%d n=%d k=%d act=%s threads=%d: Y element %d = %g, want %g", m, n, k, act.name, threads, i, v, want[i])
+						}
 					}
 				}
 			}
