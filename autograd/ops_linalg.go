@@ -97,8 +97,7 @@ func (g *Graph) Linear(x, w, b *Var, transposed bool) *Var {
 		Wm = g.arena.Transpose(W, 0, 1)
 	}
 	if b != nil {
-		tensor.CopyInto(o2, g.arena.Reshape(b.Value, 1, outDim)) // broadcast the bias into every row
-		tensor.MatMulInto(o2, x2, Wm, 1, 1)
+		tensor.MatMulBiasInto(o2, x2, Wm, b.Value)
 	} else {
 		tensor.MatMulInto(o2, x2, Wm, 1, 0)
 	}

@@ -66,6 +66,30 @@ func MatMulInto(out, a, b *Tensor, alpha, beta float32) {
 	matmulBatched(out, ea, eb, nb, m, n, k, alpha, beta)
 }
 
+// MatMulBiasInto computes out = a·b + bias for matrices a (m, k) and b (k, n), each row-major
+// or a transposed view, out (m, n) and bias (n values): a linear layer's forward pass. Its
+// bits are those of MatMulInto with beta 1 on out first set to the bias rows; where out is
+// row-major, the bias goes into each tile of out as the product stores it (kernel.SgemmBias)
+// instead of in a pass over out beforehand.
+func MatMulBiasInto(out, a, b, bias *Tensor) {
+	if a.ndim != 2 || b.ndim != 2 || out.ndim != 2 {
+		panic(fmt.Sprintf("tensor.MatMulBias: operands %v, %v, out %v must be matrices", a.Shape(), b.Shape(), out.Shape()))
+	}
+	m, k, n := a.Dim(0), a.Dim(1), b.Dim(1)
+	if b.Dim(0) != k || out.Dim(0) != m || out.Dim(1) != n || bias.Len() != n {
+		panic(fmt.Sprintf("tensor.MatMulBias: shapes %v · %v + bias %v do not give %v", a.Shape(), b.Shape(), bias.Shape(), out.Shape()))
+	}
+	if oRow, _ := rowMajor(out); !oRow || !matrixLayout(out) || !matrixLayout(a) || !matrixLayout(b) {
+		CopyInto(out, bias.Reshape(1, n))
+		MatMulInto(out, a, b, 1, 1)
+		return
+	}
+	aRow, lda := rowMajor(a)
+	bRow, ldb := rowMajor(b)
+	_, ldc := rowMajor(out)
+	kernel.SgemmBias(!aRow, !bRow, m, n, k, a.data[a.off:], lda, b.data[b.off:], ldb, bias.Contiguous().Data(), out.data[out.off:], ldc)
+}
+
 // matmulBatched runs the nb products of a batched MatMulInto.
 func matmulBatched(out *Tensor, ea, eb Tensor, nb, m, n, k int, alpha, beta float32) {
 	task := matmulBatchTask{out, ea, eb, m, n, k, alpha, beta}

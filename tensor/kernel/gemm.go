@@ -95,38 +95,63 @@ type gemmKernel struct {
 //
 // The work is split over the worker pool; steady-state calls do not allocate.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm("Sgemm", transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
+}
+
+// SgemmBias computes C = op(A)·op(B) + bias, bias (n) added to every row: a linear layer's
+// forward pass. Its bits are those of Sgemm with alpha 1 and beta 1 on a C whose rows were
+// first set to bias, but where the tiles run, each tile of C takes the bias right after the
+// kernel stores its first depth block, while it is in L1, instead of in a pass over C
+// beforehand. C is overwritten.
+func SgemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, bias, c []float32, ldc int) {
+	if len(bias) < n {
+		panic(fmt.Sprintf("kernel: SgemmBias: %d bias values for n=%d", len(bias), n))
+	}
+	sgemm("SgemmBias", transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias[:n], c, ldc)
+}
+
+// sgemm is Sgemm and, with bias set (and beta 0), SgemmBias.
+func sgemm(op string, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("kernel: Sgemm with negative size m=%d n=%d k=%d", m, n, k))
+		panic(fmt.Sprintf("kernel: %s with negative size m=%d n=%d k=%d", op, m, n, k))
 	}
 	if transA {
-		checkMatrix("Sgemm", "A", k, m, a, lda)
+		checkMatrix(op, "A", k, m, a, lda)
 	} else {
-		checkMatrix("Sgemm", "A", m, k, a, lda)
+		checkMatrix(op, "A", m, k, a, lda)
 	}
 	if transB {
-		checkMatrix("Sgemm", "B", n, k, b, ldb)
+		checkMatrix(op, "B", n, k, b, ldb)
 	} else {
-		checkMatrix("Sgemm", "B", k, n, b, ldb)
+		checkMatrix(op, "B", k, n, b, ldb)
 	}
-	checkMatrix("Sgemm", "C", m, n, c, ldc)
+	checkMatrix(op, "C", m, n, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
-	if alpha == 0 || k == 0 {
-		scaleMatrix(m, n, beta, c, ldc)
-		return
+	tiles := alpha != 0 && k != 0 && m != 1 && n != 1 && !useSmallM(transA, m, n, k)
+	if bias != nil && !tiles {
+		// Where the tiles do not run, set the rows to the bias and add the product to them.
+		for i := range m {
+			copy(c[i*ldc:i*ldc+n], bias)
+		}
+		bias, beta = nil, 1
 	}
 	switch {
+	case alpha == 0 || k == 0:
+		scaleMatrix(m, n, beta, c, ldc)
 	case m == 1:
 		gemmRow(transA, transB, n, k, alpha, a, lda, b, ldb, beta, c[:n])
 	case n == 1:
 		gemmColumn(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	case useSmallM(transA, m, n, k):
+	case !tiles:
 		gemmSmallM(transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	default:
 		loadTuningOnce()
 		g := gemmCalls.get()
+		g.bias = bias
 		g.run(activeGemmKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		g.bias = nil
 		gemmCalls.put(g)
 	}
 }

@@ -271,6 +271,56 @@ func TestSgemmOperandPaths(t *testing.T) {
 	})
 }
 
+// TestSgemmBias checks that SgemmBias gives the bits of Sgemm with alpha 1 and beta 1 on a C
+// first set to the bias rows, on every path and in bfloat16 compute, for the shapes that run
+// the tiles (with several depth blocks and both thread splits) and those that do not (one
+// row, one column, few rows, no depth), with every transposition, leaving the rest of C's
+// stride alone.
+func TestSgemmBias(t *testing.T) {
+	run := func(t *testing.T) {
+		K := activeGemmKernel()
+		shapes := [][3]int{ // m, n, k
+			{1, 50, 70}, {40, 1, 30}, {3, 700, 64}, {30, 40, 0},
+			{70, 90, 50}, {130, 100, K.kc + 13}, {2*K.mc + 30, 40, 20}, {64, 64, 64},
+		}
+		rng := rand.New(rand.NewPCG(17, 18))
+		for _, threads := range []int{1, 2} {
+			withThreads(threads, func() {
+				for _, s := range shapes {
+					m, n, k := s[0], s[1], s[2]
+					for tr := range 4 {
+						transA, transB := tr&1 != 0, tr&2 != 0
+						lda, ldb, ldc := k+1, n+2, n+3
+						if transA {
+							lda = m + 1
+						}
+						if transB {
+							ldb = k + 2
+						}
+						a := randFloats(rng, max(m, k)*lda)
+						b := randFloats(rng, max(n, k)*ldb)
+						bias := randFloats(rng, n)
+						got, want := randFloats(rng, m*ldc), make([]float32, m*ldc)
+						copy(want, got)
+						for i := range m {
+							copy(want[i*ldc:i*ldc+n], bias)
+						}
+						SgemmBias(transA, transB, m, n, k, a, lda, b, ldb, bias, got, ldc)
+						Sgemm(transA, transB, m, n, k, 1, a, lda, b, ldb, 1, want, ldc)
+						for i, v := range got {
+							if math.Float32bits(v) != math.Float32bits(want[i]) {
+								t.Fatalf("m=%d n=%d k=%d transA=%v transB=%v threads=%d: C element %d = %g, want %g", m, n, k, transA, transB, threads, i, v, want[i])
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+	forEachPath(t, run)
+	t.Run("bf16", func(t *testing.T) { withCompute(t, BF16Compute, func() { run(t) }) })
+}
+
 func TestSgemmSpecialValues(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
