@@ -81,7 +81,7 @@ func sizeClass(n int) int {
 // Zeros returns a zero-filled tensor of the given shape.
 func (a *Arena) Zeros(shape ...int) *Tensor {
 	t := a.New(shape...)
-	clear(t.data)
+	Zero(t) // split over the pool when large
 	return t
 }
 

@@ -245,6 +245,10 @@ func (t *rowsTask) row(o []float32, os int, a []float32, as int, b []float32, bs
 			o[i*os] = a[i*as]
 		}
 	case rowFill:
+		if os == 1 && t.alpha == 0 {
+			clear(o[:n])
+			return
+		}
 		for i := 0; i < n; i++ {
 			o[i*os] = t.alpha
 		}

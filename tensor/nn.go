@@ -194,13 +194,22 @@ func (t *geluTask) Run(lo, hi int) {
 	case !t.backward:
 		kernel.GELUTanh(dd, xd)
 	default:
-		if !t.acc {
-			clear(dd)
-		}
+		gd := t.gd[lo:hi]
+		bwd := kernel.GELUTanhBackward
 		if t.kind == GELUErf {
-			kernel.GELUErfBackward(dd, t.gd[lo:hi], xd)
-		} else {
-			kernel.GELUTanhBackward(dd, t.gd[lo:hi], xd)
+			bwd = kernel.GELUErfBackward
+		}
+		if t.acc {
+			bwd(dd, gd, xd)
+			return
+		}
+		// The kernels add into dd: zero it a chunk at a time, just before the kernel reads
+		// it, so that the zeros are read from L1 rather than written out and read back.
+		const chunk = 1024
+		for i := 0; i < len(dd); i += chunk {
+			j := min(i+chunk, len(dd))
+			clear(dd[i:j])
+			bwd(dd[i:j], gd[i:j], xd[i:j])
 		}
 	}
 }
