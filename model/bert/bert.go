@@ -96,6 +96,12 @@ type Layer struct {
 	Act               tensor.GELUKind
 	Dropout           float32 // hidden dropout (training)
 	AttnDropout       float32 // attention-weights dropout (training)
+
+	// qkv, set by Pack, is the query, key and value weights packed as one (3C, C) matrix,
+	// with qkvBias their biases (3C): inference runs the three products as one, over one
+	// rounding of x.
+	qkv     *tensor.PackedMatrix
+	qkvBias *tensor.Tensor
 }
 
 // New builds a model with BERT's initialisation from seed: weights N(0, 0.02), biases 0,
@@ -276,9 +282,18 @@ func (e *Embeddings) Forward(g *autograd.Graph, b *Batch, rng *tensor.RNG) *auto
 
 // Forward applies the encoder block to x (B, T, C).
 func (l *Layer) Forward(g *autograd.Graph, x *autograd.Var, mask tensor.AttentionMask, rng *tensor.RNG, weights **tensor.Tensor) *autograd.Var {
-	q := nn.SplitHeads(g, l.Query.Forward(g, x), l.NHead) // (B, nh, T, hs)
-	k := nn.SplitHeads(g, l.Key.Forward(g, x), l.NHead)
-	v := nn.SplitHeads(g, l.Value.Forward(g, x), l.NHead)
+	var q, k, v *autograd.Var
+	if l.qkv != nil && !g.GradEnabled() {
+		C := x.Value.Dim(2)
+		qkv := g.LinearPacked(x, l.qkv, g.Const(l.qkvBias))   // (B, T, 3C)
+		q = nn.SplitHeads(g, g.Narrow(qkv, 2, 0, C), l.NHead) // (B, nh, T, hs)
+		k = nn.SplitHeads(g, g.Narrow(qkv, 2, C, C), l.NHead)
+		v = nn.SplitHeads(g, g.Narrow(qkv, 2, 2*C, C), l.NHead)
+	} else {
+		q = nn.SplitHeads(g, l.Query.Forward(g, x), l.NHead) // (B, nh, T, hs)
+		k = nn.SplitHeads(g, l.Key.Forward(g, x), l.NHead)
+		v = nn.SplitHeads(g, l.Value.Forward(g, x), l.NHead)
+	}
 	a := nn.Attention(g, q, k, v, nn.AttentionOptions{Mask: mask, Dropout: on(rng, l.AttnDropout), RNG: rng, Weights: weights}) // (B, T, C)
 	h := l.AttnLN.Forward(g, g.Add(x, g.Dropout(l.AttnOut.Forward(g, a), on(rng, l.Dropout), rng)))
 	f := l.Output.Forward(g, l.Intermediate.ForwardGELU(g, h, l.Act)) // (B, T, C)
@@ -358,12 +373,40 @@ func on(rng *tensor.RNG, p float32) float32 {
 // packing every weight again in each product.
 func (m *Model) Pack(format tensor.WeightFormat) error {
 	for _, l := range m.Layers {
-		for _, lin := range []*nn.Linear{l.Query, l.Key, l.Value, l.AttnOut, l.Intermediate, l.Output} {
+		if err := l.packQKV(format); err != nil {
+			return fmt.Errorf("bert: %w", err)
+		}
+		for _, lin := range []*nn.Linear{l.AttnOut, l.Intermediate, l.Output} {
 			if err := lin.Pack(format); err != nil {
 				return fmt.Errorf("bert: %w", err)
 			}
 		}
 	}
+	return nil
+}
+
+// packQKV packs the query, key and value weights as one (3C, C) matrix in format (fp32: none),
+// with their biases beside it. Each output of the joint product has the bits of its own
+// layer's product.
+func (l *Layer) packQKV(format tensor.WeightFormat) error {
+	l.qkv, l.qkvBias = nil, nil
+	for _, lin := range []*nn.Linear{l.Query, l.Key, l.Value} {
+		lin.Packed = nil
+	}
+	if format == tensor.FP32 {
+		return nil
+	}
+	C := l.Query.Weight.Value.Dim(1)
+	w, b := tensor.New(3*C, C), tensor.New(3*C)
+	for i, lin := range []*nn.Linear{l.Query, l.Key, l.Value} { // (out, in) each
+		copy(w.Data()[i*C*C:], lin.Weight.Value.Contiguous().Data())
+		copy(b.Data()[i*C:], lin.Bias.Value.Data())
+	}
+	p, err := tensor.Pack(w, false, format)
+	if err != nil {
+		return err
+	}
+	l.qkv, l.qkvBias = p, b
 	return nil
 }
 

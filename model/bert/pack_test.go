@@ -6,6 +6,7 @@ import (
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/internal/testenv"
+	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tensor/kernel"
 )
@@ -50,6 +51,46 @@ func TestPack(t *testing.T) {
 	}
 	if d := testenv.MaxDiff(encodeHidden(m, b), ref); d != 0 {
 		t.Errorf("back to fp32: hidden states differ by %g", d)
+	}
+}
+
+// The query, key and value products run as one on the joint packed matrix, with the bits of
+// three products on their own packed weights, in each format and compute.
+func TestPackJointQKV(t *testing.T) {
+	computes := []kernel.Compute{kernel.FP32Compute}
+	if kernel.SetCompute(kernel.BF16Compute) == nil {
+		computes = append(computes, kernel.BF16Compute)
+	}
+	defer kernel.SetCompute(kernel.FP32Compute)
+	b := &Batch{B: 2, T: 5, InputIDs: []int{1, 7, 3, 9, 2, 4, 4, 8, 11, 5}}
+	for _, c := range computes {
+		if err := kernel.SetCompute(c); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []tensor.WeightFormat{tensor.BF16, tensor.Int8} {
+			m, err := New(tinyConfig(), 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Pack(f); err != nil {
+				t.Fatal(err)
+			}
+			joint := encodeHidden(m, b)
+			for _, l := range m.Layers {
+				if l.qkv == nil {
+					t.Fatalf("%s %s: no joint query/key/value matrix", c, f)
+				}
+				l.qkv, l.qkvBias = nil, nil
+				for _, lin := range []*nn.Linear{l.Query, l.Key, l.Value} {
+					if err := lin.Pack(f); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if d := testenv.MaxDiff(encodeHidden(m, b), joint); d != 0 {
+				t.Errorf("%s %s: the joint product differs from three by %g", c, f, d)
+			}
+		}
 	}
 }
 
