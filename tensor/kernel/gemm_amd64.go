@@ -5,11 +5,12 @@ package kernel
 import "unsafe"
 
 // sgemmKernelAVX2 is the AVX2/FMA micro-kernel (gemm_amd64.s): it computes the 6×16 tile
-// C = alpha·(Ap·Bp) + beta·C from a packed (k, 6) micro-panel Ap and a packed (k, 16)
-// micro-panel Bp; C has row stride ldc. beta == 0 does not read C.
+// C = alpha·(Ap·Bp) + beta·C from a (k, 6) micro-panel Ap with step stride sa (6 when
+// packed; A element (p, i) at a[p·sa + i]) and a (k, 16) micro-panel Bp with row stride sb
+// (16 when packed); C has row stride ldc. beta == 0 does not read C.
 //
 //go:noescape
-func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmKernelAVX2(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc int, alpha, beta float32)
 
 // packBTransAVX2 packs 16 columns of op(B) = Bᵀ: dst[p·ldd + c] = B[c][p] for c < 16,
 // p < k, where B has row stride ldb; k must be a multiple of 8.
@@ -17,23 +18,28 @@ func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 //go:noescape
 func packBTransAVX2(k int, b *float32, ldb int, dst *float32, ldd int)
 
-// gemmKernelAVX2 describes the AVX2/FMA micro-kernel. It reads packed micro-panels only.
+// gemmKernelAVX2 describes the AVX2/FMA micro-kernel. It takes any strides, so a transposed A
+// (its columns) and a row-major B can be read in place: a prefill's product of a few rows by
+// a weight then reads the weight once instead of copying it into micro-panels first.
 var gemmKernelAVX2 = &gemmKernel{
 	name: "avx2",
 	mr:   6, nr: 16,
-	tile:   sgemmTileAVX2,
+	tile:    sgemmTileAVX2,
+	inPlace: true,
+	aUses:   16, bUses: 16, bMany: gemmInPlaceB,
 	packBT: func(kc int, b []float32, ldb int, d []float32) { packBTransAsm(kc, 16, b, ldb, d) },
 }
 
-// sgemmTileAVX2 runs the AVX2 micro-kernel under the tileFunc contract, with sa = 6 and
-// sb = 16: a partial tile is computed whole into a scratch tile and its corner copied to C.
+// sgemmTileAVX2 runs the AVX2 micro-kernel under the tileFunc contract: a partial tile is
+// computed whole into a scratch tile (from operands the driver packed, so that the rows and
+// columns past it are there) and its corner copied to C.
 func sgemmTileAVX2(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
 	if mr == 6 && nr == 16 {
-		sgemmKernelAVX2(k, a, b, c, ldc, alpha, beta)
+		sgemmKernelAVX2(k, a, sa, b, sb, c, ldc, alpha, beta)
 		return
 	}
 	var tile [6 * 16]float32
-	sgemmKernelAVX2(k, a, b, &tile[0], 16, 1, 0)
+	sgemmKernelAVX2(k, a, sa, b, sb, &tile[0], 16, 1, 0)
 	for r := range mr {
 		crow := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*r*ldc)), nr)
 		trow := tile[r*16 : r*16+nr]

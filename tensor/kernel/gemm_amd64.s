@@ -5,29 +5,29 @@
 // The 6×16 SGEMM micro-kernel for AVX2/FMA.
 //
 // Register use: Y4..Y15 hold the 6×16 tile of C as 6 rows × 2 vectors of 8 (row r in
-// Y(4+2r), Y(5+2r)); Y0, Y1 hold one row of the packed B micro-panel; Y2, Y3 hold broadcast
-// elements of the packed A micro-panel. SI walks packed A (6 floats per k step), DI walks
-// packed B (16 floats per k step).
+// Y(4+2r), Y(5+2r)); Y0, Y1 hold one row of the B micro-panel; Y2, Y3 hold broadcast
+// elements of the A micro-panel. SI walks A with step stride R11 (R13 = 3·R11), DI walks B
+// with row stride R10 (R12 = 3·R10); R14 is zero, the index of the first step of four.
 
-// STEP adds one k step, the outer product of the 6 A elements at aoff(SI) and the 16 B
-// elements at boff(DI), to the tile.
-#define STEP(aoff, boff) \
-	VMOVUPS      boff(DI), Y0;       \
-	VMOVUPS      boff+32(DI), Y1;    \
-	VBROADCASTSS aoff(SI), Y2;       \
-	VBROADCASTSS aoff+4(SI), Y3;     \
+// STEP adds one k step, the outer product of the 6 A elements at (SI)aidx and the 16 B
+// elements at (DI)bidx, to the tile.
+#define STEP(aidx, bidx) \
+	VMOVUPS      (DI)bidx, Y0;       \
+	VMOVUPS      32(DI)bidx, Y1;     \
+	VBROADCASTSS (SI)aidx, Y2;       \
+	VBROADCASTSS 4(SI)aidx, Y3;      \
 	VFMADD231PS  Y0, Y2, Y4;         \
 	VFMADD231PS  Y1, Y2, Y5;         \
 	VFMADD231PS  Y0, Y3, Y6;         \
 	VFMADD231PS  Y1, Y3, Y7;         \
-	VBROADCASTSS aoff+8(SI), Y2;     \
-	VBROADCASTSS aoff+12(SI), Y3;    \
+	VBROADCASTSS 8(SI)aidx, Y2;      \
+	VBROADCASTSS 12(SI)aidx, Y3;     \
 	VFMADD231PS  Y0, Y2, Y8;         \
 	VFMADD231PS  Y1, Y2, Y9;         \
 	VFMADD231PS  Y0, Y3, Y10;        \
 	VFMADD231PS  Y1, Y3, Y11;        \
-	VBROADCASTSS aoff+16(SI), Y2;    \
-	VBROADCASTSS aoff+20(SI), Y3;    \
+	VBROADCASTSS 16(SI)aidx, Y2;     \
+	VBROADCASTSS 20(SI)aidx, Y3;     \
 	VFMADD231PS  Y0, Y2, Y12;        \
 	VFMADD231PS  Y1, Y2, Y13;        \
 	VFMADD231PS  Y0, Y3, Y14;        \
@@ -47,18 +47,26 @@
 	VMOVUPS     hi, 32(DX);     \
 	ADDQ        R8, DX
 
-// func sgemmKernelAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
+// func sgemmKernelAVX2(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc int, alpha, beta float32)
 //
-// C[0:6][0:16] = alpha·(Ap·Bp) + beta·C, where Ap is a packed (k, 6) micro-panel of A, Bp a
-// packed (k, 16) micro-panel of B and C has row stride ldc (in floats). beta == 0 does not
-// read C.
-TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-48
+// C[0:6][0:16] = alpha·(Ap·Bp) + beta·C, where A element (p, i) is at a[p·sa + i] (a packed
+// micro-panel, sa = 6, or the columns of a transposed A read in place) and B element (p, j)
+// at b[p·sb + j] (a packed micro-panel, sb = 16, or the columns of a row-major B read in
+// place); C has row stride ldc (in floats). beta == 0 does not read C.
+TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ sa+16(FP), R11
+	MOVQ b+24(FP), DI
+	MOVQ sb+32(FP), R10
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
+	SHLQ $2, R10
+	SHLQ $2, R11
+	LEAQ (R10)(R10*2), R12
+	LEAQ (R11)(R11*2), R13
+	XORQ R14, R14
 
 	// Start fetching the C tile now: its loads and stores at the end then hit the cache.
 	MOVQ       DX, AX
@@ -98,12 +106,12 @@ TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-48
 	JZ   tail
 
 loop4:
-	STEP(0, 0)
-	STEP(24, 64)
-	STEP(48, 128)
-	STEP(72, 192)
-	ADDQ $96, SI
-	ADDQ $256, DI
+	STEP((R14*1), (R14*1))
+	STEP((R11*1), (R10*1))
+	STEP((R11*2), (R10*2))
+	STEP((R13*1), (R12*1))
+	LEAQ (SI)(R11*4), SI
+	LEAQ (DI)(R10*4), DI
 	DECQ R9
 	JNZ  loop4
 
@@ -112,14 +120,14 @@ tail:
 	JZ   scale
 
 loop1:
-	STEP(0, 0)
-	ADDQ $24, SI
-	ADDQ $64, DI
+	STEP((R14*1), (R14*1))
+	ADDQ R11, SI
+	ADDQ R10, DI
 	DECQ CX
 	JNZ  loop1
 
 scale:
-	VBROADCASTSS alpha+40(FP), Y0
+	VBROADCASTSS alpha+56(FP), Y0
 	VMULPS       Y0, Y4, Y4
 	VMULPS       Y0, Y5, Y5
 	VMULPS       Y0, Y6, Y6
@@ -134,7 +142,7 @@ scale:
 	VMULPS       Y0, Y15, Y15
 
 	// beta == 0 (but not NaN) overwrites C; anything else reads it.
-	VMOVSS   beta+44(FP), X1
+	VMOVSS   beta+60(FP), X1
 	VXORPS   X2, X2, X2
 	VUCOMISS X2, X1
 	JNE      accumulate
