@@ -6,7 +6,8 @@
 # Workloads alternate qkv / PyTorch so that both see the same machine state.
 #
 # Usage (from the repository root):  scripts/bench-vs-torch.sh [W1 W2 W3 W4 W5 W6]
-# COMPUTE=bf16 runs qkv with --compute bf16 (the peers stay fp32). The load average is printed
+# COMPUTE=bf16 runs qkv with --compute bf16 (the peers stay fp32); PEER_CORETYPE and QKV_CPU
+# cap the two sides' kernels (see below). The load average is printed
 # before and after: on a shared machine, ratios from a loaded sitting mean little.
 # Needs: apt-get install python3-torch python3-numpy libopenblas0-openmp
 set -euo pipefail
@@ -33,12 +34,18 @@ torch_env=()
 # the CPU runs (Haswell's on an AVX-512 machine: half the speed). Give the peers their best:
 # time a float32 1024³ product with each kernel set that fits this CPU (and the inherited one)
 # and keep the fastest.
+# PEER_CORETYPE names the one kernel set to use instead (with QKV_CPU=avx2 and
+# PEER_CORETYPE=Haswell, both sides run as on a CPU without AVX-512).
 flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"
 cands=()
-[ -n "${OPENBLAS_CORETYPE:-}" ] && cands+=("$OPENBLAS_CORETYPE")
-case "$flags" in *avx512_bf16*) cands+=(Cooperlake) ;; esac
-case "$flags" in *avx512f*) cands+=(SkylakeX) ;; esac
-case "$flags" in *avx2*) cands+=(Haswell) ;; esac
+if [ -n "${PEER_CORETYPE:-}" ]; then
+  cands=("$PEER_CORETYPE")
+else
+  [ -n "${OPENBLAS_CORETYPE:-}" ] && cands+=("$OPENBLAS_CORETYPE")
+  case "$flags" in *avx512_bf16*) cands+=(Cooperlake) ;; esac
+  case "$flags" in *avx512f*) cands+=(SkylakeX) ;; esac
+  case "$flags" in *avx2*) cands+=(Haswell) ;; esac
+fi
 core="" best=0
 for c in "${cands[@]}"; do
   g="$(env "${torch_env[@]}" OPENBLAS_CORETYPE="$c" OMP_NUM_THREADS=1 "$PY" -c '
