@@ -35,7 +35,8 @@ type Model struct {
 	// Sequence classification head (HeadClassification; nil otherwise).
 	Classifier *nn.Linear // classifier: C → num_labels, on the pooled output after dropout
 
-	act tensor.GELUKind
+	act        tensor.GELUKind
+	packedOnly bool // PackForInference released the float32 weights of the layers
 }
 
 // part is a group of parameters that a checkpoint may lack: the pooler and each head.
@@ -232,6 +233,9 @@ func (m *Model) Encode(g *autograd.Graph, b *Batch, rng *tensor.RNG, weights []*
 	if err := m.Check(b); err != nil {
 		panic(err.Error())
 	}
+	if m.packedOnly && g.GradEnabled() {
+		panic("bert.Encode: the model's float32 weights were released by PackForInference; it can only run inference (SetGrad(false))")
+	}
 	x := m.Embeddings.Forward(g, b, rng) // (B, T, C)
 	mask := keyMask(g, b)
 	for l, layer := range m.Layers {
@@ -372,6 +376,9 @@ func on(rng *tensor.RNG, p float32) float32 {
 // encoder pass then gives the same bits as on the float32 weights, without rounding and
 // packing every weight again in each product.
 func (m *Model) Pack(format tensor.WeightFormat) error {
+	if m.packedOnly {
+		return fmt.Errorf("bert: cannot pack as %s: the float32 weights were released by PackForInference", format)
+	}
 	for _, l := range m.Layers {
 		if err := l.packQKV(format); err != nil {
 			return fmt.Errorf("bert: %w", err)
@@ -410,13 +417,30 @@ func (l *Layer) packQKV(format tensor.WeightFormat) error {
 	return nil
 }
 
-// PackForCompute packs the encoder for inference in the arithmetic set now: under bfloat16
-// compute every product would round the float32 weights to bfloat16 and pack them again, so
-// they are packed once as bf16 panels (the outputs come out the same); under fp32 compute it
-// does nothing.
+// PackForInference is Pack followed by releasing the float32 copies of the packed weights
+// (every layer's linear maps), so a bf16 or int8 encoder takes about half or a quarter of
+// the memory of its layers. The model can then only run inference: no training, no Save, no
+// other format. fp32 packs nothing and releases nothing.
+func (m *Model) PackForInference(format tensor.WeightFormat) error {
+	if err := m.Pack(format); err != nil || format == tensor.FP32 {
+		return err
+	}
+	for _, l := range m.Layers {
+		for _, lin := range []*nn.Linear{l.Query, l.Key, l.Value, l.AttnOut, l.Intermediate, l.Output} {
+			lin.Weight.Value = nil
+		}
+	}
+	m.packedOnly = true
+	return nil
+}
+
+// PackForCompute prepares the encoder for inference in the arithmetic set now: under
+// bfloat16 compute every product would round the float32 weights to bfloat16 and pack them
+// again, so they are packed once as bf16 panels and the float32 copies released
+// (PackForInference; the outputs come out the same); under fp32 compute it does nothing.
 func (m *Model) PackForCompute() error {
 	if kernel.ActiveCompute() != kernel.BF16Compute {
 		return nil
 	}
-	return m.Pack(tensor.BF16)
+	return m.PackForInference(tensor.BF16)
 }

@@ -19,6 +19,9 @@ const (
 
 // Save writes config.json and model.safetensors into dir (created if needed), each atomically.
 func (m *Model) Save(dir string) error {
+	if m.packedOnly {
+		return fmt.Errorf("bert: cannot save a model whose float32 weights were released for inference")
+	}
 	return hf.SaveModel(dir, "bert", m.Config, MarshalConfig, &m.Params)
 }
 

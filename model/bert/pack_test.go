@@ -1,7 +1,9 @@
 package bert
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/qkvdev/qkv/autograd"
@@ -90,6 +92,70 @@ func TestPackJointQKV(t *testing.T) {
 			if d := testenv.MaxDiff(encodeHidden(m, b), joint); d != 0 {
 				t.Errorf("%s %s: the joint product differs from three by %g", c, f, d)
 			}
+		}
+	}
+}
+
+// PackForInference gives the hidden states of Pack, holds no float32 copy of the layers'
+// weights, and refuses what needs them (training, saving, another format) with a clear
+// message; under bf16 compute PackForCompute does the same with bf16 panels.
+func TestPackForInference(t *testing.T) {
+	b := &Batch{B: 2, T: 5, InputIDs: []int{1, 7, 3, 9, 2, 4, 4, 8, 11, 5}}
+	computes := []kernel.Compute{kernel.FP32Compute}
+	if kernel.SetCompute(kernel.BF16Compute) == nil {
+		computes = append(computes, kernel.BF16Compute)
+	}
+	defer kernel.SetCompute(kernel.FP32Compute)
+	for _, c := range computes {
+		if err := kernel.SetCompute(c); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []tensor.WeightFormat{tensor.BF16, tensor.Int8} {
+			m, err := New(tinyConfig(), 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Pack(f); err != nil {
+				t.Fatal(err)
+			}
+			want := encodeHidden(m, b)
+			if err := m.PackForInference(f); err != nil {
+				t.Fatal(err)
+			}
+			if d := testenv.MaxDiff(encodeHidden(m, b), want); d != 0 {
+				t.Errorf("%s %s: hidden states differ from Pack's by %g", c, f, d)
+			}
+			for i, l := range m.Layers {
+				for _, lin := range []*nn.Linear{l.Query, l.Key, l.Value, l.AttnOut, l.Intermediate, l.Output} {
+					if lin.Weight.Value != nil {
+						t.Fatalf("%s %s: layer %d keeps a float32 weight", c, f, i)
+					}
+				}
+			}
+			if err := m.Save(t.TempDir()); err == nil || !strings.Contains(err.Error(), "released") {
+				t.Errorf("%s %s: Save = %v, want an error about the released weights", c, f, err)
+			}
+			if err := m.Pack(tensor.FP32); err == nil || !strings.Contains(err.Error(), "PackForInference") {
+				t.Errorf("%s %s: Pack(fp32) = %v, want an error", c, f, err)
+			}
+			func() {
+				defer func() {
+					if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "only run inference") {
+						t.Errorf("%s %s: a recording pass: panic %v, want one about inference", c, f, r)
+					}
+				}()
+				m.Encode(autograd.NewGraph(), b, nil, nil)
+			}()
+		}
+		m, err := New(tinyConfig(), 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.PackForCompute(); err != nil {
+			t.Fatal(err)
+		}
+		if released := m.Layers[0].Output.Weight.Value == nil; released != (c == kernel.BF16Compute) {
+			t.Errorf("%s: PackForCompute released the float32 weights: %v", c, released)
 		}
 	}
 }
