@@ -392,7 +392,7 @@ func (g *gemmCall) packB(lo, hi int) {
 func (g *gemmCall) compute(lo, hi int) {
 	K := g.kern
 	w := gemmWorkers.get()
-	w.ap = growAligned(w.ap, g.mc*g.kcStep)
+	w.ap = growAligned(w.ap, g.aBlockSize())
 	beta := g.blockBeta(g.pc)
 	packed := -1 // the row block now in w.ap
 	var av aView
@@ -422,7 +422,7 @@ func (g *gemmCall) compute(lo, hi int) {
 func (g *gemmCall) runTasks(lo, hi int) {
 	K := g.kern
 	w := gemmWorkers.get()
-	w.ap = growAligned(w.ap, g.mc*g.kcStep)
+	w.ap = growAligned(w.ap, g.aBlockSize())
 	for t := lo; t < hi; t++ {
 		ib, jb := t/g.nSplit, t%g.nSplit
 		i0 := ib * g.mc
@@ -447,6 +447,16 @@ func (g *gemmCall) runTasks(lo, hi int) {
 		}
 	}
 	gemmWorkers.put(w)
+}
+
+// aBlockSize is the floats of a worker's A buffer: a packed (MC, KC) block, or for the row
+// form of a kernel of pairs its rows of pairs and a packed last micro-panel after them.
+func (g *gemmCall) aBlockSize() int {
+	n := g.mc * g.kcStep
+	if g.kern.pairs {
+		n += g.kern.mr*g.kcStep + 16
+	}
+	return n
 }
 
 // blockBeta is the beta of the depth block at pc: the caller's for the first, then 1.
@@ -480,6 +490,9 @@ type bView struct {
 // read in place, only the partial last micro-panel, and says where the micro-panels are.
 func (g *gemmCall) prepareA(w *gemmWorker, i0, mb, pc, kc int) aView {
 	K := g.kern
+	if K.pairs && K.tileRow != nil && !g.transA && mb >= K.mr {
+		return g.prepareRowPairs(w, i0, mb, pc, kc)
+	}
 	if !g.aInPlace {
 		packA(K, w.ap, g.transA, g.a, g.lda, i0, mb, pc, kc)
 		return aView{p: w.ap, s: K.mr, panel: K.mr * kc}
@@ -493,6 +506,27 @@ func (g *gemmCall) prepareA(w *gemmWorker, i0, mb, pc, kc int) aView {
 	if full := mb / K.mr * K.mr; full < mb {
 		v.edge = w.ap[:K.mr*kc]
 		packA(K, v.edge, g.transA, g.a, g.lda, i0+full, mb-full, pc, kc)
+	}
+	return v
+}
+
+// prepareRowPairs rounds rows [i0, i0+mb) of a row-major A at depth [pc, pc+kc) to rows of
+// bfloat16 pairs in w.ap, ⌈kc/2⌉ words a row, for the row form of a kernel of pairs: no
+// transposition into micro-panels. Rows past the last whole tile are packed as a micro-panel
+// after them.
+func (g *gemmCall) prepareRowPairs(w *gemmWorker, i0, mb, pc, kc int) aView {
+	K := g.kern
+	q := (kc + 1) / 2
+	full := mb / K.mr * K.mr
+	for r := range full {
+		row := (i0+r)*g.lda + pc
+		packRowPairs(w.ap[r*q:(r+1)*q], g.a[row:row+kc], 4*g.lda) // prefetch the next row
+	}
+	v := aView{p: w.ap, s: q, panel: K.mr * q, row: true}
+	if full < mb {
+		off := (full*q + 15) &^ 15
+		v.edge = w.ap[off : off+K.mr*kc]
+		packPairsA(K.mr, v.edge, false, g.a, g.lda, i0+full, mb-full, pc, kc)
 	}
 	return v
 }

@@ -280,13 +280,25 @@ func vdpbf16ps(dst, src, a int, comment string) {
 // high half); a packed B micro-panel the NR pairs (B[2p][j], B[2p+1][j]). Each pair step loads
 // the B vectors and, for each row, broadcasts the row's A pair and multiplies the B vectors
 // by it with VDPBF16PS, which adds both products to the float32 accumulator.
-func kernelBF16(name string) {
+//
+// With rowMajor set it emits sgemmBF16R, which reads A as rows of pairs instead: pair p of row
+// i at a[i·sa + p] (words), the rows addressed as in sgemm512R. A row-major A is then rounded
+// to pairs row by row, with no transposition into a micro-panel.
+func kernelBF16(name string, rowMajor bool) {
 	const unrollBF16 = 2
 	emit("// func %s(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)", name)
 	emit("TEXT ·%s(SB), NOSPLIT, $0-80", name)
 	emit("\tMOVQ k+0(FP), CX")
 	emit("\tMOVQ a+8(FP), SI")
 	emit("\tMOVQ b+24(FP), DI")
+	if rowMajor {
+		emit("\tMOVQ sa+16(FP), R8")
+		emit("\tSHLQ $2, R8")
+		emit("\tLEAQ (R8)(R8*2), R9")
+		for r := 1; r < (mr+2)/3; r++ {
+			emit("\tLEAQ (%s)(R9*1), %s", rowBase[r-1], rowBase[r])
+		}
+	}
 	prologue()
 	emit("\tMOVQ CX, DX")
 	emit("\tSHRQ $%d, DX", unrollBF16/2)
@@ -302,7 +314,11 @@ func kernelBF16(name string) {
 			// VDPBF16PS runs two a cycle (Zen 5).
 			var a int
 			fmt.Sscanf(bcast(i), "Z%d", &a)
-			emit("\tVPBROADCASTD %d(SI), %s", 4*(tileMR*u+i), bcast(i))
+			if rowMajor {
+				emit("\tVPBROADCASTD %s, %s", aAddrR(u, i), bcast(i))
+			} else {
+				emit("\tVPBROADCASTD %d(SI), %s", 4*(tileMR*u+i), bcast(i))
+			}
 			for v := range nv {
 				var d, b int
 				fmt.Sscanf(acc(i, v), "Z%d", &d)
@@ -315,7 +331,13 @@ func kernelBF16(name string) {
 	for u := range unrollBF16 {
 		pairStep(u)
 	}
-	emit("\tADDQ $%d, SI", 4*tileMR*unrollBF16)
+	if rowMajor {
+		for r := 0; r < (mr+2)/3; r++ {
+			emit("\tADDQ $%d, %s", 4*unrollBF16, rowBase[r])
+		}
+	} else {
+		emit("\tADDQ $%d, SI", 4*tileMR*unrollBF16)
+	}
 	emit("\tADDQ $%d, DI", 4*nr*unrollBF16)
 	emit("\tDECQ DX")
 	emit("\tJNZ  loop%d", unrollBF16)
@@ -411,16 +433,18 @@ func main() {
 // registers left, Z%[4]d+1 on, for its two VDPBF16PS: where VDPBF16PS runs two a cycle (Zen 5),
 // a broadcast from memory in every one of them asks more loads than the load ports take
 // (4096×768×3072 on one thread: 266–294 GFLOP/s that way, 306–340 this way). SI walks the A
-// micro-panel (%[5]d bytes a pair), DI the B micro-panel (%[6]d bytes a pair).`,
+// micro-panel (%[5]d bytes a pair), DI the B micro-panel (%[6]d bytes a pair). sgemmBF16R reads
+// A as rows of pairs (pair p of row i at a[i·sa + p]), the rows addressed as in sgemm512R.`,
 		mr, nr, 32-mr*nv, 2*nv-1, 4*mr, 4*nr)))
 	emit("")
-	kernelBF16("sgemmBF16P")
+	kernelBF16("sgemmBF16P", false)
+	kernelBF16("sgemmBF16R", true)
 	emit(strings.TrimSpace(fmt.Sprintf(`
 // The same kernel on the first 4 or 8 rows only, reading the same %[1]d-row micro-panels.`, tileMR)))
 	emit("")
 	for _, rows := range []int{4, 8} {
 		mr = rows
-		kernelBF16(fmt.Sprintf("sgemmBF16P%d", rows))
+		kernelBF16(fmt.Sprintf("sgemmBF16P%d", rows), false)
 	}
 	mr = tileMR
 	write("gemmbf16_amd64.s", out.Bytes())

@@ -17,6 +17,12 @@ func sgemmBF16P4(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc,
 //go:noescape
 func sgemmBF16P8(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
 
+// sgemmBF16R is sgemmBF16P reading A as rows of pairs: pair p of row i at a[i·sa + p]. It
+// computes whole tiles only (the driver packs a matrix's last rows as a micro-panel).
+//
+//go:noescape
+func sgemmBF16R(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
+
 // gemmKernelBF16 describes the AVX512-BF16 micro-kernel of bfloat16 compute. Its packed
 // micro-panels take half the bytes of float32 ones, so twice the depth fits the same caches
 // (blocksFor).
@@ -25,6 +31,9 @@ var gemmKernelBF16 = &gemmKernel{
 	mr:   mr512, nr: nr512,
 	tile: func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
 		tileOfRows(mr, sgemmBF16P4, sgemmBF16P8, sgemmBF16P)((k+1)/2, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
+	},
+	tileRow: func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
+		sgemmBF16R((k+1)/2, a, sa, b, sb, c, ldc, mr, nr, alpha, beta)
 	},
 	pairs: true,
 }

@@ -16,7 +16,8 @@
 // registers left, Z3+1 on, for its two VDPBF16PS: where VDPBF16PS runs two a cycle (Zen 5),
 // a broadcast from memory in every one of them asks more loads than the load ports take
 // (4096×768×3072 on one thread: 266–294 GFLOP/s that way, 306–340 this way). SI walks the A
-// micro-panel (48 bytes a pair), DI the B micro-panel (128 bytes a pair).
+// micro-panel (48 bytes a pair), DI the B micro-panel (128 bytes a pair). sgemmBF16R reads
+// A as rows of pairs (pair p of row i at a[i·sa + p]), the rows addressed as in sgemm512R.
 
 // func sgemmBF16P(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
 TEXT ·sgemmBF16P(SB), NOSPLIT, $0-80
@@ -226,6 +227,599 @@ tail:
 	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe6 // VDPBF16PS Z6, Z0, Z28
 	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xee // VDPBF16PS Z6, Z1, Z29
 	VPBROADCASTD 44(SI), Z7
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf7 // VDPBF16PS Z7, Z0, Z30
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xff // VDPBF16PS Z7, Z1, Z31
+
+scale:
+	VBROADCASTSS alpha+72(FP), Z0
+	VMULPS       Z0, Z8, Z8
+	VMULPS       Z0, Z9, Z9
+	VMULPS       Z0, Z10, Z10
+	VMULPS       Z0, Z11, Z11
+	VMULPS       Z0, Z12, Z12
+	VMULPS       Z0, Z13, Z13
+	VMULPS       Z0, Z14, Z14
+	VMULPS       Z0, Z15, Z15
+	VMULPS       Z0, Z16, Z16
+	VMULPS       Z0, Z17, Z17
+	VMULPS       Z0, Z18, Z18
+	VMULPS       Z0, Z19, Z19
+	VMULPS       Z0, Z20, Z20
+	VMULPS       Z0, Z21, Z21
+	VMULPS       Z0, Z22, Z22
+	VMULPS       Z0, Z23, Z23
+	VMULPS       Z0, Z24, Z24
+	VMULPS       Z0, Z25, Z25
+	VMULPS       Z0, Z26, Z26
+	VMULPS       Z0, Z27, Z27
+	VMULPS       Z0, Z28, Z28
+	VMULPS       Z0, Z29, Z29
+	VMULPS       Z0, Z30, Z30
+	VMULPS       Z0, Z31, Z31
+
+	MOVQ c+40(FP), DX
+	MOVQ mr+56(FP), CX
+	MOVQ nr+64(FP), AX
+
+	// beta == 0 (but not NaN) overwrites C; anything else reads it. Z0 holds beta.
+	VMOVSS   beta+76(FP), X0
+	VXORPS   X1, X1, X1
+	VUCOMISS X1, X0
+	JNE      readc
+	JPS      readc
+	CMPQ     AX, $32
+	JNE      store0edge
+	VMOVUPS      Z8, 0(DX)
+	VMOVUPS      Z9, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z10, 0(DX)
+	VMOVUPS      Z11, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z12, 0(DX)
+	VMOVUPS      Z13, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z14, 0(DX)
+	VMOVUPS      Z15, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z16, 0(DX)
+	VMOVUPS      Z17, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z18, 0(DX)
+	VMOVUPS      Z19, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z20, 0(DX)
+	VMOVUPS      Z21, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z22, 0(DX)
+	VMOVUPS      Z23, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z24, 0(DX)
+	VMOVUPS      Z25, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z26, 0(DX)
+	VMOVUPS      Z27, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z28, 0(DX)
+	VMOVUPS      Z29, 64(DX)
+	DECQ         CX
+	JZ           store0done
+	ADDQ         R11, DX
+	VMOVUPS      Z30, 0(DX)
+	VMOVUPS      Z31, 64(DX)
+store0done:
+	VZEROUPPER
+	RET
+
+store0edge:
+	XORQ  R9, R9
+	BTSQ  AX, R9
+	DECQ  R9
+	KMOVW R9, K1
+	SHRQ  $16, R9
+	KMOVW R9, K2
+	VMOVUPS      Z8, K1, 0(DX)
+	VMOVUPS      Z9, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z10, K1, 0(DX)
+	VMOVUPS      Z11, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z12, K1, 0(DX)
+	VMOVUPS      Z13, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z14, K1, 0(DX)
+	VMOVUPS      Z15, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z16, K1, 0(DX)
+	VMOVUPS      Z17, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z18, K1, 0(DX)
+	VMOVUPS      Z19, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z20, K1, 0(DX)
+	VMOVUPS      Z21, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z22, K1, 0(DX)
+	VMOVUPS      Z23, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z24, K1, 0(DX)
+	VMOVUPS      Z25, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z26, K1, 0(DX)
+	VMOVUPS      Z27, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z28, K1, 0(DX)
+	VMOVUPS      Z29, K2, 64(DX)
+	DECQ         CX
+	JZ           store0edgedone
+	ADDQ         R11, DX
+	VMOVUPS      Z30, K1, 0(DX)
+	VMOVUPS      Z31, K2, 64(DX)
+store0edgedone:
+	VZEROUPPER
+	RET
+
+readc:
+	VBROADCASTSS X0, Z0
+	CMPQ         AX, $32
+	JNE          storebedge
+	VFMADD231PS  0(DX), Z0, Z8
+	VMOVUPS      Z8, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z9
+	VMOVUPS      Z9, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z10
+	VMOVUPS      Z10, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z11
+	VMOVUPS      Z11, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z12
+	VMOVUPS      Z12, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z13
+	VMOVUPS      Z13, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z14
+	VMOVUPS      Z14, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z15
+	VMOVUPS      Z15, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z16
+	VMOVUPS      Z16, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z17
+	VMOVUPS      Z17, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z18
+	VMOVUPS      Z18, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z19
+	VMOVUPS      Z19, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z20
+	VMOVUPS      Z20, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z21
+	VMOVUPS      Z21, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z22
+	VMOVUPS      Z22, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z23
+	VMOVUPS      Z23, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z24
+	VMOVUPS      Z24, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z25
+	VMOVUPS      Z25, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z26
+	VMOVUPS      Z26, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z27
+	VMOVUPS      Z27, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z28
+	VMOVUPS      Z28, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z29
+	VMOVUPS      Z29, 64(DX)
+	DECQ         CX
+	JZ           storebdone
+	ADDQ         R11, DX
+	VFMADD231PS  0(DX), Z0, Z30
+	VMOVUPS      Z30, 0(DX)
+	VFMADD231PS  64(DX), Z0, Z31
+	VMOVUPS      Z31, 64(DX)
+storebdone:
+	VZEROUPPER
+	RET
+
+storebedge:
+	XORQ  R9, R9
+	BTSQ  AX, R9
+	DECQ  R9
+	KMOVW R9, K1
+	SHRQ  $16, R9
+	KMOVW R9, K2
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z8
+	VMOVUPS      Z8, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z9
+	VMOVUPS      Z9, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z10
+	VMOVUPS      Z10, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z11
+	VMOVUPS      Z11, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z12
+	VMOVUPS      Z12, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z13
+	VMOVUPS      Z13, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z14
+	VMOVUPS      Z14, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z15
+	VMOVUPS      Z15, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z16
+	VMOVUPS      Z16, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z17
+	VMOVUPS      Z17, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z18
+	VMOVUPS      Z18, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z19
+	VMOVUPS      Z19, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z20
+	VMOVUPS      Z20, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z21
+	VMOVUPS      Z21, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z22
+	VMOVUPS      Z22, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z23
+	VMOVUPS      Z23, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z24
+	VMOVUPS      Z24, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z25
+	VMOVUPS      Z25, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z26
+	VMOVUPS      Z26, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z27
+	VMOVUPS      Z27, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z28
+	VMOVUPS      Z28, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z29
+	VMOVUPS      Z29, K2, 64(DX)
+	DECQ         CX
+	JZ           storebedgedone
+	ADDQ         R11, DX
+	VMOVUPS.Z    0(DX), K1, Z1
+	VFMADD231PS  Z1, Z0, Z30
+	VMOVUPS      Z30, K1, 0(DX)
+	VMOVUPS.Z    64(DX), K2, Z1
+	VFMADD231PS  Z1, Z0, Z31
+	VMOVUPS      Z31, K2, 64(DX)
+storebedgedone:
+	VZEROUPPER
+	RET
+
+// func sgemmBF16R(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32)
+TEXT ·sgemmBF16R(SB), NOSPLIT, $0-80
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+24(FP), DI
+	MOVQ sa+16(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (SI)(R9*1), R12
+	LEAQ (R12)(R9*1), R13
+	LEAQ (R13)(R9*1), AX
+
+	// Start fetching the C tile: its loads and stores at the end then hit the cache.
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R11
+	SHLQ $2, R11
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+	ADDQ       R11, DX
+	PREFETCHT0 0(DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 127(DX)
+
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+	MOVQ CX, DX
+	SHRQ $1, DX
+	JZ   tail
+
+loop2:
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VPBROADCASTD 0(SI), Z4
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc4 // VDPBF16PS Z4, Z0, Z8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xcc // VDPBF16PS Z4, Z1, Z9
+	VPBROADCASTD 0(SI)(R8*1), Z5
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd5 // VDPBF16PS Z5, Z0, Z10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdd // VDPBF16PS Z5, Z1, Z11
+	VPBROADCASTD 0(SI)(R8*2), Z6
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe6 // VDPBF16PS Z6, Z0, Z12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xee // VDPBF16PS Z6, Z1, Z13
+	VPBROADCASTD 0(R12), Z7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf7 // VDPBF16PS Z7, Z0, Z14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xff // VDPBF16PS Z7, Z1, Z15
+	VPBROADCASTD 0(R12)(R8*1), Z4
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc4 // VDPBF16PS Z4, Z0, Z16
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xcc // VDPBF16PS Z4, Z1, Z17
+	VPBROADCASTD 0(R12)(R8*2), Z5
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd5 // VDPBF16PS Z5, Z0, Z18
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdd // VDPBF16PS Z5, Z1, Z19
+	VPBROADCASTD 0(R13), Z6
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe6 // VDPBF16PS Z6, Z0, Z20
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xee // VDPBF16PS Z6, Z1, Z21
+	VPBROADCASTD 0(R13)(R8*1), Z7
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf7 // VDPBF16PS Z7, Z0, Z22
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xff // VDPBF16PS Z7, Z1, Z23
+	VPBROADCASTD 0(R13)(R8*2), Z4
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc4 // VDPBF16PS Z4, Z0, Z24
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xcc // VDPBF16PS Z4, Z1, Z25
+	VPBROADCASTD 0(AX), Z5
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd5 // VDPBF16PS Z5, Z0, Z26
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdd // VDPBF16PS Z5, Z1, Z27
+	VPBROADCASTD 0(AX)(R8*1), Z6
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe6 // VDPBF16PS Z6, Z0, Z28
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xee // VDPBF16PS Z6, Z1, Z29
+	VPBROADCASTD 0(AX)(R8*2), Z7
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf7 // VDPBF16PS Z7, Z0, Z30
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xff // VDPBF16PS Z7, Z1, Z31
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VPBROADCASTD 4(SI), Z4
+	BYTE $0x62; BYTE $0x72; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xc4 // VDPBF16PS Z4, Z2, Z8
+	BYTE $0x62; BYTE $0x72; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xcc // VDPBF16PS Z4, Z3, Z9
+	VPBROADCASTD 4(SI)(R8*1), Z5
+	BYTE $0x62; BYTE $0x72; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xd5 // VDPBF16PS Z5, Z2, Z10
+	BYTE $0x62; BYTE $0x72; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xdd // VDPBF16PS Z5, Z3, Z11
+	VPBROADCASTD 4(SI)(R8*2), Z6
+	BYTE $0x62; BYTE $0x72; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xe6 // VDPBF16PS Z6, Z2, Z12
+	BYTE $0x62; BYTE $0x72; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xee // VDPBF16PS Z6, Z3, Z13
+	VPBROADCASTD 4(R12), Z7
+	BYTE $0x62; BYTE $0x72; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xf7 // VDPBF16PS Z7, Z2, Z14
+	BYTE $0x62; BYTE $0x72; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xff // VDPBF16PS Z7, Z3, Z15
+	VPBROADCASTD 4(R12)(R8*1), Z4
+	BYTE $0x62; BYTE $0xe2; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xc4 // VDPBF16PS Z4, Z2, Z16
+	BYTE $0x62; BYTE $0xe2; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xcc // VDPBF16PS Z4, Z3, Z17
+	VPBROADCASTD 4(R12)(R8*2), Z5
+	BYTE $0x62; BYTE $0xe2; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xd5 // VDPBF16PS Z5, Z2, Z18
+	BYTE $0x62; BYTE $0xe2; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xdd // VDPBF16PS Z5, Z3, Z19
+	VPBROADCASTD 4(R13), Z6
+	BYTE $0x62; BYTE $0xe2; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xe6 // VDPBF16PS Z6, Z2, Z20
+	BYTE $0x62; BYTE $0xe2; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xee // VDPBF16PS Z6, Z3, Z21
+	VPBROADCASTD 4(R13)(R8*1), Z7
+	BYTE $0x62; BYTE $0xe2; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xf7 // VDPBF16PS Z7, Z2, Z22
+	BYTE $0x62; BYTE $0xe2; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xff // VDPBF16PS Z7, Z3, Z23
+	VPBROADCASTD 4(R13)(R8*2), Z4
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xc4 // VDPBF16PS Z4, Z2, Z24
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xcc // VDPBF16PS Z4, Z3, Z25
+	VPBROADCASTD 4(AX), Z5
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xd5 // VDPBF16PS Z5, Z2, Z26
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xdd // VDPBF16PS Z5, Z3, Z27
+	VPBROADCASTD 4(AX)(R8*1), Z6
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xe6 // VDPBF16PS Z6, Z2, Z28
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xee // VDPBF16PS Z6, Z3, Z29
+	VPBROADCASTD 4(AX)(R8*2), Z7
+	BYTE $0x62; BYTE $0x62; BYTE $0x6e; BYTE $0x48; BYTE $0x52; BYTE $0xf7 // VDPBF16PS Z7, Z2, Z30
+	BYTE $0x62; BYTE $0x62; BYTE $0x66; BYTE $0x48; BYTE $0x52; BYTE $0xff // VDPBF16PS Z7, Z3, Z31
+	ADDQ $8, SI
+	ADDQ $8, R12
+	ADDQ $8, R13
+	ADDQ $8, AX
+	ADDQ $256, DI
+	DECQ DX
+	JNZ  loop2
+
+tail:
+	ANDQ $1, CX
+	JZ   scale
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VPBROADCASTD 0(SI), Z4
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc4 // VDPBF16PS Z4, Z0, Z8
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xcc // VDPBF16PS Z4, Z1, Z9
+	VPBROADCASTD 0(SI)(R8*1), Z5
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd5 // VDPBF16PS Z5, Z0, Z10
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdd // VDPBF16PS Z5, Z1, Z11
+	VPBROADCASTD 0(SI)(R8*2), Z6
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe6 // VDPBF16PS Z6, Z0, Z12
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xee // VDPBF16PS Z6, Z1, Z13
+	VPBROADCASTD 0(R12), Z7
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf7 // VDPBF16PS Z7, Z0, Z14
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xff // VDPBF16PS Z7, Z1, Z15
+	VPBROADCASTD 0(R12)(R8*1), Z4
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc4 // VDPBF16PS Z4, Z0, Z16
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xcc // VDPBF16PS Z4, Z1, Z17
+	VPBROADCASTD 0(R12)(R8*2), Z5
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd5 // VDPBF16PS Z5, Z0, Z18
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdd // VDPBF16PS Z5, Z1, Z19
+	VPBROADCASTD 0(R13), Z6
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe6 // VDPBF16PS Z6, Z0, Z20
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xee // VDPBF16PS Z6, Z1, Z21
+	VPBROADCASTD 0(R13)(R8*1), Z7
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf7 // VDPBF16PS Z7, Z0, Z22
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xff // VDPBF16PS Z7, Z1, Z23
+	VPBROADCASTD 0(R13)(R8*2), Z4
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc4 // VDPBF16PS Z4, Z0, Z24
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xcc // VDPBF16PS Z4, Z1, Z25
+	VPBROADCASTD 0(AX), Z5
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd5 // VDPBF16PS Z5, Z0, Z26
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdd // VDPBF16PS Z5, Z1, Z27
+	VPBROADCASTD 0(AX)(R8*1), Z6
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe6 // VDPBF16PS Z6, Z0, Z28
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xee // VDPBF16PS Z6, Z1, Z29
+	VPBROADCASTD 0(AX)(R8*2), Z7
 	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf7 // VDPBF16PS Z7, Z0, Z30
 	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xff // VDPBF16PS Z7, Z1, Z31
 
