@@ -10,6 +10,13 @@ import "unsafe"
 //go:noescape
 func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int)
 
+// bf16Panels48AVX512 writes four 12-column micro-panels of pairs, panel floats apart, from 48
+// columns of x: d[(c/12)·panel + p·12 + c%12] = pair(x[2p·ldx + c], x[(2p+1)·ldx + c]) for
+// c < 48, p < pairs (bf16pack_amd64.s).
+//
+//go:noescape
+func bf16Panels48AVX512(d *float32, panel int, x *float32, ldx, pairs int)
+
 // bf16RowPairsAVX512 writes d[i] = pair(src[2i], src[2i+1]) for i < n, n a multiple of 8,
 // prefetching the bytes ahead further on when ahead is not 0 (bf16pack_amd64.s).
 //
@@ -23,6 +30,7 @@ func init() {
 		packPanelPairs = packPanelPairsAVX512
 		packPairsBT = packBTransAsm
 		packRowPairs = packRowPairsAVX512
+		packDepthPanels48 = packDepthPanels48AVX512
 	}
 	gemvPanel = func(pairs int, xp, b []float32, out *[32]float32) {
 		_, _ = xp[pairs-1], b[pairs*32-1]
@@ -42,6 +50,14 @@ func packPanelPairsAVX512(d []float32, ldd int, x []float32, ldx, pairs, width i
 			_, _ = d[(pairs-1)*ldd+c+w-1], x[(2*pairs-1)*ldx+c+w-1]
 			bf16PanelAVX512(&d[c], ldd, &x[c], ldx, pairs, w)
 		}
+	}
+}
+
+// packDepthPanels48AVX512 is packDepthPanels48 on AVX-512.
+func packDepthPanels48AVX512(d []float32, panel int, x []float32, ldx, pairs int) {
+	if pairs > 0 {
+		_, _ = d[3*panel+pairs*12-1], x[(2*pairs-1)*ldx+47]
+		bf16Panels48AVX512(&d[0], panel, &x[0], ldx, pairs)
 	}
 }
 

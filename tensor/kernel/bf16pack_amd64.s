@@ -142,3 +142,88 @@ row8:
 rowDone:
 	VZEROUPPER
 	RET
+
+// func bf16Panels48AVX512(d *float32, panel int, x *float32, ldx, pairs int)
+//
+// Four micro-panels of 12 columns from 48 columns of x at once, for a transposed A:
+// d[(c/12)·panel + p·12 + c%12] = bf16(x[2p·ldx + c]) | bf16(x[(2p+1)·ldx + c])<<16 for
+// c < 48, p < pairs. Each pair of rows is read as three vectors per row, rounded and joined
+// into three vectors of pair words, which masked stores spread over the four micro-panels
+// (a store placed before a panel's start writes only the lanes its mask keeps, so nothing
+// outside the panels is touched): panel 0 takes lanes 0–11 of the first vector, panel 1
+// lanes 12–15 of it and 0–7 of the second, panel 2 lanes 8–15 of the second and 0–3 of the
+// third, panel 3 lanes 4–15 of the third. DI walks the pair rows of panel 0 (48 bytes a
+// pair), R8 is the panel stride in bytes and R10 = 3·R8; SI and DX walk the even and odd
+// rows of x, with the rows 16 ahead prefetched.
+TEXT ·bf16Panels48AVX512(SB), NOSPLIT, $0-40
+	MOVQ d+0(FP), DI
+	MOVQ panel+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ ldx+24(FP), R9
+	MOVQ pairs+32(FP), CX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	LEAQ (R8)(R8*2), R10
+	TESTQ CX, CX
+	JEQ   panels48Done
+	CONSTS
+	MOVL  $0x0fff, AX
+	KMOVW AX, K2
+	MOVL  $0xf000, AX
+	KMOVW AX, K3
+	MOVL  $0x00ff, AX
+	KMOVW AX, K4
+	MOVL  $0xff00, AX
+	KMOVW AX, K5
+	MOVL  $0x000f, AX
+	KMOVW AX, K6
+	MOVL  $0xfff0, AX
+	KMOVW AX, K7
+	LEAQ  (SI)(R9*1), DX // the odd row
+	MOVQ  R9, R12
+	SHLQ  $4, R12        // 16 rows ahead
+	SHLQ  $1, R9         // two rows per pair
+
+panels48Loop:
+	PREFETCHT0 (SI)(R12*1)
+	PREFETCHT0 64(SI)(R12*1)
+	PREFETCHT0 128(SI)(R12*1)
+	PREFETCHT0 (DX)(R12*1)
+	PREFETCHT0 64(DX)(R12*1)
+	PREFETCHT0 128(DX)(R12*1)
+	VMOVDQU32  (SI), Z0
+	VMOVDQU32  (DX), Z1
+	VMOVDQU32  64(SI), Z2
+	VMOVDQU32  64(DX), Z3
+	VMOVDQU32  128(SI), Z4
+	VMOVDQU32  128(DX), Z5
+	ROUND(Z0, Z6, K1)
+	ROUND(Z1, Z7, K1)
+	ROUND(Z2, Z8, K1)
+	ROUND(Z3, Z9, K1)
+	ROUND(Z4, Z10, K1)
+	ROUND(Z5, Z11, K1)
+	VPSRLD     $16, Z0, Z0
+	VPANDD     Z26, Z1, Z1
+	VPORD      Z1, Z0, Z0
+	VPSRLD     $16, Z2, Z2
+	VPANDD     Z26, Z3, Z3
+	VPORD      Z3, Z2, Z2
+	VPSRLD     $16, Z4, Z4
+	VPANDD     Z26, Z5, Z5
+	VPORD      Z5, Z4, Z4
+	VMOVDQU32  Z0, K2, (DI)
+	VMOVDQU32  Z0, K3, -48(DI)(R8*1)
+	VMOVDQU32  Z2, K4, 16(DI)(R8*1)
+	VMOVDQU32  Z2, K5, -32(DI)(R8*2)
+	VMOVDQU32  Z4, K6, 32(DI)(R8*2)
+	VMOVDQU32  Z4, K7, -16(DI)(R10*1)
+	ADDQ       R9, SI
+	ADDQ       R9, DX
+	ADDQ       $48, DI
+	DECQ       CX
+	JNZ        panels48Loop
+
+panels48Done:
+	VZEROUPPER
+	RET

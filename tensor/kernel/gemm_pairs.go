@@ -74,7 +74,23 @@ func pair(lo, hi float32) float32 {
 // [p·MR + r].
 func packPairsA(mr int, dst []float32, transA bool, a []float32, lda, i0, mb, p0, kc int) {
 	pairs := (kc + 1) / 2
-	for ip := 0; ip*mr < mb; ip++ {
+	ip0 := 0
+	if transA && mr == 12 && packDepthPanels48 != nil {
+		// Four whole micro-panels at a time: each pair of rows of A is read once for the 48
+		// columns, not once for each micro-panel.
+		for ; (ip0+4)*mr <= mb; ip0 += 4 {
+			r0 := i0 + ip0*mr
+			d := dst[ip0*mr*kc:]
+			packDepthPanels48(d, mr*kc, a[p0*lda+r0:], lda, kc/2)
+			if kc%2 == 1 {
+				q := kc / 2
+				for c, v := range a[(p0+kc-1)*lda+r0 : (p0+kc-1)*lda+r0+48] {
+					d[c/12*mr*kc+q*12+c%12] = pair(v, 0)
+				}
+			}
+		}
+	}
+	for ip := ip0; ip*mr < mb; ip++ {
 		r0 := i0 + ip*mr
 		h := min(mr, i0+mb-r0)
 		d := dst[ip*mr*kc : ip*mr*kc+pairs*mr]
@@ -158,6 +174,11 @@ func packRowsPairs(d []float32, ldd int, x []float32, ldx, kc, w int, tmp []floa
 		}
 	}
 }
+
+// packDepthPanels48, where set (AVX-512), writes four 12-column micro-panels of pairs, panel
+// floats apart, from 48 columns of x: d[(c/12)·panel + p·12 + c%12] = pair(x[2p·ldx + c],
+// x[(2p+1)·ldx + c]) for c < 48, p < pairs.
+var packDepthPanels48 func(d []float32, panel int, x []float32, ldx, pairs int)
 
 // packPanelPairs writes d[p·ldd + c] = pair(x[2p·ldx + c], x[(2p+1)·ldx + c]) for c < width,
 // p < pairs.

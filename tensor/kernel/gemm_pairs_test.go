@@ -191,6 +191,30 @@ func TestPackPairsParity(t *testing.T) {
 			}
 		}
 	}
+	// A transposed A block packed four 12-column micro-panels at a time, against one at a
+	// time in Go: whole groups, a remainder, odd depths, specials.
+	if packDepthPanels48 != nil {
+		for _, mb := range []int{48, 50, 96, 107} {
+			for _, kc := range []int{1, 2, 7, 32, 33} {
+				lda, i0, p0 := mb+9, 3, 2
+				a := pairTestValues(rng, (p0+kc)*lda)
+				size := ((mb+11)/12*12)*kc + 16
+				got, want := nanFloats(size), nanFloats(size)
+				packPairsA(12, got, true, a, lda, i0, mb-i0, p0, kc)
+				fast, panel := packDepthPanels48, packPanelPairs
+				packDepthPanels48, packPanelPairs = nil, packPanelPairsGo
+				packPairsA(12, want, true, a, lda, i0, mb-i0, p0, kc)
+				packDepthPanels48, packPanelPairs = fast, panel
+				for ip := 0; ip*12 < mb-i0; ip++ {
+					for i := ip * 12 * kc; i < ip*12*kc+(kc+1)/2*12; i++ {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("packPairsA transA mb=%d kc=%d: word %d = %#08x, want %#08x", mb-i0, kc, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+						}
+					}
+				}
+			}
+		}
+	}
 	// The Go packer itself against bf16Round, element by element.
 	for _, v := range pairTestValues(rng, 200) {
 		w := math.Float32bits(pair(v, -v))
