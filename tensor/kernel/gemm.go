@@ -132,9 +132,7 @@ func sgemm(op string, transA, transB bool, m, n, k int, alpha float32, a []float
 	tiles := alpha != 0 && k != 0 && m != 1 && n != 1 && !useSmallM(transA, m, n, k)
 	if bias != nil && !tiles {
 		// Where the tiles do not run, set the rows to the bias and add the product to them.
-		for i := range m {
-			copy(c[i*ldc:i*ldc+n], bias)
-		}
+		setRows(m, n, bias, c, ldc)
 		bias, beta = nil, 1
 	}
 	switch {
@@ -163,6 +161,13 @@ func checkMatrix(op, name string, rows, cols int, x []float32, ld int) {
 	}
 	if rows > 0 && cols > 0 && len(x) < (rows-1)*ld+cols {
 		panic(fmt.Sprintf("kernel: %s: %s has %d elements, too few for (%d, %d) with stride %d", op, name, len(x), rows, cols, ld))
+	}
+}
+
+// setRows sets each row of the (m, n) matrix C to row (n values).
+func setRows(m, n int, row, c []float32, ldc int) {
+	for i := range m {
+		copy(c[i*ldc:i*ldc+n], row[:n])
 	}
 }
 

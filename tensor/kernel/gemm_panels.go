@@ -133,19 +133,8 @@ func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ld
 	if M == 0 || p.N == 0 {
 		return
 	}
-	if bias != nil && (M == 1 || alpha == 0 || p.K == 0) {
-		// Where the tiles do not run, set the rows to the bias and add the product to them.
-		for i := range M {
-			copy(y[i*ldy:i*ldy+p.N], bias)
-		}
-		bias, beta = nil, 1
-	}
-	switch {
-	case alpha == 0 || p.K == 0:
-		scaleMatrix(M, p.N, beta, y, ldy)
-	case M == 1 && gemvPanel != nil && p.kern.nr == 32:
-		gemvPanels(p, alpha, x[:p.K], beta, y[:p.N])
-	default:
+	tiles := alpha != 0 && p.K != 0 && !(M == 1 && gemvPanel != nil && p.kern.nr == 32)
+	if tiles {
 		g := gemmCalls.get()
 		g.pre, g.bias, g.act = p, bias, act
 		g.run(p.kern, false, true, M, p.N, p.K, alpha, x, ldx, nil, p.K, beta, y, ldy)
@@ -153,7 +142,18 @@ func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ld
 		gemmCalls.put(g)
 		return
 	}
-	if act != nil { // the tiles did not run
+	// Where the tiles do not run, set the rows to the bias, add the product to them, then
+	// apply act to them.
+	if bias != nil {
+		setRows(M, p.N, bias, y, ldy)
+		beta = 1
+	}
+	if alpha == 0 || p.K == 0 {
+		scaleMatrix(M, p.N, beta, y, ldy)
+	} else {
+		gemvPanels(p, alpha, x[:p.K], beta, y[:p.N])
+	}
+	if act != nil {
 		for i := range M {
 			row := y[i*ldy : i*ldy+p.N]
 			act(row, row)
