@@ -79,15 +79,7 @@ func packPairsA(mr int, dst []float32, transA bool, a []float32, lda, i0, mb, p0
 		// Four whole micro-panels at a time: each pair of rows of A is read once for the 48
 		// columns, not once for each micro-panel.
 		for ; (ip0+4)*mr <= mb; ip0 += 4 {
-			r0 := i0 + ip0*mr
-			d := dst[ip0*mr*kc:]
-			packDepthPanels48(d, mr*kc, a[p0*lda+r0:], lda, kc/2)
-			if kc%2 == 1 {
-				q := kc / 2
-				for c, v := range a[(p0+kc-1)*lda+r0 : (p0+kc-1)*lda+r0+48] {
-					d[c/12*mr*kc+q*12+c%12] = pair(v, 0)
-				}
-			}
+			packDepthPairs48(dst[ip0*mr*kc:], mr*kc, a[p0*lda+i0+ip0*mr:], lda, kc)
 		}
 	}
 	for ip := ip0; ip*mr < mb; ip++ {
@@ -143,6 +135,19 @@ func packDepthPairs(d []float32, ldd int, x []float32, ldx, kc, width int) {
 		p := kc / 2
 		for c, v := range x[2*p*ldx : 2*p*ldx+width] {
 			d[p*ldd+c] = pair(v, 0)
+		}
+	}
+}
+
+// packDepthPairs48 is packDepthPairs for four 12-column micro-panels at once, panel floats
+// apart (packDepthPanels48 must be set): depth p of column c at word p/2 of row c%12 of
+// micro-panel c/12, the last depth paired with 0 when kc is odd.
+func packDepthPairs48(d []float32, panel int, x []float32, ldx, kc int) {
+	packDepthPanels48(d, panel, x, ldx, kc/2)
+	if kc%2 == 1 {
+		p := kc / 2
+		for c, v := range x[2*p*ldx : 2*p*ldx+48] {
+			d[c/12*panel+p*12+c%12] = pair(v, 0)
 		}
 	}
 }
