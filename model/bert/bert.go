@@ -383,7 +383,7 @@ func (m *Model) Pack(format tensor.WeightFormat) error {
 		if err := l.packQKV(format); err != nil {
 			return fmt.Errorf("bert: %w", err)
 		}
-		for _, lin := range []*nn.Linear{l.AttnOut, l.Intermediate, l.Output} {
+		for _, lin := range l.linears()[3:] { // query, key and value went into qkv
 			if err := lin.Pack(format); err != nil {
 				return fmt.Errorf("bert: %w", err)
 			}
@@ -392,12 +392,18 @@ func (m *Model) Pack(format tensor.WeightFormat) error {
 	return nil
 }
 
+// linears returns the layer's six linear maps: query, key and value first, then the
+// attention output, intermediate and output.
+func (l *Layer) linears() []*nn.Linear {
+	return []*nn.Linear{l.Query, l.Key, l.Value, l.AttnOut, l.Intermediate, l.Output}
+}
+
 // packQKV packs the query, key and value weights as one (3C, C) matrix in format (fp32: none),
 // with their biases beside it. Each output of the joint product has the bits of its own
 // layer's product.
 func (l *Layer) packQKV(format tensor.WeightFormat) error {
 	l.qkv, l.qkvBias = nil, nil
-	for _, lin := range []*nn.Linear{l.Query, l.Key, l.Value} {
+	for _, lin := range l.linears()[:3] {
 		lin.Packed = nil
 	}
 	if format == tensor.FP32 {
@@ -405,7 +411,7 @@ func (l *Layer) packQKV(format tensor.WeightFormat) error {
 	}
 	C := l.Query.Weight.Value.Dim(1)
 	w, b := tensor.New(3*C, C), tensor.New(3*C)
-	for i, lin := range []*nn.Linear{l.Query, l.Key, l.Value} { // (out, in) each
+	for i, lin := range l.linears()[:3] { // (out, in) each
 		copy(w.Data()[i*C*C:], lin.Weight.Value.Contiguous().Data())
 		copy(b.Data()[i*C:], lin.Bias.Value.Data())
 	}
@@ -426,7 +432,7 @@ func (m *Model) PackForInference(format tensor.WeightFormat) error {
 		return err
 	}
 	for _, l := range m.Layers {
-		for _, lin := range []*nn.Linear{l.Query, l.Key, l.Value, l.AttnOut, l.Intermediate, l.Output} {
+		for _, lin := range l.linears() {
 			lin.Weight.Value = nil
 		}
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/internal/testenv"
-	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tensor/kernel"
 )
@@ -83,7 +82,7 @@ func TestPackJointQKV(t *testing.T) {
 					t.Fatalf("%s %s: no joint query/key/value matrix", c, f)
 				}
 				l.qkv, l.qkvBias = nil, nil
-				for _, lin := range []*nn.Linear{l.Query, l.Key, l.Value} {
+				for _, lin := range l.linears()[:3] {
 					if err := lin.Pack(f); err != nil {
 						t.Fatal(err)
 					}
@@ -126,7 +125,7 @@ func TestPackForInference(t *testing.T) {
 				t.Errorf("%s %s: hidden states differ from Pack's by %g", c, f, d)
 			}
 			for i, l := range m.Layers {
-				for _, lin := range []*nn.Linear{l.Query, l.Key, l.Value, l.AttnOut, l.Intermediate, l.Output} {
+				for _, lin := range l.linears() {
 					if lin.Weight.Value != nil {
 						t.Fatalf("%s %s: layer %d keeps a float32 weight", c, f, i)
 					}
