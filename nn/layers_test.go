@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tensor/kernel"
 )
@@ -14,17 +15,7 @@ import (
 // packed as the GEMM's panels under bf16 compute where the CPU has it (the GELU then runs in
 // the product's store).
 func TestLinearForwardGELU(t *testing.T) {
-	computes := []kernel.Compute{kernel.FP32Compute}
-	if kernel.SetCompute(kernel.BF16Compute) == nil {
-		computes = append(computes, kernel.BF16Compute)
-	} else {
-		t.Log("bf16 compute skipped: the CPU lacks AVX512-BF16")
-	}
-	defer kernel.SetCompute(kernel.FP32Compute)
-	for _, compute := range computes {
-		if err := kernel.SetCompute(compute); err != nil {
-			t.Fatal(err)
-		}
+	testenv.EachCompute(t, func(compute kernel.Compute) {
 		for _, torch := range []bool{false, true} {
 			ps := &Params{}
 			l := NewLinear(ps, "fc", 40, 72, true, torch)
@@ -57,5 +48,5 @@ func TestLinearForwardGELU(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 }

@@ -58,16 +58,8 @@ func TestPack(t *testing.T) {
 // The query, key and value products run as one on the joint packed matrix, with the bits of
 // three products on their own packed weights, in each format and compute.
 func TestPackJointQKV(t *testing.T) {
-	computes := []kernel.Compute{kernel.FP32Compute}
-	if kernel.SetCompute(kernel.BF16Compute) == nil {
-		computes = append(computes, kernel.BF16Compute)
-	}
-	defer kernel.SetCompute(kernel.FP32Compute)
 	b := &Batch{B: 2, T: 5, InputIDs: []int{1, 7, 3, 9, 2, 4, 4, 8, 11, 5}}
-	for _, c := range computes {
-		if err := kernel.SetCompute(c); err != nil {
-			t.Fatal(err)
-		}
+	testenv.EachCompute(t, func(c kernel.Compute) {
 		for _, f := range []tensor.WeightFormat{tensor.BF16, tensor.Int8} {
 			m, err := New(tinyConfig(), 3)
 			if err != nil {
@@ -92,7 +84,7 @@ func TestPackJointQKV(t *testing.T) {
 				t.Errorf("%s %s: the joint product differs from three by %g", c, f, d)
 			}
 		}
-	}
+	})
 }
 
 // PackForInference gives the hidden states of Pack, holds no float32 copy of the layers'
@@ -100,15 +92,7 @@ func TestPackJointQKV(t *testing.T) {
 // message; under bf16 compute PackForCompute does the same with bf16 panels.
 func TestPackForInference(t *testing.T) {
 	b := &Batch{B: 2, T: 5, InputIDs: []int{1, 7, 3, 9, 2, 4, 4, 8, 11, 5}}
-	computes := []kernel.Compute{kernel.FP32Compute}
-	if kernel.SetCompute(kernel.BF16Compute) == nil {
-		computes = append(computes, kernel.BF16Compute)
-	}
-	defer kernel.SetCompute(kernel.FP32Compute)
-	for _, c := range computes {
-		if err := kernel.SetCompute(c); err != nil {
-			t.Fatal(err)
-		}
+	testenv.EachCompute(t, func(c kernel.Compute) {
 		for _, f := range []tensor.WeightFormat{tensor.BF16, tensor.Int8} {
 			m, err := New(tinyConfig(), 3)
 			if err != nil {
@@ -156,7 +140,7 @@ func TestPackForInference(t *testing.T) {
 		if released := m.Layers[0].Output.Weight.Value == nil; released != (c == kernel.BF16Compute) {
 			t.Errorf("%s: PackForCompute released the float32 weights: %v", c, released)
 		}
-	}
+	})
 }
 
 // With bfloat16 compute, bf16 packs the weights as the GEMM kernel's panels, once: the encoder
