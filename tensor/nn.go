@@ -177,6 +177,14 @@ func GELUInto(out, x *Tensor, kind GELUKind) {
 	kernel.ParallelPooled(&geluTasks, x.Len(), 8192, geluTask{dd: out.Data(), xd: x.Data(), kind: kind})
 }
 
+// geluKernel returns the kernel of the GELU of kind.
+func geluKernel(kind GELUKind) func(dst, src []float32) {
+	if kind == GELUErf {
+		return kernel.GELUErf
+	}
+	return kernel.GELUTanh
+}
+
 // geluTask computes GELU (dd = gelu(x)) or, with backward set, its gradient (dd = or += gelu'(x)·g).
 type geluTask struct {
 	dd, xd, gd    []float32
@@ -188,29 +196,26 @@ var geluTasks sync.Pool
 
 func (t *geluTask) Run(lo, hi int) {
 	dd, xd := t.dd[lo:hi], t.xd[lo:hi]
-	switch {
-	case !t.backward && t.kind == GELUErf:
-		kernel.GELUErf(dd, xd)
-	case !t.backward:
-		kernel.GELUTanh(dd, xd)
-	default:
-		gd := t.gd[lo:hi]
-		bwd := kernel.GELUTanhBackward
-		if t.kind == GELUErf {
-			bwd = kernel.GELUErfBackward
-		}
-		if t.acc {
-			bwd(dd, gd, xd)
-			return
-		}
-		// The kernels add into dd: zero it a chunk at a time, just before the kernel reads
-		// it, so that the zeros are read from L1 rather than written out and read back.
-		const chunk = 1024
-		for i := 0; i < len(dd); i += chunk {
-			j := min(i+chunk, len(dd))
-			clear(dd[i:j])
-			bwd(dd[i:j], gd[i:j], xd[i:j])
-		}
+	if !t.backward {
+		geluKernel(t.kind)(dd, xd)
+		return
+	}
+	gd := t.gd[lo:hi]
+	bwd := kernel.GELUTanhBackward
+	if t.kind == GELUErf {
+		bwd = kernel.GELUErfBackward
+	}
+	if t.acc {
+		bwd(dd, gd, xd)
+		return
+	}
+	// The kernels add into dd: zero it a chunk at a time, just before the kernel reads it, so
+	// that the zeros are read from L1 rather than written out and read back.
+	const chunk = 1024
+	for i := 0; i < len(dd); i += chunk {
+		j := min(i+chunk, len(dd))
+		clear(dd[i:j])
+		bwd(dd[i:j], gd[i:j], xd[i:j])
 	}
 }
 

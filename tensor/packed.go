@@ -130,29 +130,28 @@ func (p *PackedMatrix) MatMulBiasInto(out, x, bias *Tensor) {
 // out takes the GELU right after the product's last store, while it is in L1, instead of in
 // a pass over out afterwards.
 func (p *PackedMatrix) MatMulBiasGELUInto(out, x, bias *Tensor, kind GELUKind) {
-	act := kernel.GELUTanh
-	if kind == GELUErf {
-		act = kernel.GELUErf
-	}
-	if !p.matMulBias(out, x, bias, act) {
-		GELUInto(out, out, kind)
-	}
+	p.matMulBias(out, x, bias, &kind)
 }
 
-// matMulBias is MatMulBiasInto, with act (nil: none) applied to each row of out where the
-// product can fuse it; it reports whether act was applied.
-func (p *PackedMatrix) matMulBias(out, x, bias *Tensor, act func(dst, src []float32)) bool {
+// matMulBias is MatMulBiasInto followed, when gelu is not nil, by the GELU of that kind.
+func (p *PackedMatrix) matMulBias(out, x, bias *Tensor, gelu *GELUKind) {
 	rows := p.rows(out, x)
 	if bias.Len() != p.N {
 		panic(fmt.Sprintf("tensor.PackedMatrix: bias %v for a %d×%d weight", bias.Shape(), p.N, p.K))
 	}
 	if p.panels != nil {
+		var act func(dst, src []float32)
+		if gelu != nil {
+			act = geluKernel(*gelu)
+		}
 		kernel.GemmPanelsBias(p.panels, rows, x.Data(), p.K, bias.Contiguous().Data(), act, out.Data(), p.N)
-		return true
+		return
 	}
 	CopyInto(out, bias)
 	p.MatMulInto(out, x, 1)
-	return false
+	if gelu != nil {
+		GELUInto(out, out, *gelu)
+	}
 }
 
 // BindMatVec sets v's weights to these, for y = x·Wᵀ on one input row at a time split over a
