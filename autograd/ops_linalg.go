@@ -168,7 +168,7 @@ func beta(acc bool) float32 {
 // inputs): x (…, K) → (…, N), plus the bias b (N) if given. It has no backward rule: it is
 // for graphs that do not record (SetGrad(false)).
 func (g *Graph) LinearPacked(x *Var, w *tensor.PackedMatrix, b *Var) *Var {
-	return g.linearPacked("LinearPacked", x, w, b, -1)
+	return g.linearPacked("LinearPacked", x, w, b, nil)
 }
 
 // LinearPackedGELU is GELU(LinearPacked(x, w, b), kind) with the same bits, the GELU applied
@@ -178,11 +178,11 @@ func (g *Graph) LinearPackedGELU(x *Var, w *tensor.PackedMatrix, b *Var, kind te
 	if b == nil {
 		panic("autograd.LinearPackedGELU: no bias")
 	}
-	return g.linearPacked("LinearPackedGELU", x, w, b, kind)
+	return g.linearPacked("LinearPackedGELU", x, w, b, &kind)
 }
 
-// linearPacked is LinearPacked, followed by a GELU of the given kind unless kind < 0.
-func (g *Graph) linearPacked(op string, x *Var, w *tensor.PackedMatrix, b *Var, kind tensor.GELUKind) *Var {
+// linearPacked is LinearPacked, followed by the GELU of kind gelu unless it is nil.
+func (g *Graph) linearPacked(op string, x *Var, w *tensor.PackedMatrix, b *Var, gelu *tensor.GELUKind) *Var {
 	if g.tracking(x, b) {
 		panic("autograd." + op + ": packed weights are for inference; turn recording off (SetGrad(false))")
 	}
@@ -197,8 +197,8 @@ func (g *Graph) linearPacked(op string, x *Var, w *tensor.PackedMatrix, b *Var, 
 	out := g.arena.New(shape...)
 	x2, o2 := g.arena.Reshape(X, rows, w.K), g.arena.Reshape(out, rows, w.N)
 	switch {
-	case b != nil && kind >= 0:
-		w.MatMulBiasGELUInto(o2, x2, g.arena.Reshape(b.Value, 1, w.N), kind)
+	case b != nil && gelu != nil:
+		w.MatMulBiasGELUInto(o2, x2, g.arena.Reshape(b.Value, 1, w.N), *gelu)
 	case b != nil:
 		w.MatMulBiasInto(o2, x2, g.arena.Reshape(b.Value, 1, w.N))
 	default:
