@@ -37,6 +37,13 @@
 	VPORD   Z31, X, K, T   \ // NaN lanes: x with the quiet bit
 	VMOVDQA32 T, X
 
+// PAIRWORDS joins the rounded lanes of LO (the even depth) and HI (the odd one) into pair
+// words in LO: bf16(lo) in the low half, bf16(hi) in the high half; HI is clobbered.
+#define PAIRWORDS(LO, HI) \
+	VPSRLD $16, LO, LO \
+	VPANDD Z26, HI, HI \
+	VPORD  HI, LO, LO
+
 // func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int)
 //
 // d[p·ldd + c] = bf16(x[2p·ldx + c]) | bf16(x[(2p+1)·ldx + c])<<16 for c < width ≤ 32,
@@ -93,12 +100,8 @@ panelLoop:
 	ROUND(Z1, Z3, K2)
 	ROUND(Z4, Z6, K1)
 	ROUND(Z5, Z7, K2)
-	VPSRLD    $16, Z0, Z0
-	VPANDD    Z26, Z1, Z1
-	VPORD     Z1, Z0, Z0
-	VPSRLD    $16, Z4, Z4
-	VPANDD    Z26, Z5, Z5
-	VPORD     Z5, Z4, Z4
+	PAIRWORDS(Z0, Z1)
+	PAIRWORDS(Z4, Z5)
 	VMOVDQU32 Z0, K3, (DI)
 	VMOVDQU32 Z4, K4, 64(DI)
 	ADDQ      R9, SI
@@ -203,15 +206,9 @@ panels48Loop:
 	ROUND(Z3, Z9, K1)
 	ROUND(Z4, Z10, K1)
 	ROUND(Z5, Z11, K1)
-	VPSRLD     $16, Z0, Z0
-	VPANDD     Z26, Z1, Z1
-	VPORD      Z1, Z0, Z0
-	VPSRLD     $16, Z2, Z2
-	VPANDD     Z26, Z3, Z3
-	VPORD      Z3, Z2, Z2
-	VPSRLD     $16, Z4, Z4
-	VPANDD     Z26, Z5, Z5
-	VPORD      Z5, Z4, Z4
+	PAIRWORDS(Z0, Z1)
+	PAIRWORDS(Z2, Z3)
+	PAIRWORDS(Z4, Z5)
 	VMOVDQU32  Z0, K2, (DI)
 	VMOVDQU32  Z0, K3, -48(DI)(R8*1)
 	VMOVDQU32  Z2, K4, 16(DI)(R8*1)
