@@ -66,6 +66,22 @@ func aAddrR(u, i int) string {
 	return fmt.Sprintf("%d(%s)%s", 4*u, rowBase[i/3], idx)
 }
 
+// rowPointers sets R9 = 3·R8 and points rowBase[1], rowBase[2], … at rows 3, 6, … of a
+// row-major A whose row 0 is at SI, R8 being its row stride in bytes.
+func rowPointers() {
+	emit("\tLEAQ (R8)(R8*2), R9")
+	for r := 1; r < (mr+2)/3; r++ {
+		emit("\tLEAQ (%s)(R9*1), %s", rowBase[r-1], rowBase[r])
+	}
+}
+
+// advanceRows moves every row pointer of a row-major A on by n bytes.
+func advanceRows(n int) {
+	for r := 0; r < (mr+2)/3; r++ {
+		emit("\tADDQ $%d, %s", n, rowBase[r])
+	}
+}
+
 // bAddr is the address of vector v of B row p0+u: DI points at row p0, BX is the row stride
 // in bytes and R10 = 3·BX.
 func bAddr(u, v int) string {
@@ -105,10 +121,7 @@ func kernel(name string, rowMajor bool) {
 	emit("\tSHLQ $2, BX")
 	emit("\tLEAQ (BX)(BX*2), R10")
 	if rowMajor {
-		emit("\tLEAQ (R8)(R8*2), R9")
-		for r := 1; r < (mr+2)/3; r++ {
-			emit("\tLEAQ (%s)(R9*1), %s", rowBase[r-1], rowBase[r])
-		}
+		rowPointers()
 	} else {
 		emit("\tLEAQ (R8)(R8*2), R9")
 	}
@@ -122,9 +135,7 @@ func kernel(name string, rowMajor bool) {
 		step(u, aAddr)
 	}
 	if rowMajor {
-		for r := 0; r < (mr+2)/3; r++ {
-			emit("\tADDQ $%d, %s", 4*unroll, rowBase[r])
-		}
+		advanceRows(4 * unroll)
 	} else {
 		emit("\tLEAQ (SI)(R8*4), SI")
 	}
@@ -139,9 +150,7 @@ func kernel(name string, rowMajor bool) {
 	emit("loop1:")
 	step(0, aAddr)
 	if rowMajor {
-		for r := 0; r < (mr+2)/3; r++ {
-			emit("\tADDQ $4, %s", rowBase[r])
-		}
+		advanceRows(4)
 	} else {
 		emit("\tADDQ R8, SI")
 	}
@@ -294,10 +303,7 @@ func kernelBF16(name string, rowMajor bool) {
 	if rowMajor {
 		emit("\tMOVQ sa+16(FP), R8")
 		emit("\tSHLQ $2, R8")
-		emit("\tLEAQ (R8)(R8*2), R9")
-		for r := 1; r < (mr+2)/3; r++ {
-			emit("\tLEAQ (%s)(R9*1), %s", rowBase[r-1], rowBase[r])
-		}
+		rowPointers()
 	}
 	prologue()
 	emit("\tMOVQ CX, DX")
@@ -332,9 +338,7 @@ func kernelBF16(name string, rowMajor bool) {
 		pairStep(u)
 	}
 	if rowMajor {
-		for r := 0; r < (mr+2)/3; r++ {
-			emit("\tADDQ $%d, %s", 4*unrollBF16, rowBase[r])
-		}
+		advanceRows(4 * unrollBF16)
 	} else {
 		emit("\tADDQ $%d, SI", 4*tileMR*unrollBF16)
 	}
