@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// TestMatVecRows checks that MatVec.Rows over any split of the outputs into multiples of Unit, run from a region's
-// steps on several threads, gives the bits of the format's own GEMV: GemvQ8, GemvBF16,
-// GemmPanels on one row and Sgemv, on every kernel path.
+// TestMatVecRows checks that MatVec.Rows over any split of the outputs into multiples of
+// Unit, run from a region's steps on several threads, gives the bits of the format's own
+// GEMV: GemvQ8, GemvBF16, GemmPanels on one row and Sgemv, on every kernel path.
 func TestMatVecRows(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 8))
