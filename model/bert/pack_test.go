@@ -19,6 +19,24 @@ func encodeHidden(m *Model, b *Batch) []float32 {
 	return append([]float32(nil), m.Encode(g, b, nil, nil).Hidden.Value.Data()...)
 }
 
+// packBatch is the batch the packing tests encode.
+func packBatch() *Batch {
+	return &Batch{B: 2, T: 5, InputIDs: []int{1, 7, 3, 9, 2, 4, 4, 8, 11, 5}}
+}
+
+// packedTiny returns the tiny test encoder (seed 3) packed in format f.
+func packedTiny(t *testing.T, f tensor.WeightFormat) *Model {
+	t.Helper()
+	m, err := New(tinyConfig(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Pack(f); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // Packed (bf16, int8) weights give hidden states close to the float32 ones at inference, and a
 // recording pass still uses the float32 weights.
 func TestPack(t *testing.T) {
@@ -26,7 +44,7 @@ func TestPack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &Batch{B: 2, T: 5, InputIDs: []int{1, 7, 3, 9, 2, 4, 4, 8, 11, 5}}
+	b := packBatch()
 	ref := encodeHidden(m, b)
 	refTrain := append([]float32(nil), m.Encode(autograd.NewGraph(), b, nil, nil).Hidden.Value.Data()...)
 	for _, f := range []tensor.WeightFormat{tensor.BF16, tensor.Int8} {
@@ -58,16 +76,10 @@ func TestPack(t *testing.T) {
 // The query, key and value products run as one on the joint packed matrix, with the bits of
 // three products on their own packed weights, in each format and compute.
 func TestPackJointQKV(t *testing.T) {
-	b := &Batch{B: 2, T: 5, InputIDs: []int{1, 7, 3, 9, 2, 4, 4, 8, 11, 5}}
+	b := packBatch()
 	testenv.EachCompute(t, func(c kernel.Compute) {
 		for _, f := range []tensor.WeightFormat{tensor.BF16, tensor.Int8} {
-			m, err := New(tinyConfig(), 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.Pack(f); err != nil {
-				t.Fatal(err)
-			}
+			m := packedTiny(t, f)
 			joint := encodeHidden(m, b)
 			for _, l := range m.Layers {
 				if l.qkv == nil {
@@ -91,16 +103,10 @@ func TestPackJointQKV(t *testing.T) {
 // weights, and refuses what needs them (training, saving, another format) with a clear
 // message; under bf16 compute PackForCompute does the same with bf16 panels.
 func TestPackForInference(t *testing.T) {
-	b := &Batch{B: 2, T: 5, InputIDs: []int{1, 7, 3, 9, 2, 4, 4, 8, 11, 5}}
+	b := packBatch()
 	testenv.EachCompute(t, func(c kernel.Compute) {
 		for _, f := range []tensor.WeightFormat{tensor.BF16, tensor.Int8} {
-			m, err := New(tinyConfig(), 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.Pack(f); err != nil {
-				t.Fatal(err)
-			}
+			m := packedTiny(t, f)
 			want := encodeHidden(m, b)
 			if err := m.PackForInference(f); err != nil {
 				t.Fatal(err)
@@ -154,7 +160,7 @@ func TestPackBF16Compute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &Batch{B: 2, T: 5, InputIDs: []int{1, 7, 3, 9, 2, 4, 4, 8, 11, 5}}
+	b := packBatch()
 	want := encodeHidden(m, b)
 	if err := m.Pack(tensor.BF16); err != nil {
 		t.Fatal(err)
