@@ -23,9 +23,19 @@ import (
 //	      NC = ½·L3core / (KC·e), rounded down to a multiple of NR, at most 8192
 //
 // where e is the bytes of a packed element (4 for float32, 2 for the bfloat16 pairs of
-// bfloat16 compute). Each is clamped to a sane range. On a Sapphire Rapids core (48 KiB L1d,
-// 2 MiB L2) this gives the 12×32 AVX-512 kernel KC = 256, MC = 1020; the 6×16 AVX2 kernel
-// KC = 512, MC = 510; bfloat16 compute KC = 512, MC = 1020.
+// bfloat16 compute). Each is clamped to a sane range.
+//
+// The AMX kernel keeps its 32×32 tile of C in tile registers over the whole depth and streams
+// both micro-panels from L2 at a rate L1 would not add much to; what costs is C: each depth
+// block loads and stores every tile of C once more, from memory once C outgrows the caches
+// (measured: KC = 192 ran a 1024×768×3072 product at half the speed of KC = 768). So its KC is
+// as deep as L2 allows, the two micro-panels taking 1/16 of it:
+//
+//	KC = L2 / 16 / ((MR + NR)·e)
+//
+// On a Sapphire Rapids core (48 KiB L1d, 2 MiB L2) this gives the 12×32 AVX-512 kernel
+// KC = 256, MC = 1020; the 6×16 AVX2 kernel KC = 512, MC = 510; bfloat16 compute KC = 512,
+// MC = 1020, on AMX KC = 1024, MC = 512.
 //
 // The sizes come from CPUID (leaf 4 on Intel, 0x8000001D on AMD); on Linux
 // /sys/devices/system/cpu/cpu0/cache cross-checks them (a disagreement is noted in
@@ -238,6 +248,9 @@ func blocksFor(K *gemmKernel, cs CacheSizes) Blocks {
 	}
 	e := K.elemBytes()
 	kc := min(2*l1/3/(K.nr*e), l1/4/(K.mr*e))
+	if K.amx {
+		kc = l2 / 16 / ((K.mr + K.nr) * e)
+	}
 	kc = clampDown(kc, kcAlign, minKC, maxKC)
 	mc := clampDown(l2/2/(kc*e), K.mr, K.mr, maxABlockElem/kc/K.mr*K.mr)
 	nc := clampDown(l3/2/(kc*e), K.nr, 4*K.nr, min(maxNC, maxBPanelElem/kc)/K.nr*K.nr)

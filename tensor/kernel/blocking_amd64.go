@@ -5,5 +5,5 @@ package kernel
 // builtinGemmKernels lists every SGEMM micro-kernel of this build, whether or not the CPU
 // runs it.
 func builtinGemmKernels() []*gemmKernel {
-	return []*gemmKernel{gemmKernelGo, gemmKernelAVX2, gemmKernel512, gemmKernelBF16}
+	return []*gemmKernel{gemmKernelGo, gemmKernelAVX2, gemmKernel512, gemmKernelBF16, gemmKernelAMX}
 }

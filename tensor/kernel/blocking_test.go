@@ -39,6 +39,13 @@ func TestBlocksFor(t *testing.T) {
 				l1 = defaultCaches.L1D
 			}
 			e := K.elemBytes()
+			if K.amx {
+				// Its depth follows L2 (see blocksFor).
+				if l2 := sc.cs.L2; l2 > 0 && b.KC < maxKC && (b.KC*(K.mr+K.nr)*e > l2/16 || (b.KC+kcAlign)*(K.mr+K.nr)*e <= l2/16) {
+					t.Errorf("%s %s: kc=%d: its micro-panels are not the 1/16 of a %d-byte L2 they should be", sc.name, K.name, b.KC, l2)
+				}
+				continue
+			}
 			if b.KC > minKC && (b.KC*K.nr*e > 2*l1/3 || b.KC*K.mr*e > l1/4) {
 				t.Errorf("%s %s: kc=%d: the micro-panels (%d + %d bytes) overflow their share of a %d-byte L1", sc.name, K.name, b.KC, b.KC*K.nr*e, b.KC*K.mr*e, l1)
 			}
@@ -50,7 +57,7 @@ func TestBlocksFor(t *testing.T) {
 	spr := simulatedCaches[0].cs
 	want := map[string]Blocks{
 		"go": {512, 510, 8192}, "avx2": {512, 510, 8192},
-		"avx512": {256, 1020, 8192}, "avx512bf16": {512, 1020, 8192},
+		"avx512": {256, 1020, 8192}, "avx512bf16": {512, 1020, 8192}, "amx": {1024, 512, 8192},
 	}
 	for _, K := range builtinGemmKernels() {
 		if got := blocksFor(K, spr); got != want[K.name] {

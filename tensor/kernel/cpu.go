@@ -12,6 +12,7 @@ import (
 //	QKV_CPU=avx2     AVX2/FMA kernels, no AVX-512
 //	QKV_CPU=avxvnni  AVX2/FMA kernels and the 256-bit AVX-VNNI int8 GEMV, no AVX-512
 //	QKV_CPU=avx512   AVX-512F kernels, but neither VNNI nor AVX512-BF16
+//	QKV_CPU=avx512bf16 AVX-512 with VNNI and AVX512-BF16, but no AMX
 //	QKV_CPU=native   everything the CPU has (the default)
 //
 // A path the CPU lacks stays off whatever QKV_CPU says.
@@ -20,11 +21,12 @@ const (
 	capAVX2
 	capAVXVNNI
 	capAVX512
+	capAVX512BF16
 	capNative
 )
 
 // cpuCapNames maps the values of QKV_CPU to the paths they allow.
-var cpuCapNames = map[string]int{"go": capGo, "purego": capGo, "avx2": capAVX2, "avxvnni": capAVXVNNI, "avx512": capAVX512, "native": capNative, "": capNative}
+var cpuCapNames = map[string]int{"go": capGo, "purego": capGo, "avx2": capAVX2, "avxvnni": capAVXVNNI, "avx512": capAVX512, "avx512bf16": capAVX512BF16, "native": capNative, "": capNative}
 
 // cpuCap is the fastest path QKV_CPU allows; cpuCapErr is set when its value is unknown (the
 // default then applies, and CPU reports it).
@@ -33,7 +35,7 @@ var cpuCap, cpuCapErr = parseCPUCap(os.Getenv("QKV_CPU"))
 func parseCPUCap(s string) (int, string) {
 	c, ok := cpuCapNames[strings.ToLower(strings.TrimSpace(s))]
 	if !ok {
-		return capNative, "QKV_CPU=" + s + " is not one of go, avx2, avxvnni, avx512, native; using native"
+		return capNative, "QKV_CPU=" + s + " is not one of go, avx2, avxvnni, avx512, avx512bf16, native; using native"
 	}
 	return c, ""
 }
@@ -49,7 +51,7 @@ type CPUInfo struct {
 	Model    string   // the CPU's model name, as the OS reports it
 	Features []string // the features the kernels can use that the CPU has, before QKV_CPU
 	Missing  []string // those it lacks (their paths are skipped)
-	Paths    []string // the kernel paths in use, fastest last: go, avx2, avxvnni, avx512, vnni, bf16
+	Paths    []string // the kernel paths in use, fastest last: go, avx2, avxvnni, avx512, vnni, bf16, amx
 	Note     string   // a problem with QKV_CPU, if any
 }
 
@@ -86,7 +88,7 @@ func CPU() CPUInfo {
 	for _, p := range []struct {
 		name string
 		on   bool
-	}{{"avx2", useAsm}, {"avxvnni", useAsm && !useAVX512 && useAVXVNNI}, {"avx512", useAsm && useAVX512}, {"vnni", useAsm && useAVX512 && useVNNI}, {"bf16", useAsm && useAVX512 && useBF16}} {
+	}{{"avx2", useAsm}, {"avxvnni", useAsm && !useAVX512 && useAVXVNNI}, {"avx512", useAsm && useAVX512}, {"vnni", useAsm && useAVX512 && useVNNI}, {"bf16", useAsm && useAVX512 && useBF16}, {"amx", useAsm && useAVX512 && useBF16 && useAMX}} {
 		if p.on {
 			info.Paths = append(info.Paths, p.name)
 		}

@@ -11,14 +11,17 @@ import "golang.org/x/sys/cpu"
 //	hasVNNI    AVX512-VNNI (VPDPBUSD): int8 weights times int8 activations, summed in int32
 //	hasBF16    AVX512-BF16 (VDPBF16PS): bfloat16 products summed in float32
 //	hasAVXVNNI AVX-VNNI (VEX VPDPBUSD on 256 bits): the int8 GEMV of VNNI without AVX-512
+//	hasAMX     AMX-BF16 (tile registers, TDPBF16PS) with the OS's leave to use them: the
+//	           32×32 bfloat16 kernel (amx_amd64.go)
 //
 // QKV_CPU (see cpuCap) lowers them, so that every fallback can be tested on a machine that
 // has the faster paths.
 var (
 	hasAsm    = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpuCap >= capAVX2
 	hasAVX512 = hasAsm && cpu.X86.HasAVX512F && cpuCap >= capAVX512
-	hasVNNI   = hasAVX512 && cpu.X86.HasAVX512VNNI && cpuCap >= capNative
-	hasBF16   = hasAVX512 && cpu.X86.HasAVX512BF16 && cpuCap >= capNative
+	hasVNNI   = hasAVX512 && cpu.X86.HasAVX512VNNI && cpuCap >= capAVX512BF16
+	hasBF16   = hasAVX512 && cpu.X86.HasAVX512BF16 && cpuCap >= capAVX512BF16
+	hasAMX    = hasBF16 && cpu.X86.HasAMXTile && cpu.X86.HasAMXBF16 && cpuCap >= capNative && amxPermitted()
 
 	hasAVXVNNI = hasAsm && cpu.X86.HasAVXVNNI && cpuCap >= capAVXVNNI
 )
@@ -51,3 +54,7 @@ var useAVXVNNI = hasAVXVNNI
 // useBF16 selects the VDPBF16PS kernels of bfloat16 compute when useAVX512 is set; it starts
 // as hasBF16.
 var useBF16 = hasBF16
+
+// useAMX selects the AMX kernel of bfloat16 compute over the VDPBF16PS one when useBF16 is
+// set; it starts as hasAMX.
+var useAMX = hasAMX

@@ -78,6 +78,27 @@ type gemmKernel struct {
 	// pairs is set for a kernel of bfloat16 compute: it reads micro-panels of bfloat16 pairs
 	// (see packPairsA), never an operand in place.
 	pairs bool
+	// amx is set for the AMX kernel of pairs (amx_amd64.go): it reads A only in row form, the
+	// last rows too, and micro-panels of pairs zero-padded to whole 16-pair steps (pairRows).
+	amx bool
+}
+
+// amxPairStep is the pairs of depths of one step of the AMX kernel: a 64-byte tile row of
+// pair words.
+const amxPairStep = 16
+
+// pairRows is the rows of pair words of K's micro-panels of depth kc: ⌈kc/2⌉, or for the AMX
+// kernel that rounded up to a whole step.
+func (K *gemmKernel) pairRows(kc int) int {
+	if K.amx {
+		return amxPairRows(kc)
+	}
+	return (kc + 1) / 2
+}
+
+// amxPairRows is ⌈kc/2⌉ rounded up to a whole step of the AMX kernel.
+func amxPairRows(kc int) int {
+	return ((kc+1)/2 + amxPairStep - 1) / amxPairStep * amxPairStep
 }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C, where op(X) is X or Xᵀ, as BLAS does, on
@@ -148,7 +169,7 @@ func sgemm(op string, transA, transB bool, m, n, k int, alpha float32, a []float
 		loadTuningOnce()
 		g := gemmCalls.get()
 		g.bias = bias
-		g.run(activeGemmKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		g.run(gemmKernelFor(transA, k), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		g.bias = nil
 		gemmCalls.put(g)
 	}
@@ -495,7 +516,7 @@ type bView struct {
 // read in place, only the partial last micro-panel, and says where the micro-panels are.
 func (g *gemmCall) prepareA(w *gemmWorker, i0, mb, pc, kc int) aView {
 	K := g.kern
-	if K.pairs && K.tileRow != nil && !g.transA && mb >= K.mr {
+	if K.pairs && K.tileRow != nil && !g.transA && (mb >= K.mr || K.amx) {
 		return g.prepareRowPairs(w, i0, mb, pc, kc)
 	}
 	if !g.aInPlace {
@@ -516,16 +537,20 @@ func (g *gemmCall) prepareA(w *gemmWorker, i0, mb, pc, kc int) aView {
 }
 
 // prepareRowPairs rounds rows [i0, i0+mb) of a row-major A at depth [pc, pc+kc) to rows of
-// bfloat16 pairs in w.ap, ⌈kc/2⌉ words a row, for the row form of a kernel of pairs: no
-// transposition into micro-panels. Rows past the last whole tile are packed as a micro-panel
-// after them.
+// bfloat16 pairs in w.ap, pairRows(kc) words a row (zero past ⌈kc/2⌉), for the row form of a
+// kernel of pairs: no transposition into micro-panels. Rows past the last whole tile are
+// packed as a micro-panel after them, except for the AMX kernel, which reads them as rows.
 func (g *gemmCall) prepareRowPairs(w *gemmWorker, i0, mb, pc, kc int) aView {
 	K := g.kern
-	q := (kc + 1) / 2
+	q, words := K.pairRows(kc), (kc+1)/2
 	full := mb / K.mr * K.mr
+	if K.amx {
+		full = mb
+	}
 	for r := range full {
 		row := (i0+r)*g.lda + pc
-		packRowPairs(w.ap[r*q:(r+1)*q], g.a[row:row+kc], 4*g.lda) // prefetch the next row
+		packRowPairs(w.ap[r*q:r*q+words], g.a[row:row+kc], 4*g.lda) // prefetch the next row
+		clear(w.ap[r*q+words : (r+1)*q])
 	}
 	v := aView{p: w.ap, s: q, panel: K.mr * q, row: true}
 	if full < mb {
@@ -561,15 +586,22 @@ func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, 
 		for ir := 0; ir < mb; ir += K.mr {
 			mr := min(K.mr, mb-ir)
 			c := &g.c[(i0+ir)*ldc+j]
+			tileBeta := beta
+			if g.bias != nil && pc == 0 && K.amx {
+				// The AMX kernel adds a depth block's products to C in its tile registers, one
+				// after another: start from the bias, as from a C set to it beforehand.
+				setRows(mr, nr, g.bias[j:j+nr], g.c[(i0+ir)*ldc+j:], ldc)
+				tileBeta = 1
+			}
 			switch {
 			case ir >= fullRows && av.edge != nil:
-				K.tile(kc, &av.edge[0], K.mr, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
+				K.tile(kc, &av.edge[0], K.mr, &b[0], sb, c, ldc, mr, nr, g.alpha, tileBeta)
 			case av.row:
-				K.tileRow(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
+				K.tileRow(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, tileBeta)
 			default:
-				K.tile(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
+				K.tile(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, tileBeta)
 			}
-			if g.bias != nil && pc == 0 {
+			if g.bias != nil && pc == 0 && !K.amx {
 				// The tile's first depth block was stored with beta 0; add the bias while the
 				// tile is still in L1 (the sum rounds as alpha·AB + C with C the bias would).
 				for r := range mr {

@@ -76,10 +76,12 @@ func packBTransAsm(kc, nr int, b []float32, ldb int, d []float32) {
 }
 
 // activeGemmKernel returns the micro-kernel Sgemm runs: bfloat16 compute when it is set
-// (SetCompute) and the CPU has AVX512-BF16, else AVX-512 where the CPU has it and useAVX512
+// (SetCompute) and the CPU has AVX512-BF16 (on AMX where it has that too), else AVX-512 where the CPU has it and useAVX512
 // is set, else AVX2/FMA where useAsm is set, else pure Go.
 func activeGemmKernel() *gemmKernel {
 	switch {
+	case useAsm && useAVX512 && useBF16 && useAMX && computeBF16:
+		return gemmKernelAMX
 	case useAsm && useAVX512 && useBF16 && computeBF16:
 		return gemmKernelBF16
 	case useAsm && useAVX512:
@@ -88,4 +90,16 @@ func activeGemmKernel() *gemmKernel {
 		return gemmKernelAVX2
 	}
 	return gemmKernelGo
+}
+
+// gemmKernelFor returns the micro-kernel of a product with op(A) transposed or not and depth
+// k: the active one, except that the AMX kernel leaves a transposed A (it reads A only as
+// rows) and depths under amxMinDepth (whose padded steps would be mostly zeros) to the
+// VDPBF16PS kernel.
+func gemmKernelFor(transA bool, k int) *gemmKernel {
+	K := activeGemmKernel()
+	if K.amx && (transA || k < amxMinDepth) {
+		return gemmKernelBF16
+	}
+	return K
 }

@@ -4,3 +4,6 @@ package kernel
 
 // activeGemmKernel returns the pure-Go micro-kernel: this build has no assembly.
 func activeGemmKernel() *gemmKernel { return gemmKernelGo }
+
+// gemmKernelFor returns the pure-Go micro-kernel.
+func gemmKernelFor(bool, int) *gemmKernel { return gemmKernelGo }

@@ -119,7 +119,7 @@ func packInterleave6Stride(kc int, a []float32, lda int, d []float32, ds int) {
 func packB(K *gemmKernel, dst []float32, transB bool, b []float32, ldb, p0, kc, j0, nb, jp0, jp1 int) {
 	nr := K.nr
 	if K.pairs {
-		packPairsB(nr, dst, transB, b, ldb, p0, kc, j0, nb, jp0, jp1)
+		packPairsB(nr, K.pairRows(kc), dst, transB, b, ldb, p0, kc, j0, nb, jp0, jp1)
 		return
 	}
 	for jp := jp0; jp < jp1; jp++ {

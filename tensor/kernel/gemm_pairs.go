@@ -102,8 +102,9 @@ func packPairsA(mr int, dst []float32, transA bool, a []float32, lda, i0, mb, p0
 
 // packPairsB is packB for a kernel of pairs: micro-panels [jp0, jp1) of the block of op(B)
 // at depth [p0, p0+kc) and columns [j0, j0+nb), micro-panel jp at dst[jp·NR·kc:], element
-// (pair p, column c) at [p·NR + c].
-func packPairsB(nr int, dst []float32, transB bool, b []float32, ldb, p0, kc, j0, nb, jp0, jp1 int) {
+// (pair p, column c) at [p·NR + c], rows of pairs past ⌈kc/2⌉ zero up to rows (pairRows; at
+// most kc).
+func packPairsB(nr, rows int, dst []float32, transB bool, b []float32, ldb, p0, kc, j0, nb, jp0, jp1 int) {
 	pairs := (kc + 1) / 2
 	for jp := jp0; jp < jp1; jp++ {
 		c0 := j0 + jp*nr
@@ -119,6 +120,9 @@ func packPairsB(nr int, dst []float32, transB bool, b []float32, ldb, p0, kc, j0
 		}
 		// Each column is contiguous in a row of B (as for A in packPairsA).
 		packRowsPairs(d, nr, b[c0*ldb+p0:], ldb, kc, w, dst[jp*nr*kc+pairs*nr:(jp+1)*nr*kc])
+	}
+	for jp := jp0; jp < jp1 && rows > pairs; jp++ {
+		clear(dst[jp*nr*kc+pairs*nr : jp*nr*kc+rows*nr]) // after packRowsPairs used it
 	}
 }
 

@@ -32,7 +32,7 @@ func PanelsAvailable() bool { return activeGemmKernel().pairs }
 func NewPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
 	checkQuantSource("NewPanelMatrix", w, n, k)
 	loadTuningOnce()
-	K := activeGemmKernel()
+	K := gemmKernelFor(false, k)
 	if !K.pairs {
 		return nil, errNoBF16
 	}
@@ -49,12 +49,12 @@ func NewPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
 	tmp := alignedFloats(group * K.nr * p.kcStep)
 	for pc := 0; pc < k; pc += p.kcStep {
 		kc := min(p.kcStep, k-pc)
-		size := (kc + 1) / 2 * K.nr
+		size := K.pairRows(kc) * K.nr
 		blk := alignedFloats(panels * size)
 		for jp0 := 0; jp0 < panels; jp0 += group {
 			jp1 := min(jp0+group, panels)
 			j0 := jp0 * K.nr
-			packPairsB(K.nr, tmp, transB, w, ldb, pc, kc, j0, min(n-j0, (jp1-jp0)*K.nr), 0, jp1-jp0)
+			packPairsB(K.nr, K.pairRows(kc), tmp, transB, w, ldb, pc, kc, j0, min(n-j0, (jp1-jp0)*K.nr), 0, jp1-jp0)
 			for jp := jp0; jp < jp1; jp++ {
 				copy(blk[jp*size:(jp+1)*size], tmp[(jp-jp0)*K.nr*kc:])
 			}
@@ -77,7 +77,7 @@ func (p *PanelMatrix) Bytes() int64 {
 // and the distance between micro-panels.
 func (p *PanelMatrix) panels(pc, j int) ([]float32, int) {
 	kc := min(p.kcStep, p.K-pc)
-	size := (kc + 1) / 2 * p.kern.nr
+	size := p.kern.pairRows(kc) * p.kern.nr
 	return p.blocks[pc/p.kcStep][j/p.kern.nr*size:], size
 }
 

@@ -318,7 +318,9 @@ func TestSgemmBias(t *testing.T) {
 		}
 	}
 	forEachPath(t, run)
-	t.Run("bf16", func(t *testing.T) { withCompute(t, BF16Compute, func() { run(t) }) })
+	t.Run("bf16", func(t *testing.T) {
+		forEachBF16Kernel(t, func(t *testing.T) { withCompute(t, BF16Compute, func() { run(t) }) })
+	})
 }
 
 func TestSgemmSpecialValues(t *testing.T) {
