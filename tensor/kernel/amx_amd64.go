@@ -25,11 +25,12 @@ import "unsafe"
 // (LDTILECFG) costs about 125 ns, so each call checks the thread's configuration (STTILECFG,
 // 13 ns) and loads it only when it differs.
 
-// amxTile32 is the kernel of amx_amd64.s: C (32×32) = Ap·Bp, plus C when load, over steps of
-// 16 pairs; sa, sb and ldc are in bytes.
+// amxTile32 is the kernel of amx_amd64.s: C (32×32) = I + Ap·Bp over steps of 16 pairs, I
+// zero (init nil) or the 32×32 at init with row stride ldi (0: one row repeated); sa, sb, ldc
+// and ldi are in bytes.
 //
 //go:noescape
-func amxTile32(steps int, a *float32, sa int, b *float32, sb int, c *float32, ldc int, load bool, cfg *[64]byte)
+func amxTile32(steps int, a *float32, sa int, b *float32, sb int, c *float32, ldc int, init *float32, ldi int, cfg *[64]byte)
 
 const (
 	amxRows      = 32 // the kernel's tile: 32×32, four 16×16 tile registers
@@ -50,19 +51,61 @@ var amxConfig = func() (cfg [64]byte) {
 
 // amxTileRow is the tileFunc of the AMX kernel: A in row form (sa words per row, at least
 // the depth's pairRows), B a packed micro-panel of pairs (sb = 32), both zero-padded to
-// whole steps. Full tiles with alpha 1 and beta 0 or 1 go straight from and to C; the others
-// through a tile on the stack.
+// whole steps. With alpha 1 and beta 1 the products are added to C in the tile registers
+// (C + p₁ + p₂ + …); otherwise they are summed from zero and then scaled and added
+// (alpha·(p₁ + p₂ + …) + beta·C), as the other kernels do. A full tile goes straight from and
+// to C where it can; the others pass through a tile on the stack.
 func amxTileRow(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
 	steps := amxPairRows(k) / amxPairStep
-	if mr == amxRows && nr == amxRows && alpha == 1 && (beta == 0 || beta == 1) {
-		amxTile32(steps, a, 4*sa, b, 4*sb, c, 4*ldc, beta == 1, &amxConfig)
+	full := mr == amxRows && nr == amxRows
+	switch {
+	case full && alpha == 1 && beta == 0:
+		amxTile32(steps, a, 4*sa, b, 4*sb, c, 4*ldc, nil, 0, &amxConfig)
+		return
+	case full && alpha == 1 && beta == 1:
+		amxTile32(steps, a, 4*sa, b, 4*sb, c, 4*ldc, c, 4*ldc, &amxConfig)
 		return
 	}
 	var t [amxRows * amxRows]float32
-	amxTile32(steps, a, 4*sa, b, 4*sb, &t[0], 4*amxRows, false, &amxConfig)
+	if alpha == 1 && beta == 1 {
+		amxRowsTo(t[:], amxRows, c, ldc, mr, nr)
+		amxTile32(steps, a, 4*sa, b, 4*sb, &t[0], 4*amxRows, &t[0], 4*amxRows, &amxConfig)
+		amxRowsFrom(t[:], amxRows, c, ldc, mr, nr)
+		return
+	}
+	amxTile32(steps, a, 4*sa, b, 4*sb, &t[0], 4*amxRows, nil, 0, &amxConfig)
 	for i := range mr {
 		row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*i*ldc)), nr)
 		storeScaled(alpha, beta, t[i*amxRows:i*amxRows+nr], row)
+	}
+}
+
+// amxTileRowBias is amxTileRow with C starting from bias (nr values) in every row: the bits
+// of amxTileRow with alpha 1 and beta 1 on a C set to the bias, without the pass that sets it.
+func amxTileRowBias(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, bias []float32) {
+	steps := amxPairRows(k) / amxPairStep
+	if mr == amxRows && nr == amxRows {
+		amxTile32(steps, a, 4*sa, b, 4*sb, c, 4*ldc, &bias[0], 0, &amxConfig)
+		return
+	}
+	var row [amxRows]float32
+	var t [amxRows * amxRows]float32
+	copy(row[:], bias[:nr])
+	amxTile32(steps, a, 4*sa, b, 4*sb, &t[0], 4*amxRows, &row[0], 0, &amxConfig)
+	amxRowsFrom(t[:], amxRows, c, ldc, mr, nr)
+}
+
+// amxRowsTo copies the mr×nr corner of C (row stride ldc) into t (row stride ldt).
+func amxRowsTo(t []float32, ldt int, c *float32, ldc, mr, nr int) {
+	for i := range mr {
+		copy(t[i*ldt:i*ldt+nr], unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*i*ldc)), nr))
+	}
+}
+
+// amxRowsFrom copies the mr×nr corner of t (row stride ldt) into C (row stride ldc).
+func amxRowsFrom(t []float32, ldt int, c *float32, ldc, mr, nr int) {
+	for i := range mr {
+		copy(unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*i*ldc)), nr), t[i*ldt:i*ldt+nr])
 	}
 }
 
@@ -71,7 +114,8 @@ func amxTileRow(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, 
 var gemmKernelAMX = &gemmKernel{
 	name: "amx",
 	mr:   amxRows, nr: amxRows,
-	tileRow: amxTileRow,
-	pairs:   true,
-	amx:     true,
+	tileRow:     amxTileRow,
+	tileRowBias: amxTileRowBias,
+	pairs:       true,
+	amx:         true,
 }

@@ -43,18 +43,20 @@
 // TDPBF16PS tmm c, tmm a, tmm b: c[m][n] += Σ_p a[m][2p]·b[p][2n] + a[m][2p+1]·b[p][2n+1].
 #define TDPBF16PS(c, a, b) BYTE $0xC4; BYTE $0xE2; BYTE $(((15-b)<<3) | 2); BYTE $0x5C; BYTE $(0xC0 | (c<<3) | a)
 
-// func amxTile32(steps int, a *float32, sa int, b *float32, sb int, c *float32, ldc int, load bool, cfg *[64]byte)
+// func amxTile32(steps int, a *float32, sa int, b *float32, sb int, c *float32, ldc int, init *float32, ldi int, cfg *[64]byte)
 //
-// C (32×32 float32, row stride ldc bytes) = Ap·Bp (+ C when load), over steps of 16 pairs of
-// depths: Ap is 32 rows of pair words, sa bytes apart; Bp is a micro-panel of 32 columns, a
-// row of 32 pair words (sb bytes) per pair of depths. Tiles 0–3 hold C (rows 0–15 and 16–31,
-// columns 0–15 and 16–31), 4–5 the two A tiles of a step, 6–7 its two B tiles. The tile
-// configuration cfg is loaded only when the thread's differs (LDTILECFG costs as much as a
-// few hundred multiply-adds); the tiles are left configured for the next call, whichever
-// goroutine makes it.
-TEXT ·amxTile32(SB), NOSPLIT, $64-72
+// C (32×32 float32, row stride ldc bytes) = I + Ap·Bp, over steps of 16 pairs of depths: Ap is
+// 32 rows of pair words, sa bytes apart; Bp is a micro-panel of 32 columns, a row of 32 pair
+// words (sb bytes) per pair of depths. I is zero when init is nil, else the 32×32 float32 at
+// init with row stride ldi bytes (C itself, or with ldi = 0 a bias row repeated). Tiles 0–3
+// hold C (rows 0–15 and 16–31, columns 0–15 and 16–31), 4–5 the two A tiles of a step, 6–7
+// its two B tiles. While the products run, C's rows are prefetched, two a step, so that the
+// stores at the end do not wait on memory. The tile configuration cfg is loaded only when the
+// thread's differs (LDTILECFG costs as much as a few hundred multiply-adds); the tiles are
+// left configured for the next call, whichever goroutine makes it.
+TEXT ·amxTile32(SB), NOSPLIT, $64-80
 	// Configure the tiles unless this thread has cfg already.
-	MOVQ cfg+64(FP), R10
+	MOVQ cfg+72(FP), R10
 	LEAQ cur-64(SP), R11
 	STTILECFG(rR11)
 	VMOVDQU64 (R11), Z0
@@ -64,6 +66,29 @@ TEXT ·amxTile32(SB), NOSPLIT, $64-72
 	LDTILECFG(rR10)
 
 configured:
+	// The tiles of C start from I, or zero.
+	MOVQ init+56(FP), SI
+	TESTQ SI, SI
+	JEQ zero
+	MOVQ ldi+64(FP), AX
+	MOVQ AX, DI
+	SHLQ $4, DI
+	ADDQ SI, DI         // I's rows 16–31
+	TILELOADD(0, rSI, rAX)
+	TILELOADD(2, rDI, rAX)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	TILELOADD(1, rSI, rAX)
+	TILELOADD(3, rDI, rAX)
+	JMP operands
+
+zero:
+	TILEZERO(0)
+	TILEZERO(1)
+	TILEZERO(2)
+	TILEZERO(3)
+
+operands:
 	MOVQ a+8(FP), SI
 	MOVQ sa+16(FP), AX
 	MOVQ b+24(FP), DI
@@ -78,27 +103,11 @@ configured:
 	MOVQ CX, R11
 	SHLQ $4, R11        // the bytes of 16 pair rows of Bp
 
-	// C's rows 16–31 start 16·ldc bytes on.
+	// R13 walks C's rows to prefetch, up to R12, the end of the tile.
+	MOVQ DX, R13
 	MOVQ BX, R12
-	SHLQ $4, R12
+	SHLQ $5, R12
 	ADDQ DX, R12
-	CMPB load+56(FP), $0
-	JEQ zero
-	TILELOADD(0, rDX, rBX)
-	ADDQ $64, DX
-	TILELOADD(1, rDX, rBX)
-	TILELOADD(2, rR12, rBX)
-	ADDQ $64, R12
-	TILELOADD(3, rR12, rBX)
-	SUBQ $64, DX
-	SUBQ $64, R12
-	JMP loop
-
-zero:
-	TILEZERO(0)
-	TILEZERO(1)
-	TILEZERO(2)
-	TILEZERO(3)
 
 loop:
 	TESTQ R9, R9
@@ -116,9 +125,21 @@ loop:
 	ADDQ R11, DI
 	ADDQ R11, R10
 	DECQ R9
+	CMPQ R13, R12
+	JAE loop
+	PREFETCHT0 (R13)
+	PREFETCHT0 64(R13)
+	ADDQ BX, R13
+	PREFETCHT0 (R13)
+	PREFETCHT0 64(R13)
+	ADDQ BX, R13
 	JMP loop
 
 store:
+	// C's rows 16–31 start 16·ldc bytes on.
+	MOVQ BX, R12
+	SHLQ $4, R12
+	ADDQ DX, R12
 	TILESTORED(0, rDX, rBX)
 	TILESTORED(2, rR12, rBX)
 	ADDQ $64, DX

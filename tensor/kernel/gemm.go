@@ -63,6 +63,10 @@ type gemmKernel struct {
 
 	tile    tileFunc // Ap in column form: a[p·sa + i]
 	tileRow tileFunc // Ap in row form: a[i·sa + p]; nil when A must be packed
+	// tileRowBias, where set, is tileRow with alpha 1 and C starting from bias (nr values) in
+	// every row: the bits of tileRow with beta 1 on a C set to the bias (for a kernel that
+	// adds its products to C one after another rather than scaling their sum).
+	tileRowBias func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, bias []float32)
 	// inPlace is set when tile takes any strides, so that operands can be read in place;
 	// otherwise it is only called with packed micro-panels (sa = MR, sb = NR).
 	inPlace bool
@@ -586,22 +590,18 @@ func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, 
 		for ir := 0; ir < mb; ir += K.mr {
 			mr := min(K.mr, mb-ir)
 			c := &g.c[(i0+ir)*ldc+j]
-			tileBeta := beta
-			if g.bias != nil && pc == 0 && K.amx {
-				// The AMX kernel adds a depth block's products to C in its tile registers, one
-				// after another: start from the bias, as from a C set to it beforehand.
-				setRows(mr, nr, g.bias[j:j+nr], g.c[(i0+ir)*ldc+j:], ldc)
-				tileBeta = 1
-			}
+			biasFirst := g.bias != nil && pc == 0 && K.tileRowBias != nil && av.row
 			switch {
+			case biasFirst:
+				K.tileRowBias(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.bias[j:j+nr])
 			case ir >= fullRows && av.edge != nil:
-				K.tile(kc, &av.edge[0], K.mr, &b[0], sb, c, ldc, mr, nr, g.alpha, tileBeta)
+				K.tile(kc, &av.edge[0], K.mr, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
 			case av.row:
-				K.tileRow(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, tileBeta)
+				K.tileRow(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
 			default:
-				K.tile(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, tileBeta)
+				K.tile(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
 			}
-			if g.bias != nil && pc == 0 && !K.amx {
+			if g.bias != nil && pc == 0 && !biasFirst {
 				// The tile's first depth block was stored with beta 0; add the bias while the
 				// tile is still in L1 (the sum rounds as alpha·AB + C with C the bias would).
 				for r := range mr {
