@@ -26,11 +26,11 @@ import "unsafe"
 // 13 ns) and loads it only when it differs.
 
 // amxTile32 is the kernel of amx_amd64.s: C (32×32) = I + Ap·Bp over steps of 16 pairs, I
-// zero (init nil) or the 32×32 at init with row stride ldi (0: one row repeated); sa, sb, ldc
-// and ldi are in bytes.
+// zero (init nil) or the 32×32 at init with row stride ldi (0: one row repeated), prefetching
+// the n bytes at ahead into L2 as it goes; sa, sb, ldc and ldi are in bytes.
 //
 //go:noescape
-func amxTile32(steps int, a *float32, sa int, b *float32, sb int, c *float32, ldc int, init *float32, ldi int, cfg *[64]byte)
+func amxTile32(steps int, a *float32, sa int, b *float32, sb int, c *float32, ldc int, init *float32, ldi int, ahead *float32, n int, cfg *[64]byte)
 
 const (
 	amxRows      = 32 // the kernel's tile: 32×32, four 16×16 tile registers
@@ -49,49 +49,53 @@ var amxConfig = func() (cfg [64]byte) {
 	return cfg
 }()
 
-// amxTileRow is the tileFunc of the AMX kernel: A in row form (sa words per row, at least
-// the depth's pairRows), B a packed micro-panel of pairs (sb = 32), both zero-padded to
-// whole steps. With alpha 1 and beta 1 the products are added to C in the tile registers
-// (C + p₁ + p₂ + …); otherwise they are summed from zero and then scaled and added
-// (alpha·(p₁ + p₂ + …) + beta·C), as the other kernels do. A full tile goes straight from and
-// to C where it can; the others pass through a tile on the stack.
+// amxTileRow is the tileFunc of the AMX kernel (amxTile with no bias and nothing ahead).
 func amxTileRow(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
-	steps := amxPairRows(k) / amxPairStep
-	full := mr == amxRows && nr == amxRows
-	switch {
-	case full && alpha == 1 && beta == 0:
-		amxTile32(steps, a, 4*sa, b, 4*sb, c, 4*ldc, nil, 0, &amxConfig)
-		return
-	case full && alpha == 1 && beta == 1:
-		amxTile32(steps, a, 4*sa, b, 4*sb, c, 4*ldc, c, 4*ldc, &amxConfig)
-		return
-	}
-	var t [amxRows * amxRows]float32
-	if alpha == 1 && beta == 1 {
-		amxRowsTo(t[:], amxRows, c, ldc, mr, nr)
-		amxTile32(steps, a, 4*sa, b, 4*sb, &t[0], 4*amxRows, &t[0], 4*amxRows, &amxConfig)
-		amxRowsFrom(t[:], amxRows, c, ldc, mr, nr)
-		return
-	}
-	amxTile32(steps, a, 4*sa, b, 4*sb, &t[0], 4*amxRows, nil, 0, &amxConfig)
-	for i := range mr {
-		row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*i*ldc)), nr)
-		storeScaled(alpha, beta, t[i*amxRows:i*amxRows+nr], row)
-	}
+	amxTile(k, a, sa, b, sb, c, ldc, mr, nr, alpha, beta, nil, nil, 0)
 }
 
-// amxTileRowBias is amxTileRow with C starting from bias (nr values) in every row: the bits
-// of amxTileRow with alpha 1 and beta 1 on a C set to the bias, without the pass that sets it.
-func amxTileRowBias(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, bias []float32) {
+// amxTile is the AMX kernel's tileAhead: A in row form (sa words per row, at least the
+// depth's pairRows), B a packed micro-panel of pairs (sb = 32), both zero-padded to whole
+// steps. With bias set, C starts from bias (nr values) in every row (alpha 1): the bits of
+// beta 1 on a C set to the bias, without the pass that sets it. With alpha 1 and beta 1 the
+// products are added to C in the tile registers (C + p₁ + p₂ + …); otherwise they are summed
+// from zero and then scaled and added (alpha·(p₁ + p₂ + …) + beta·C), as the other kernels
+// do. A full tile goes straight from and to C where it can; the others pass through a tile on
+// the stack.
+func amxTile(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32, bias []float32, ahead *float32, n int) {
 	steps := amxPairRows(k) / amxPairStep
-	if mr == amxRows && nr == amxRows {
-		amxTile32(steps, a, 4*sa, b, 4*sb, c, 4*ldc, &bias[0], 0, &amxConfig)
+	full := mr == amxRows && nr == amxRows
+	tile := func(c *float32, ldc int, init *float32, ldi int) {
+		amxTile32(steps, a, 4*sa, b, 4*sb, c, 4*ldc, init, 4*ldi, ahead, n, &amxConfig)
+	}
+	switch {
+	case bias != nil && full:
+		tile(c, ldc, &bias[0], 0)
+		return
+	case bias == nil && full && alpha == 1 && beta == 0:
+		tile(c, ldc, nil, 0)
+		return
+	case bias == nil && full && alpha == 1 && beta == 1:
+		tile(c, ldc, c, ldc)
 		return
 	}
-	var row [amxRows]float32
 	var t [amxRows * amxRows]float32
-	copy(row[:], bias[:nr])
-	amxTile32(steps, a, 4*sa, b, 4*sb, &t[0], 4*amxRows, &row[0], 0, &amxConfig)
+	switch {
+	case bias != nil:
+		var row [amxRows]float32
+		copy(row[:], bias[:nr])
+		tile(&t[0], amxRows, &row[0], 0)
+	case alpha == 1 && beta == 1:
+		amxRowsTo(t[:], amxRows, c, ldc, mr, nr)
+		tile(&t[0], amxRows, &t[0], amxRows)
+	default:
+		tile(&t[0], amxRows, nil, 0)
+		for i := range mr {
+			row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*i*ldc)), nr)
+			storeScaled(alpha, beta, t[i*amxRows:i*amxRows+nr], row)
+		}
+		return
+	}
 	amxRowsFrom(t[:], amxRows, c, ldc, mr, nr)
 }
 
@@ -114,8 +118,8 @@ func amxRowsFrom(t []float32, ldt int, c *float32, ldc, mr, nr int) {
 var gemmKernelAMX = &gemmKernel{
 	name: "amx",
 	mr:   amxRows, nr: amxRows,
-	tileRow:     amxTileRow,
-	tileRowBias: amxTileRowBias,
-	pairs:       true,
-	amx:         true,
+	tileRow:   amxTileRow,
+	tileAhead: amxTile,
+	pairs:     true,
+	amx:       true,
 }

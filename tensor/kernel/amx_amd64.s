@@ -43,7 +43,7 @@
 // TDPBF16PS tmm c, tmm a, tmm b: c[m][n] += Σ_p a[m][2p]·b[p][2n] + a[m][2p+1]·b[p][2n+1].
 #define TDPBF16PS(c, a, b) BYTE $0xC4; BYTE $0xE2; BYTE $(((15-b)<<3) | 2); BYTE $0x5C; BYTE $(0xC0 | (c<<3) | a)
 
-// func amxTile32(steps int, a *float32, sa int, b *float32, sb int, c *float32, ldc int, init *float32, ldi int, cfg *[64]byte)
+// func amxTile32(steps int, a *float32, sa int, b *float32, sb int, c *float32, ldc int, init *float32, ldi int, ahead *float32, n int, cfg *[64]byte)
 //
 // C (32×32 float32, row stride ldc bytes) = I + Ap·Bp, over steps of 16 pairs of depths: Ap is
 // 32 rows of pair words, sa bytes apart; Bp is a micro-panel of 32 columns, a row of 32 pair
@@ -51,12 +51,13 @@
 // init with row stride ldi bytes (C itself, or with ldi = 0 a bias row repeated). Tiles 0–3
 // hold C (rows 0–15 and 16–31, columns 0–15 and 16–31), 4–5 the two A tiles of a step, 6–7
 // its two B tiles. While the products run, C's rows are prefetched, two a step, so that the
-// stores at the end do not wait on memory. The tile configuration cfg is loaded only when the
+// stores at the end do not wait on memory, and the n bytes at ahead (a slice of the caller's
+// next B micro-panel) are prefetched into L2, two lines a step. The tile configuration cfg is loaded only when the
 // thread's differs (LDTILECFG costs as much as a few hundred multiply-adds); the tiles are
 // left configured for the next call, whichever goroutine makes it.
-TEXT ·amxTile32(SB), NOSPLIT, $64-80
+TEXT ·amxTile32(SB), NOSPLIT, $64-96
 	// Configure the tiles unless this thread has cfg already.
-	MOVQ cfg+72(FP), R10
+	MOVQ cfg+88(FP), R10
 	LEAQ cur-64(SP), R11
 	STTILECFG(rR11)
 	VMOVDQU64 (R11), Z0
@@ -103,11 +104,15 @@ operands:
 	MOVQ CX, R11
 	SHLQ $4, R11        // the bytes of 16 pair rows of Bp
 
-	// R13 walks C's rows to prefetch, up to R12, the end of the tile.
+	// R13 walks C's rows to prefetch, up to R12, the end of the tile; R14 the bytes ahead, up
+	// to R15.
 	MOVQ DX, R13
 	MOVQ BX, R12
 	SHLQ $5, R12
 	ADDQ DX, R12
+	MOVQ ahead+72(FP), R14
+	MOVQ n+80(FP), R15
+	ADDQ R14, R15
 
 loop:
 	TESTQ R9, R9
@@ -125,6 +130,13 @@ loop:
 	ADDQ R11, DI
 	ADDQ R11, R10
 	DECQ R9
+	CMPQ R14, R15
+	JAE prefetchC
+	PREFETCHT1 (R14)
+	PREFETCHT1 64(R14)
+	ADDQ $128, R14
+
+prefetchC:
 	CMPQ R13, R12
 	JAE loop
 	PREFETCHT0 (R13)

@@ -63,10 +63,12 @@ type gemmKernel struct {
 
 	tile    tileFunc // Ap in column form: a[p·sa + i]
 	tileRow tileFunc // Ap in row form: a[i·sa + p]; nil when A must be packed
-	// tileRowBias, where set, is tileRow with alpha 1 and C starting from bias (nr values) in
-	// every row: the bits of tileRow with beta 1 on a C set to the bias (for a kernel that
-	// adds its products to C one after another rather than scaling their sum).
-	tileRowBias func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, bias []float32)
+	// tileAhead, where set, is tileRow with two more duties: with bias set (alpha 1) C starts
+	// from bias (nr values) in every row, the bits of tileRow with beta 1 on a C set to the
+	// bias (for a kernel that adds its products to C one after another rather than scaling
+	// their sum); and it prefetches the n bytes at ahead (a slice of the next B micro-panel)
+	// into L2 as it goes.
+	tileAhead func(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32, bias []float32, ahead *float32, n int)
 	// inPlace is set when tile takes any strides, so that operands can be read in place;
 	// otherwise it is only called with packed micro-panels (sa = MR, sb = NR).
 	inPlace bool
@@ -587,13 +589,32 @@ func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, 
 			packB(K, w.bp, g.transB, g.b, g.ldb, pc, kc, j, nr, 0, 1)
 			b, sb = w.bp, K.nr
 		}
+		// The next B micro-panel, where it is packed already (for tileAhead).
+		var next []float32
+		if K.tileAhead != nil && !bv.perPanel && (jp+1)*K.nr < nb {
+			next = bv.p[(jp+1)*bv.panel:][:K.pairRows(kc)*K.nr]
+		}
 		for ir := 0; ir < mb; ir += K.mr {
 			mr := min(K.mr, mb-ir)
 			c := &g.c[(i0+ir)*ldc+j]
-			biasFirst := g.bias != nil && pc == 0 && K.tileRowBias != nil && av.row
+			biasFirst := g.bias != nil && pc == 0 && K.tileAhead != nil && av.row
 			switch {
-			case biasFirst:
-				K.tileRowBias(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.bias[j:j+nr])
+			case K.tileAhead != nil && av.row:
+				var bias []float32
+				if biasFirst {
+					bias = g.bias[j : j+nr]
+				}
+				// Each tile of the column prefetches its share of the next B micro-panel.
+				var ahead *float32
+				n := 0
+				if next != nil {
+					tiles := (mb + K.mr - 1) / K.mr
+					share := (len(next)/tiles + 15) &^ 15
+					if lo := ir / K.mr * share; lo < len(next) {
+						ahead, n = &next[lo], 4*min(share, len(next)-lo)
+					}
+				}
+				K.tileAhead(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, beta, bias, ahead, n)
 			case ir >= fullRows && av.edge != nil:
 				K.tile(kc, &av.edge[0], K.mr, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
 			case av.row:
