@@ -311,6 +311,7 @@ type gemmCall struct {
 type gemmWorker struct {
 	ap []float32 // packed A block (MC, KC); or the partial last micro-panel of an A read in place
 	bp []float32 // one packed B micro-panel (KC, NR)
+	at []float32 // a micro-panel of a transposed A in pairs, before its transposition (AMX)
 }
 
 var (
@@ -525,6 +526,9 @@ func (g *gemmCall) prepareA(w *gemmWorker, i0, mb, pc, kc int) aView {
 	if K.pairs && K.tileRow != nil && !g.transA && (mb >= K.mr || K.amx) {
 		return g.prepareRowPairs(w, i0, mb, pc, kc)
 	}
+	if K.amx {
+		return g.prepareRowPairsT(w, i0, mb, pc, kc)
+	}
 	if !g.aInPlace {
 		packA(K, w.ap, g.transA, g.a, g.lda, i0, mb, pc, kc)
 		return aView{p: w.ap, s: K.mr, panel: K.mr * kc}
@@ -565,6 +569,27 @@ func (g *gemmCall) prepareRowPairs(w *gemmWorker, i0, mb, pc, kc int) aView {
 		packPairsA(K.mr, v.edge, false, g.a, g.lda, i0+full, mb-full, pc, kc)
 	}
 	return v
+}
+
+// prepareRowPairsT is prepareRowPairs for a transposed A (the AMX kernel reads A only as
+// rows): op(A)'s rows are A's columns, so each micro-panel of MR of them is packed as pairs of
+// depths down A's rows (packDepthPairs: pair p of row r at word p·MR + r, zero past ⌈kc/2⌉ up
+// to pairRows), then transposed into rows of pairs.
+func (g *gemmCall) prepareRowPairsT(w *gemmWorker, i0, mb, pc, kc int) aView {
+	K := g.kern
+	q, words := K.pairRows(kc), (kc+1)/2
+	w.at = growAligned(w.at, q*K.mr)
+	t := w.at[:q*K.mr]
+	for r0 := 0; r0 < mb; r0 += K.mr {
+		h := min(K.mr, mb-r0)
+		if h < K.mr {
+			clear(t[:words*K.mr])
+		}
+		packDepthPairs(t, K.mr, g.a[pc*g.lda+i0+r0:], g.lda, kc, h)
+		clear(t[words*K.mr:])
+		packPairsBT(K.mr, q, t, K.mr, w.ap[r0*q:(r0+K.mr)*q])
+	}
+	return aView{p: w.ap, s: q, panel: K.mr * q, row: true}
 }
 
 // macroKernel multiplies the A micro-panels of rows [i0, i0+mb) by the B micro-panels of

@@ -93,12 +93,11 @@ func activeGemmKernel() *gemmKernel {
 }
 
 // gemmKernelFor returns the micro-kernel of a product with op(A) transposed or not and depth
-// k: the active one, except that the AMX kernel leaves a transposed A (it reads A only as
-// rows) and depths under amxMinDepth (whose padded steps would be mostly zeros) to the
-// VDPBF16PS kernel.
-func gemmKernelFor(transA bool, k int) *gemmKernel {
+// k: the active one, except that the AMX kernel leaves depths under amxMinDepth (whose padded
+// steps would be mostly zeros) to the VDPBF16PS kernel.
+func gemmKernelFor(_ bool, k int) *gemmKernel {
 	K := activeGemmKernel()
-	if K.amx && (transA || k < amxMinDepth) {
+	if K.amx && k < amxMinDepth {
 		return gemmKernelBF16
 	}
 	return K
