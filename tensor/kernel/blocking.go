@@ -223,6 +223,11 @@ const (
 	maxNC         = 8192
 	maxABlockElem = 4 << 20
 	maxBPanelElem = 16 << 20
+
+	// minKCAMX is the shallowest depth block of the AMX kernel: with depths of 64 and more
+	// (amxMinDepth), every block is then at least 32 deep, so a micro-panel padded to whole
+	// 16-pair steps still fits the slot of kc·NR floats it is packed in.
+	minKCAMX = 128
 )
 
 // elemBytes is the size of one packed element of K's operands.
@@ -248,10 +253,11 @@ func blocksFor(K *gemmKernel, cs CacheSizes) Blocks {
 	}
 	e := K.elemBytes()
 	kc := min(2*l1/3/(K.nr*e), l1/4/(K.mr*e))
+	lo := minKC
 	if K.amx {
-		kc = l2 / 16 / ((K.mr + K.nr) * e)
+		kc, lo = l2/16/((K.mr+K.nr)*e), minKCAMX
 	}
-	kc = clampDown(kc, kcAlign, minKC, maxKC)
+	kc = clampDown(kc, kcAlign, lo, maxKC)
 	mc := clampDown(l2/2/(kc*e), K.mr, K.mr, maxABlockElem/kc/K.mr*K.mr)
 	nc := clampDown(l3/2/(kc*e), K.nr, 4*K.nr, min(maxNC, maxBPanelElem/kc)/K.nr*K.nr)
 	return Blocks{KC: kc, MC: mc, NC: nc}
@@ -268,6 +274,8 @@ func (K *gemmKernel) validBlocks(b Blocks) error {
 	switch {
 	case b.KC < minKC || b.KC > maxKC || b.KC%kcAlign != 0:
 		return fmt.Errorf("kc=%d is not a multiple of %d in [%d, %d]", b.KC, kcAlign, minKC, maxKC)
+	case K.amx && b.KC < minKCAMX:
+		return fmt.Errorf("kc=%d is under the AMX kernel's %d", b.KC, minKCAMX)
 	case b.MC < K.mr || b.MC%K.mr != 0 || b.MC*b.KC > maxABlockElem:
 		return fmt.Errorf("mc=%d is not a multiple of the tile's %d rows with mc·kc ≤ %d", b.MC, K.mr, maxABlockElem)
 	case b.NC < K.nr || b.NC%K.nr != 0 || b.NC > maxNC || b.NC*b.KC > maxBPanelElem:

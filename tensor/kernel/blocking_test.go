@@ -41,7 +41,7 @@ func TestBlocksFor(t *testing.T) {
 			e := K.elemBytes()
 			if K.amx {
 				// Its depth follows L2 (see blocksFor).
-				if l2 := sc.cs.L2; l2 > 0 && b.KC < maxKC && (b.KC*(K.mr+K.nr)*e > l2/16 || (b.KC+kcAlign)*(K.mr+K.nr)*e <= l2/16) {
+				if l2 := sc.cs.L2; l2 > 0 && b.KC > minKCAMX && b.KC < maxKC && (b.KC*(K.mr+K.nr)*e > l2/16 || (b.KC+kcAlign)*(K.mr+K.nr)*e <= l2/16) {
 					t.Errorf("%s %s: kc=%d: its micro-panels are not the 1/16 of a %d-byte L2 they should be", sc.name, K.name, b.KC, l2)
 				}
 				continue
