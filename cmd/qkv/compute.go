@@ -12,7 +12,7 @@ import (
 // matrix multiplies, fp32 or bf16 (inputs rounded to bfloat16, sums in float32). Where the CPU
 // lacks AVX512-BF16, bf16 says so on stderr and the command runs in fp32.
 func withCompute(cmd *cobra.Command) *cobra.Command {
-	cmd.Flags().String("compute", "fp32", "arithmetic of the matrix multiplies: fp32, or bf16 (bfloat16 inputs, float32 sums; needs AVX512-BF16)")
+	cmd.Flags().String("compute", "fp32", "arithmetic of the matrix multiplies: fp32, or bf16 (bfloat16 inputs, float32 sums; needs AVX512-BF16, runs on AMX tiles where the CPU has them)")
 	run := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := applyCompute(cmd); err != nil {
