@@ -123,19 +123,21 @@ func TestNoAttentionLearns(t *testing.T) {
 }
 
 // A model trained to copy looks at source position t when it writes token t: the attention
-// matrix of greedy decoding is near-diagonal. It trains for 500 steps, as the reversal tests
-// do: after 400 it stood at the edge, 72% exact matches or over 90% depending on the order of
-// the float32 sums (the SGEMM's depth blocks); by 500 it is past it on every kernel path (99% of rows peak on the diagonal and 89% of
-// the mass lies there, measured).
+// matrix of greedy decoding is near-diagonal. It trains 500 steps at the reversal tests' rate,
+// then 200 at a fifth of it to settle: at a constant rate the exact matches after 500 or 800
+// steps moved between 75% and 100% with the order of the float32 sums (the SGEMM's depth
+// blocks differ between CPUs and kernel paths); with the slower steps they were 100% for four
+// model seeds on the AVX-512, AVX2 and Go paths (measured).
 func TestCopyAttentionIsDiagonal(t *testing.T) {
 	m, err := New(toyConfig("lstm", "additive"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	trainToy(t, m, false, 500, 1e-2, 2)
+	trainToy(t, m, false, 200, 2e-3, 5)
 	acc, d, src := exactMatch(t, m, false, 200, 3)
 	if acc < 0.9 {
-		t.Fatalf("copy: exact match %.3f after 500 steps, want ≥ 0.9", acc)
+		t.Fatalf("copy: exact match %.3f after 700 steps, want ≥ 0.9", acc)
 	}
 	if got := d.Attention.Shape(); got[0] != len(src) || got[2] != toyMax {
 		t.Fatalf("attention of shape %v for %d sources of up to %d tokens", got, len(src), toyMax)
