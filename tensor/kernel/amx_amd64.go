@@ -7,23 +7,23 @@ import "unsafe"
 // The AMX kernel of bfloat16 compute. Intel's Advanced Matrix Extensions add eight tile
 // registers of up to 16 rows × 64 bytes and TDPBF16PS, which multiplies a 16×32 tile of
 // bfloat16 A by a 32×16 tile of B (as 16 rows of pairs) into a 16×16 float32 tile: 8192
-// multiply-adds in one instruction, 16 times those of a 512-bit VDPBF16PS. The kernel keeps a
-// 32×32 tile of C in four tile registers and, per step of 16 pairs of depths, loads two A and
-// two B tiles and issues four TDPBF16PS.
+// multiply-adds in one instruction, 256 times those of a 512-bit VDPBF16PS. The kernel keeps
+// a 32×32 tile of C in four tile registers and, per step of 16 pairs of depths, loads two A
+// and two B tiles and issues four TDPBF16PS.
 //
 // It reads the operands Sgemm packs for the VDPBF16PS kernel, with two differences (amx in
 // gemmKernel): A is always in row form, a row of pair words per row of C (TDPBF16PS wants A's
-// rows, the transposed micro-panels of the packed form are useless to it), and a micro-panel's
-// pairs are zero-padded to a whole number of steps (pairRows), so that no step reads past a
-// block's depth. The last rows of a matrix need no packed micro-panel: a row of C depends only
-// on the same row of A, so the rows past m that a tile load reads are computed and thrown away.
-// Products are summed as VDPBF16PS sums them, in float32 with inputs and results that are
-// subnormal taken as zero, but in another order, so the bits differ from that kernel's.
+// rows; a transposed A is packed and transposed into them, prepareRowPairsT), and a
+// micro-panel's pairs are zero-padded to a whole number of steps (pairRows), so that no step
+// reads past a block's depth. The last rows of a matrix need no packed micro-panel: a row of C
+// depends only on the same row of A, so the rows past m that a tile load reads are computed
+// and thrown away. Products are summed in float32 in another order than the VDPBF16PS
+// kernel's, so the bits differ from that kernel's.
 //
-// Measured on a Sapphire Rapids core: a loop of the four TDPBF16PS of a step on tiles in L1
-// runs at about 1.1 TFLOP/s, six times the VDPBF16PS peak; loading the tile configuration
-// (LDTILECFG) costs about 125 ns, so each call checks the thread's configuration (STTILECFG,
-// 13 ns) and loads it only when it differs.
+// Measured on a Xeon core with AMX: a loop of the four TDPBF16PS of a step on tiles in L1
+// runs at about 1.1 TFLOP/s, 18 times a loop of VDPBF16PS on the same core; loading the tile
+// configuration (LDTILECFG) costs about 125 ns, so each call checks the thread's
+// configuration (STTILECFG, 13 ns) and loads it only when it differs.
 
 // amxTile32 is the kernel of amx_amd64.s: C (32×32) = I + Ap·Bp over steps of 16 pairs, I
 // zero (init nil) or the 32×32 at init with row stride ldi (0: one row repeated), prefetching
