@@ -384,12 +384,13 @@ func (g *gemmCall) plan() {
 	aUses := (min(g.n, K.nc) + K.nr - 1) / K.nr
 	bUses := (g.m + K.mr - 1) / K.mr
 	g.aInPlace = K.inPlace && aUses <= K.aUses && (g.transA || K.tileRow != nil)
-	// B read in place also pays when it is read many times, as long as its rows do not
-	// alias in the caches (a stride that is a multiple of 4 KiB maps all the rows of a
-	// micro-panel to the same L1 sets) and it stays in the last-level cache while each row
-	// block of A sweeps all of it.
-	g.bInPlace = K.inPlace && !g.transB &&
-		(bUses <= K.bUses || g.ldb%1024 != 0 && g.k*g.n <= K.bMany)
+	// B read in place also pays when it is read many times, as long as it stays in the
+	// last-level cache while each row block of A sweeps all of it. Either way its rows must
+	// not alias in the caches: a stride that is a multiple of 4 KiB maps all the rows of a
+	// micro-panel to the same L1 sets, so that the A micro-panels after the first find none
+	// of it there.
+	g.bInPlace = K.inPlace && !g.transB && g.ldb%1024 != 0 &&
+		(bUses <= K.bUses || g.k*g.n <= K.bMany)
 
 	g.kcStep = depthStep(g.k, K.kc)
 	if g.pre != nil {
