@@ -90,10 +90,18 @@ func bAddr(u, v int) string {
 }
 
 // step emits one k step: load the B row, then for each row of A broadcast its element and
-// multiply-add it into the row's accumulators.
-func step(u int, aAddr func(u, i int) string) {
+// multiply-add it into the row's accumulators. With prefetch set it also asks for the row's
+// next NR floats: where B is read in place they are the next micro-panel's row, which would
+// otherwise come from L3 a line at a time, one row every 9–12 KiB, when the first tile of
+// the next micro-panel reads them.
+func step(u int, aAddr func(u, i int) string, prefetch bool) {
 	for v := range nv {
 		emit("\tVMOVUPS      %s, %s", bAddr(u, v), bvec(u, v))
+	}
+	for v := range nv {
+		if prefetch {
+			emit("\tPREFETCHT0   %s", bAddr(u, nv+v))
+		}
 	}
 	for i := range mr {
 		b := bcast(u*mr + i)
@@ -128,35 +136,15 @@ func kernel(name string, rowMajor bool) {
 	prologue()
 	emit("\tMOVQ CX, DX")
 	emit("\tSHRQ $2, DX")
-	emit("\tJZ   tail")
+	emit("\t// A B read in place (row stride other than the packed %d floats) takes the loops", nr)
+	emit("\t// that prefetch its next micro-panel.")
+	emit("\tCMPQ BX, $%d", 4*nr)
+	emit("\tJNE  inplace")
+	loops("", aAddr, rowMajor, false)
+	emit("\tJMP  scale")
 	emit("")
-	emit("loop%d:", unroll)
-	for u := range unroll {
-		step(u, aAddr)
-	}
-	if rowMajor {
-		advanceRows(4 * unroll)
-	} else {
-		emit("\tLEAQ (SI)(R8*4), SI")
-	}
-	emit("\tLEAQ (DI)(BX*4), DI")
-	emit("\tDECQ DX")
-	emit("\tJNZ  loop%d", unroll)
-	emit("")
-	emit("tail:")
-	emit("\tANDQ $%d, CX", unroll-1)
-	emit("\tJZ   scale")
-	emit("")
-	emit("loop1:")
-	step(0, aAddr)
-	if rowMajor {
-		advanceRows(4)
-	} else {
-		emit("\tADDQ R8, SI")
-	}
-	emit("\tADDQ BX, DI")
-	emit("\tDECQ CX")
-	emit("\tJNZ  loop1")
+	emit("inplace:")
+	loops("pf", aAddr, rowMajor, true)
 	emit("")
 	emit("scale:")
 	emit("\tVBROADCASTSS alpha+72(FP), Z0")
@@ -166,6 +154,43 @@ func kernel(name string, rowMajor bool) {
 		}
 	}
 	epilogue()
+}
+
+// loops emits the k loops of a kernel (labels suffixed with sfx): unroll steps at a time
+// while DX counts, then the CX%%unroll steps left, falling through at the end.
+func loops(sfx string, aAddr func(u, i int) string, rowMajor, prefetch bool) {
+	emit("\tTESTQ DX, DX")
+	emit("\tJZ   tail%s", sfx)
+	emit("")
+	emit("loop%d%s:", unroll, sfx)
+	for u := range unroll {
+		step(u, aAddr, prefetch)
+	}
+	if rowMajor {
+		advanceRows(4 * unroll)
+	} else {
+		emit("\tLEAQ (SI)(R8*4), SI")
+	}
+	emit("\tLEAQ (DI)(BX*4), DI")
+	emit("\tDECQ DX")
+	emit("\tJNZ  loop%d%s", unroll, sfx)
+	emit("")
+	emit("tail%s:", sfx)
+	emit("\tANDQ $%d, CX", unroll-1)
+	emit("\tJZ   done%s", sfx)
+	emit("")
+	emit("loop1%s:", sfx)
+	step(0, aAddr, prefetch)
+	if rowMajor {
+		advanceRows(4)
+	} else {
+		emit("\tADDQ R8, SI")
+	}
+	emit("\tADDQ BX, DI")
+	emit("\tDECQ CX")
+	emit("\tJNZ  loop1%s", sfx)
+	emit("")
+	emit("done%s:", sfx)
 }
 
 // epilogue stores the scaled tile (alpha already applied) to C: beta·C + tile, or the tile
