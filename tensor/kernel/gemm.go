@@ -175,7 +175,7 @@ func sgemm(op string, transA, transB bool, m, n, k int, alpha float32, a []float
 		loadTuningOnce()
 		g := gemmCalls.get()
 		g.bias = bias
-		g.run(gemmKernelFor(transA, k), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		g.run(gemmKernelFor(k), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		g.bias = nil
 		gemmCalls.put(g)
 	}

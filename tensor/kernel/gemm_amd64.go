@@ -76,8 +76,8 @@ func packBTransAsm(kc, nr int, b []float32, ldb int, d []float32) {
 }
 
 // activeGemmKernel returns the micro-kernel Sgemm runs: bfloat16 compute when it is set
-// (SetCompute) and the CPU has AVX512-BF16 (on AMX where it has that too), else AVX-512 where the CPU has it and useAVX512
-// is set, else AVX2/FMA where useAsm is set, else pure Go.
+// (SetCompute) and the CPU has AVX512-BF16 (on AMX where it has that too), else AVX-512 where
+// the CPU has it and useAVX512 is set, else AVX2/FMA where useAsm is set, else pure Go.
 func activeGemmKernel() *gemmKernel {
 	switch {
 	case useAsm && useAVX512 && useBF16 && useAMX && computeBF16:
@@ -92,10 +92,10 @@ func activeGemmKernel() *gemmKernel {
 	return gemmKernelGo
 }
 
-// gemmKernelFor returns the micro-kernel of a product with op(A) transposed or not and depth
-// k: the active one, except that the AMX kernel leaves depths under amxMinDepth (whose padded
-// steps would be mostly zeros) to the VDPBF16PS kernel.
-func gemmKernelFor(_ bool, k int) *gemmKernel {
+// gemmKernelFor returns the micro-kernel of a product of depth k: the active one, except that
+// the AMX kernel leaves depths under amxMinDepth (whose padded steps would be mostly zeros) to
+// the VDPBF16PS kernel.
+func gemmKernelFor(k int) *gemmKernel {
 	K := activeGemmKernel()
 	if K.amx && k < amxMinDepth {
 		return gemmKernelBF16

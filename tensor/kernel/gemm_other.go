@@ -6,4 +6,4 @@ package kernel
 func activeGemmKernel() *gemmKernel { return gemmKernelGo }
 
 // gemmKernelFor returns the pure-Go micro-kernel.
-func gemmKernelFor(bool, int) *gemmKernel { return gemmKernelGo }
+func gemmKernelFor(int) *gemmKernel { return gemmKernelGo }

@@ -32,7 +32,7 @@ func PanelsAvailable() bool { return activeGemmKernel().pairs }
 func NewPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
 	checkQuantSource("NewPanelMatrix", w, n, k)
 	loadTuningOnce()
-	K := gemmKernelFor(false, k)
+	K := gemmKernelFor(k)
 	if !K.pairs {
 		return nil, errNoBF16
 	}
