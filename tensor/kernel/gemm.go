@@ -600,6 +600,11 @@ func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, 
 	K := g.kern
 	ldc := g.ldc
 	fullRows := mb / K.mr * K.mr
+	// A kernel with tileAhead starts C from the bias itself, and each tile of a column
+	// prefetches its share of the next B micro-panel.
+	ahead := K.tileAhead != nil && av.row
+	biasFirst := ahead && g.bias != nil && pc == 0
+	tiles := (mb + K.mr - 1) / K.mr
 	for jp := 0; jp*K.nr < nb; jp++ {
 		j := j0 + jp*K.nr
 		nr := min(K.nr, nb-jp*K.nr)
@@ -615,32 +620,27 @@ func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, 
 			packB(K, w.bp, g.transB, g.b, g.ldb, pc, kc, j, nr, 0, 1)
 			b, sb = w.bp, K.nr
 		}
-		// The next B micro-panel, where it is packed already (for tileAhead).
-		var next []float32
-		if K.tileAhead != nil && !bv.perPanel && (jp+1)*K.nr < nb {
+		// The next B micro-panel, where it is packed already, and each tile's share of it.
+		var next, bias []float32
+		share := 0
+		if ahead && !bv.perPanel && (jp+1)*K.nr < nb {
 			next = bv.p[(jp+1)*bv.panel:][:K.pairRows(kc)*K.nr]
+			share = (len(next)/tiles + 15) &^ 15
+		}
+		if biasFirst {
+			bias = g.bias[j : j+nr]
 		}
 		for ir := 0; ir < mb; ir += K.mr {
 			mr := min(K.mr, mb-ir)
 			c := &g.c[(i0+ir)*ldc+j]
-			biasFirst := g.bias != nil && pc == 0 && K.tileAhead != nil && av.row
 			switch {
-			case K.tileAhead != nil && av.row:
-				var bias []float32
-				if biasFirst {
-					bias = g.bias[j : j+nr]
-				}
-				// Each tile of the column prefetches its share of the next B micro-panel.
-				var ahead *float32
+			case ahead:
+				var p *float32
 				n := 0
-				if next != nil {
-					tiles := (mb + K.mr - 1) / K.mr
-					share := (len(next)/tiles + 15) &^ 15
-					if lo := ir / K.mr * share; lo < len(next) {
-						ahead, n = &next[lo], 4*min(share, len(next)-lo)
-					}
+				if lo := ir / K.mr * share; lo < len(next) {
+					p, n = &next[lo], 4*min(share, len(next)-lo)
 				}
-				K.tileAhead(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, beta, bias, ahead, n)
+				K.tileAhead(kc, &av.p[ir/K.mr*av.panel], av.s, &b[0], sb, c, ldc, mr, nr, g.alpha, beta, bias, p, n)
 			case ir >= fullRows && av.edge != nil:
 				K.tile(kc, &av.edge[0], K.mr, &b[0], sb, c, ldc, mr, nr, g.alpha, beta)
 			case av.row:
