@@ -98,8 +98,8 @@ func step(u int, aAddr func(u, i int) string, prefetch bool) {
 	for v := range nv {
 		emit("\tVMOVUPS      %s, %s", bAddr(u, v), bvec(u, v))
 	}
-	for v := range nv {
-		if prefetch {
+	if prefetch {
+		for v := range nv {
 			emit("\tPREFETCHT0   %s", bAddr(u, nv+v))
 		}
 	}
@@ -146,14 +146,7 @@ func kernel(name string, rowMajor bool) {
 	emit("inplace:")
 	loops("pf", aAddr, rowMajor, true)
 	emit("")
-	emit("scale:")
-	emit("\tVBROADCASTSS alpha+72(FP), Z0")
-	for i := range mr {
-		for v := range nv {
-			emit("\tVMULPS       Z0, %s, %s", acc(i, v), acc(i, v))
-		}
-	}
-	epilogue()
+	scaleAndStore()
 }
 
 // loops emits the k loops of a kernel (labels suffixed with sfx): unroll steps at a time
@@ -191,6 +184,19 @@ func loops(sfx string, aAddr func(u, i int) string, rowMajor, prefetch bool) {
 	emit("\tJNZ  loop1%s", sfx)
 	emit("")
 	emit("done%s:", sfx)
+}
+
+// scaleAndStore emits the label scale, where the k loops of every kernel end: the tile is
+// multiplied by alpha, then stored (epilogue).
+func scaleAndStore() {
+	emit("scale:")
+	emit("\tVBROADCASTSS alpha+72(FP), Z0")
+	for i := range mr {
+		for v := range nv {
+			emit("\tVMULPS       Z0, %s, %s", acc(i, v), acc(i, v))
+		}
+	}
+	epilogue()
 }
 
 // epilogue stores the scaled tile (alpha already applied) to C: beta·C + tile, or the tile
@@ -376,14 +382,7 @@ func kernelBF16(name string, rowMajor bool) {
 	emit("\tJZ   scale")
 	pairStep(0)
 	emit("")
-	emit("scale:")
-	emit("\tVBROADCASTSS alpha+72(FP), Z0")
-	for i := range mr {
-		for v := range nv {
-			emit("\tVMULPS       Z0, %s, %s", acc(i, v), acc(i, v))
-		}
-	}
-	epilogue()
+	scaleAndStore()
 }
 
 func main() {
