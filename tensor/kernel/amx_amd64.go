@@ -91,8 +91,7 @@ func amxTile(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr,
 	default:
 		tile(&t[0], amxRows, nil, 0)
 		for i := range mr {
-			row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*i*ldc)), nr)
-			storeScaled(alpha, beta, t[i*amxRows:i*amxRows+nr], row)
+			storeScaled(alpha, beta, t[i*amxRows:i*amxRows+nr], cRow(c, ldc, i, nr))
 		}
 		return
 	}
@@ -102,19 +101,18 @@ func amxTile(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr,
 // amxRowsTo copies the mr×nr corner of C (row stride ldc) into t (row stride ldt).
 func amxRowsTo(t []float32, ldt int, c *float32, ldc, mr, nr int) {
 	for i := range mr {
-		copy(t[i*ldt:i*ldt+nr], unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*i*ldc)), nr))
+		copy(t[i*ldt:i*ldt+nr], cRow(c, ldc, i, nr))
 	}
 }
 
 // amxRowsFrom copies the mr×nr corner of t (row stride ldt) into C (row stride ldc).
 func amxRowsFrom(t []float32, ldt int, c *float32, ldc, mr, nr int) {
 	for i := range mr {
-		copy(unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*i*ldc)), nr), t[i*ldt:i*ldt+nr])
+		copy(cRow(c, ldc, i, nr), t[i*ldt:i*ldt+nr])
 	}
 }
 
-// gemmKernelAMX describes the AMX kernel. Its blocks follow the formula of blocksFor with
-// bfloat16 elements.
+// gemmKernelAMX describes the AMX kernel. Its depth blocks follow L2, not L1 (see blocksFor).
 var gemmKernelAMX = &gemmKernel{
 	name: "amx",
 	mr:   amxRows, nr: amxRows,

@@ -2,8 +2,6 @@
 
 package kernel
 
-import "unsafe"
-
 // sgemmKernelAVX2 is the AVX2/FMA micro-kernel (gemm_amd64.s): it computes the 6×16 tile
 // C = alpha·(Ap·Bp) + beta·C from a (k, 6) micro-panel Ap with step stride sa (6 when
 // packed; A element (p, i) at a[p·sa + i]) and a (k, 16) micro-panel Bp with row stride sb
@@ -41,7 +39,7 @@ func sgemmTileAVX2(k int, a *float32, sa int, b *float32, sb int, c *float32, ld
 	var tile [6 * 16]float32
 	sgemmKernelAVX2(k, a, sa, b, sb, &tile[0], 16, 1, 0)
 	for r := range mr {
-		crow := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*r*ldc)), nr)
+		crow := cRow(c, ldc, r, nr)
 		trow := tile[r*16 : r*16+nr]
 		if beta == 0 {
 			for x, v := range trow {

@@ -45,7 +45,7 @@ func sgemmTileGo(k int, a *float32, ap, ai int, b *float32, sb int, c *float32, 
 		}
 	}
 	for i := range mr {
-		row := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), i*ldc*4)), nr)
+		row := cRow(c, ldc, i, nr)
 		if beta == 0 {
 			for j := range row {
 				row[j] = alpha * acc[i][j]
@@ -80,4 +80,10 @@ func subtile2x4(k int, a0, a1 unsafe.Pointer, da uintptr, b unsafe.Pointer, db u
 		offB += db
 	}
 	return [4]float32{c00, c01, c02, c03}, [4]float32{c10, c11, c12, c13}
+}
+
+// cRow returns the first nr floats of row i of the tile of C at c (row stride ldc), as a
+// micro-kernel's caller addresses them.
+func cRow(c *float32, ldc, i, nr int) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(c), 4*i*ldc)), nr)
 }
