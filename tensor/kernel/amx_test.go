@@ -15,48 +15,46 @@ import (
 // a finite element into NaN.
 func TestSgemmAMXSpecialValues(t *testing.T) {
 	forEachBF16Kernel(t, func(t *testing.T) {
-		withCompute(t, BF16Compute, func() {
-			rng := rand.New(rand.NewPCG(17, 18))
-			for _, s := range [][3]int{{33, 47, 70}, {64, 64, 64}, {5, 100, 1100}, {70, 33, 130}} {
-				m, n, k := s[0], s[1], s[2]
-				for _, transB := range []bool{false, true} {
-					ldb := n
-					if transB {
-						ldb = k
-					}
-					name := fmt.Sprintf("m=%d n=%d k=%d transB=%v", m, n, k, transB)
-					a, b := randFloats(rng, m*k), randFloats(rng, k*n)
-					badRow, badCol := m/2, n-1
-					a[badRow*k+k-1] = float32(math.NaN())
-					if transB {
-						b[badCol*ldb+k/2] = float32(math.Inf(1))
-					} else {
-						b[(k/2)*ldb+badCol] = float32(math.Inf(1))
-					}
-					for _, beta := range []float32{0, 1} {
-						c := randFloats(rng, m*n)
-						Sgemm(false, transB, m, n, k, 1, a, k, b, ldb, beta, c, n)
-						for i := range m {
-							for j := range n {
-								v := float64(c[i*n+j])
-								switch {
-								case i == badRow:
-									if !math.IsNaN(v) {
-										t.Fatalf("%s beta=%v: C[%d][%d] = %v, want NaN (a NaN in its row of A)", name, beta, i, j, v)
-									}
-								case j == badCol:
-									if !math.IsInf(v, 0) && !math.IsNaN(v) {
-										t.Fatalf("%s beta=%v: C[%d][%d] = %v, want ±Inf or NaN (an infinity in its column of B)", name, beta, i, j, v)
-									}
-								case math.IsNaN(v) || math.IsInf(v, 0):
-									t.Fatalf("%s beta=%v: C[%d][%d] = %v, want finite", name, beta, i, j, v)
+		rng := rand.New(rand.NewPCG(17, 18))
+		for _, s := range [][3]int{{33, 47, 70}, {64, 64, 64}, {5, 100, 1100}, {70, 33, 130}} {
+			m, n, k := s[0], s[1], s[2]
+			for _, transB := range []bool{false, true} {
+				ldb := n
+				if transB {
+					ldb = k
+				}
+				name := fmt.Sprintf("m=%d n=%d k=%d transB=%v", m, n, k, transB)
+				a, b := randFloats(rng, m*k), randFloats(rng, k*n)
+				badRow, badCol := m/2, n-1
+				a[badRow*k+k-1] = float32(math.NaN())
+				if transB {
+					b[badCol*ldb+k/2] = float32(math.Inf(1))
+				} else {
+					b[(k/2)*ldb+badCol] = float32(math.Inf(1))
+				}
+				for _, beta := range []float32{0, 1} {
+					c := randFloats(rng, m*n)
+					Sgemm(false, transB, m, n, k, 1, a, k, b, ldb, beta, c, n)
+					for i := range m {
+						for j := range n {
+							v := float64(c[i*n+j])
+							switch {
+							case i == badRow:
+								if !math.IsNaN(v) {
+									t.Fatalf("%s beta=%v: C[%d][%d] = %v, want NaN (a NaN in its row of A)", name, beta, i, j, v)
 								}
+							case j == badCol:
+								if !math.IsInf(v, 0) && !math.IsNaN(v) {
+									t.Fatalf("%s beta=%v: C[%d][%d] = %v, want ±Inf or NaN (an infinity in its column of B)", name, beta, i, j, v)
+								}
+							case math.IsNaN(v) || math.IsInf(v, 0):
+								t.Fatalf("%s beta=%v: C[%d][%d] = %v, want finite", name, beta, i, j, v)
 							}
 						}
 					}
 				}
 			}
-		})
+		}
 	})
 }
 
@@ -66,33 +64,31 @@ func TestSgemmAMXSpecialValues(t *testing.T) {
 // it runs, and no tile data may carry over between calls.
 func TestSgemmAMXConcurrent(t *testing.T) {
 	forEachBF16Kernel(t, func(t *testing.T) {
-		withCompute(t, BF16Compute, func() {
-			const m, n, k = 40, 70, 300
-			rng := rand.New(rand.NewPCG(19, 20))
-			a, b := randFloats(rng, m*k), randFloats(rng, k*n)
-			want := make([]float32, m*n)
-			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
-			var wg sync.WaitGroup
-			errs := make(chan error, 16)
-			for g := range 16 {
-				wg.Go(func() {
-					c := make([]float32, m*n)
-					for it := range 20 {
-						Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-						for i, v := range c {
-							if math.Float32bits(v) != math.Float32bits(want[i]) {
-								errs <- fmt.Errorf("goroutine %d, call %d: C element %d = %v, want %v", g, it, i, v, want[i])
-								return
-							}
+		const m, n, k = 40, 70, 300
+		rng := rand.New(rand.NewPCG(19, 20))
+		a, b := randFloats(rng, m*k), randFloats(rng, k*n)
+		want := make([]float32, m*n)
+		Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for g := range 16 {
+			wg.Go(func() {
+				c := make([]float32, m*n)
+				for it := range 20 {
+					Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+					for i, v := range c {
+						if math.Float32bits(v) != math.Float32bits(want[i]) {
+							errs <- fmt.Errorf("goroutine %d, call %d: C element %d = %v, want %v", g, it, i, v, want[i])
+							return
 						}
 					}
-				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-		})
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
 	})
 }

@@ -18,7 +18,7 @@ func withCompute(t *testing.T, c Compute, f func()) {
 	f()
 }
 
-// forEachBF16Kernel runs f once per kernel of bfloat16 compute this CPU has, AMX and
+// forEachBF16Kernel runs f in bfloat16 compute once per kernel of it this CPU has, AMX and
 // AVX512-BF16, forcing the one Sgemm chooses through useAMX. A kernel the CPU lacks is logged
 // as skipped, never run as the other.
 func forEachBF16Kernel(t *testing.T, f func(t *testing.T)) {
@@ -33,7 +33,7 @@ func forEachBF16Kernel(t *testing.T, f func(t *testing.T)) {
 			}
 			defer func(old bool) { useAMX = old }(useAMX)
 			useAMX = k.amx
-			f(t)
+			withCompute(t, BF16Compute, func() { f(t) })
 		})
 	}
 }
@@ -78,43 +78,41 @@ func TestSgemmBF16(t *testing.T) {
 		t.Skip("skipped: this CPU (or QKV_CPU) has no AVX512-BF16 path")
 	}
 	forEachBF16Kernel(t, func(t *testing.T) {
-		withCompute(t, BF16Compute, func() {
-			if ActiveCompute() != BF16Compute {
-				t.Fatal("SetCompute(BF16Compute) did not take")
-			}
-			rng := rand.New(rand.NewPCG(91, 92))
-			sizes := [][3]int{{2, 2, 1}, {12, 32, 2}, {13, 33, 3}, {25, 70, 31}, {64, 96, 100}, {130, 65, 513}, {200, 300, 1100}, {7, 1000, 64}, {500, 40, 129}}
-			for _, s := range sizes {
-				for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
-					for _, threads := range []int{1, 2} {
-						m, n, k := s[0], s[1], s[2]
-						name := fmt.Sprintf("m=%d n=%d k=%d transA=%v transB=%v threads=%d", m, n, k, tr[0], tr[1], threads)
-						lda, ldb, ldc := k+1, n+3, n+2
-						if tr[0] {
-							lda = m + 1
-						}
-						if tr[1] {
-							ldb = k + 3
-						}
-						a := randFloats(rng, max(m, k)*lda)
-						b := randFloats(rng, max(n, k)*ldb)
-						c := randFloats(rng, m*ldc)
-						alpha, beta := float32(0.5), []float32{0, 1, -0.5}[rng.IntN(3)]
-						want, bound := refBF16Gemm(tr[0], tr[1], m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-						withThreads(threads, func() {
-							Sgemm(tr[0], tr[1], m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-						})
-						for i := range m {
-							for j := range n {
-								if got := c[i*ldc+j]; !closeTo(got, want[i*n+j], bound[i*n+j], k) {
-									t.Fatalf("%s: C[%d][%d] = %g, want %g (bound %g)", name, i, j, got, want[i*n+j], bound[i*n+j])
-								}
+		if ActiveCompute() != BF16Compute {
+			t.Fatal("SetCompute(BF16Compute) did not take")
+		}
+		rng := rand.New(rand.NewPCG(91, 92))
+		sizes := [][3]int{{2, 2, 1}, {12, 32, 2}, {13, 33, 3}, {25, 70, 31}, {64, 96, 100}, {130, 65, 513}, {200, 300, 1100}, {7, 1000, 64}, {500, 40, 129}}
+		for _, s := range sizes {
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				for _, threads := range []int{1, 2} {
+					m, n, k := s[0], s[1], s[2]
+					name := fmt.Sprintf("m=%d n=%d k=%d transA=%v transB=%v threads=%d", m, n, k, tr[0], tr[1], threads)
+					lda, ldb, ldc := k+1, n+3, n+2
+					if tr[0] {
+						lda = m + 1
+					}
+					if tr[1] {
+						ldb = k + 3
+					}
+					a := randFloats(rng, max(m, k)*lda)
+					b := randFloats(rng, max(n, k)*ldb)
+					c := randFloats(rng, m*ldc)
+					alpha, beta := float32(0.5), []float32{0, 1, -0.5}[rng.IntN(3)]
+					want, bound := refBF16Gemm(tr[0], tr[1], m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+					withThreads(threads, func() {
+						Sgemm(tr[0], tr[1], m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+					})
+					for i := range m {
+						for j := range n {
+							if got := c[i*ldc+j]; !closeTo(got, want[i*n+j], bound[i*n+j], k) {
+								t.Fatalf("%s: C[%d][%d] = %g, want %g (bound %g)", name, i, j, got, want[i*n+j], bound[i*n+j])
 							}
 						}
 					}
 				}
 			}
-		})
+		}
 	})
 }
 
@@ -133,9 +131,7 @@ func TestSgemmBF16Rounds(t *testing.T) {
 		b[p] = 1 + 0x1p-10 // row 0 of B; rows 1 and 2 are zero
 	}
 	forEachBF16Kernel(t, func(t *testing.T) {
-		withCompute(t, BF16Compute, func() {
-			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-		})
+		Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 	})
 	for i, v := range c {
 		if v != 1 {

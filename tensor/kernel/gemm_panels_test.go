@@ -13,63 +13,61 @@ import (
 // at 1 and 2 threads; and that Row returns the rounded weights.
 func TestGemmPanels(t *testing.T) {
 	forEachBF16Kernel(t, func(t *testing.T) {
-		withCompute(t, BF16Compute, func() {
-			rng := rand.New(rand.NewPCG(5, 6))
-			for _, s := range [][3]int{{1, 32, 64}, {1, 50, 768}, {1, 33, 17}, {1, 70, 130}, {1, 200, 300}, {1, 300, 1100}, {3, 33, 17}, {12, 64, 100}, {13, 70, 1}, {64, 96, 1100}, {200, 45, 513}, {1, 40, 3000}} {
-				m, n, k := s[0], s[1], s[2]
-				for _, kn := range []bool{false, true} {
-					w := randFloats(rng, n*k)
-					p, err := NewPanelMatrix(w, n, k, kn)
-					if err != nil {
-						t.Fatal(err)
-					}
-					ldx, ldy := k+3, n+1
-					x := randFloats(rng, m*ldx)
-					for _, threads := range []int{1, 2} {
-						name := fmt.Sprintf("m=%d n=%d k=%d kn=%v threads=%d", m, n, k, kn, threads)
-						beta := []float32{0, 1, -0.5}[rng.IntN(3)]
-						y0 := randFloats(rng, m*ldy)
-						got, want := append([]float32(nil), y0...), append([]float32(nil), y0...)
-						withThreads(threads, func() {
-							GemmPanels(p, m, 0.5, x, ldx, beta, got, ldy)
-							if kn {
-								Sgemm(false, false, m, n, k, 0.5, x, ldx, w, n, beta, want, ldy)
-							} else {
-								Sgemm(false, true, m, n, k, 0.5, x, ldx, w, k, beta, want, ldy)
-							}
-						})
-						if m == 1 {
-							// Sgemm runs one row as a float32 GEMV: compare with the rounded reference.
-							ref, bound := refBF16Gemm(false, !kn, m, n, k, 0.5, x, ldx, w, map[bool]int{true: n, false: k}[kn], beta, y0, ldy)
-							for j := range n {
-								if !closeTo(got[j], ref[j], bound[j], k) {
-									t.Fatalf("%s: Y[0][%d] = %g, want %g (bound %g)", name, j, got[j], ref[j], bound[j])
-								}
-							}
-							continue
+		rng := rand.New(rand.NewPCG(5, 6))
+		for _, s := range [][3]int{{1, 32, 64}, {1, 50, 768}, {1, 33, 17}, {1, 70, 130}, {1, 200, 300}, {1, 300, 1100}, {3, 33, 17}, {12, 64, 100}, {13, 70, 1}, {64, 96, 1100}, {200, 45, 513}, {1, 40, 3000}} {
+			m, n, k := s[0], s[1], s[2]
+			for _, kn := range []bool{false, true} {
+				w := randFloats(rng, n*k)
+				p, err := NewPanelMatrix(w, n, k, kn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ldx, ldy := k+3, n+1
+				x := randFloats(rng, m*ldx)
+				for _, threads := range []int{1, 2} {
+					name := fmt.Sprintf("m=%d n=%d k=%d kn=%v threads=%d", m, n, k, kn, threads)
+					beta := []float32{0, 1, -0.5}[rng.IntN(3)]
+					y0 := randFloats(rng, m*ldy)
+					got, want := append([]float32(nil), y0...), append([]float32(nil), y0...)
+					withThreads(threads, func() {
+						GemmPanels(p, m, 0.5, x, ldx, beta, got, ldy)
+						if kn {
+							Sgemm(false, false, m, n, k, 0.5, x, ldx, w, n, beta, want, ldy)
+						} else {
+							Sgemm(false, true, m, n, k, 0.5, x, ldx, w, k, beta, want, ldy)
 						}
-						for i, v := range got {
-							if math.Float32bits(v) != math.Float32bits(want[i]) {
-								t.Fatalf("%s: Y element %d = %g, Sgemm in bf16 compute gives %g", name, i, v, want[i])
+					})
+					if m == 1 {
+						// Sgemm runs one row as a float32 GEMV: compare with the rounded reference.
+						ref, bound := refBF16Gemm(false, !kn, m, n, k, 0.5, x, ldx, w, map[bool]int{true: n, false: k}[kn], beta, y0, ldy)
+						for j := range n {
+							if !closeTo(got[j], ref[j], bound[j], k) {
+								t.Fatalf("%s: Y[0][%d] = %g, want %g (bound %g)", name, j, got[j], ref[j], bound[j])
 							}
 						}
+						continue
 					}
-					row := make([]float32, k)
-					for _, i := range []int{0, n / 2, n - 1} {
-						p.Row(i, row)
-						for q, v := range row {
-							wv := w[i*k+q]
-							if kn {
-								wv = w[q*n+i]
-							}
-							if v != bf16Widen(bf16Round(wv)) {
-								t.Fatalf("n=%d k=%d kn=%v: Row(%d)[%d] = %g, want %g rounded", n, k, kn, i, q, v, wv)
-							}
+					for i, v := range got {
+						if math.Float32bits(v) != math.Float32bits(want[i]) {
+							t.Fatalf("%s: Y element %d = %g, Sgemm in bf16 compute gives %g", name, i, v, want[i])
+						}
+					}
+				}
+				row := make([]float32, k)
+				for _, i := range []int{0, n / 2, n - 1} {
+					p.Row(i, row)
+					for q, v := range row {
+						wv := w[i*k+q]
+						if kn {
+							wv = w[q*n+i]
+						}
+						if v != bf16Widen(bf16Round(wv)) {
+							t.Fatalf("n=%d k=%d kn=%v: Row(%d)[%d] = %g, want %g rounded", n, k, kn, i, q, v, wv)
 						}
 					}
 				}
 			}
-		})
+		}
 	})
 }
 
@@ -94,23 +92,21 @@ func TestGemmPanelsNoAlloc(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	forEachBF16Kernel(t, func(t *testing.T) {
-		withCompute(t, BF16Compute, func() {
-			rng := rand.New(rand.NewPCG(9, 9))
-			const n, k, M = 520, 300, 64
-			p, err := NewPanelMatrix(randFloats(rng, n*k), n, k, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			x, y := randFloats(rng, M*k), make([]float32, M*n)
-			withThreads(2, func() {
-				for _, m := range []int{1, M} {
-					f := func() { GemmPanels(p, m, 1, x, k, 0, y, n) }
-					f()
-					if a := testing.AllocsPerRun(20, f); a > 0 {
-						t.Errorf("GemmPanels with %d rows allocates %g times per call", m, a)
-					}
+		rng := rand.New(rand.NewPCG(9, 9))
+		const n, k, M = 520, 300, 64
+		p, err := NewPanelMatrix(randFloats(rng, n*k), n, k, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y := randFloats(rng, M*k), make([]float32, M*n)
+		withThreads(2, func() {
+			for _, m := range []int{1, M} {
+				f := func() { GemmPanels(p, m, 1, x, k, 0, y, n) }
+				f()
+				if a := testing.AllocsPerRun(20, f); a > 0 {
+					t.Errorf("GemmPanels with %d rows allocates %g times per call", m, a)
 				}
-			})
+			}
 		})
 	})
 }
@@ -122,26 +118,24 @@ func TestSgemmBF16NoAlloc(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	forEachBF16Kernel(t, func(t *testing.T) {
-		withCompute(t, BF16Compute, func() {
-			rng := rand.New(rand.NewPCG(10, 10))
-			const m, n, k = 64, 200, 300
-			a, b, c := randFloats(rng, m*k), randFloats(rng, k*n), make([]float32, m*n)
-			withThreads(2, func() {
-				for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
-					lda, ldb := k, n
-					if tr[0] {
-						lda = m
-					}
-					if tr[1] {
-						ldb = k
-					}
-					f := func() { Sgemm(tr[0], tr[1], m, n, k, 1, a, lda, b, ldb, 0, c, n) }
-					f()
-					if allocs := testing.AllocsPerRun(10, f); allocs > 0 {
-						t.Errorf("Sgemm transA=%v transB=%v in bf16 compute allocates %g times per call", tr[0], tr[1], allocs)
-					}
+		rng := rand.New(rand.NewPCG(10, 10))
+		const m, n, k = 64, 200, 300
+		a, b, c := randFloats(rng, m*k), randFloats(rng, k*n), make([]float32, m*n)
+		withThreads(2, func() {
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				lda, ldb := k, n
+				if tr[0] {
+					lda = m
 				}
-			})
+				if tr[1] {
+					ldb = k
+				}
+				f := func() { Sgemm(tr[0], tr[1], m, n, k, 1, a, lda, b, ldb, 0, c, n) }
+				f()
+				if allocs := testing.AllocsPerRun(10, f); allocs > 0 {
+					t.Errorf("Sgemm transA=%v transB=%v in bf16 compute allocates %g times per call", tr[0], tr[1], allocs)
+				}
+			}
 		})
 	})
 }
@@ -151,27 +145,25 @@ func TestSgemmBF16NoAlloc(t *testing.T) {
 // blocks, deeper than the kernel's now.
 func TestGemmPanelsAfterRetuning(t *testing.T) {
 	forEachBF16Kernel(t, func(t *testing.T) {
-		withCompute(t, BF16Compute, func() {
-			rng := rand.New(rand.NewPCG(11, 11))
-			const m, n, k = 200, 70, 700
-			w := randFloats(rng, n*k)
-			p, err := NewPanelMatrix(w, n, k, false)
-			if err != nil {
-				t.Fatal(err)
+		rng := rand.New(rand.NewPCG(11, 11))
+		const m, n, k = 200, 70, 700
+		w := randFloats(rng, n*k)
+		p, err := NewPanelMatrix(w, n, k, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		K := p.kern
+		old := K.blocks()
+		defer K.setBlocks(old)
+		K.setBlocks(Blocks{KC: minKC, MC: K.mr, NC: K.nr})
+		x, y := randFloats(rng, m*k), make([]float32, m*n)
+		GemmPanels(p, m, 1, x, k, 0, y, n)
+		want, bound := refBF16Gemm(false, true, m, n, k, 1, x, k, w, k, 0, make([]float32, m*n), n)
+		for i, v := range y {
+			if !closeTo(v, want[i], bound[i], k) {
+				t.Fatalf("Y element %d = %g, want %g (bound %g)", i, v, want[i], bound[i])
 			}
-			K := p.kern
-			old := K.blocks()
-			defer K.setBlocks(old)
-			K.setBlocks(Blocks{KC: minKC, MC: K.mr, NC: K.nr})
-			x, y := randFloats(rng, m*k), make([]float32, m*n)
-			GemmPanels(p, m, 1, x, k, 0, y, n)
-			want, bound := refBF16Gemm(false, true, m, n, k, 1, x, k, w, k, 0, make([]float32, m*n), n)
-			for i, v := range y {
-				if !closeTo(v, want[i], bound[i], k) {
-					t.Fatalf("Y element %d = %g, want %g (bound %g)", i, v, want[i], bound[i])
-				}
-			}
-		})
+		}
 	})
 }
 
@@ -181,44 +173,42 @@ func TestGemmPanelsAfterRetuning(t *testing.T) {
 // Y's stride alone.
 func TestGemmPanelsBias(t *testing.T) {
 	forEachBF16Kernel(t, func(t *testing.T) {
-		withCompute(t, BF16Compute, func() {
-			rng := rand.New(rand.NewPCG(11, 12))
-			for _, s := range [][3]int{{1, 50, 768}, {2, 33, 17}, {13, 70, 130}, {64, 96, 1100}, {200, 45, 513}, {30, 40, 0}} {
-				m, n, k := s[0], s[1], s[2]
-				w := randFloats(rng, n*k)
-				p, err := NewPanelMatrix(w, n, k, false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ldx, ldy := k+3, n+2
-				x, bias := randFloats(rng, m*ldx), randFloats(rng, n)
-				for _, act := range []struct {
-					name string
-					fn   func(dst, src []float32)
-				}{{"none", nil}, {"gelu", GELUErf}} {
-					for _, threads := range []int{1, 2} {
-						got, want := randFloats(rng, m*ldy), make([]float32, m*ldy)
-						copy(want, got)
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, s := range [][3]int{{1, 50, 768}, {2, 33, 17}, {13, 70, 130}, {64, 96, 1100}, {200, 45, 513}, {30, 40, 0}} {
+			m, n, k := s[0], s[1], s[2]
+			w := randFloats(rng, n*k)
+			p, err := NewPanelMatrix(w, n, k, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ldx, ldy := k+3, n+2
+			x, bias := randFloats(rng, m*ldx), randFloats(rng, n)
+			for _, act := range []struct {
+				name string
+				fn   func(dst, src []float32)
+			}{{"none", nil}, {"gelu", GELUErf}} {
+				for _, threads := range []int{1, 2} {
+					got, want := randFloats(rng, m*ldy), make([]float32, m*ldy)
+					copy(want, got)
+					for i := range m {
+						copy(want[i*ldy:i*ldy+n], bias)
+					}
+					withThreads(threads, func() {
+						GemmPanelsBias(p, m, x, ldx, bias, act.fn, got, ldy)
+						GemmPanels(p, m, 1, x, ldx, 1, want, ldy)
+					})
+					if act.fn != nil {
 						for i := range m {
-							copy(want[i*ldy:i*ldy+n], bias)
+							act.fn(want[i*ldy:i*ldy+n], want[i*ldy:i*ldy+n])
 						}
-						withThreads(threads, func() {
-							GemmPanelsBias(p, m, x, ldx, bias, act.fn, got, ldy)
-							GemmPanels(p, m, 1, x, ldx, 1, want, ldy)
-						})
-						if act.fn != nil {
-							for i := range m {
-								act.fn(want[i*ldy:i*ldy+n], want[i*ldy:i*ldy+n])
-							}
-						}
-						for i, v := range got {
-							if math.Float32bits(v) != math.Float32bits(want[i]) {
-								t.Fatalf("m=%d n=%d k=%d act=%s threads=%d: Y element %d = %g, want %g", m, n, k, act.name, threads, i, v, want[i])
-							}
+					}
+					for i, v := range got {
+						if math.Float32bits(v) != math.Float32bits(want[i]) {
+							t.Fatalf("m=%d n=%d k=%d act=%s threads=%d: Y element %d = %g, want %g", m, n, k, act.name, threads, i, v, want[i])
 						}
 					}
 				}
 			}
-		})
+		}
 	})
 }

@@ -319,7 +319,7 @@ func TestSgemmBias(t *testing.T) {
 	}
 	forEachPath(t, run)
 	t.Run("bf16", func(t *testing.T) {
-		forEachBF16Kernel(t, func(t *testing.T) { withCompute(t, BF16Compute, func() { run(t) }) })
+		forEachBF16Kernel(t, run)
 	})
 }
 
