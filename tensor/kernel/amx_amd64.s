@@ -52,9 +52,10 @@
 // hold C (rows 0–15 and 16–31, columns 0–15 and 16–31), 4–5 the two A tiles of a step, 6–7
 // its two B tiles. While the products run, C's rows are prefetched, two a step, so that the
 // stores at the end do not wait on memory, and the n bytes at ahead (a slice of the caller's
-// next B micro-panel) are prefetched into L2, two lines a step. The tile configuration cfg is loaded only when the
-// thread's differs (LDTILECFG costs as much as a few hundred multiply-adds); the tiles are
-// left configured for the next call, whichever goroutine makes it.
+// next B micro-panel) are prefetched into L2, two lines a step. The tile configuration cfg
+// is loaded only when the thread's differs (LDTILECFG costs as much as a few hundred
+// multiply-adds); the tiles are left configured for the next call, whichever goroutine makes
+// it.
 TEXT ·amxTile32(SB), NOSPLIT, $64-96
 	// Configure the tiles unless this thread has cfg already.
 	MOVQ cfg+88(FP), R10
