@@ -54,7 +54,7 @@ func NewPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
 		for jp0 := 0; jp0 < panels; jp0 += group {
 			jp1 := min(jp0+group, panels)
 			j0 := jp0 * K.nr
-			packPairsB(K.nr, K.pairRows(kc), tmp, transB, w, ldb, pc, kc, j0, min(n-j0, (jp1-jp0)*K.nr), 0, jp1-jp0)
+			packB(K, tmp, transB, w, ldb, pc, kc, j0, min(n-j0, (jp1-jp0)*K.nr), 0, jp1-jp0)
 			for jp := jp0; jp < jp1; jp++ {
 				copy(blk[jp*size:(jp+1)*size], tmp[(jp-jp0)*K.nr*kc:])
 			}
