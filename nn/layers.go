@@ -3,6 +3,7 @@ package nn
 import (
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/tensor"
+	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
 // Linear is an affine map y = x·W + b.
@@ -12,8 +13,9 @@ import (
 type Linear struct {
 	Weight, Bias *autograd.Var // (in, out) or (out, in); (out), may be nil
 	TorchLayout  bool
-	// Packed, if set, is a compact copy of Weight (bf16 or int8) that forward passes use when
-	// the graph is not recording (inference).
+	// Packed, if set, is a compact copy of Weight (bf16 or int8), or under bfloat16 compute
+	// Weight's bfloat16 panels beside it (fp32), that forward passes use when the graph is not
+	// recording (inference).
 	Packed *tensor.PackedMatrix
 }
 
@@ -49,9 +51,11 @@ func (l *Linear) ForwardGELU(g *autograd.Graph, x *autograd.Var, kind tensor.GEL
 	return g.GELU(l.Forward(g, x), kind)
 }
 
-// Pack makes the compact inference copy of the weight in format (fp32 removes it).
+// Pack makes the compact inference copy of the weight in format. fp32 removes it, except
+// under bfloat16 compute on a CPU that runs it, where the weight's bfloat16 panels are made
+// once for the products of several rows (see tensor.PackedMatrix).
 func (l *Linear) Pack(format tensor.WeightFormat) error {
-	if format == tensor.FP32 {
+	if format == tensor.FP32 && !kernel.PanelsAvailable() {
 		l.Packed = nil
 		return nil
 	}

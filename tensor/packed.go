@@ -33,9 +33,17 @@ func ParseWeightFormat(s string) (WeightFormat, error) {
 // as the bfloat16 GEMM kernel's micro-panels instead (kernel.PanelMatrix, same 2 bytes a
 // weight): every product on them, a prompt's or a decoding step's, then runs in bfloat16
 // compute, with inputs rounded to bfloat16, and never packs the weights again.
+//
+// fp32 weights are packed only under bfloat16 compute, for the products that Sgemm runs in
+// its tiles (kernel.Tiled: more than a few rows): Sgemm rounds and packs a float32 weight
+// into the same panels on every such call (a quarter of a GPT-2 prompt's time), so they are
+// made once and kept beside the float32 weight (2 more bytes a weight). The outputs have
+// Sgemm's bits on the float32 weight either way: a single row (a decoding step) or a few
+// still stream the float32 weight, as they would unpacked.
 type PackedMatrix struct {
 	Format WeightFormat
 	N, K   int
+	wt     *Tensor // FP32: the weight itself as op(B) (K, N), a view, not a copy
 	bf     *kernel.BF16Matrix
 	q8     *kernel.Q8Matrix
 	panels *kernel.PanelMatrix
@@ -54,6 +62,18 @@ func Pack(w *Tensor, kn bool, format WeightFormat) (*PackedMatrix, error) {
 	d := w.Contiguous().Data()
 	p := &PackedMatrix{Format: format, N: n, K: k}
 	switch format {
+	case FP32:
+		if !kernel.PanelsAvailable() {
+			return nil, fmt.Errorf("tensor.Pack: fp32 weights are packed only for bfloat16 compute, which is not set or not run by this CPU")
+		}
+		pm, err := kernel.NewPanelMatrix(d, n, k, kn)
+		if err != nil {
+			return nil, fmt.Errorf("tensor.Pack: %w", err)
+		}
+		p.panels, p.wt = pm, w
+		if !kn {
+			p.wt = w.Transpose(0, 1)
+		}
 	case BF16:
 		if kernel.PanelsAvailable() {
 			pm, err := kernel.NewPanelMatrix(d, n, k, kn)
@@ -72,12 +92,12 @@ func Pack(w *Tensor, kn bool, format WeightFormat) (*PackedMatrix, error) {
 		}
 		p.q8 = kernel.NewQ8Matrix(d, n, k, kn)
 	default:
-		return nil, fmt.Errorf("tensor.Pack: cannot pack as %q (want bf16 or int8)", format)
+		return nil, fmt.Errorf("tensor.Pack: cannot pack as %q (want fp32, bf16 or int8)", format)
 	}
 	return p, nil
 }
 
-// Bytes is the memory the packed weights take.
+// Bytes is the memory the packed weights take (for fp32, the panels beside the weight).
 func (p *PackedMatrix) Bytes() int64 {
 	if p.panels != nil {
 		return p.panels.Bytes()
@@ -93,6 +113,8 @@ func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
 	rows := p.rows(out, x)
 	xd, od := x.Data(), out.Data()
 	switch {
+	case p.wt != nil && !kernel.Tiled(rows, p.N, p.K):
+		MatMulInto(out.Reshape(rows, p.N), x.Reshape(rows, p.K), p.wt, 1, beta)
 	case p.panels != nil:
 		kernel.GemmPanels(p.panels, rows, 1, xd, p.K, beta, od, p.N)
 	case p.bf != nil && rows == 1:
@@ -139,6 +161,13 @@ func (p *PackedMatrix) matMulBias(out, x, bias *Tensor, gelu *GELUKind) {
 	if bias.Len() != p.N {
 		panic(fmt.Sprintf("tensor.PackedMatrix: bias %v for a %d×%d weight", bias.Shape(), p.N, p.K))
 	}
+	if p.wt != nil && !kernel.Tiled(rows, p.N, p.K) {
+		MatMulBiasInto(out.Reshape(rows, p.N), x.Reshape(rows, p.K), p.wt, bias)
+		if gelu != nil {
+			GELUInto(out, out, *gelu)
+		}
+		return
+	}
 	if p.panels != nil {
 		var act func(dst, src []float32)
 		if gelu != nil {
@@ -159,6 +188,8 @@ func (p *PackedMatrix) matMulBias(out, x, bias *Tensor, gelu *GELUKind) {
 // computes it for one row.
 func (p *PackedMatrix) BindMatVec(v *kernel.MatVec) {
 	switch {
+	case p.wt != nil:
+		panic("tensor.PackedMatrix.BindMatVec: fp32 weights are read by Sgemm one row at a time, not by a MatVec")
 	case p.panels != nil:
 		v.BindPanels(p.panels)
 	case p.bf != nil:
@@ -170,6 +201,13 @@ func (p *PackedMatrix) BindMatVec(v *kernel.MatVec) {
 
 // Row writes row i of W (the K weights of output i), dequantised, into dst.
 func (p *PackedMatrix) Row(i int, dst []float32) {
+	if p.wt != nil {
+		if i < 0 || i >= p.N || len(dst) < p.K {
+			panic(fmt.Sprintf("tensor.PackedMatrix.Row(%d) of a %d×%d matrix into %d floats", i, p.N, p.K, len(dst)))
+		}
+		CopyInto(FromData(dst[:p.K], p.K, 1), p.wt.Narrow(1, i, 1)) // column i of op(B)
+		return
+	}
 	if p.panels != nil {
 		p.panels.Row(i, dst)
 		return

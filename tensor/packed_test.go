@@ -132,3 +132,93 @@ func testPackedMatMul(t *testing.T) {
 		t.Fatal("fp8 accepted")
 	}
 }
+
+// TestPackedFP32Panels checks fp32 weights packed under bfloat16 compute: every product has
+// the bits of the same product on the unpacked float32 weight (bfloat16 tiles for many rows,
+// float32 for one row or a few), Row gives the weights themselves, and without bfloat16
+// compute Pack refuses fp32.
+func TestPackedFP32Panels(t *testing.T) {
+	if _, err := Pack(New(8, 8), true, FP32); err == nil {
+		t.Fatal("fp32 packed under fp32 compute")
+	}
+	if err := kernel.SetCompute(kernel.BF16Compute); err != nil {
+		t.Skipf("skipped: %v", err)
+	}
+	defer kernel.SetCompute(kernel.FP32Compute)
+	rng := NewRNG(7)
+	// (K, N) = (768, 100): one row and three stay in float32, 40 run in the tiles.
+	const K, N = 768, 100
+	for _, kn := range []bool{true, false} {
+		w := New(K, N) // (K, N) when kn, else (N, K)
+		if !kn {
+			w = New(N, K)
+		}
+		Normal(w, 0, 0.1, rng)
+		wt := w // op(B): (K, N)
+		if !kn {
+			wt = w.Transpose(0, 1)
+		}
+		p, err := Pack(w, kn, FP32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := p.Bytes(); b < 2*K*N || b > 2*K*(N+31) { // bfloat16, N padded to micro-panels
+			t.Fatalf("kn=%v: panels take %d bytes for a %d×%d weight", kn, b, N, K)
+		}
+		row := make([]float32, K)
+		for _, i := range []int{0, 37, N - 1} {
+			p.Row(i, row)
+			for q, v := range row {
+				if want := wt.At(q, i); v != want {
+					t.Fatalf("kn=%v: Row(%d)[%d] = %g, want the weight %g", kn, i, q, v, want)
+				}
+			}
+		}
+		bias := New(1, N)
+		Normal(bias, 0, 1, rng)
+		for _, rows := range []int{1, 3, 40} {
+			if tiled := kernel.Tiled(rows, N, K); tiled != (rows == 40) {
+				t.Fatalf("kernel.Tiled(%d, %d, %d) = %v", rows, N, K, tiled)
+			}
+			x := New(rows, K)
+			Normal(x, 0, 1, rng)
+			same := func(what string, got, want *Tensor) {
+				t.Helper()
+				for i, v := range got.Data() {
+					if math.Float32bits(v) != math.Float32bits(want.Data()[i]) {
+						t.Fatalf("kn=%v rows=%d %s: out[%d] = %g, unpacked %g", kn, rows, what, i, v, want.Data()[i])
+					}
+				}
+			}
+			want, got := New(rows, N), New(rows, N)
+			Normal(want, 0, 1, rng)
+			CopyInto(got, want)
+			MatMulInto(want, x, wt, 1, 0.5)
+			p.MatMulInto(got, x, 0.5)
+			same("MatMulInto", got, want)
+			MatMulBiasInto(want, x, wt, bias)
+			p.MatMulBiasInto(got, x, bias)
+			same("MatMulBiasInto", got, want)
+			GELUInto(want, want, GELUTanh)
+			p.MatMulBiasGELUInto(got, x, bias, GELUTanh)
+			same("MatMulBiasGELUInto", got, want)
+			if rows == 40 { // the tiles did round to bfloat16: float32 gives other bits
+				kernel.SetCompute(kernel.FP32Compute)
+				MatMulInto(want, x, wt, 1, 0)
+				kernel.SetCompute(kernel.BF16Compute)
+				p.MatMulInto(got, x, 0)
+				if diff := maxAbsDiff(got, want); diff == 0 || diff > 0.05 {
+					t.Fatalf("kn=%v: bfloat16 tiles differ from float32 by %g", kn, diff)
+				}
+			}
+		}
+	}
+}
+
+func maxAbsDiff(a, b *Tensor) float64 {
+	var d float64
+	for i, v := range a.Data() {
+		d = max(d, math.Abs(float64(v-b.Data()[i])))
+	}
+	return d
+}

@@ -182,6 +182,24 @@ func TestPackedWeightsBF16Compute(t *testing.T) {
 			t.Errorf("decoding step %d: logits differ by %.3g (scale %.3g)", i, worst, scale)
 		}
 	}
+	// fp32 keeps the float32 weights and packs their panels beside them: the prompt runs on
+	// the panels, decoding on the float32 weights, and every logit is that of the unpacked
+	// model, bit for bit.
+	if err := m.Pack(tensor.FP32); err != nil {
+		t.Fatal(err)
+	}
+	if m.head == nil || m.head.Format != tensor.FP32 || m.H[0].MLP.CFc.Packed == nil {
+		t.Fatal("fp32 under bfloat16 compute packed no panels")
+	}
+	gotPre, gotSteps = run()
+	if d := testenv.MaxDiff(gotPre, wantPre); d != 0 {
+		t.Errorf("fp32 panels: prompt logits differ from the unpacked model's by %g", d)
+	}
+	for i := range next {
+		if d := testenv.MaxDiff(gotSteps[i], wantSteps[i]); d != 0 {
+			t.Errorf("fp32 panels: decoding step %d differs from the unpacked model's by %g", i, d)
+		}
+	}
 }
 
 // After PackForInference the float32 weights are gone: inference still works (embeddings come

@@ -14,6 +14,7 @@ import (
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/nn"
 	"github.com/qkvdev/qkv/tensor"
+	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
 // Model is a GPT-2 language model.
@@ -203,7 +204,10 @@ func (m *Model) embed(g *autograd.Graph, ids []int) *autograd.Var {
 // Pack converts the weights of every linear layer and the LM head to a compact format (bf16
 // or int8) that inference then reads, or back to fp32. Decoding reads every weight once per
 // token, so halving or quartering the bytes speeds it up nearly as much. Training and saving
-// keep using the float32 weights.
+// keep using the float32 weights. fp32 under bfloat16 compute (on a CPU that runs it) keeps
+// the float32 weights for decoding and packs their bfloat16 panels beside them for the
+// products of several rows (a prompt, a batch): those would otherwise round and pack every
+// weight again in each product (see tensor.PackedMatrix).
 func (m *Model) Pack(format tensor.WeightFormat) error {
 	if m.packedOnly {
 		return fmt.Errorf("gpt: the float32 weights were released; reload the model to pack it again")
@@ -216,7 +220,7 @@ func (m *Model) Pack(format tensor.WeightFormat) error {
 		}
 	}
 	m.head = nil
-	if format != tensor.FP32 {
+	if format != tensor.FP32 || kernel.PanelsAvailable() {
 		p, err := tensor.Pack(m.Wte.Weight.Value, false, format)
 		if err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 	"github.com/qkvdev/qkv/hf/safetensors"
 	"github.com/qkvdev/qkv/internal/sysmem"
 	"github.com/qkvdev/qkv/tensor"
+	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
 // LoadForInference reads a model folder for inference with its weight matrices in format
@@ -26,14 +27,23 @@ import (
 // peak memory is about the compact weights, the float32 vectors (biases, LayerNorm, wpe) and
 // the largest matrix in float32, and, once decoding starts, the key/value cache. With bf16
 // or int8 the result is what PackForInference leaves: it runs inference only (no training,
-// no Save, no other format).
+// no Save, no other format). With fp32 under bfloat16 compute, the matrices' bfloat16 panels
+// are made beside them (Pack) where the memory allows.
 func LoadForInference(dir string, format tensor.WeightFormat) (*Model, error) {
 	switch format {
 	case tensor.FP32, tensor.BF16, tensor.Int8:
 	default:
 		return nil, fmt.Errorf("gpt: weight format %q: want fp32, bf16 or int8", format)
 	}
-	return load(dir, format)
+	m, err := load(dir, format)
+	if err != nil || format != tensor.FP32 || !kernel.PanelsAvailable() {
+		return m, err
+	}
+	// The panels are an optimisation: without the memory for them, prompts run unpacked.
+	if sysmem.Check(2*uint64(m.Config.matrixParams()), "") != nil {
+		return m, nil
+	}
+	return m, m.Pack(tensor.FP32)
 }
 
 // load reads a model folder (see Load and LoadForInference).
@@ -183,11 +193,18 @@ func checkFits(configPath string, cfg Config, format tensor.WeightFormat, files 
 	if have := hf.CountParams(files, renameHF); want > have+slack {
 		return fmt.Errorf("%s describes a model of %d parameters, but the weights hold only %d: the config does not belong to these weights", configPath, want, have)
 	}
-	C, I := int64(cfg.NEmbd), int64(cfg.Inner())
-	matrices := int64(cfg.NLayer)*(4*C*C+2*C*I) + int64(cfg.VocabSize)*C
+	matrices := cfg.matrixParams()
 	per := map[tensor.WeightFormat]float64{tensor.BF16: 2, tensor.Int8: 1 + 4.0/32}[format]
+	C, I := int64(cfg.NEmbd), int64(cfg.Inner())
 	need := uint64(per*float64(matrices)) + 4*uint64(want-matrices) + 4*uint64(max(int64(cfg.VocabSize)*C, C*I, 3*C*C))
 	return sysmem.Check(need, fmt.Sprintf("the model %s (%d parameters, matrices as %s)", filepath.Dir(configPath), want, format))
+}
+
+// matrixParams is the number of weights in the matrices Pack packs: the blocks' linear layers
+// and the token embedding (the LM head).
+func (c Config) matrixParams() int64 {
+	C, I := int64(c.NEmbd), int64(c.Inner())
+	return int64(c.NLayer)*(4*C*C+2*C*I) + int64(c.VocabSize)*C
 }
 
 // checkTiedHead refuses a checkpoint whose explicit lm_head.weight differs from wte (the

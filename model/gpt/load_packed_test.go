@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/qkvdev/qkv/hf/safetensors"
+	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/tensor"
+	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
 // prefillLogits returns the last position's logits for a fixed prompt.
@@ -141,5 +143,31 @@ func TestLoadForInferenceRejects(t *testing.T) {
 	_, dir := saveTiny(t)
 	if _, err := LoadForInference(dir, "fp16"); err == nil || !strings.Contains(err.Error(), "fp16") {
 		t.Fatalf("format fp16: error %v", err)
+	}
+}
+
+// Under bfloat16 compute, loading fp32 weights for inference packs their panels beside them
+// (the prompt's products then skip rounding and packing the weights), with the logits of the
+// plain load, bit for bit.
+func TestLoadForInferenceFP32Panels(t *testing.T) {
+	if err := kernel.SetCompute(kernel.BF16Compute); err != nil {
+		t.Skipf("skipped: %v", err)
+	}
+	defer kernel.SetCompute(kernel.FP32Compute)
+	_, dir := saveTiny(t)
+	ref, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadForInference(dir, tensor.FP32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.head == nil || m.head.Format != tensor.FP32 || m.H[0].Attn.CAttn.Packed == nil || m.packedOnly {
+		t.Fatal("fp32 weights loaded under bfloat16 compute have no panels beside them")
+	}
+	want, got := prefillLogits(t, ref), prefillLogits(t, m)
+	if d := testenv.MaxDiff(got, want); d != 0 {
+		t.Fatalf("logits on the panels differ from the plain load's by %g", d)
 	}
 }

@@ -137,6 +137,13 @@ func SgemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	sgemm("SgemmBias", transA, transB, m, n, k, 1, a, lda, b, ldb, 0, bias[:n], c, ldc)
 }
 
+// Tiled reports whether Sgemm (with alpha ≠ 0) runs an (m, k)·op(B) product with op(B)
+// (k, n) and A not transposed in its tiles, the path that bfloat16 compute (SetCompute)
+// applies to, rather than on a one-row, one-column or few-row path, which stays float32.
+func Tiled(m, n, k int) bool {
+	return k != 0 && m > 1 && n > 1 && !useSmallM(false, m, n, k)
+}
+
 // sgemm is Sgemm and, with bias set (and beta 0), SgemmBias.
 func sgemm(op string, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
@@ -156,7 +163,7 @@ func sgemm(op string, transA, transB bool, m, n, k int, alpha float32, a []float
 	if m == 0 || n == 0 {
 		return
 	}
-	tiles := alpha != 0 && k != 0 && m != 1 && n != 1 && !useSmallM(transA, m, n, k)
+	tiles := alpha != 0 && k != 0 && m != 1 && n != 1 && !useSmallM(transA, m, n, k) // Tiled when !transA
 	if bias != nil && !tiles {
 		// Where the tiles do not run, set the rows to the bias and add the product to them.
 		setRows(m, n, bias, c, ldc)
