@@ -23,9 +23,32 @@ func bf16Panels48AVX512(d *float32, panel int, x *float32, ldx, pairs int)
 //go:noescape
 func bf16RowPairsAVX512(d, src *float32, n, ahead int)
 
+// bf16PanelCvt is bf16PanelAVX512 on VCVTNE2PS2BF16 (AVX512-BF16), with the same bits
+// (bf16pack_amd64.s).
+//
+//go:noescape
+func bf16PanelCvt(d *float32, ldd int, x *float32, ldx, pairs, width int)
+
+// bf16RowPairsCvt is bf16RowPairsAVX512 on VCVTNE2PS2BF16 (AVX512-BF16), with the same bits
+// (bf16pack_amd64.s).
+//
+//go:noescape
+func bf16RowPairsCvt(d, src *float32, n, ahead int)
+
+// bf16Panel and bf16RowPairs are the assembly packers this CPU runs: on VCVTNE2PS2BF16
+// where it has AVX512-BF16.
+
 // The packers run wherever AVX-512 does; the panel GEMVs only ever run on panels, which
 // exist only where AVX512-BF16 does.
+var (
+	bf16Panel    = bf16PanelAVX512
+	bf16RowPairs = bf16RowPairsAVX512
+)
+
 func init() {
+	if hasBF16 {
+		bf16Panel, bf16RowPairs = bf16PanelCvt, bf16RowPairsCvt
+	}
 	if useAsm && useAVX512 {
 		packPanelPairs = packPanelPairsAVX512
 		packPairsBT = packBTransAsm
@@ -48,7 +71,7 @@ func packPanelPairsAVX512(d []float32, ldd int, x []float32, ldx, pairs, width i
 		w := min(32, width-c)
 		if pairs > 0 && w > 0 {
 			_, _ = d[(pairs-1)*ldd+c+w-1], x[(2*pairs-1)*ldx+c+w-1]
-			bf16PanelAVX512(&d[c], ldd, &x[c], ldx, pairs, w)
+			bf16Panel(&d[c], ldd, &x[c], ldx, pairs, w)
 		}
 	}
 }
@@ -67,7 +90,7 @@ func packRowPairsAVX512(d, src []float32, ahead int) {
 	n8 := n &^ 7
 	if n8 > 0 {
 		_, _ = d[n8-1], src[2*n8-1]
-		bf16RowPairsAVX512(unsafe.SliceData(d), unsafe.SliceData(src), n8, ahead)
+		bf16RowPairs(unsafe.SliceData(d), unsafe.SliceData(src), n8, ahead)
 	}
 	packRowPairsGo(d[n8:n], src[2*n8:], 0)
 }

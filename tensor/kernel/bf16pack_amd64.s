@@ -224,3 +224,182 @@ panels48Loop:
 panels48Done:
 	VZEROUPPER
 	RET
+
+// The same packers on VCVTNE2PS2BF16 (AVX512-BF16), which rounds 32 lanes to bfloat16 in one
+// instruction, nearest with ties to even and a NaN made quiet, as ROUND does, but with a
+// denormal input taken as zero. Each step therefore tests its inputs for denormals first
+// (DENORMALS) and, where it finds one, packs that step with ROUND instead, so the bits are
+// ROUND's always. Z25 = 0x007fffff, Z24 = the word index that interleaves two halves.
+//
+// VCVTNE2PS2BF16 zmm1, zmm2, zmm3 (in Intel's order) writes bfloat16 words 0–15 from zmm3's
+// lanes and 16–31 from zmm2's; the Go assembler does not know it, so it is written as bytes.
+#define CVT_Z2_Z1_Z0 BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0 // VCVTNE2PS2BF16 Z0, Z1, Z2
+#define CVT_Z6_Z5_Z4 BYTE $0x62; BYTE $0xf2; BYTE $0x57; BYTE $0x48; BYTE $0x72; BYTE $0xf4 // VCVTNE2PS2BF16 Z4, Z5, Z6
+
+// pairWordIndex interleaves the words of a vector (a0…a15, b0…b15) into (a0, b0, a1, b1, …):
+// the pair words of two depths.
+DATA pairWordIndex<>+0(SB)/8, $0x0011000100100000
+DATA pairWordIndex<>+8(SB)/8, $0x0013000300120002
+DATA pairWordIndex<>+16(SB)/8, $0x0015000500140004
+DATA pairWordIndex<>+24(SB)/8, $0x0017000700160006
+DATA pairWordIndex<>+32(SB)/8, $0x0019000900180008
+DATA pairWordIndex<>+40(SB)/8, $0x001b000b001a000a
+DATA pairWordIndex<>+48(SB)/8, $0x001d000d001c000c
+DATA pairWordIndex<>+56(SB)/8, $0x001f000f001e000e
+GLOBL pairWordIndex<>(SB), RODATA|NOPTR, $64
+
+#define CVTCONSTS \
+	CONSTS                      \
+	MOVL         $0x007fffff, AX \
+	VPBROADCASTD AX, Z25         \
+	VMOVDQU32    pairWordIndex<>(SB), Z24
+
+// DENORMALS sets K to the lanes of X that hold a denormal: exponent bits 0, mantissa not.
+#define DENORMALS(X, K) \
+	VPTESTNMD Z29, X, K \
+	VPTESTMD  Z25, X, K, K
+
+// func bf16PanelCvt(d *float32, ldd int, x *float32, ldx, pairs, width int)
+//
+// bf16PanelAVX512 on VCVTNE2PS2BF16: each pair of rows is rounded in two instructions, whose
+// words VPERMW interleaves into pair words.
+TEXT ·bf16PanelCvt(SB), NOSPLIT, $0-48
+	MOVQ d+0(FP), DI
+	MOVQ ldd+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ ldx+24(FP), R9
+	SHLQ $2, R8
+	SHLQ $2, R9
+
+	// K3: the lanes of columns 0..15 below width; K4: of columns 16..31.
+	MOVQ  width+40(FP), CX
+	CMPQ  CX, $16
+	JLE   cvtMaskLo
+	MOVQ  $16, CX
+cvtMaskLo:
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K3
+	MOVQ  width+40(FP), CX
+	SUBQ  $16, CX
+	JGE   cvtMaskHi
+	XORQ  CX, CX
+cvtMaskHi:
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K4
+
+	MOVQ  pairs+32(FP), CX
+	TESTQ CX, CX
+	JEQ   cvtPanelDone
+	CVTCONSTS
+	LEAQ  (SI)(R9*1), DX // the odd row
+	MOVQ  R9, R12
+	SHLQ  $4, R12        // 16 rows ahead
+	SHLQ  $1, R9         // two rows per pair
+
+cvtPanelLoop:
+	PREFETCHT0  (SI)(R12*1)
+	PREFETCHT0  64(SI)(R12*1)
+	PREFETCHT0  (DX)(R12*1)
+	PREFETCHT0  64(DX)(R12*1)
+	VMOVDQU32.Z (SI), K3, Z0
+	VMOVDQU32.Z (DX), K3, Z1
+	VMOVDQU32.Z 64(SI), K4, Z4
+	VMOVDQU32.Z 64(DX), K4, Z5
+	DENORMALS(Z0, K5)
+	DENORMALS(Z1, K6)
+	KORW        K5, K6, K5
+	DENORMALS(Z4, K6)
+	DENORMALS(Z5, K7)
+	KORW        K6, K7, K6
+	KORTESTW    K5, K6
+	JNE         cvtPanelSlow
+	CVT_Z2_Z1_Z0
+	CVT_Z6_Z5_Z4
+	VPERMW      Z2, Z24, Z2
+	VPERMW      Z6, Z24, Z6
+	VMOVDQU32   Z2, K3, (DI)
+	VMOVDQU32   Z6, K4, 64(DI)
+
+cvtPanelNext:
+	ADDQ R9, SI
+	ADDQ R9, DX
+	ADDQ R8, DI
+	DECQ CX
+	JNZ  cvtPanelLoop
+
+cvtPanelDone:
+	VZEROUPPER
+	RET
+
+cvtPanelSlow:
+	ROUND(Z0, Z2, K1)
+	ROUND(Z1, Z3, K2)
+	ROUND(Z4, Z6, K1)
+	ROUND(Z5, Z7, K2)
+	PAIRWORDS(Z0, Z1)
+	PAIRWORDS(Z4, Z5)
+	VMOVDQU32 Z0, K3, (DI)
+	VMOVDQU32 Z4, K4, 64(DI)
+	JMP       cvtPanelNext
+
+// func bf16RowPairsCvt(d, src *float32, n, ahead int)
+//
+// bf16RowPairsAVX512 on VCVTNE2PS2BF16: 32 inputs a step, whose words come out of the
+// instruction in the order of the row, which is that of the pair words; the last 16 inputs,
+// when n is not a multiple of 16, as bf16RowPairsAVX512 does.
+TEXT ·bf16RowPairsCvt(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ ahead+24(FP), R8
+	MOVQ CX, DX
+	CVTCONSTS
+	SHRQ $4, CX
+	JEQ  cvtRowTail
+
+cvtRow16:
+	PREFETCHT0 (SI)(R8*1) // the next row's bytes (ahead 0: this row's, a no-op)
+	PREFETCHT0 64(SI)(R8*1)
+	VMOVDQU32  (SI), Z0
+	VMOVDQU32  64(SI), Z1
+	DENORMALS(Z0, K5)
+	DENORMALS(Z1, K6)
+	KORTESTW   K5, K6
+	JNE        cvtRowSlow
+	CVT_Z2_Z1_Z0
+	VMOVDQU32  Z2, (DI)
+
+cvtRowNext:
+	ADDQ $128, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  cvtRow16
+
+cvtRowTail:
+	ANDQ $8, DX
+	JEQ  cvtRowDone
+	PREFETCHT0 (SI)(R8*1)
+	VMOVDQU32  (SI), Z0
+	ROUND(Z0, Z2, K1)
+	VPSRLD     $16, Z0, Z0
+	VPMOVDW    Z0, Y1
+	VMOVDQU    Y1, (DI)
+
+cvtRowDone:
+	VZEROUPPER
+	RET
+
+cvtRowSlow:
+	ROUND(Z0, Z2, K1)
+	VPSRLD  $16, Z0, Z0
+	VPMOVDW Z0, Y3
+	VMOVDQU Y3, (DI)
+	ROUND(Z1, Z2, K1)
+	VPSRLD  $16, Z1, Z1
+	VPMOVDW Z1, Y3
+	VMOVDQU Y3, 32(DI)
+	JMP     cvtRowNext
