@@ -226,18 +226,29 @@ GLOBL vecC<>(SB), RODATA|NOPTR, $1664
 // Φ = h for t < 0, 1 − h for t ≥ 0 (chosen by the sign bit of t). Clobbers Y1–Y9; p may be
 // Y5 (free once ERFC is done) or any register outside Y1–Y9.
 #define NORMCDF(x, p) \
+	NORMCDFSMALL(x); \
+	NORMCDFLARGE(p)
+
+// NORMCDFSMALL is the first half of NORMCDF: Y9 = t, Y1 = a, Y3 = the small-argument value,
+// Y10 = a < 1 (all ones where it holds). Where it holds in every lane, Y3 is NORMCDF's result
+// and the second half (an erfc with a division and an exponential, most of the cost) can be
+// skipped: the GELU loops branch on it (VMOVMSKPS gives 0xff). Y10 is taken.
+#define NORMCDFSMALL(x) \
 	VMULPS    INVSQRT2, x, Y9; \
 	VANDPS    ABSMASK, Y9, Y1; \
+	VCMPPS    $1, ONE, Y1, Y10; \
 	ERFSMALL(Y9, Y3, Y2); \
 	VMULPS    HALF, Y3, Y3; \
-	VADDPS    HALF, Y3, Y3; \
+	VADDPS    HALF, Y3, Y3
+
+// NORMCDFLARGE is the second half of NORMCDF: p = Φ from Y1, Y3, Y9 and Y10.
+#define NORMCDFLARGE(p) \
 	ERFC(Y1, Y4, Y5, Y6, Y7, Y8); \
 	VMULPS    HALF, Y4, Y4; \
 	VMOVUPS   ONE, p; \
 	VSUBPS    Y4, p, p; \
 	VBLENDVPS Y9, Y4, p, p; \
-	VCMPPS    $1, ONE, Y1, Y6; \
-	VBLENDVPS Y6, Y3, p, p
+	VBLENDVPS Y10, Y3, p, p
 
 // func expAVX2(n int, dst, src *float32)
 //
@@ -1100,10 +1111,22 @@ TEXT ·geluErfAVX2(SB), NOSPLIT, $8-24
 	XORQ    AX, AX
 
 loop:
-	CMPQ    CX, $8
-	JLT     tail
-	VMOVUPS (SI)(AX*4), Y0
-	GELUERFV
+	CMPQ      CX, $8
+	JLT       tail
+	VMOVUPS   (SI)(AX*4), Y0
+	VMAXPS    Y0, Y12, Y0
+	NORMCDFSMALL(Y0)
+	VMOVMSKPS Y10, R8
+	CMPL      R8, $0xff
+	JEQ       small // every lane |x| < √2: Φ(x) is the small-argument value
+	NORMCDFLARGE(Y5)
+	VMULPS    Y5, Y0, Y0
+	JMP       store
+
+small:
+	VMULPS Y3, Y0, Y0
+
+store:
 	VMOVUPS Y0, (DI)(AX*4)
 	ADDQ    $8, AX
 	SUBQ    $8, CX
@@ -1126,6 +1149,11 @@ done:
 // Y11): Y6 = xc, Y7 = −xc²/2 then φ(xc); Y1–Y4 scratch.
 #define GELUERFGRAD \
 	NORMCDF(Y0, Y5); \
+	GELUERFGRADREST
+
+// GELUERFGRADREST is GELUERFGRAD after Φ(x) is in Y5; it reloads Y10.
+#define GELUERFGRADREST \
+	VMOVUPS     ERFGRADMIN, Y10; \
 	VMAXPS      Y0, Y10, Y6; \
 	VMINPS      Y6, Y11, Y6; \
 	VMULPS      Y6, Y6, Y7; \
@@ -1153,7 +1181,15 @@ loop:
 	CMPQ        CX, $8
 	JLT         tail
 	VMOVUPS     (DX)(AX*4), Y0
-	GELUERFGRAD
+	NORMCDFSMALL(Y0)
+	VMOVAPS     Y3, Y5
+	VMOVMSKPS   Y10, R8
+	CMPL        R8, $0xff
+	JEQ         small // every lane |x| < √2: Φ(x) is the small-argument value
+	NORMCDFLARGE(Y5)
+
+small:
+	GELUERFGRADREST
 	VMOVUPS     (SI)(AX*4), Y8
 	VFMADD213PS (DI)(AX*4), Y8, Y5
 	VMOVUPS     Y5, (DI)(AX*4)
@@ -1247,18 +1283,29 @@ done:
 // a < 1 (ordered, so NaN lanes keep the erfc branch as VCMPPS $1 leaves them) picks the
 // small-argument value.
 #define NORMCDF512(x, p) \
+	NORMCDF512SMALL(x); \
+	NORMCDF512LARGE(p)
+
+// NORMCDF512SMALL is the first half of NORMCDF512: Z9 = t, Z1 = a, Z3 = the small-argument
+// value, K2 = a < 1. Where K2 holds in every lane, Z3 is NORMCDF512's result and the second
+// half (an erfc with a division and an exponential, most of the cost) can be skipped:
+// the GELU loops branch on it (KORTESTW K2, K2 sets the carry).
+#define NORMCDF512SMALL(x) \
 	VMULPS.BCST    INVSQRT2, x, Z9; \
 	VPANDD.BCST    ABSMASK, Z9, Z1; \
+	VCMPPS.BCST    $1, ONE, Z1, K2; \
 	ERFSMALL512(Z9, Z3, Z2); \
 	VMULPS.BCST    HALF, Z3, Z3; \
-	VADDPS.BCST    HALF, Z3, Z3; \
+	VADDPS.BCST    HALF, Z3, Z3
+
+// NORMCDF512LARGE is the second half of NORMCDF512: p = Φ from Z1, Z3, Z9 and K2.
+#define NORMCDF512LARGE(p) \
 	ERFC512(Z1, Z4, Z5, Z6, Z7, Z8); \
 	VMULPS.BCST    HALF, Z4, Z4; \
 	VBROADCASTSS   ONE, p; \
 	VSUBPS         Z4, p, p; \
 	VPTESTMD.BCST  SIGNMASK, Z9, K1; \
 	VMOVAPS        Z4, K1, p; \
-	VCMPPS.BCST    $1, ONE, Z1, K2; \
 	VMOVAPS        Z3, K2, p
 
 // GELUERFV512 is GELUERFV on Z registers: Z0 = x·Φ(x) for x in Z0, Z12 = NEGMAX.
@@ -1284,7 +1331,18 @@ loop:
 	CMPQ    CX, $16
 	JLT     tail
 	VMOVUPS (SI)(AX*4), Z0
-	GELUERFV512
+	VMAXPS  Z0, Z12, Z0
+	NORMCDF512SMALL(Z0)
+	KORTESTW K2, K2
+	JCS      small // every lane |x| < √2: Φ(x) is the small-argument value
+	NORMCDF512LARGE(Z5)
+	VMULPS  Z5, Z0, Z0
+	JMP     store
+
+small:
+	VMULPS  Z3, Z0, Z0
+
+store:
 	VMOVUPS Z0, (DI)(AX*4)
 	ADDQ    $16, AX
 	SUBQ    $16, CX
@@ -1310,6 +1368,10 @@ done:
 // Z10 = ERFGRADMIN, Z11 = ERFGRADMAX; Z6 = xc, Z7 = φ(xc).
 #define GELUERFGRAD512 \
 	NORMCDF512(Z0, Z5); \
+	GELUERFGRAD512REST
+
+// GELUERFGRAD512REST is GELUERFGRAD512 after Φ(x) is in Z5.
+#define GELUERFGRAD512REST \
 	VMAXPS      Z0, Z10, Z6; \
 	VMINPS      Z6, Z11, Z6; \
 	VMULPS      Z6, Z6, Z7; \
@@ -1337,7 +1399,14 @@ loop:
 	CMPQ        CX, $16
 	JLT         tail
 	VMOVUPS     (DX)(AX*4), Z0
-	GELUERFGRAD512
+	NORMCDF512SMALL(Z0)
+	VMOVAPS     Z3, Z5
+	KORTESTW    K2, K2
+	JCS         small // every lane |x| < √2: Φ(x) is the small-argument value
+	NORMCDF512LARGE(Z5)
+
+small:
+	GELUERFGRAD512REST
 	VMOVUPS     (SI)(AX*4), Z8
 	VFMADD213PS (DI)(AX*4), Z8, Z5
 	VMOVUPS     Z5, (DI)(AX*4)
