@@ -112,8 +112,7 @@ type gemvCall struct {
 	x, w, y     []float32
 	ldw         int
 	chunk       int          // outputs (or, in runRows, rows of W) per task
-	part        []float32    // runRows: one n-float partial sum per thread, one after another
-	used        []bool       // runRows: which threads took rows
+	part        []float32    // runRows: one n-float partial sum per chunk of rows, in order
 	next        atomic.Int64 // runRows: the next chunk of rows
 	runFn       func(lo, hi int)
 	rowsFn      func(lo, hi int)
@@ -153,10 +152,12 @@ func (g *gemvCall) run(lo, hi int) {
 	scratch.put(s)
 }
 
-// runRows computes y = alpha·x·W + beta·y with W split by rows: each thread sums the rows it
-// takes into its own buffer, g.part[t·n:], and the buffers are added at the end. The rows
-// go out in contiguous chunks, a few per thread, from a shared counter, so a thread that
-// starts late (or not at all) takes fewer and nobody waits for it.
+// runRows computes y = alpha·x·W + beta·y with W split by rows: the rows go out in
+// contiguous chunks, a few per thread, from a shared counter, so a thread that starts late
+// (or not at all) takes fewer and nobody waits for it. Each chunk is summed into its own
+// buffer, g.part[c·n:], and the buffers are added in the order of the chunks at the end, so
+// the bits of y do not depend on which thread took which chunk: the same call gives the same
+// result every time.
 func (g *gemvCall) runRows(threads int) {
 	g.chunk = ((g.k+4*threads-1)/(4*threads) + 3) &^ 3
 	chunks := (g.k + g.chunk - 1) / g.chunk
@@ -170,39 +171,28 @@ func (g *gemvCall) runRows(threads int) {
 		scratch.put(s)
 		return
 	}
-	if cap(g.part) < threads*g.n {
-		g.part = make([]float32, threads*g.n)
+	if cap(g.part) < chunks*g.n {
+		g.part = make([]float32, chunks*g.n)
 	}
-	if cap(g.used) < threads {
-		g.used = make([]bool, threads)
-	}
-	g.part, g.used = g.part[:threads*g.n], g.used[:threads]
+	g.part = g.part[:chunks*g.n]
 	g.next.Store(0)
 	Parallel(threads, 1, g.rowsFn)
-	first := true
-	for t, used := range g.used {
-		if used {
-			g.store(g.part[t*g.n:(t+1)*g.n], g.y, !first)
-			first = false
-		}
+	for c := range chunks {
+		g.store(g.part[c*g.n:(c+1)*g.n], g.y, c > 0)
 	}
 }
 
 // sumRows runs as threads [lo, hi) of runRows: each takes chunks of rows until none are left.
 func (g *gemvCall) sumRows(lo, hi int) {
 	chunks := int64((g.k + g.chunk - 1) / g.chunk)
-	for t := lo; t < hi; t++ {
-		part := g.part[t*g.n : (t+1)*g.n]
-		g.used[t] = false
+	for range hi - lo {
 		for {
 			c := g.next.Add(1) - 1
 			if c >= chunks {
 				break
 			}
-			if !g.used[t] {
-				clear(part)
-				g.used[t] = true
-			}
+			part := g.part[int(c)*g.n : int(c+1)*g.n]
+			clear(part)
 			p0 := int(c) * g.chunk
 			p1 := min(p0+g.chunk, g.k)
 			gemvNBlocks(g.x[p0:p1], g.w[p0*g.ldw:], g.ldw, part)

@@ -106,3 +106,29 @@ func TestGemvKernelParity(t *testing.T) {
 		}
 	})
 }
+
+// TestSgemvDeterministic checks that a matrix–vector product split over threads by the rows of
+// W gives the same bits every time, whichever thread takes which rows: the same decoding step
+// on the same weights must give the same logits.
+func TestSgemvDeterministic(t *testing.T) {
+	old := Threads()
+	SetThreads(2)
+	defer SetThreads(old)
+	rng := rand.New(rand.NewPCG(3, 4))
+	const k, n = 3072, 768 // rows split over the threads (n ≤ gemvSplitCols)
+	w, x := randFloats(rng, k*n), randFloats(rng, k)
+	for _, c := range []struct{ alpha, beta float32 }{{1, 0}, {0.5, 1}} {
+		y0 := randFloats(rng, n)
+		want := append([]float32(nil), y0...)
+		Sgemv(false, k, n, c.alpha, x, w, n, c.beta, want)
+		for rep := range 200 {
+			got := append([]float32(nil), y0...)
+			Sgemv(false, k, n, c.alpha, x, w, n, c.beta, got)
+			for j := range got {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("alpha=%g beta=%g, call %d: y[%d] = %g, the first call gave %g", c.alpha, c.beta, rep, j, got[j], want[j])
+				}
+			}
+		}
+	}
+}
