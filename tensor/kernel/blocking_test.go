@@ -46,6 +46,13 @@ func TestBlocksFor(t *testing.T) {
 				}
 				continue
 			}
+			if K.deepL2 && sc.cs.L2 >= deepL2 {
+				// Three times the L1 formula's depth (see blocksFor).
+				if l1kc := clampDown(min(2*l1/3/(K.nr*e), l1/4/(K.mr*e)), kcAlign, minKC, maxKC); b.KC != min(3*l1kc, maxKC) {
+					t.Errorf("%s %s: kc=%d with a %d-byte L2, want three times the L1 formula's %d", sc.name, K.name, b.KC, sc.cs.L2, l1kc)
+				}
+				continue
+			}
 			if b.KC > minKC && (b.KC*K.nr*e > 2*l1/3 || b.KC*K.mr*e > l1/4) {
 				t.Errorf("%s %s: kc=%d: the micro-panels (%d + %d bytes) overflow their share of a %d-byte L1", sc.name, K.name, b.KC, b.KC*K.nr*e, b.KC*K.mr*e, l1)
 			}
@@ -57,7 +64,7 @@ func TestBlocksFor(t *testing.T) {
 	spr := simulatedCaches[0].cs
 	want := map[string]Blocks{
 		"go": {512, 510, 8192}, "avx2": {512, 510, 8192},
-		"avx512": {256, 1020, 8192}, "avx512bf16": {512, 1020, 8192}, "amx": {1024, 512, 8192},
+		"avx512": {768, 336, 8192}, "avx512bf16": {512, 1020, 8192}, "amx": {1024, 512, 8192},
 	}
 	for _, K := range builtinGemmKernels() {
 		if got := blocksFor(K, spr); got != want[K.name] {

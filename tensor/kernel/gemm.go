@@ -84,6 +84,9 @@ type gemmKernel struct {
 	// pairs is set for a kernel of bfloat16 compute: it reads micro-panels of bfloat16 pairs
 	// (see packPairsA), never an operand in place.
 	pairs bool
+	// deepL2 is set for a kernel whose depth blocks are three times deeper on a core with an
+	// L2 of deepL2 or more (see blocksFor).
+	deepL2 bool
 	// amx is set for the AMX kernel of pairs (amx_amd64.go): it reads A only in row form, the
 	// last rows too, and micro-panels of pairs zero-padded to whole 16-pair steps (pairRows).
 	amx bool
@@ -400,6 +403,9 @@ func (g *gemmCall) plan() {
 		(bUses <= K.bUses || g.k*g.n <= K.bMany)
 
 	g.kcStep = depthStep(g.k, K.kc)
+	if g.bInPlace {
+		g.kcStep = depthStep(g.k, inPlaceDepth(K))
+	}
 	if g.pre != nil {
 		g.kcStep = g.pre.kcStep // the blocks it was packed in
 	}

@@ -57,4 +57,5 @@ var gemmKernel512 = &gemmKernel{
 	inPlace: true,
 	aUses:   16, bUses: 16, bMany: gemmInPlaceB,
 	packBT: func(kc int, b []float32, ldb int, d []float32) { packBTransAsm(kc, nr512, b, ldb, d) },
+	deepL2: true,
 }
