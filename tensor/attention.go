@@ -274,7 +274,9 @@ func (task *attentionTask) infer(lo, hi int) {
 				if bm > ms[r] { // rescale what was accumulated under the old maximum
 					c := float32(math.Exp(float64(ms[r] - bm)))
 					ls[r] *= c
-					if c != 1 {
+					// Before the row's first visible block there is nothing to rescale: acc
+					// is zeros (and c is 0).
+					if c != 1 && !math.IsInf(float64(ms[r]), -1) {
 						kernel.Scale(acc[r*hs:r*hs+hs], acc[r*hs:r*hs+hs], c)
 					}
 					ms[r] = bm
