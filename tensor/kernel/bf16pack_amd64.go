@@ -5,10 +5,11 @@ package kernel
 import "unsafe"
 
 // bf16PanelAVX512 writes d[p·ldd + c] = pair(x[2p·ldx + c], x[(2p+1)·ldx + c]) for
-// c < width ≤ 32, p < pairs (bf16pack_amd64.s).
+// c < width ≤ 32, p < pairs, rounding on VCVTNE2PS2BF16 where cvt is set (the CPU has
+// AVX512-BF16), with the same bits (bf16pack_amd64.s).
 //
 //go:noescape
-func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int)
+func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int, cvt bool)
 
 // bf16Panels48AVX512 writes four 12-column micro-panels of pairs, panel floats apart, from 48
 // columns of x: d[(c/12)·panel + p·12 + c%12] = pair(x[2p·ldx + c], x[(2p+1)·ldx + c]) for
@@ -18,37 +19,17 @@ func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int)
 func bf16Panels48AVX512(d *float32, panel int, x *float32, ldx, pairs int)
 
 // bf16RowPairsAVX512 writes d[i] = pair(src[2i], src[2i+1]) for i < n, n a multiple of 8,
-// prefetching the bytes ahead further on when ahead is not 0 (bf16pack_amd64.s).
+// prefetching the bytes ahead further on when ahead is not 0, rounding on VCVTNE2PS2BF16
+// where cvt is set, with the same bits (bf16pack_amd64.s).
 //
 //go:noescape
-func bf16RowPairsAVX512(d, src *float32, n, ahead int)
+func bf16RowPairsAVX512(d, src *float32, n, ahead int, cvt bool)
 
-// bf16PanelCvt is bf16PanelAVX512 on VCVTNE2PS2BF16 (AVX512-BF16), with the same bits
-// (bf16pack_amd64.s).
-//
-//go:noescape
-func bf16PanelCvt(d *float32, ldd int, x *float32, ldx, pairs, width int)
-
-// bf16RowPairsCvt is bf16RowPairsAVX512 on VCVTNE2PS2BF16 (AVX512-BF16), with the same bits
-// (bf16pack_amd64.s).
-//
-//go:noescape
-func bf16RowPairsCvt(d, src *float32, n, ahead int)
-
-// bf16Panel and bf16RowPairs are the assembly packers this CPU runs: on VCVTNE2PS2BF16
-// where it has AVX512-BF16.
-
-// The packers run wherever AVX-512 does; the panel GEMVs only ever run on panels, which
-// exist only where AVX512-BF16 does.
-var (
-	bf16Panel    = bf16PanelAVX512
-	bf16RowPairs = bf16RowPairsAVX512
-)
+// bf16Cvt selects the packers' VCVTNE2PS2BF16 steps: where the CPU (and QKV_CPU) has
+// AVX512-BF16. Tests turn it off to compare the two.
+var bf16Cvt = hasBF16
 
 func init() {
-	if hasBF16 {
-		bf16Panel, bf16RowPairs = bf16PanelCvt, bf16RowPairsCvt
-	}
 	if useAsm && useAVX512 {
 		packPanelPairs = packPanelPairsAVX512
 		packPairsBT = packBTransAsm
@@ -71,7 +52,7 @@ func packPanelPairsAVX512(d []float32, ldd int, x []float32, ldx, pairs, width i
 		w := min(32, width-c)
 		if pairs > 0 && w > 0 {
 			_, _ = d[(pairs-1)*ldd+c+w-1], x[(2*pairs-1)*ldx+c+w-1]
-			bf16Panel(&d[c], ldd, &x[c], ldx, pairs, w)
+			bf16PanelAVX512(&d[c], ldd, &x[c], ldx, pairs, w, bf16Cvt)
 		}
 	}
 }
@@ -90,7 +71,7 @@ func packRowPairsAVX512(d, src []float32, ahead int) {
 	n8 := n &^ 7
 	if n8 > 0 {
 		_, _ = d[n8-1], src[2*n8-1]
-		bf16RowPairs(unsafe.SliceData(d), unsafe.SliceData(src), n8, ahead)
+		bf16RowPairsAVX512(unsafe.SliceData(d), unsafe.SliceData(src), n8, ahead, bf16Cvt)
 	}
 	packRowPairsGo(d[n8:n], src[2*n8:], 0)
 }

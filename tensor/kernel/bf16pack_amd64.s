@@ -44,107 +44,28 @@
 	VPANDD Z26, HI, HI \
 	VPORD  HI, LO, LO
 
-// func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int)
-//
-// d[p·ldd + c] = bf16(x[2p·ldx + c]) | bf16(x[(2p+1)·ldx + c])<<16 for c < width ≤ 32,
-// p < pairs: a micro-panel whose columns are contiguous in the rows of x, two rows of x to a
-// pair of depths. Each row is read as two vectors, masked to width; the rows 16 ahead are
-// prefetched, as x is walked down its columns, a stride the hardware prefetchers miss.
-TEXT ·bf16PanelAVX512(SB), NOSPLIT, $0-48
-	MOVQ d+0(FP), DI
-	MOVQ ldd+8(FP), R8
-	MOVQ x+16(FP), SI
-	MOVQ ldx+24(FP), R9
-	SHLQ $2, R8
-	SHLQ $2, R9
+// WIDTHMASKS sets K3 to the lanes of columns 0..15 below the argument width (≤ 32), K4 to
+// those of columns 16..31: (1 << min(width, 16)) − 1 and (1 << max(width − 16, 0)) − 1.
+#define WIDTHMASKS \
+	MOVQ    width+40(FP), CX \
+	MOVQ    $16, DX          \
+	CMPQ    CX, DX           \
+	CMOVQGT DX, CX           \
+	MOVL    $1, AX           \
+	SHLL    CX, AX           \
+	DECL    AX               \
+	KMOVW   AX, K3           \
+	MOVQ    width+40(FP), CX \
+	SUBQ    $16, CX          \
+	XORQ    DX, DX           \
+	CMPQ    CX, DX           \
+	CMOVQLT DX, CX           \
+	MOVL    $1, AX           \
+	SHLL    CX, AX           \
+	DECL    AX               \
+	KMOVW   AX, K4
 
-	// K3: the lanes of columns 0..15 below width; K4: of columns 16..31.
-	MOVQ  width+40(FP), CX
-	CMPQ  CX, $16
-	JLE   panelMaskLo
-	MOVQ  $16, CX
-panelMaskLo:
-	MOVL  $1, AX
-	SHLL  CX, AX
-	DECL  AX
-	KMOVW AX, K3
-	MOVQ  width+40(FP), CX
-	SUBQ  $16, CX
-	JGE   panelMaskHi
-	XORQ  CX, CX
-panelMaskHi:
-	MOVL  $1, AX
-	SHLL  CX, AX
-	DECL  AX
-	KMOVW AX, K4
 
-	MOVQ  pairs+32(FP), CX
-	TESTQ CX, CX
-	JEQ   panelDone
-	CONSTS
-	LEAQ  (SI)(R9*1), DX // the odd row
-	MOVQ  R9, R12
-	SHLQ  $4, R12        // 16 rows ahead
-	SHLQ  $1, R9         // two rows per pair
-
-panelLoop:
-	PREFETCHT0  (SI)(R12*1)
-	PREFETCHT0  64(SI)(R12*1)
-	PREFETCHT0  (DX)(R12*1)
-	PREFETCHT0  64(DX)(R12*1)
-	VMOVDQU32.Z (SI), K3, Z0
-	VMOVDQU32.Z (DX), K3, Z1
-	VMOVDQU32.Z 64(SI), K4, Z4
-	VMOVDQU32.Z 64(DX), K4, Z5
-	ROUND(Z0, Z2, K1)
-	ROUND(Z1, Z3, K2)
-	ROUND(Z4, Z6, K1)
-	ROUND(Z5, Z7, K2)
-	PAIRWORDS(Z0, Z1)
-	PAIRWORDS(Z4, Z5)
-	VMOVDQU32 Z0, K3, (DI)
-	VMOVDQU32 Z4, K4, 64(DI)
-	ADDQ      R9, SI
-	ADDQ      R9, DX
-	ADDQ      R8, DI
-	DECQ      CX
-	JNZ       panelLoop
-
-panelDone:
-	VZEROUPPER
-	RET
-
-// func bf16RowPairsAVX512(d, src *float32, n, ahead int)
-//
-// d[i] = bf16(src[2i]) | bf16(src[2i+1])<<16 for i < n, n a multiple of 8: a row of float32
-// as consecutive bfloat16, read as the pair words of (even, odd) depths. Sixteen inputs per
-// step, narrowed by VPMOVDW. ahead, when not 0, is the distance in bytes to the row converted
-// next (the next row of a matrix): its bytes at the same offsets are prefetched, since the
-// hardware prefetchers see each row as a new short stream.
-TEXT ·bf16RowPairsAVX512(SB), NOSPLIT, $0-32
-	MOVQ d+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ ahead+24(FP), R8
-	SHRQ $3, CX
-	JEQ  rowDone
-	CONSTS
-
-row8:
-	PREFETCHT0 (SI)(R8*1) // the next row's bytes (ahead 0: this row's, a no-op)
-	VMOVDQU32  (SI), Z0
-	ROUND(Z0, Z2, K1)
-	VPSRLD     $16, Z0, Z0
-	VPMOVDW    Z0, Y1
-	VMOVDQU    Y1, (DI)
-	ADDQ       $64, SI
-	ADDQ       $32, DI
-	DECQ       CX
-	JNZ        row8
-
-rowDone:
-	VZEROUPPER
-	RET
 
 // func bf16Panels48AVX512(d *float32, panel int, x *float32, ldx, pairs int)
 //
@@ -225,11 +146,12 @@ panels48Done:
 	VZEROUPPER
 	RET
 
-// The same packers on VCVTNE2PS2BF16 (AVX512-BF16), which rounds 32 lanes to bfloat16 in one
-// instruction, nearest with ties to even and a NaN made quiet, as ROUND does, but with a
-// denormal input taken as zero. Each step therefore tests its inputs for denormals first
-// (DENORMALS) and, where it finds one, packs that step with ROUND instead, so the bits are
-// ROUND's always. Z25 = 0x007fffff, Z24 = the word index that interleaves two halves.
+// Where the CPU has AVX512-BF16 the packers below round on VCVTNE2PS2BF16, which rounds 32
+// lanes to bfloat16 in one instruction, nearest with ties to even and a NaN made quiet, as
+// ROUND does, but with a subnormal input taken as zero. Each step therefore tests its inputs
+// for subnormals first (DENORMALS) and, where it finds one, packs that step with ROUND
+// instead, so the bits are ROUND's always. Z25 = 0x007fffff, Z24 = the word index that
+// interleaves two halves (CVTCONSTS).
 //
 // VCVTNE2PS2BF16 zmm1, zmm2, zmm3 (in Intel's order) writes bfloat16 words 0–15 from zmm3's
 // lanes and 16–31 from zmm2's; the Go assembler does not know it, so it is written as bytes.
@@ -259,48 +181,35 @@ GLOBL pairWordIndex<>(SB), RODATA|NOPTR, $64
 	VPTESTNMD Z29, X, K \
 	VPTESTMD  Z25, X, K, K
 
-// func bf16PanelCvt(d *float32, ldd int, x *float32, ldx, pairs, width int)
+// func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int, cvt bool)
 //
-// bf16PanelAVX512 on VCVTNE2PS2BF16: each pair of rows is rounded in two instructions, whose
-// words VPERMW interleaves into pair words.
-TEXT ·bf16PanelCvt(SB), NOSPLIT, $0-48
-	MOVQ d+0(FP), DI
-	MOVQ ldd+8(FP), R8
-	MOVQ x+16(FP), SI
-	MOVQ ldx+24(FP), R9
-	SHLQ $2, R8
-	SHLQ $2, R9
+// d[p·ldd + c] = bf16(x[2p·ldx + c]) | bf16(x[(2p+1)·ldx + c])<<16 for c < width ≤ 32,
+// p < pairs: a micro-panel whose columns are contiguous in the rows of x, two rows of x to a
+// pair of depths. Each row is read as two vectors, masked to width; the rows 16 ahead are
+// prefetched, as x is walked down its columns, a stride the hardware prefetchers miss. With
+// cvt (the CPU has AVX512-BF16) a pair of rows without subnormals is rounded by two
+// VCVTNE2PS2BF16, whose words VPERMW interleaves into pair words; otherwise by ROUND.
+TEXT ·bf16PanelAVX512(SB), NOSPLIT, $0-49
+	MOVQ   d+0(FP), DI
+	MOVQ   ldd+8(FP), R8
+	MOVQ   x+16(FP), SI
+	MOVQ   ldx+24(FP), R9
+	MOVBQZX cvt+48(FP), R11
+	SHLQ   $2, R8
+	SHLQ   $2, R9
 
-	// K3: the lanes of columns 0..15 below width; K4: of columns 16..31.
-	MOVQ  width+40(FP), CX
-	CMPQ  CX, $16
-	JLE   cvtMaskLo
-	MOVQ  $16, CX
-cvtMaskLo:
-	MOVL  $1, AX
-	SHLL  CX, AX
-	DECL  AX
-	KMOVW AX, K3
-	MOVQ  width+40(FP), CX
-	SUBQ  $16, CX
-	JGE   cvtMaskHi
-	XORQ  CX, CX
-cvtMaskHi:
-	MOVL  $1, AX
-	SHLL  CX, AX
-	DECL  AX
-	KMOVW AX, K4
+	WIDTHMASKS
 
 	MOVQ  pairs+32(FP), CX
 	TESTQ CX, CX
-	JEQ   cvtPanelDone
+	JEQ   panelDone
 	CVTCONSTS
 	LEAQ  (SI)(R9*1), DX // the odd row
 	MOVQ  R9, R12
 	SHLQ  $4, R12        // 16 rows ahead
 	SHLQ  $1, R9         // two rows per pair
 
-cvtPanelLoop:
+panelLoop:
 	PREFETCHT0  (SI)(R12*1)
 	PREFETCHT0  64(SI)(R12*1)
 	PREFETCHT0  (DX)(R12*1)
@@ -309,6 +218,8 @@ cvtPanelLoop:
 	VMOVDQU32.Z (DX), K3, Z1
 	VMOVDQU32.Z 64(SI), K4, Z4
 	VMOVDQU32.Z 64(DX), K4, Z5
+	TESTQ       R11, R11
+	JEQ         panelRound
 	DENORMALS(Z0, K5)
 	DENORMALS(Z1, K6)
 	KORW        K5, K6, K5
@@ -316,7 +227,7 @@ cvtPanelLoop:
 	DENORMALS(Z5, K7)
 	KORW        K6, K7, K6
 	KORTESTW    K5, K6
-	JNE         cvtPanelSlow
+	JNE         panelRound
 	CVT_Z2_Z1_Z0
 	CVT_Z6_Z5_Z4
 	VPERMW      Z2, Z24, Z2
@@ -324,18 +235,18 @@ cvtPanelLoop:
 	VMOVDQU32   Z2, K3, (DI)
 	VMOVDQU32   Z6, K4, 64(DI)
 
-cvtPanelNext:
+panelNext:
 	ADDQ R9, SI
 	ADDQ R9, DX
 	ADDQ R8, DI
 	DECQ CX
-	JNZ  cvtPanelLoop
+	JNZ  panelLoop
 
-cvtPanelDone:
+panelDone:
 	VZEROUPPER
 	RET
 
-cvtPanelSlow:
+panelRound:
 	ROUND(Z0, Z2, K1)
 	ROUND(Z1, Z3, K2)
 	ROUND(Z4, Z6, K1)
@@ -344,44 +255,52 @@ cvtPanelSlow:
 	PAIRWORDS(Z4, Z5)
 	VMOVDQU32 Z0, K3, (DI)
 	VMOVDQU32 Z4, K4, 64(DI)
-	JMP       cvtPanelNext
+	JMP       panelNext
 
-// func bf16RowPairsCvt(d, src *float32, n, ahead int)
+// func bf16RowPairsAVX512(d, src *float32, n, ahead int, cvt bool)
 //
-// bf16RowPairsAVX512 on VCVTNE2PS2BF16: 32 inputs a step, whose words come out of the
-// instruction in the order of the row, which is that of the pair words; the last 16 inputs,
-// when n is not a multiple of 16, as bf16RowPairsAVX512 does.
-TEXT ·bf16RowPairsCvt(SB), NOSPLIT, $0-32
-	MOVQ d+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ ahead+24(FP), R8
-	MOVQ CX, DX
+// d[i] = bf16(src[2i]) | bf16(src[2i+1])<<16 for i < n, n a multiple of 8: a row of float32
+// as consecutive bfloat16, read as the pair words of (even, odd) depths. 32 inputs a step:
+// with cvt (AVX512-BF16) and no subnormal among them, one VCVTNE2PS2BF16, whose words come
+// out in the order of the row, which is that of the pair words; otherwise ROUND and VPMOVDW
+// on each half. The last 16 inputs, when n is not a multiple of 16, take ROUND. ahead, when
+// not 0, is the distance in bytes to the row converted next (the next row of a matrix): its
+// bytes at the same offsets are prefetched, since the hardware prefetchers see each row as a
+// new short stream.
+TEXT ·bf16RowPairsAVX512(SB), NOSPLIT, $0-33
+	MOVQ    d+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    n+16(FP), CX
+	MOVQ    ahead+24(FP), R8
+	MOVBQZX cvt+32(FP), R11
+	MOVQ    CX, DX
 	CVTCONSTS
-	SHRQ $4, CX
-	JEQ  cvtRowTail
+	SHRQ    $4, CX
+	JEQ     rowTail
 
-cvtRow16:
+row16:
 	PREFETCHT0 (SI)(R8*1) // the next row's bytes (ahead 0: this row's, a no-op)
 	PREFETCHT0 64(SI)(R8*1)
 	VMOVDQU32  (SI), Z0
 	VMOVDQU32  64(SI), Z1
+	TESTQ      R11, R11
+	JEQ        rowRound
 	DENORMALS(Z0, K5)
 	DENORMALS(Z1, K6)
 	KORTESTW   K5, K6
-	JNE        cvtRowSlow
+	JNE        rowRound
 	CVT_Z2_Z1_Z0
 	VMOVDQU32  Z2, (DI)
 
-cvtRowNext:
+rowNext:
 	ADDQ $128, SI
 	ADDQ $64, DI
 	DECQ CX
-	JNZ  cvtRow16
+	JNZ  row16
 
-cvtRowTail:
-	ANDQ $8, DX
-	JEQ  cvtRowDone
+rowTail:
+	ANDQ       $8, DX
+	JEQ        rowDone
 	PREFETCHT0 (SI)(R8*1)
 	VMOVDQU32  (SI), Z0
 	ROUND(Z0, Z2, K1)
@@ -389,11 +308,11 @@ cvtRowTail:
 	VPMOVDW    Z0, Y1
 	VMOVDQU    Y1, (DI)
 
-cvtRowDone:
+rowDone:
 	VZEROUPPER
 	RET
 
-cvtRowSlow:
+rowRound:
 	ROUND(Z0, Z2, K1)
 	VPSRLD  $16, Z0, Z0
 	VPMOVDW Z0, Y3
@@ -402,4 +321,4 @@ cvtRowSlow:
 	VPSRLD  $16, Z1, Z1
 	VPMOVDW Z1, Y3
 	VMOVDQU Y3, 32(DI)
-	JMP     cvtRowNext
+	JMP     rowNext

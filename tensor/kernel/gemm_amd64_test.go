@@ -3,6 +3,7 @@
 package kernel
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -40,4 +41,19 @@ func gemmKernels() []*gemmKernel {
 		ks = append(ks, gemmKernel512)
 	}
 	return ks
+}
+
+// forEachPackRounding runs f with the pair packers rounding on VCVTNE2PS2BF16 (where the CPU
+// has AVX512-BF16; skipped, and said so, elsewhere) and on integers.
+func forEachPackRounding(t *testing.T, f func(t *testing.T)) {
+	old := bf16Cvt
+	defer func() { bf16Cvt = old }()
+	for _, cvt := range []bool{true, false} {
+		if cvt && !hasBF16 {
+			t.Log("cvt=true skipped: this CPU (or QKV_CPU) has no AVX512-BF16 path")
+			continue
+		}
+		bf16Cvt = cvt
+		t.Run(fmt.Sprintf("cvt=%v", cvt), f)
+	}
 }
