@@ -80,6 +80,9 @@ type gemmKernel struct {
 	// packBT packs a full NR-column micro-panel of op(B) = Bᵀ: d[p·NR + c] = b[c·ldb + p]
 	// for c < NR, p < kc.
 	packBT func(kc int, b []float32, ldb int, d []float32)
+	// packBN, where set, packs a full NR-column micro-panel of op(B) = B: d[p·NR + c] =
+	// b[p·ldb + c]; otherwise packCopyRows does.
+	packBN func(kc int, b []float32, ldb int, d []float32)
 
 	// pairs is set for a kernel of bfloat16 compute: it reads micro-panels of bfloat16 pairs
 	// (see packPairsA), never an operand in place.

@@ -127,6 +127,8 @@ func packB(K *gemmKernel, dst []float32, transB bool, b []float32, ldb, p0, kc, 
 		w := min(nr, j0+nb-c0) // columns in this micro-panel
 		d := dst[jp*nr*kc : (jp+1)*nr*kc]
 		switch {
+		case !transB && w == nr && K.packBN != nil:
+			K.packBN(kc, b[p0*ldb+c0:], ldb, d)
 		case !transB && w == nr:
 			// Each row of the micro-panel is contiguous in a row of B.
 			packCopyRows(kc, nr, b[p0*ldb+c0:], ldb, d)
