@@ -58,16 +58,5 @@ var gemmKernel512 = &gemmKernel{
 	aUses:   16, bUses: 16, bMany: gemmInPlaceB,
 	packBT: func(kc int, b []float32, ldb int, d []float32) { packBTransAsm(kc, nr512, b, ldb, d) },
 	deepL2: true,
-	packBN: func(kc int, b []float32, ldb int, d []float32) {
-		if kc > 0 {
-			_, _ = b[(kc-1)*ldb+nr512-1], d[kc*nr512-1]
-			copyRows32AVX512(kc, &b[0], ldb, &d[0])
-		}
-	},
+	packBN: func(kc int, b []float32, ldb int, d []float32) { copyRows(kc, nr512, b, ldb, d) },
 }
-
-// copyRows32AVX512 copies 32 floats from each of kc rows of b (row stride ldb) into d, one
-// after another, prefetching the rows ahead (pack_amd64.s).
-//
-//go:noescape
-func copyRows32AVX512(kc int, b *float32, ldb int, d *float32)

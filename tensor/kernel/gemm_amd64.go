@@ -26,19 +26,22 @@ var gemmKernelAVX2 = &gemmKernel{
 	inPlace: true,
 	aUses:   16, bUses: 16, bMany: gemmInPlaceB,
 	packBT: func(kc int, b []float32, ldb int, d []float32) { packBTransAsm(kc, 16, b, ldb, d) },
-	packBN: func(kc int, b []float32, ldb int, d []float32) {
-		if kc > 0 {
-			_, _ = b[(kc-1)*ldb+15], d[kc*16-1]
-			copyRows16AVX2(kc, &b[0], ldb, &d[0])
-		}
-	},
+	packBN: func(kc int, b []float32, ldb int, d []float32) { copyRows(kc, 16, b, ldb, d) },
 }
 
-// copyRows16AVX2 copies 16 floats from each of kc rows of b (row stride ldb) into d, one
-// after another, prefetching the rows ahead (pack_amd64.s).
+// copyRows copies nr floats (16 or 32, the latter only where AVX-512 runs) from each of kc
+// rows of b (row stride ldb) into d, one after another, prefetching the rows ahead.
+func copyRows(kc, nr int, b []float32, ldb int, d []float32) {
+	if kc > 0 {
+		_, _ = b[(kc-1)*ldb+nr-1], d[kc*nr-1]
+		copyRowsAsm(kc, &b[0], ldb, &d[0], nr)
+	}
+}
+
+// copyRowsAsm is copyRows without the bounds checks (pack_amd64.s).
 //
 //go:noescape
-func copyRows16AVX2(kc int, b *float32, ldb int, d *float32)
+func copyRowsAsm(kc int, b *float32, ldb int, d *float32, nr int)
 
 // sgemmTileAVX2 runs the AVX2 micro-kernel under the tileFunc contract: a partial tile is
 // computed whole into a scratch tile (from operands the driver packed, so that the rows and

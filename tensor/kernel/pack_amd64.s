@@ -2,13 +2,14 @@
 
 #include "textflag.h"
 
-// func copyRows32AVX512(kc int, b *float32, ldb int, d *float32)
+// func copyRowsAsm(kc int, b *float32, ldb int, d *float32, nr int)
 //
-// d[p·32 + c] = b[p·ldb + c] for c < 32, p < kc: a 32-column micro-panel of a row-major B
-// copied out of its rows, two vectors a row, with the rows 16 ahead prefetched. Each row's
-// 128 bytes lie a whole row of B (12 KiB for GPT-2's up-projection) after the last, a stride
-// the hardware prefetchers do not follow, so without the prefetch every row waited on memory.
-TEXT ·copyRows32AVX512(SB), NOSPLIT, $0-32
+// d[p·nr + c] = b[p·ldb + c] for c < nr, p < kc, nr 32 (AVX-512: two 512-bit vectors a row)
+// or 16 (AVX2: two 256-bit vectors): an NR-column micro-panel of a row-major B copied out of
+// its rows, with the rows 16 ahead prefetched. Each row's bytes lie a whole row of B (12 KiB
+// for GPT-2's up-projection) after the last, a stride the hardware prefetchers do not
+// follow, so without the prefetch every row waited on memory.
+TEXT ·copyRowsAsm(SB), NOSPLIT, $0-40
 	MOVQ  kc+0(FP), CX
 	MOVQ  b+8(FP), SI
 	MOVQ  ldb+16(FP), R8
@@ -18,8 +19,10 @@ TEXT ·copyRows32AVX512(SB), NOSPLIT, $0-32
 	SHLQ  $4, R9 // 16 rows ahead
 	TESTQ CX, CX
 	JEQ   copyDone
+	CMPQ  nr+32(FP), $32
+	JNE   copy16
 
-copyLoop:
+copy32:
 	PREFETCHT0 (SI)(R9*1)
 	PREFETCHT0 64(SI)(R9*1)
 	VMOVUPS    (SI), Z0
@@ -29,28 +32,10 @@ copyLoop:
 	ADDQ       R8, SI
 	ADDQ       $128, DI
 	DECQ       CX
-	JNZ        copyLoop
+	JNZ        copy32
+	JMP        copyDone
 
-copyDone:
-	VZEROUPPER
-	RET
-
-// func copyRows16AVX2(kc int, b *float32, ldb int, d *float32)
-//
-// copyRows32AVX512 for the 16-column micro-panels of the AVX2 kernel: two 256-bit vectors a
-// row, one line prefetched 16 rows ahead.
-TEXT ·copyRows16AVX2(SB), NOSPLIT, $0-32
-	MOVQ  kc+0(FP), CX
-	MOVQ  b+8(FP), SI
-	MOVQ  ldb+16(FP), R8
-	MOVQ  d+24(FP), DI
-	SHLQ  $2, R8
-	MOVQ  R8, R9
-	SHLQ  $4, R9 // 16 rows ahead
-	TESTQ CX, CX
-	JEQ   copy16Done
-
-copy16Loop:
+copy16:
 	PREFETCHT0 (SI)(R9*1)
 	VMOVUPS    (SI), Y0
 	VMOVUPS    32(SI), Y1
@@ -59,8 +44,8 @@ copy16Loop:
 	ADDQ       R8, SI
 	ADDQ       $64, DI
 	DECQ       CX
-	JNZ        copy16Loop
+	JNZ        copy16
 
-copy16Done:
+copyDone:
 	VZEROUPPER
 	RET
