@@ -3,7 +3,6 @@ package nn
 import (
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/tensor"
-	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
 // Linear is an affine map y = x·W + b.
@@ -13,9 +12,9 @@ import (
 type Linear struct {
 	Weight, Bias *autograd.Var // (in, out) or (out, in); (out), may be nil
 	TorchLayout  bool
-	// Packed, if set, is a compact copy of Weight (bf16 or int8), or under bfloat16 compute
-	// Weight's bfloat16 panels beside it (fp32), that forward passes use when the graph is not
-	// recording (inference).
+	// Packed, if set, is a compact copy of Weight (bf16 or int8), or Weight's bfloat16 panels
+	// beside it (PackPanels), that forward passes use when the graph is not recording
+	// (inference).
 	Packed *tensor.PackedMatrix
 }
 
@@ -51,14 +50,22 @@ func (l *Linear) ForwardGELU(g *autograd.Graph, x *autograd.Var, kind tensor.GEL
 	return g.GELU(l.Forward(g, x), kind)
 }
 
-// Pack makes the compact inference copy of the weight in format. fp32 removes it, except
-// under bfloat16 compute on a CPU that runs it, where the weight's bfloat16 panels are made
-// once for the products of several rows (see tensor.PackedMatrix).
+// Pack makes the compact inference copy of the weight in format (fp32 removes it).
 func (l *Linear) Pack(format tensor.WeightFormat) error {
-	if format == tensor.FP32 && !kernel.PanelsAvailable() {
+	if format == tensor.FP32 {
 		l.Packed = nil
 		return nil
 	}
+	return l.pack(format)
+}
+
+// PackPanels keeps the float32 weight and packs its bfloat16 panels beside it, for the
+// products of several rows under bfloat16 compute (see tensor.PackedMatrix); it fails unless
+// bfloat16 compute is set on a CPU that runs it (kernel.PanelsAvailable).
+func (l *Linear) PackPanels() error { return l.pack(tensor.FP32) }
+
+// pack makes Packed the weight packed in format.
+func (l *Linear) pack(format tensor.WeightFormat) error {
 	p, err := tensor.Pack(l.Weight.Value, !l.TorchLayout, format)
 	if err != nil {
 		return err

@@ -384,10 +384,6 @@ func (m *Model) Pack(format tensor.WeightFormat) error {
 			return fmt.Errorf("bert: %w", err)
 		}
 		for _, lin := range l.linears()[3:] { // query, key and value went into qkv
-			if format == tensor.FP32 { // the copies go (PackForCompute packs for bf16 compute)
-				lin.Packed = nil
-				continue
-			}
 			if err := lin.Pack(format); err != nil {
 				return fmt.Errorf("bert: %w", err)
 			}

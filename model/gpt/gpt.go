@@ -212,15 +212,22 @@ func (m *Model) Pack(format tensor.WeightFormat) error {
 	if m.packedOnly {
 		return fmt.Errorf("gpt: the float32 weights were released; reload the model to pack it again")
 	}
+	panels := format == tensor.FP32 && kernel.PanelsAvailable()
 	for _, b := range m.H {
 		for _, l := range b.linears() {
-			if err := l.Pack(format); err != nil {
+			var err error
+			if panels {
+				err = l.PackPanels()
+			} else {
+				err = l.Pack(format)
+			}
+			if err != nil {
 				return err
 			}
 		}
 	}
 	m.head = nil
-	if format != tensor.FP32 || kernel.PanelsAvailable() {
+	if format != tensor.FP32 || panels {
 		p, err := tensor.Pack(m.Wte.Weight.Value, false, format)
 		if err != nil {
 			return err
