@@ -62,28 +62,25 @@ func Pack(w *Tensor, kn bool, format WeightFormat) (*PackedMatrix, error) {
 	d := w.Contiguous().Data()
 	p := &PackedMatrix{Format: format, N: n, K: k}
 	switch format {
-	case FP32:
-		if !kernel.PanelsAvailable() {
-			return nil, fmt.Errorf("tensor.Pack: fp32 weights are packed only for bfloat16 compute, which is not set or not run by this CPU")
-		}
-		pm, err := kernel.NewPanelMatrix(d, n, k, kn)
-		if err != nil {
-			return nil, fmt.Errorf("tensor.Pack: %w", err)
-		}
-		p.panels, p.wt = pm, w
-		if !kn {
-			p.wt = w.Transpose(0, 1)
-		}
-	case BF16:
-		if kernel.PanelsAvailable() {
+	case FP32, BF16:
+		switch {
+		case kernel.PanelsAvailable():
 			pm, err := kernel.NewPanelMatrix(d, n, k, kn)
 			if err != nil {
 				return nil, fmt.Errorf("tensor.Pack: %w", err)
 			}
 			p.panels = pm
-			break
+		case format == BF16:
+			p.bf = kernel.NewBF16Matrix(d, n, k, kn)
+		default:
+			return nil, fmt.Errorf("tensor.Pack: fp32 weights are packed only for bfloat16 compute, which is not set or not run by this CPU")
 		}
-		p.bf = kernel.NewBF16Matrix(d, n, k, kn)
+		if format == FP32 {
+			p.wt = w
+			if !kn {
+				p.wt = w.Transpose(0, 1)
+			}
+		}
 	case Int8:
 		for i, v := range d { // a scale cannot represent NaN or Inf
 			if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
@@ -113,10 +110,10 @@ func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
 	rows := p.rows(out, x)
 	xd, od := x.Data(), out.Data()
 	switch {
-	case p.wt != nil && !kernel.Tiled(rows, p.N, p.K):
-		MatMulInto(out.Reshape(rows, p.N), x.Reshape(rows, p.K), p.wt, 1, beta)
-	case p.panels != nil:
+	case p.onPanels(rows):
 		kernel.GemmPanels(p.panels, rows, 1, xd, p.K, beta, od, p.N)
+	case p.wt != nil:
+		MatMulInto(out.Reshape(rows, p.N), x.Reshape(rows, p.K), p.wt, 1, beta)
 	case p.bf != nil && rows == 1:
 		kernel.GemvBF16(p.bf, 1, xd, beta, od)
 	case p.bf != nil:
@@ -126,6 +123,13 @@ func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
 	default:
 		kernel.GemmQ8(p.q8, rows, 1, xd, p.K, beta, od, p.N)
 	}
+}
+
+// onPanels reports whether a product of rows rows runs on the panels: every one on bf16
+// panels; on fp32 weights those Sgemm would run in its tiles (kernel.Tiled), the others
+// streaming the float32 weight as they would unpacked.
+func (p *PackedMatrix) onPanels(rows int) bool {
+	return p.panels != nil && (p.wt == nil || kernel.Tiled(rows, p.N, p.K))
 }
 
 // rows checks x (rows, K) and out (rows, N), both contiguous, and returns rows.
@@ -161,14 +165,7 @@ func (p *PackedMatrix) matMulBias(out, x, bias *Tensor, gelu *GELUKind) {
 	if bias.Len() != p.N {
 		panic(fmt.Sprintf("tensor.PackedMatrix: bias %v for a %d×%d weight", bias.Shape(), p.N, p.K))
 	}
-	if p.wt != nil && !kernel.Tiled(rows, p.N, p.K) {
-		MatMulBiasInto(out.Reshape(rows, p.N), x.Reshape(rows, p.K), p.wt, bias)
-		if gelu != nil {
-			GELUInto(out, out, *gelu)
-		}
-		return
-	}
-	if p.panels != nil {
+	if p.onPanels(rows) {
 		var act func(dst, src []float32)
 		if gelu != nil {
 			act = geluKernel(*gelu)

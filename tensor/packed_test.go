@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
@@ -207,18 +208,10 @@ func TestPackedFP32Panels(t *testing.T) {
 				MatMulInto(want, x, wt, 1, 0)
 				kernel.SetCompute(kernel.BF16Compute)
 				p.MatMulInto(got, x, 0)
-				if diff := maxAbsDiff(got, want); diff == 0 || diff > 0.05 {
+				if diff := testenv.MaxDiff(got.Data(), want.Data()); diff == 0 || diff > 0.05 {
 					t.Fatalf("kn=%v: bfloat16 tiles differ from float32 by %g", kn, diff)
 				}
 			}
 		}
 	}
-}
-
-func maxAbsDiff(a, b *Tensor) float64 {
-	var d float64
-	for i, v := range a.Data() {
-		d = max(d, math.Abs(float64(v-b.Data()[i])))
-	}
-	return d
 }
