@@ -254,10 +254,7 @@ func (K *gemmKernel) elemBytes() int {
 // blocksFor applies the formula above to K's tile and the caches cs.
 func blocksFor(K *gemmKernel, cs CacheSizes) Blocks {
 	d := defaultCaches
-	l1, l2, l3 := cs.L1D, cs.L2, cs.l3PerCore()
-	if l1 <= 0 {
-		l1 = d.L1D
-	}
+	l2, l3 := cs.L2, cs.l3PerCore()
 	if l2 <= 0 {
 		l2 = d.L2
 	}
@@ -265,7 +262,7 @@ func blocksFor(K *gemmKernel, cs CacheSizes) Blocks {
 		l3 = d.l3PerCore()
 	}
 	e := K.elemBytes()
-	kc := l1Depth(K, l1)
+	kc := l1Depth(K, cs)
 	switch {
 	case K.amx:
 		kc = clampDown(l2/16/((K.mr+K.nr)*e), kcAlign, minKCAMX, maxKC)
@@ -277,9 +274,13 @@ func blocksFor(K *gemmKernel, cs CacheSizes) Blocks {
 	return Blocks{KC: kc, MC: mc, NC: nc}
 }
 
-// l1Depth is the depth of the L1 formula above: a B micro-panel in ⅔ of an l1-byte L1, an A
-// micro-panel in ¼ of it.
-func l1Depth(K *gemmKernel, l1 int) int {
+// l1Depth is the depth of the L1 formula above for the caches cs: a B micro-panel in ⅔ of
+// L1, an A micro-panel in ¼ of it.
+func l1Depth(K *gemmKernel, cs CacheSizes) int {
+	l1 := cs.L1D
+	if l1 <= 0 {
+		l1 = defaultCaches.L1D
+	}
 	e := K.elemBytes()
 	return clampDown(min(2*l1/3/(K.nr*e), l1/4/(K.mr*e)), kcAlign, minKC, maxKC)
 }
@@ -287,13 +288,7 @@ func l1Depth(K *gemmKernel, l1 int) int {
 // inPlaceDepth is the deepest depth block for a B read in place (not packed): every A
 // micro-panel of a block reads the same B micro-panel, which must then stay in L1, so the
 // depth is at most the L1 formula's even where K's blocks go deeper.
-func inPlaceDepth(K *gemmKernel) int {
-	l1 := caches.L1D
-	if l1 <= 0 {
-		l1 = defaultCaches.L1D
-	}
-	return min(K.kc, l1Depth(K, l1))
-}
+func inPlaceDepth(K *gemmKernel) int { return min(K.kc, l1Depth(K, caches)) }
 
 // clampDown rounds x down to a multiple of step and clamps it to [lo, hi] (both multiples of
 // step).

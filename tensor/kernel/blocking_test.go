@@ -48,7 +48,7 @@ func TestBlocksFor(t *testing.T) {
 			}
 			if K.deepL2 && sc.cs.L2 >= deepL2 {
 				// Three times the L1 formula's depth (see blocksFor).
-				if l1kc := clampDown(min(2*l1/3/(K.nr*e), l1/4/(K.mr*e)), kcAlign, minKC, maxKC); b.KC != min(3*l1kc, maxKC) {
+				if l1kc := l1Depth(K, sc.cs); b.KC != min(3*l1kc, maxKC) {
 					t.Errorf("%s %s: kc=%d with a %d-byte L2, want three times the L1 formula's %d", sc.name, K.name, b.KC, sc.cs.L2, l1kc)
 				}
 				continue

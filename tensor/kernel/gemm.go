@@ -146,8 +146,11 @@ func SgemmBias(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 // Tiled reports whether Sgemm (with alpha ≠ 0) runs an (m, k)·op(B) product with op(B)
 // (k, n) and A not transposed in its tiles, the path that bfloat16 compute (SetCompute)
 // applies to, rather than on a one-row, one-column or few-row path, which stays float32.
-func Tiled(m, n, k int) bool {
-	return k != 0 && m > 1 && n > 1 && !useSmallM(false, m, n, k)
+func Tiled(m, n, k int) bool { return tiled(false, m, n, k) }
+
+// tiled is Tiled for an A transposed or not.
+func tiled(transA bool, m, n, k int) bool {
+	return k != 0 && m > 1 && n > 1 && !useSmallM(transA, m, n, k)
 }
 
 // sgemm is Sgemm and, with bias set (and beta 0), SgemmBias.
@@ -169,7 +172,7 @@ func sgemm(op string, transA, transB bool, m, n, k int, alpha float32, a []float
 	if m == 0 || n == 0 {
 		return
 	}
-	tiles := alpha != 0 && k != 0 && m != 1 && n != 1 && !useSmallM(transA, m, n, k) // Tiled when !transA
+	tiles := alpha != 0 && tiled(transA, m, n, k)
 	if bias != nil && !tiles {
 		// Where the tiles do not run, set the rows to the bias and add the product to them.
 		setRows(m, n, bias, c, ldc)
@@ -405,10 +408,11 @@ func (g *gemmCall) plan() {
 	g.bInPlace = K.inPlace && !g.transB && g.ldb%1024 != 0 &&
 		(bUses <= K.bUses || g.k*g.n <= K.bMany)
 
-	g.kcStep = depthStep(g.k, K.kc)
+	kc := K.kc
 	if g.bInPlace {
-		g.kcStep = depthStep(g.k, inPlaceDepth(K))
+		kc = inPlaceDepth(K)
 	}
+	g.kcStep = depthStep(g.k, kc)
 	if g.pre != nil {
 		g.kcStep = g.pre.kcStep // the blocks it was packed in
 	}

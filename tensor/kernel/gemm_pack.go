@@ -68,11 +68,6 @@ func packCopyRows(kc, w int, src []float32, lds int, d []float32) {
 		for p := range kc {
 			*(*[16]float32)(d[p*16:]) = *(*[16]float32)(src[p*lds:])
 		}
-	case 32:
-		for p := range kc {
-			*(*[32]float32)(d[p*32:]) = *(*[32]float32)(src[p*lds:])
-		}
-
 	default:
 		for p := range kc {
 			copy(d[p*w:p*w+w], src[p*lds:p*lds+w])
