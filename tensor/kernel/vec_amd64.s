@@ -224,31 +224,32 @@ GLOBL vecC<>(SB), RODATA|NOPTR, $1664
 // NORMCDF sets p = Φ(x) = 0.5·(1 + erf(x/√2)) for x in register x: t = x/√2 (Y9) and
 // a = |t| (Y1); for a < 1, Φ = 0.5·erf(t) + 0.5 (Y3); otherwise h = erfc(a)/2 (Y4) and
 // Φ = h for t < 0, 1 − h for t ≥ 0 (chosen by the sign bit of t). Clobbers Y1–Y9; p may be
-// Y5 (free once ERFC is done) or any register outside Y1–Y9.
-#define NORMCDF(x, p) \
-	NORMCDFSMALL(x); \
-	NORMCDFLARGE(p)
+// Y5 (free once ERFC is done) or any register outside Y1–Y9; m is one more register, outside
+// Y1–Y9 and other than p, that the two halves below pass the mask a < 1 in.
+#define NORMCDF(x, p, m) \
+	NORMCDFSMALL(x, m); \
+	NORMCDFLARGE(p, m)
 
 // NORMCDFSMALL is the first half of NORMCDF: Y9 = t, Y1 = a, Y3 = the small-argument value,
-// Y10 = a < 1 (all ones where it holds). Where it holds in every lane, Y3 is NORMCDF's result
+// m = a < 1 (all ones where it holds). Where it holds in every lane, Y3 is NORMCDF's result
 // and the second half (an erfc with a division and an exponential, most of the cost) can be
-// skipped: the GELU loops branch on it (VMOVMSKPS gives 0xff). Y10 is taken.
-#define NORMCDFSMALL(x) \
+// skipped: the GELU loops branch on it (VMOVMSKPS gives 0xff).
+#define NORMCDFSMALL(x, m) \
 	VMULPS    INVSQRT2, x, Y9; \
 	VANDPS    ABSMASK, Y9, Y1; \
-	VCMPPS    $1, ONE, Y1, Y10; \
+	VCMPPS    $1, ONE, Y1, m; \
 	ERFSMALL(Y9, Y3, Y2); \
 	VMULPS    HALF, Y3, Y3; \
 	VADDPS    HALF, Y3, Y3
 
-// NORMCDFLARGE is the second half of NORMCDF: p = Φ from Y1, Y3, Y9 and Y10.
-#define NORMCDFLARGE(p) \
+// NORMCDFLARGE is the second half of NORMCDF: p = Φ from Y1, Y3, Y9 and m.
+#define NORMCDFLARGE(p, m) \
 	ERFC(Y1, Y4, Y5, Y6, Y7, Y8); \
 	VMULPS    HALF, Y4, Y4; \
 	VMOVUPS   ONE, p; \
 	VSUBPS    Y4, p, p; \
 	VBLENDVPS Y9, Y4, p, p; \
-	VBLENDVPS Y10, Y3, p, p
+	VBLENDVPS m, Y3, p, p
 
 // func expAVX2(n int, dst, src *float32)
 //
@@ -1096,7 +1097,7 @@ done:
 // −Inf gives −0; Φ lands in Y5.
 #define GELUERFV \
 	VMAXPS Y0, Y12, Y0; \
-	NORMCDF(Y0, Y5); \
+	NORMCDF(Y0, Y5, Y10); \
 	VMULPS Y5, Y0, Y0
 
 // func geluErfAVX2(n int, dst, src *float32)
@@ -1115,11 +1116,11 @@ loop:
 	JLT       tail
 	VMOVUPS   (SI)(AX*4), Y0
 	VMAXPS    Y0, Y12, Y0
-	NORMCDFSMALL(Y0)
+	NORMCDFSMALL(Y0, Y10)
 	VMOVMSKPS Y10, R8
 	CMPL      R8, $0xff
 	JEQ       small // every lane |x| < √2: Φ(x) is the small-argument value
-	NORMCDFLARGE(Y5)
+	NORMCDFLARGE(Y5, Y10)
 	VMULPS    Y5, Y0, Y0
 	JMP       store
 
@@ -1146,14 +1147,13 @@ done:
 	RET
 
 // GELUERFGRAD sets Y5 = Φ(x) + xc·φ(xc) for x in Y0, xc = x clamped to [−20, 20] (Y10,
-// Y11): Y6 = xc, Y7 = −xc²/2 then φ(xc); Y1–Y4 scratch.
+// Y11): Y6 = xc, Y7 = −xc²/2 then φ(xc); Y1–Y4 scratch, Y12 NORMCDF's mask.
 #define GELUERFGRAD \
-	NORMCDF(Y0, Y5); \
+	NORMCDF(Y0, Y5, Y12); \
 	GELUERFGRADREST
 
-// GELUERFGRADREST is GELUERFGRAD after Φ(x) is in Y5; it reloads Y10.
+// GELUERFGRADREST is GELUERFGRAD after Φ(x) is in Y5.
 #define GELUERFGRADREST \
-	VMOVUPS     ERFGRADMIN, Y10; \
 	VMAXPS      Y0, Y10, Y6; \
 	VMINPS      Y6, Y11, Y6; \
 	VMULPS      Y6, Y6, Y7; \
@@ -1181,12 +1181,12 @@ loop:
 	CMPQ        CX, $8
 	JLT         tail
 	VMOVUPS     (DX)(AX*4), Y0
-	NORMCDFSMALL(Y0)
+	NORMCDFSMALL(Y0, Y12)
 	VMOVAPS     Y3, Y5
-	VMOVMSKPS   Y10, R8
+	VMOVMSKPS   Y12, R8
 	CMPL        R8, $0xff
 	JEQ         small // every lane |x| < √2: Φ(x) is the small-argument value
-	NORMCDFLARGE(Y5)
+	NORMCDFLARGE(Y5, Y12)
 
 small:
 	GELUERFGRADREST
