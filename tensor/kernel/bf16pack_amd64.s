@@ -257,6 +257,14 @@ panelRound:
 	VMOVDQU32 Z4, K4, 64(DI)
 	JMP       panelNext
 
+// ROWWORDS rounds the 16 float32 lanes of X by ROUND and stores them as 16 consecutive
+// bfloat16 at off(DI); Z2, K1 and Y3 are scratch.
+#define ROWWORDS(X, off) \
+	ROUND(X, Z2, K1) \
+	VPSRLD  $16, X, X \
+	VPMOVDW X, Y3     \
+	VMOVDQU Y3, off(DI)
+
 // func bf16RowPairsAVX512(d, src *float32, n, ahead int, cvt bool)
 //
 // d[i] = bf16(src[2i]) | bf16(src[2i+1])<<16 for i < n, n a multiple of 8: a row of float32
@@ -303,22 +311,13 @@ rowTail:
 	JEQ        rowDone
 	PREFETCHT0 (SI)(R8*1)
 	VMOVDQU32  (SI), Z0
-	ROUND(Z0, Z2, K1)
-	VPSRLD     $16, Z0, Z0
-	VPMOVDW    Z0, Y1
-	VMOVDQU    Y1, (DI)
+	ROWWORDS(Z0, 0)
 
 rowDone:
 	VZEROUPPER
 	RET
 
 rowRound:
-	ROUND(Z0, Z2, K1)
-	VPSRLD  $16, Z0, Z0
-	VPMOVDW Z0, Y3
-	VMOVDQU Y3, (DI)
-	ROUND(Z1, Z2, K1)
-	VPSRLD  $16, Z1, Z1
-	VPMOVDW Z1, Y3
-	VMOVDQU Y3, 32(DI)
-	JMP     rowNext
+	ROWWORDS(Z0, 0)
+	ROWWORDS(Z1, 32)
+	JMP rowNext
