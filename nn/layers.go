@@ -59,9 +59,11 @@ func (l *Linear) Pack(format tensor.WeightFormat) error {
 	return l.pack(format)
 }
 
-// PackPanels keeps the float32 weight and packs its bfloat16 panels beside it, for the
-// products of several rows under bfloat16 compute (see tensor.PackedMatrix); it fails unless
-// bfloat16 compute is set on a CPU that runs it (kernel.PanelsAvailable).
+// PackPanels packs the float32 weight as the GEMM kernel's panels for inference (tensor.Pack
+// in fp32): under bfloat16 compute its bfloat16 panels, beside the float32 weight, for the
+// products of several rows; under float32 compute, on a CPU with float32 panels, panels that
+// hold the weights for every product (the caller may then release Weight). It fails where
+// the CPU runs neither (kernel.PanelsAvailable, kernel.FloatPanelsAvailable).
 func (l *Linear) PackPanels() error { return l.pack(tensor.FP32) }
 
 // pack makes Packed the weight packed in format.

@@ -40,10 +40,17 @@ func ParseWeightFormat(s string) (WeightFormat, error) {
 // made once and kept beside the float32 weight (2 more bytes a weight). The outputs have
 // Sgemm's bits on the float32 weight either way: a single row (a decoding step) or a few
 // still stream the float32 weight, as they would unpacked.
+//
+// Under float32 compute, on a CPU with float32 panels (kernel.FloatPanelsAvailable: AVX-512),
+// fp32 weights are packed as the float32 kernel's micro-panels instead, which then hold the
+// weights (4 bytes a weight, no copy beside them): every product reads them as one stream per
+// micro-panel, a decoding step's included, and none packs them again. The products are
+// float32 throughout, with Sgemm's bits where Sgemm packs the weight itself (see
+// kernel.NewFloatPanelMatrix) and otherwise float32 sums in another order.
 type PackedMatrix struct {
 	Format WeightFormat
 	N, K   int
-	wt     *Tensor // FP32: the weight itself as op(B) (K, N), a view, not a copy
+	wt     *Tensor // FP32 beside bfloat16 panels: the weight itself as op(B) (K, N), a view
 	bf     *kernel.BF16Matrix
 	q8     *kernel.Q8Matrix
 	panels *kernel.PanelMatrix
@@ -72,8 +79,15 @@ func Pack(w *Tensor, kn bool, format WeightFormat) (*PackedMatrix, error) {
 			p.panels = pm
 		case format == BF16:
 			p.bf = kernel.NewBF16Matrix(d, n, k, kn)
+		case kernel.FloatPanelsAvailable():
+			pm, err := kernel.NewFloatPanelMatrix(d, n, k, kn)
+			if err != nil {
+				return nil, fmt.Errorf("tensor.Pack: %w", err)
+			}
+			p.panels = pm
+			return p, nil
 		default:
-			return nil, fmt.Errorf("tensor.Pack: fp32 weights are packed only for bfloat16 compute, which is not set or not run by this CPU")
+			return nil, fmt.Errorf("tensor.Pack: fp32 weights are packed for bfloat16 compute or as float32 panels, and this CPU runs neither (or QKV_CPU turned them off)")
 		}
 		if format == FP32 {
 			p.wt = w
@@ -94,7 +108,8 @@ func Pack(w *Tensor, kn bool, format WeightFormat) (*PackedMatrix, error) {
 	return p, nil
 }
 
-// Bytes is the memory the packed weights take (for fp32, the panels beside the weight).
+// Bytes is the memory the packed weights take (for fp32 under bfloat16 compute, the panels
+// beside the weight).
 func (p *PackedMatrix) Bytes() int64 {
 	if p.panels != nil {
 		return p.panels.Bytes()
@@ -125,9 +140,9 @@ func (p *PackedMatrix) MatMulInto(out, x *Tensor, beta float32) {
 	}
 }
 
-// onPanels reports whether a product of rows rows runs on the panels: every one on bf16
-// panels; on fp32 weights those Sgemm would run in its tiles (kernel.Tiled), the others
-// streaming the float32 weight as they would unpacked.
+// onPanels reports whether a product of rows rows runs on the panels: every one on panels
+// that hold the weights; beside fp32 weights those Sgemm would run in its tiles
+// (kernel.Tiled), the others streaming the float32 weight as they would unpacked.
 func (p *PackedMatrix) onPanels(rows int) bool {
 	return p.panels != nil && (p.wt == nil || kernel.Tiled(rows, p.N, p.K))
 }
@@ -180,13 +195,18 @@ func (p *PackedMatrix) matMulBias(out, x, bias *Tensor, gelu *GELUKind) {
 	}
 }
 
+// HoldsWeights reports whether the packed form holds the weights itself, so that one input
+// row at a time runs on it (BindMatVec): false only for the bfloat16 panels kept beside fp32
+// weights, whose single rows stream the float32 weight through Sgemm.
+func (p *PackedMatrix) HoldsWeights() bool { return p.wt == nil }
+
 // BindMatVec sets v's weights to these, for y = x·Wᵀ on one input row at a time split over a
 // caller's own parallel region (kernel.RunSteps); each output comes out as MatMulInto
 // computes it for one row.
 func (p *PackedMatrix) BindMatVec(v *kernel.MatVec) {
 	switch {
 	case p.wt != nil:
-		panic("tensor.PackedMatrix.BindMatVec: fp32 weights are read by Sgemm one row at a time, not by a MatVec")
+		panic("tensor.PackedMatrix.BindMatVec: fp32 weights beside bfloat16 panels are read by Sgemm one row at a time, not by a MatVec")
 	case p.panels != nil:
 		v.BindPanels(p.panels)
 	case p.bf != nil:

@@ -137,10 +137,10 @@ func testPackedMatMul(t *testing.T) {
 // TestPackedFP32Panels checks fp32 weights packed under bfloat16 compute: every product has
 // the bits of the same product on the unpacked float32 weight (bfloat16 tiles for many rows,
 // float32 for one row or a few), Row gives the weights themselves, and without bfloat16
-// compute Pack refuses fp32.
+// compute Pack refuses fp32 unless the CPU has float32 panels.
 func TestPackedFP32Panels(t *testing.T) {
-	if _, err := Pack(New(8, 8), true, FP32); err == nil {
-		t.Fatal("fp32 packed under fp32 compute")
+	if p, err := Pack(New(8, 8), true, FP32); (err == nil) != kernel.FloatPanelsAvailable() || (err == nil && !p.HoldsWeights()) {
+		t.Fatalf("fp32 packed under fp32 compute: %v, float32 panels available: %v", err, kernel.FloatPanelsAvailable())
 	}
 	if err := kernel.SetCompute(kernel.BF16Compute); err != nil {
 		t.Skipf("skipped: %v", err)
@@ -162,6 +162,9 @@ func TestPackedFP32Panels(t *testing.T) {
 		p, err := Pack(w, kn, FP32)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if p.HoldsWeights() {
+			t.Fatal("bfloat16 panels of fp32 weights claim to hold the weights")
 		}
 		if b := p.Bytes(); b < 2*K*N || b > 2*K*(N+31) { // bfloat16, N padded to micro-panels
 			t.Fatalf("kn=%v: panels take %d bytes for a %d×%d weight", kn, b, N, K)
@@ -210,6 +213,85 @@ func TestPackedFP32Panels(t *testing.T) {
 				p.MatMulInto(got, x, 0)
 				if diff := testenv.MaxDiff(got.Data(), want.Data()); diff == 0 || diff > 0.05 {
 					t.Fatalf("kn=%v: bfloat16 tiles differ from float32 by %g", kn, diff)
+				}
+			}
+		}
+	}
+}
+
+// TestPackedFloatPanels checks fp32 weights packed as float32 panels under float32 compute
+// (skipped where the CPU lacks them): they hold the weights (Row gives them back, Bytes is 4
+// a weight), products of rows Sgemm runs in its tiles give its bits on a (N, K) weight, which
+// Sgemm packs too, and every product is within float32 rounding of the unpacked one; one row
+// runs on a MatVec with the bits of MatMulInto.
+func TestPackedFloatPanels(t *testing.T) {
+	if !kernel.FloatPanelsAvailable() {
+		t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+	}
+	rng := NewRNG(8)
+	const K, N = 768, 100
+	for _, kn := range []bool{true, false} {
+		w := New(K, N) // (K, N) when kn, else (N, K)
+		if !kn {
+			w = New(N, K)
+		}
+		Normal(w, 0, 0.1, rng)
+		wt := w // op(B): (K, N)
+		if !kn {
+			wt = w.Transpose(0, 1)
+		}
+		p, err := Pack(w, kn, FP32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.HoldsWeights() || p.Bytes() != 4*K*128 { // N padded to whole micro-panels of 32
+			t.Fatalf("kn=%v: float32 panels hold the weights: %v, take %d bytes", kn, p.HoldsWeights(), p.Bytes())
+		}
+		row := make([]float32, K)
+		for _, i := range []int{0, 37, N - 1} {
+			p.Row(i, row)
+			for q, v := range row {
+				if want := wt.At(q, i); v != want {
+					t.Fatalf("kn=%v: Row(%d)[%d] = %g, want the weight %g", kn, i, q, v, want)
+				}
+			}
+		}
+		bias := New(1, N)
+		Normal(bias, 0, 1, rng)
+		for _, rows := range []int{1, 3, 40} {
+			x := New(rows, K)
+			Normal(x, 0, 1, rng)
+			exact := !kn && kernel.Tiled(rows, N, K)
+			check := func(what string, got, want *Tensor) {
+				t.Helper()
+				diff := testenv.MaxDiff(got.Data(), want.Data())
+				if exact && diff != 0 || diff > 1e-4 {
+					t.Fatalf("kn=%v rows=%d %s: differs from unpacked by %g (bits expected: %v)", kn, rows, what, diff, exact)
+				}
+			}
+			want, got := New(rows, N), New(rows, N)
+			Normal(want, 0, 1, rng)
+			CopyInto(got, want)
+			MatMulInto(want, x, wt, 1, 0.5)
+			p.MatMulInto(got, x, 0.5)
+			check("MatMulInto", got, want)
+			MatMulBiasInto(want, x, wt, bias)
+			p.MatMulBiasInto(got, x, bias)
+			check("MatMulBiasInto", got, want)
+			GELUInto(want, want, GELUTanh)
+			p.MatMulBiasGELUInto(got, x, bias, GELUTanh)
+			check("MatMulBiasGELUInto", got, want)
+			if rows == 1 {
+				var v kernel.MatVec
+				p.BindMatVec(&v)
+				v.Input(x.Data())
+				one := make([]float32, N)
+				v.Rows(0, N, one)
+				p.MatMulInto(got, x, 0)
+				for j, o := range one {
+					if math.Float32bits(o) != math.Float32bits(got.Data()[j]) {
+						t.Fatalf("kn=%v: MatVec output %d = %g, MatMulInto %g", kn, j, o, got.Data()[j])
+					}
 				}
 			}
 		}

@@ -168,15 +168,22 @@ func regularFile(w io.Writer) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// loadLM loads a GPT model folder and its tokenizer.
+// loadLM loads a GPT model folder and its tokenizer with its float32 weights, which qkv eval
+// packs in each format it compares.
 func loadLM(resolved string) (*gpt.Model, tokenizer.Tokenizer, error) {
-	return loadLMAs(resolved, tensor.FP32)
+	return loadLMWith(resolved, tensor.FP32, gpt.Load)
 }
 
 // loadLMAs loads a GPT model folder and its tokenizer for inference with its weight matrices
 // in format: bf16 and int8 are packed tensor by tensor as they are read, so the float32
 // weights are never all held (gpt.LoadForInference).
 func loadLMAs(resolved string, format tensor.WeightFormat) (*gpt.Model, tokenizer.Tokenizer, error) {
+	return loadLMWith(resolved, format, func(dir string) (*gpt.Model, error) { return gpt.LoadForInference(dir, format) })
+}
+
+// loadLMWith is loadLMAs with the model read by load, its weights taking about format's
+// bytes.
+func loadLMWith(resolved string, format tensor.WeightFormat, load func(dir string) (*gpt.Model, error)) (*gpt.Model, tokenizer.Tokenizer, error) {
 	cfg, err := hf.ReadConfig(filepath.Join(resolved, "config.json"))
 	if err != nil {
 		return nil, nil, err
@@ -194,7 +201,7 @@ func loadLMAs(resolved string, format tensor.WeightFormat) (*gpt.Model, tokenize
 			return nil, nil, err
 		}
 	}
-	m, err := gpt.LoadForInference(resolved, format)
+	m, err := load(resolved)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -80,11 +80,12 @@ const (
 )
 
 // newDecoder returns the fused decoder for m with caches, or nil when m cannot run it: its
-// weights are float32 (not packed, or packed as fp32 panels for prompts only: one row's
-// products stream best through Sgemv, split by inputs, which a split by outputs cannot
-// match; see kernel.MatVec), or a layer records its attention weights for inspection.
+// weights are float32 in their own layout (not packed, or with bfloat16 panels beside them
+// for prompts only: one row's products stream best through Sgemv, split by inputs, which a
+// split by outputs cannot match; see kernel.MatVec), or a layer records its attention weights
+// for inspection.
 func newDecoder(m *Model, caches []*nn.KVCache) *decoder {
-	if m.head == nil || m.head.Format == tensor.FP32 {
+	if m.head == nil || !m.head.HoldsWeights() {
 		return nil
 	}
 	for _, b := range m.H {
@@ -92,7 +93,7 @@ func newDecoder(m *Model, caches []*nn.KVCache) *decoder {
 			return nil
 		}
 		for _, l := range b.linears() {
-			if l.Packed == nil || l.Packed.Format == tensor.FP32 {
+			if l.Packed == nil || !l.Packed.HoldsWeights() {
 				return nil
 			}
 		}

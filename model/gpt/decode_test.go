@@ -28,7 +28,7 @@ func decodeLogits(t *testing.T, m *Model, prompt, next []int, fused bool, before
 		if err != nil {
 			t.Fatal(err)
 		}
-		if packed := m.head != nil; fused && packed != (gen.dec != nil) {
+		if packed := m.head != nil && m.head.HoldsWeights(); fused && packed != (gen.dec != nil) {
 			t.Fatalf("packed weights %v, fused decoding step %v: want it on packed weights only", packed, gen.dec != nil)
 		}
 		steps = append(steps, append([]float32(nil), l...))
@@ -41,8 +41,8 @@ func decodeLogits(t *testing.T, m *Model, prompt, next []int, fused bool, before
 
 // TestFusedDecodeMatchesGraph checks the fused decoding step (one parallel region per token)
 // against Model.Forward through the graph, bit for bit on packed weights (int8, bf16 rows,
-// bf16 panels), where both run the same kernels on the same rows; float32 weights keep the
-// graph. Both GELU forms, one and three threads, past the context length (the cache is
+// bf16 panels, fp32 panels), where both run the same kernels on the same rows; float32
+// weights in their own layout keep the graph. Both GELU forms, one and three threads, past the context length (the cache is
 // rebuilt).
 func TestFusedDecodeMatchesGraph(t *testing.T) {
 	prompt := []int{5, 3, 8, 1, 9, 2, 6}
@@ -50,7 +50,7 @@ func TestFusedDecodeMatchesGraph(t *testing.T) {
 	for i := range next {
 		next[i] = (7*i + 3) % 37
 	}
-	for _, format := range []string{"fp32", "int8", "bf16", "bf16 panels"} {
+	for _, format := range []string{"fp32", "int8", "bf16", "bf16 panels", "fp32 panels"} {
 		for _, act := range []string{"gelu_new", "gelu"} {
 			for _, threads := range []int{1, 3} {
 				t.Run(fmt.Sprintf("%s/%s/threads=%d", format, act, threads), func(t *testing.T) {
@@ -60,6 +60,9 @@ func TestFusedDecodeMatchesGraph(t *testing.T) {
 						}
 						defer kernel.SetCompute(kernel.FP32Compute)
 					}
+					if format == "fp32 panels" && !kernel.FloatPanelsAvailable() {
+						t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+					}
 					defer kernel.SetThreads(kernel.Threads())
 					kernel.SetThreads(threads)
 					cfg := tinyConfig()
@@ -68,7 +71,13 @@ func TestFusedDecodeMatchesGraph(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if format != "fp32" {
+					switch format {
+					case "fp32":
+					case "fp32 panels":
+						if err := m.PackForInference(tensor.FP32); err != nil {
+							t.Fatal(err)
+						}
+					default:
 						f := tensor.Int8
 						if format != "int8" {
 							f = tensor.BF16

@@ -10,6 +10,7 @@ package gpt
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/qkvdev/qkv/autograd"
 	"github.com/qkvdev/qkv/nn"
@@ -237,6 +238,34 @@ func (m *Model) Pack(format tensor.WeightFormat) error {
 	return nil
 }
 
+// packFloatPanels is PackForInference(fp32) with float32 panels: one matrix at a time is
+// packed and its float32 weight released, and each block's released weights are handed back
+// before the next block is packed, so the model never holds two copies of more than a block
+// (or the LM head).
+func (m *Model) packFloatPanels() error {
+	if m.packedOnly {
+		return fmt.Errorf("gpt: the float32 weights were released; reload the model to pack it again")
+	}
+	m.packedOnly = true // from the first release on, the model runs inference only
+	for _, b := range m.H {
+		for _, l := range b.linears() {
+			if err := l.PackPanels(); err != nil {
+				return err
+			}
+			l.Weight.Value = nil
+		}
+		runtime.GC()
+	}
+	p, err := tensor.Pack(m.Wte.Weight.Value, false, tensor.FP32)
+	if err != nil {
+		return err
+	}
+	m.head = p
+	m.Wte.Weight.Value = nil
+	runtime.GC()
+	return nil
+}
+
 // Loss is the mean cross-entropy of logits (B, T, V) against targets (B·T next-token ids;
 // tensor.IgnoreIndex skips a position).
 func (m *Model) Loss(g *autograd.Graph, logits *autograd.Var, targets []int) *autograd.Var {
@@ -286,9 +315,18 @@ func on(rng *tensor.RNG, p float32) float32 {
 // PackForInference is Pack followed by releasing the float32 copies of the packed weights (the
 // linear layers and the token embedding, which is then read from the packed LM head), so a
 // bf16 or int8 model also takes half or a quarter of the memory. The model can then only run
-// inference: no training, no Save, no other format.
+// inference: no training, no Save, no other format. fp32 under float32 compute, on a CPU with
+// float32 panels (kernel.FloatPanelsAvailable), packs each matrix as the float32 kernel's
+// micro-panels and releases it at once, so the model holds each weight once, in the layout
+// every product reads as a stream (see tensor.PackedMatrix); elsewhere fp32 is Pack(fp32).
 func (m *Model) PackForInference(format tensor.WeightFormat) error {
-	if err := m.Pack(format); err != nil || format == tensor.FP32 {
+	if format == tensor.FP32 && (kernel.PanelsAvailable() || !kernel.FloatPanelsAvailable()) {
+		return m.Pack(format)
+	}
+	if format == tensor.FP32 {
+		return m.packFloatPanels()
+	}
+	if err := m.Pack(format); err != nil {
 		return err
 	}
 	for _, b := range m.H {

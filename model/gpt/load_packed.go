@@ -28,7 +28,9 @@ import (
 // the largest matrix in float32, and, once decoding starts, the key/value cache. With bf16
 // or int8 the result is what PackForInference leaves: it runs inference only (no training,
 // no Save, no other format). With fp32 under bfloat16 compute, the matrices' bfloat16 panels
-// are made beside them (Pack) where the memory allows.
+// are made beside them (Pack) where the memory allows; under float32 compute on a CPU with
+// float32 panels (AVX-512), each matrix is packed as them and released in turn
+// (PackForInference): the same memory, inference only.
 func LoadForInference(dir string, format tensor.WeightFormat) (*Model, error) {
 	switch format {
 	case tensor.FP32, tensor.BF16, tensor.Int8:
@@ -36,8 +38,14 @@ func LoadForInference(dir string, format tensor.WeightFormat) (*Model, error) {
 		return nil, fmt.Errorf("gpt: weight format %q: want fp32, bf16 or int8", format)
 	}
 	m, err := load(dir, format)
-	if err != nil || format != tensor.FP32 || !kernel.PanelsAvailable() {
+	if err != nil || format != tensor.FP32 {
 		return m, err
+	}
+	if !kernel.PanelsAvailable() {
+		if !kernel.FloatPanelsAvailable() {
+			return m, nil
+		}
+		return m, m.PackForInference(tensor.FP32)
 	}
 	// The panels are an optimisation: without the memory for them, prompts run unpacked.
 	if sysmem.Check(2*uint64(m.Config.matrixParams()), "") != nil {

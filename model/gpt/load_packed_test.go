@@ -1,12 +1,15 @@
 package gpt
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 
 	"github.com/qkvdev/qkv/hf/safetensors"
 	"github.com/qkvdev/qkv/internal/testenv"
+	"github.com/qkvdev/qkv/sample"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tensor/kernel"
 )
@@ -169,5 +172,49 @@ func TestLoadForInferenceFP32Panels(t *testing.T) {
 	want, got := prefillLogits(t, ref), prefillLogits(t, m)
 	if d := testenv.MaxDiff(got, want); d != 0 {
 		t.Fatalf("logits on the panels differ from the plain load's by %g", d)
+	}
+}
+
+// TestLoadForInferenceFloatPanels checks fp32 loaded for inference under float32 compute on a
+// CPU with float32 panels (skipped elsewhere): each matrix is packed as them and its float32
+// weight released (inference only), the prompt's logits stay within float32 rounding of the
+// plain load's, and greedy decoding picks the same tokens.
+func TestLoadForInferenceFloatPanels(t *testing.T) {
+	if !kernel.FloatPanelsAvailable() {
+		t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+	}
+	_, dir := saveTiny(t)
+	ref, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadForInference(dir, tensor.FP32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.packedOnly || m.Wte.Weight.Value != nil || m.H[0].MLP.CFc.Weight.Value != nil || m.head == nil || !m.head.HoldsWeights() {
+		t.Fatal("fp32 loaded for inference kept its float32 matrices beside the panels")
+	}
+	want, got := prefillLogits(t, ref), prefillLogits(t, m)
+	if d := testenv.MaxDiff(got, want); d > 1e-5*testenv.MaxAbs(want) {
+		t.Fatalf("logits on float32 panels differ from the plain load's by %g", d)
+	}
+	greedy := func(m *Model) []int {
+		s, err := sample.New(sample.Options{Temperature: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := m.Generate(context.Background(), []int{5, 3, 8}, 12, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	a, b := greedy(ref), greedy(m)
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatalf("greedy tokens on float32 panels %v, plain load %v", b, a)
+	}
+	if err := m.Save(t.TempDir()); err == nil {
+		t.Fatal("a model on float32 panels saved without its float32 weights")
 	}
 }

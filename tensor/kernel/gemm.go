@@ -108,6 +108,15 @@ func (K *gemmKernel) pairRows(kc int) int {
 	return (kc + 1) / 2
 }
 
+// panelRows is the rows of K's B micro-panels of depth kc: kc floats, or for a kernel of
+// pairs its pairRows.
+func (K *gemmKernel) panelRows(kc int) int {
+	if K.pairs {
+		return K.pairRows(kc)
+	}
+	return kc
+}
+
 // amxPairRows is ⌈kc/2⌉ rounded up to a whole step of the AMX kernel.
 func amxPairRows(kc int) int {
 	return ((kc+1)/2 + amxPairStep - 1) / amxPairStep * amxPairStep
@@ -644,7 +653,7 @@ func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, 
 		var next, bias []float32
 		share := 0
 		if ahead && !bv.perPanel && (jp+1)*K.nr < nb {
-			next = bv.p[(jp+1)*bv.panel:][:K.pairRows(kc)*K.nr]
+			next = bv.p[(jp+1)*bv.panel:][:K.panelRows(kc)*K.nr]
 			share = (len(next)/tiles + 15) &^ 15
 		}
 		if biasFirst {

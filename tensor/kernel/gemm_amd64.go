@@ -97,6 +97,13 @@ func activeGemmKernel() *gemmKernel {
 		return gemmKernelAMX
 	case useAsm && useAVX512 && useBF16 && computeBF16:
 		return gemmKernelBF16
+	}
+	return floatGemmKernel()
+}
+
+// floatGemmKernel returns the micro-kernel Sgemm runs in float32 compute.
+func floatGemmKernel() *gemmKernel {
+	switch {
 	case useAsm && useAVX512:
 		return gemmKernel512
 	case useAsm:

@@ -1,26 +1,37 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
 
-// PanelMatrix is a weight matrix W (N outputs × K inputs) packed once, for y = x·Wᵀ in
-// bfloat16 compute, into the micro-panels of bfloat16 pairs that Sgemm's bfloat16 kernel
-// reads (see packPairsA). Sgemm in bfloat16 compute rounds and packs op(B) on every call;
-// inference multiplies the same weights again and again, so packing them once leaves only
-// the arithmetic: on a 64-token GPT-2 prefill, packing was a quarter of the time. A GEMM of
-// two rows or more on a PanelMatrix gives the same bits as Sgemm in bfloat16 compute on the
-// float32 W it was made from: same rounding, same blocks, same order of the sums. It takes 2
-// bytes a weight.
+// PanelMatrix is a weight matrix W (N outputs × K inputs) packed once, for y = x·Wᵀ, into the
+// B micro-panels of one of Sgemm's kernels. Sgemm packs op(B) on every call; inference
+// multiplies the same weights again and again, so packing them once leaves only the
+// arithmetic.
+//
+// NewPanelMatrix packs for bfloat16 compute, as the micro-panels of bfloat16 pairs that
+// Sgemm's bfloat16 kernel reads (see packPairsA), 2 bytes a weight: on a 64-token GPT-2
+// prefill, packing was a quarter of the time. A GEMM of two rows or more on them gives the
+// same bits as Sgemm in bfloat16 compute on the float32 W it was made from: same rounding,
+// same blocks, same order of the sums.
+//
+// NewFloatPanelMatrix packs for float32 compute, as the float32 kernel's micro-panels, 4
+// bytes a weight: a GEMM of two rows or more on them gives the bits of Sgemm in float32
+// compute where Sgemm packs B (always for W (N, K), read as a transposed B). Where Sgemm
+// would read a (K, N) weight in place instead (a few rows against GPT-2's Conv1D layout) it
+// sums in other depth blocks, so the last bits may differ; the panels are read as one
+// stream each, where a B read in place fetches a row of 128 bytes every row stride (a 64-token
+// GPT-2 prefill's products, one thread: about 15% faster).
 //
 // Layout: depth block b (the k blocks Sgemm would use) holds ceil(N/NR) micro-panels one after
-// another, each ((kc_b+1)/2)·NR pair words, the last zero-padded past N.
+// another, each NR·panelRows(kc_b) words (pair words or floats), the last zero-padded past N.
 type PanelMatrix struct {
 	N, K   int
 	kern   *gemmKernel
 	kcStep int         // depth of the k blocks, all but the last full
-	blocks [][]float32 // per depth block, the micro-panels of pair words
+	blocks [][]float32 // per depth block, the micro-panels
 }
 
 // PanelsAvailable reports whether NewPanelMatrix can pack for this CPU: bfloat16 compute is
@@ -36,6 +47,34 @@ func NewPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
 	if !K.pairs {
 		return nil, errNoBF16
 	}
+	return newPanelMatrix(K, w, n, k, kn), nil
+}
+
+// FloatPanelsAvailable reports whether NewFloatPanelMatrix can pack for this CPU: its
+// float32 kernel has a matrix–vector kernel on its micro-panels (AVX-512).
+func FloatPanelsAvailable() bool {
+	return gemvFloatPanel != nil && floatGemmKernel().nr == 32
+}
+
+var errNoFloatPanels = errors.New("float32 panels need AVX-512 (or QKV_CPU turned it off)")
+
+// NewFloatPanelMatrix packs the float32 weight w, (N, K) row-major or (K, N) when kn, as the
+// float32 kernel's micro-panels. It fails unless FloatPanelsAvailable.
+func NewFloatPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
+	checkQuantSource("NewFloatPanelMatrix", w, n, k)
+	loadTuningOnce()
+	if !FloatPanelsAvailable() {
+		return nil, errNoFloatPanels
+	}
+	return newPanelMatrix(floatGemmKernel(), w, n, k, kn), nil
+}
+
+// Float reports whether the panels hold float32 weights (NewFloatPanelMatrix), not bfloat16
+// pairs.
+func (p *PanelMatrix) Float() bool { return !p.kern.pairs }
+
+// newPanelMatrix packs w, as NewPanelMatrix describes, into K's micro-panels.
+func newPanelMatrix(K *gemmKernel, w []float32, n, k int, kn bool) *PanelMatrix {
 	p := &PanelMatrix{N: n, K: k, kern: K}
 	p.kcStep = depthStep(k, K.kc) // the blocks gemmCall.plan would use
 	transB, ldb := true, k        // op(B) = Wᵀ: W (N, K) read as Bᵀ
@@ -49,7 +88,7 @@ func NewPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
 	tmp := alignedFloats(group * K.nr * p.kcStep)
 	for pc := 0; pc < k; pc += p.kcStep {
 		kc := min(p.kcStep, k-pc)
-		size := K.pairRows(kc) * K.nr
+		size := K.panelRows(kc) * K.nr
 		blk := alignedFloats(panels * size)
 		for jp0 := 0; jp0 < panels; jp0 += group {
 			jp1 := min(jp0+group, panels)
@@ -61,7 +100,7 @@ func NewPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
 		}
 		p.blocks = append(p.blocks, blk)
 	}
-	return p, nil
+	return p
 }
 
 // Bytes is the memory the panels take.
@@ -77,11 +116,12 @@ func (p *PanelMatrix) Bytes() int64 {
 // and the distance between micro-panels.
 func (p *PanelMatrix) panels(pc, j int) ([]float32, int) {
 	kc := min(p.kcStep, p.K-pc)
-	size := p.kern.pairRows(kc) * p.kern.nr
+	size := p.kern.panelRows(kc) * p.kern.nr
 	return p.blocks[pc/p.kcStep][j/p.kern.nr*size:], size
 }
 
-// Row writes row i of W (the K weights of output i), as bfloat16 values widened, into dst.
+// Row writes row i of W (the K weights of output i) into dst: bfloat16 values widened, or
+// the float32 weights.
 func (p *PanelMatrix) Row(i int, dst []float32) {
 	if i < 0 || i >= p.N || len(dst) < p.K {
 		panic(fmt.Sprintf("kernel: PanelMatrix.Row(%d) of a %d×%d matrix into %d floats", i, p.N, p.K, len(dst)))
@@ -90,6 +130,12 @@ func (p *PanelMatrix) Row(i int, dst []float32) {
 	for pc := 0; pc < p.K; pc += p.kcStep {
 		kc := min(p.kcStep, p.K-pc)
 		panel, _ := p.panels(pc, i)
+		if p.Float() {
+			for q := range kc {
+				dst[pc+q] = panel[q*nr+i%nr]
+			}
+			continue
+		}
 		for q := range kc {
 			word := math.Float32bits(panel[q/2*nr+i%nr])
 			dst[pc+q] = bf16Widen(uint16(word >> (16 * (q % 2))))
@@ -98,9 +144,10 @@ func (p *PanelMatrix) Row(i int, dst []float32) {
 }
 
 // GemmPanels computes Y = alpha·X·Wᵀ + beta·Y for the packed W (N, K) and M input rows: X is
-// (M, K) with row stride ldx and Y is (M, N) with row stride ldy. The inputs are rounded to
-// bfloat16 and the products summed in float32, as Sgemm does in bfloat16 compute, whatever
-// the compute set now. M == 1 (a decoding step) runs a matrix–vector kernel that streams the
+// (M, K) with row stride ldx and Y is (M, N) with row stride ldy. On bfloat16 panels the
+// inputs are rounded to bfloat16 and the products summed in float32, as Sgemm does in
+// bfloat16 compute, whatever the compute set now; on float32 panels it is float32 throughout,
+// as Sgemm in float32 compute. M == 1 (a decoding step) runs a matrix–vector kernel that streams the
 // panels once, with its own order of the sums. beta == 0 overwrites Y without reading it. Y
 // must not overlap X. The work is split over the worker pool; steady-state calls do not
 // allocate.
@@ -133,7 +180,7 @@ func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ld
 	if M == 0 || p.N == 0 {
 		return
 	}
-	tiles := alpha != 0 && p.K != 0 && !(M == 1 && gemvPanel != nil && p.kern.nr == 32)
+	tiles := alpha != 0 && p.K != 0 && !(M == 1 && p.gemv())
 	if tiles {
 		g := gemmCalls.get()
 		g.pre, g.bias, g.act = p, bias, act
@@ -161,6 +208,14 @@ func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ld
 	}
 }
 
+// gemv reports whether a matrix–vector kernel runs on these panels (MatVec).
+func (p *PanelMatrix) gemv() bool {
+	if p.Float() {
+		return gemvFloatPanel != nil && p.kern.nr == 32
+	}
+	return gemvPanel != nil && p.kern.nr == 32
+}
+
 // gemvPanel, where set (AVX512-BF16), writes out[c] = Σ_p x_p·B[p][c] for the 32 columns of
 // one micro-panel of pairs b, over pairs pair words of x in xp.
 var gemvPanel func(pairs int, xp, b []float32, out *[32]float32)
@@ -168,6 +223,13 @@ var gemvPanel func(pairs int, xp, b []float32, out *[32]float32)
 // gemvPanels4, where set, is gemvPanel on the four micro-panels at b[i·size:], i < 4, into
 // out[32·i:].
 var gemvPanels4 func(pairs int, xp, b []float32, size int, out *[4 * 32]float32)
+
+// gemvFloatPanel and gemvFloatPanels4, where set (AVX-512), are gemvPanel and gemvPanels4 on
+// float32 micro-panels: k inputs x against k rows of 32 floats.
+var (
+	gemvFloatPanel   func(k int, x, b []float32, out *[32]float32)
+	gemvFloatPanels4 func(k int, x, b []float32, size int, out *[4 * 32]float32)
+)
 
 // panelGemvCall is one matrix–vector product on a PanelMatrix, shared by the threads.
 type panelGemvCall struct {
@@ -184,8 +246,8 @@ var (
 	panelGemvSums freeList[[2][4 * 32]float32]
 )
 
-// gemvPanels computes y (N) = alpha·x·Wᵀ + beta·y for one row x (K): x is rounded to pairs of
-// bfloat16 once, then each micro-panel is streamed once through a kernel that multiplies one
+// gemvPanels computes y (N) = alpha·x·Wᵀ + beta·y for one row x (K): on bfloat16 panels x is
+// rounded to pairs of bfloat16 once; then each micro-panel is streamed once through a kernel that multiplies one
 // row only (the tile kernel would compute MR rows for it). Threads share the micro-panels,
 // four at a time.
 func gemvPanels(p *PanelMatrix, alpha float32, x []float32, beta float32, y []float32) {

@@ -71,6 +71,106 @@ func TestGemmPanels(t *testing.T) {
 	})
 }
 
+// TestGemmFloatPanels checks GEMMs on float32 panels (skipped where the CPU lacks them): on
+// a weight W (N, K), which Sgemm always packs, two rows or more give Sgemm's bits; on a (K, N)
+// weight, which Sgemm may read in place in other depth blocks, and for one row (the
+// matrix–vector kernel, with its own order of the sums), they are within float32 rounding of
+// the exact product. MatVec ranges give GemmPanels' one-row bits, and Row gives the weights.
+func TestGemmFloatPanels(t *testing.T) {
+	if !FloatPanelsAvailable() {
+		t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, s := range [][3]int{{1, 32, 64}, {1, 50, 768}, {1, 33, 17}, {1, 300, 1100}, {2, 70, 130}, {3, 33, 17}, {12, 64, 100}, {13, 70, 1}, {64, 96, 1100}, {200, 45, 513}, {64, 200, 3000}} {
+		m, n, k := s[0], s[1], s[2]
+		for _, kn := range []bool{false, true} {
+			w := randFloats(rng, n*k)
+			p, err := NewFloatPanelMatrix(w, n, k, kn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.Float() || p.Bytes() != 4*int64(k*((n+31)/32*32)) {
+				t.Fatalf("n=%d k=%d: float panels take %d bytes", n, k, p.Bytes())
+			}
+			ldw := map[bool]int{true: n, false: k}[kn]
+			ldx, ldy := k+3, n+1
+			x := randFloats(rng, m*ldx)
+			for _, threads := range []int{1, 2} {
+				name := fmt.Sprintf("m=%d n=%d k=%d kn=%v threads=%d", m, n, k, kn, threads)
+				beta := []float32{0, 1, -0.5}[rng.IntN(3)]
+				y0 := randFloats(rng, m*ldy)
+				got, want := append([]float32(nil), y0...), append([]float32(nil), y0...)
+				withThreads(threads, func() {
+					GemmPanels(p, m, 0.5, x, ldx, beta, got, ldy)
+					Sgemm(false, !kn, m, n, k, 0.5, x, ldx, w, ldw, beta, want, ldy)
+				})
+				if m == 1 || kn {
+					ref, bound := refGemm(false, !kn, m, n, k, 0.5, x, ldx, w, ldw, beta, y0, ldy)
+					for i := range m {
+						for j := range n {
+							if g := got[i*ldy+j]; !closeTo(g, ref[i*n+j], bound[i*n+j], k) {
+								t.Fatalf("%s: Y[%d][%d] = %g, want %g (bound %g)", name, i, j, g, ref[i*n+j], bound[i*n+j])
+							}
+						}
+					}
+				} else {
+					for i, v := range got {
+						if math.Float32bits(v) != math.Float32bits(want[i]) {
+							t.Fatalf("%s: Y element %d = %g, Sgemm gives %g", name, i, v, want[i])
+						}
+					}
+				}
+				if m != 1 {
+					continue
+				}
+				// MatVec ranges in multiples of Unit: the bits of GemmPanels on one row (beta 0).
+				var v MatVec
+				v.BindPanels(p)
+				v.Input(x[:k])
+				one := make([]float32, n)
+				GemmPanels(p, 1, 1, x, ldx, 0, one, n)
+				rows := make([]float32, n)
+				for j0 := 0; j0 < n; j0 += v.Unit() {
+					j1 := min(n, j0+v.Unit())
+					v.Rows(j0, j1, rows[j0:j1])
+				}
+				for j := range n {
+					if math.Float32bits(rows[j]) != math.Float32bits(one[j]) {
+						t.Fatalf("%s: MatVec output %d = %g, GemmPanels gives %g", name, j, rows[j], one[j])
+					}
+				}
+			}
+			row := make([]float32, k)
+			for _, i := range []int{0, n / 2, n - 1} {
+				p.Row(i, row)
+				for q, v := range row {
+					wv := w[i*k+q]
+					if kn {
+						wv = w[q*n+i]
+					}
+					if v != wv {
+						t.Fatalf("n=%d k=%d kn=%v: Row(%d)[%d] = %g, want %g", n, k, kn, i, q, v, wv)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestFloatPanelsRefused checks that float32 panels are refused, with the reason, where the
+// float32 kernel is not AVX-512's.
+func TestFloatPanelsRefused(t *testing.T) {
+	old := useAVX512
+	defer func() { useAVX512 = old }()
+	useAVX512 = false
+	if FloatPanelsAvailable() {
+		t.Fatal("FloatPanelsAvailable without AVX-512")
+	}
+	if _, err := NewFloatPanelMatrix(make([]float32, 4), 2, 2, false); err == nil {
+		t.Fatal("NewFloatPanelMatrix succeeded without AVX-512")
+	}
+}
+
 // TestPanelsRefused checks that panels are refused, with the reason, when bfloat16 compute is
 // not set.
 func TestPanelsRefused(t *testing.T) {
@@ -98,16 +198,32 @@ func TestGemmPanelsNoAlloc(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x, y := randFloats(rng, M*k), make([]float32, M*n)
-		withThreads(2, func() {
-			for _, m := range []int{1, M} {
-				f := func() { GemmPanels(p, m, 1, x, k, 0, y, n) }
-				f()
-				if a := testing.AllocsPerRun(20, f); a > 0 {
-					t.Errorf("GemmPanels with %d rows allocates %g times per call", m, a)
-				}
+		checkPanelsNoAlloc(t, p, M)
+	})
+	if FloatPanelsAvailable() {
+		p, err := NewFloatPanelMatrix(randFloats(rand.New(rand.NewPCG(9, 10)), 520*300), 520, 300, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPanelsNoAlloc(t, p, 64)
+	}
+}
+
+// checkPanelsNoAlloc checks that steady-state GemmPanels calls on p with one row and with M
+// do not allocate.
+func checkPanelsNoAlloc(t *testing.T, p *PanelMatrix, M int) {
+	t.Helper()
+	n, k := p.N, p.K
+	rng := rand.New(rand.NewPCG(9, 11))
+	x, y := randFloats(rng, M*k), make([]float32, M*n)
+	withThreads(2, func() {
+		for _, m := range []int{1, M} {
+			f := func() { GemmPanels(p, m, 1, x, k, 0, y, n) }
+			f()
+			if a := testing.AllocsPerRun(20, f); a > 0 {
+				t.Errorf("GemmPanels with %d rows on float=%v panels allocates %g times per call", m, p.Float(), a)
 			}
-		})
+		}
 	})
 }
 

@@ -7,15 +7,17 @@ import (
 )
 
 // MatVec is one matrix–vector product y = x·Wᵀ (an input row x of K values, N outputs) on
-// compact weights (int8, bfloat16 rows or bfloat16 panels), split by outputs for a caller that
-// runs its own parallel loop: a decoding step that runs a whole layer in one parallel region
-// (RunSteps). A Bind method sets the weights; Input prepares an input row once (quantised for
-// the VNNI kernels, regrouped for the bfloat16 ones, rounded to bfloat16 pairs for panels);
-// Rows then computes any range of outputs, and ranges may run concurrently. Each output is
-// computed as the format's own GEMV computes it (GemvQ8, GemvBF16, GemmPanels on one row,
-// which run on MatVec themselves). Float32 weights are left to Sgemv: GPT-2's (K, N) layout
-// streams best split by inputs, each thread summing its own partial outputs, which a split by
-// outputs cannot do (on a Zen 5, decoding float32 weights that way ran 15% slower).
+// packed weights (int8, bfloat16 rows, panels of bfloat16 pairs or of float32), split by
+// outputs for a caller that runs its own parallel loop: a decoding step that runs a whole
+// layer in one parallel region (RunSteps). A Bind method sets the weights; Input prepares an
+// input row once (quantised for the VNNI kernels, regrouped for the bfloat16 ones, rounded to
+// bfloat16 pairs for bfloat16 panels); Rows then computes any range of outputs, and ranges
+// may run concurrently. Each output is computed as the format's own GEMV computes it
+// (GemvQ8, GemvBF16, GemmPanels on one row, which run on MatVec themselves). Float32 weights
+// in their own layout are left to Sgemv: GPT-2's (K, N) layout streams best split by inputs,
+// each thread summing its own partial outputs, which a split by outputs cannot do (on a Zen
+// 5, decoding float32 weights that way ran 15% slower); packed as float32 panels, each
+// micro-panel is one stream of its own and a split by outputs reads them as fast.
 //
 // Ranges that start at multiples of Unit give the GEMV's bits (the kernels sum four rows at a
 // time in another order than one); Chunk gives a good size. x must not change between Input
@@ -48,10 +50,10 @@ func (v *MatVec) BindBF16(m *BF16Matrix) {
 	v.bf = m
 }
 
-// BindPanels sets the weights to the packed bfloat16 panels p; the input is then rounded to
-// bfloat16 pairs, as GemmPanels rounds it.
+// BindPanels sets the weights to the packed panels p; on bfloat16 panels the input is then
+// rounded to bfloat16 pairs, as GemmPanels rounds it.
 func (v *MatVec) BindPanels(p *PanelMatrix) {
-	if gemvPanel == nil || p.kern.nr != 32 {
+	if !p.gemv() {
 		panic("kernel: MatVec on panels without the panel GEMV kernels") // panels exist only with them
 	}
 	v.bind(p.N, p.K)
@@ -76,7 +78,7 @@ func (v *MatVec) Input(x []float32) {
 		v.useAct = q8UsesAct() && v.act.quantize(v.x)
 	case v.bf != nil:
 		v.xp = bf16PermuteX(v.xp[:0], v.x)
-	case v.pm != nil:
+	case v.pm != nil && !v.pm.Float():
 		// Depth block after depth block, as panelRows reads them.
 		v.xp = v.xp[:0]
 		for pc := 0; pc < v.k; pc += v.pm.kcStep {
@@ -147,26 +149,31 @@ func (v *MatVec) panelRows(j0, j1 int, y []float32) {
 	acc, part := &sums[0], &sums[1]
 	for jp := j0 / nr; jp*nr < j1; {
 		n := 1
-		if (j1-jp*nr+nr-1)/nr >= 4 && gemvPanels4 != nil {
+		if (j1-jp*nr+nr-1)/nr >= 4 && (gemvPanels4 != nil || p.Float()) {
 			n = 4
 		}
 		off := 0
 		for pc := 0; pc < p.K; pc += p.kcStep {
-			pairs := (min(p.kcStep, p.K-pc) + 1) / 2
+			kc := min(p.kcStep, p.K-pc)
 			panel, size := p.panels(pc, jp*nr)
 			dst := acc
 			if pc > 0 {
 				dst = part
 			}
-			if n == 4 {
-				gemvPanels4(pairs, v.xp[off:], panel, size, dst)
-			} else {
-				gemvPanel(pairs, v.xp[off:], panel, (*[32]float32)(dst[:32]))
+			switch {
+			case p.Float() && n == 4:
+				gemvFloatPanels4(kc, v.x[pc:], panel, size, dst)
+			case p.Float():
+				gemvFloatPanel(kc, v.x[pc:], panel, (*[32]float32)(dst[:32]))
+			case n == 4:
+				gemvPanels4((kc+1)/2, v.xp[off:], panel, size, dst)
+			default:
+				gemvPanel((kc+1)/2, v.xp[off:], panel, (*[32]float32)(dst[:32]))
 			}
 			if pc > 0 {
 				addTo(acc[:n*nr], part[:n*nr])
 			}
-			off += pairs
+			off += (kc + 1) / 2
 		}
 		// Outputs [jp·nr, jp·nr + n·nr) ∩ [j0, j1).
 		lo, hi := max(j0, jp*nr), min(j1, (jp+n)*nr)
