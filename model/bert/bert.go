@@ -8,6 +8,7 @@ package bert
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/qkvdev/qkv/autograd"
@@ -380,7 +381,7 @@ func (m *Model) Pack(format tensor.WeightFormat) error {
 		return fmt.Errorf("bert: cannot pack as %s: the float32 weights were released by PackForInference", format)
 	}
 	for _, l := range m.Layers {
-		if err := l.packQKV(format); err != nil {
+		if err := l.packQKV(format, false); err != nil {
 			return fmt.Errorf("bert: %w", err)
 		}
 		for _, lin := range l.linears()[3:] { // query, key and value went into qkv
@@ -398,15 +399,15 @@ func (l *Layer) linears() []*nn.Linear {
 	return []*nn.Linear{l.Query, l.Key, l.Value, l.AttnOut, l.Intermediate, l.Output}
 }
 
-// packQKV packs the query, key and value weights as one (3C, C) matrix in format (fp32: none),
-// with their biases beside it. Each output of the joint product has the bits of its own
-// layer's product.
-func (l *Layer) packQKV(format tensor.WeightFormat) error {
+// packQKV packs the query, key and value weights as one (3C, C) matrix in format (fp32: none,
+// unless panels asks for float32 panels), with their biases beside it. Each output of the
+// joint product has the bits of its own layer's product.
+func (l *Layer) packQKV(format tensor.WeightFormat, panels bool) error {
 	l.qkv, l.qkvBias = nil, nil
 	for _, lin := range l.linears()[:3] {
 		lin.Packed = nil
 	}
-	if format == tensor.FP32 {
+	if format == tensor.FP32 && !panels {
 		return nil
 	}
 	C := l.Query.Weight.Value.Dim(1)
@@ -426,27 +427,67 @@ func (l *Layer) packQKV(format tensor.WeightFormat) error {
 // PackForInference is Pack followed by releasing the float32 copies of the packed weights
 // (every layer's linear maps), so a bf16 or int8 encoder takes about half or a quarter of
 // the memory of its layers. The model can then only run inference: no training, no Save, no
-// other format. fp32 packs nothing and releases nothing.
+// other format. fp32 under float32 compute, on a CPU with float32 panels
+// (kernel.FloatPanelsAvailable), packs the linear maps as the float32 kernel's micro-panels
+// and releases the float32 weights layer by layer: the same memory, and products that never
+// pack a weight again, with the bits of the float32 weights wherever Sgemm would tile the
+// product (see tensor.PackedMatrix). Elsewhere fp32 packs nothing and releases nothing.
 func (m *Model) PackForInference(format tensor.WeightFormat) error {
-	if err := m.Pack(format); err != nil || format == tensor.FP32 {
-		return err
+	floatPanels := format == tensor.FP32 && !kernel.PanelsAvailable() && kernel.FloatPanelsAvailable()
+	if format == tensor.FP32 && !floatPanels {
+		return m.Pack(format)
+	}
+	if m.packedOnly {
+		return fmt.Errorf("bert: cannot pack as %s: the float32 weights were released by PackForInference", format)
+	}
+	if !floatPanels {
+		if err := m.Pack(format); err != nil {
+			return err
+		}
 	}
 	for _, l := range m.Layers {
+		if floatPanels {
+			if err := l.packFloatPanels(); err != nil {
+				return fmt.Errorf("bert: %w", err)
+			}
+		}
+		m.packedOnly = true // from the first release on, the model runs inference only
 		for _, lin := range l.linears() {
 			lin.Weight.Value = nil
 		}
+		if floatPanels {
+			runtime.GC() // hand the layer's float32 weights back before the next is packed
+		}
 	}
-	m.packedOnly = true
 	return nil
 }
 
-// PackForCompute prepares the encoder for inference in the arithmetic set now: under
-// bfloat16 compute every product would round the float32 weights to bfloat16 and pack them
-// again, so they are packed once as bf16 panels and the float32 copies released
-// (PackForInference; the outputs come out the same); under fp32 compute it does nothing.
-func (m *Model) PackForCompute() error {
-	if kernel.ActiveCompute() != kernel.BF16Compute {
-		return nil
+// packFloatPanels packs the layer's linear maps as float32 panels: query, key and value as
+// one matrix (packQKV), the others each on their own.
+func (l *Layer) packFloatPanels() error {
+	if err := l.packQKV(tensor.FP32, true); err != nil {
+		return err
 	}
-	return m.PackForInference(tensor.BF16)
+	for _, lin := range l.linears()[3:] {
+		if err := lin.PackPanels(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PackForCompute prepares the encoder for inference in the arithmetic set now: every product
+// would pack the float32 weights again (under bfloat16 compute, rounded to bfloat16), so
+// they are packed once, as bf16 panels under bfloat16 compute and as float32 panels under
+// float32 compute where the CPU has them, and the float32 copies released
+// (PackForInference; the outputs come out the same where Sgemm tiles the products). On a CPU
+// with neither it does nothing.
+func (m *Model) PackForCompute() error {
+	switch {
+	case kernel.ActiveCompute() == kernel.BF16Compute:
+		return m.PackForInference(tensor.BF16)
+	case kernel.FloatPanelsAvailable():
+		return m.PackForInference(tensor.FP32)
+	}
+	return nil
 }

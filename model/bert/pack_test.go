@@ -143,10 +143,60 @@ func TestPackForInference(t *testing.T) {
 		if err := m.PackForCompute(); err != nil {
 			t.Fatal(err)
 		}
-		if released := m.Layers[0].Output.Weight.Value == nil; released != (c == kernel.BF16Compute) {
+		if released := m.Layers[0].Output.Weight.Value == nil; released != (c == kernel.BF16Compute || kernel.FloatPanelsAvailable()) {
 			t.Errorf("%s: PackForCompute released the float32 weights: %v", c, released)
 		}
 	})
+}
+
+// TestPackFloatPanels checks fp32 packed for inference under float32 compute on a CPU with
+// float32 panels (skipped elsewhere): the linear maps are packed as panels that hold the
+// weights, the float32 weights are released, and the hidden states stay within float32
+// rounding of the unpacked encoder's, bit for bit on a batch whose products Sgemm tiles.
+func TestPackFloatPanels(t *testing.T) {
+	if !kernel.FloatPanelsAvailable() {
+		t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+	}
+	ids := make([]int, 4*20)
+	for i := range ids {
+		ids[i] = (7*i + 3) % 40
+	}
+	wide := tinyConfig()
+	wide.HiddenSize, wide.IntermediateSize = 64, 256
+	cases := []struct {
+		cfg   Config
+		b     *Batch
+		tiled bool // Sgemm tiles the products: the bits of the unpacked encoder
+	}{{tinyConfig(), &Batch{B: 1, T: 1, InputIDs: []int{7}}, false}, {tinyConfig(), packBatch(), true}, {wide, &Batch{B: 4, T: 20, InputIDs: ids}, true}}
+	for _, tc := range cases {
+		b := tc.b
+		m, err := New(tc.cfg, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := encodeHidden(m, b)
+		C := m.Config.HiddenSize
+		tiled := kernel.Tiled(b.B*b.T, C, C)
+		if tiled != tc.tiled {
+			t.Fatalf("kernel.Tiled(%d, %d, %d) = %v", b.B*b.T, C, C, tiled)
+		}
+		if err := m.PackForInference(tensor.FP32); err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range m.Layers {
+			if l.qkv == nil || !l.qkv.HoldsWeights() || l.Output.Packed == nil || l.Output.Weight.Value != nil || l.Query.Weight.Value != nil {
+				t.Fatalf("layer %d: not on float32 panels, or a float32 weight kept", i)
+			}
+		}
+		got := encodeHidden(m, b)
+		d := testenv.MaxDiff(got, want)
+		if tiled && d != 0 || d > 1e-5*testenv.MaxAbs(want) {
+			t.Fatalf("B=%d T=%d: hidden states on float32 panels differ by %g (bits expected: %v)", b.B, b.T, d, tiled)
+		}
+		if err := m.Save(t.TempDir()); err == nil {
+			t.Fatal("saved an encoder whose float32 weights were released")
+		}
+	}
 }
 
 // With bfloat16 compute, bf16 packs the weights as the GEMM kernel's panels, once: the encoder
