@@ -37,7 +37,8 @@ type Model struct {
 	Classifier *nn.Linear // classifier: C → num_labels, on the pooled output after dropout
 
 	act        tensor.GELUKind
-	packedOnly bool // PackForInference released the float32 weights of the layers
+	packedOnly bool                // PackForInference released the float32 weights of the layers
+	packedAs   tensor.WeightFormat // the format PackForInference packed them in
 }
 
 // part is a group of parameters that a checkpoint may lack: the pooler and each head.
@@ -451,7 +452,7 @@ func (m *Model) PackForInference(format tensor.WeightFormat) error {
 				return fmt.Errorf("bert: %w", err)
 			}
 		}
-		m.packedOnly = true // from the first release on, the model runs inference only
+		m.packedOnly, m.packedAs = true, format // from the first release on, inference only
 		for _, lin := range l.linears() {
 			lin.Weight.Value = nil
 		}
@@ -481,13 +482,19 @@ func (l *Layer) packFloatPanels() error {
 // they are packed once, as bf16 panels under bfloat16 compute and as float32 panels under
 // float32 compute where the CPU has them, and the float32 copies released
 // (PackForInference; the outputs come out the same where Sgemm tiles the products). On a CPU
-// with neither it does nothing.
+// with neither it does nothing, and on an encoder it packed already it does nothing again.
 func (m *Model) PackForCompute() error {
+	var format tensor.WeightFormat
 	switch {
 	case kernel.ActiveCompute() == kernel.BF16Compute:
-		return m.PackForInference(tensor.BF16)
+		format = tensor.BF16
 	case kernel.FloatPanelsAvailable():
-		return m.PackForInference(tensor.FP32)
+		format = tensor.FP32
+	default:
+		return nil
 	}
-	return nil
+	if m.packedOnly && m.packedAs == format {
+		return nil
+	}
+	return m.PackForInference(format)
 }

@@ -146,6 +146,9 @@ func TestPackForInference(t *testing.T) {
 		if released := m.Layers[0].Output.Weight.Value == nil; released != (c == kernel.BF16Compute || kernel.FloatPanelsAvailable()) {
 			t.Errorf("%s: PackForCompute released the float32 weights: %v", c, released)
 		}
+		if err := m.PackForCompute(); err != nil { // each embedder of a shared model calls it
+			t.Errorf("%s: PackForCompute a second time: %v", c, err)
+		}
 	})
 }
 
