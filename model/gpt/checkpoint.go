@@ -26,7 +26,7 @@ func (m *Model) Save(dir string) error {
 // Load reads a model folder: config.json and model.safetensors (or its shards), in
 // HuggingFace's GPT-2 layout. Each tensor is read straight into its parameter, largest first
 // (see LoadForInference, which can also pack the weights as they are read).
-func Load(dir string) (*Model, error) { return load(dir, tensor.FP32) }
+func Load(dir string) (*Model, error) { return load(dir, tensor.FP32, false) }
 
 // gpt2Buffer matches the non-parameter buffers some GPT-2 checkpoints carry (the causal mask).
 var gpt2Buffer = regexp.MustCompile(`^h\.[0-9]+\.attn\.(bias|masked_bias)$`)

@@ -29,23 +29,19 @@ import (
 // or int8 the result is what PackForInference leaves: it runs inference only (no training,
 // no Save, no other format). With fp32 under bfloat16 compute, the matrices' bfloat16 panels
 // are made beside them (Pack) where the memory allows; under float32 compute on a CPU with
-// float32 panels (AVX-512), each matrix is packed as them and released in turn
-// (PackForInference): the same memory, inference only.
+// float32 panels (AVX-512), the matrices are packed as them as they are read, as bf16 and
+// int8 are: what PackForInference(fp32) leaves, without the float32 copies ever held.
 func LoadForInference(dir string, format tensor.WeightFormat) (*Model, error) {
 	switch format {
 	case tensor.FP32, tensor.BF16, tensor.Int8:
 	default:
 		return nil, fmt.Errorf("gpt: weight format %q: want fp32, bf16 or int8", format)
 	}
-	m, err := load(dir, format)
-	if err != nil || format != tensor.FP32 {
+	// float32 panels hold the weights: packed as they are read, as bf16 and int8 are.
+	floatPanels := format == tensor.FP32 && !kernel.PanelsAvailable() && kernel.FloatPanelsAvailable()
+	m, err := load(dir, format, format != tensor.FP32 || floatPanels)
+	if err != nil || format != tensor.FP32 || !kernel.PanelsAvailable() {
 		return m, err
-	}
-	if !kernel.PanelsAvailable() {
-		if !kernel.FloatPanelsAvailable() {
-			return m, nil
-		}
-		return m, m.PackForInference(tensor.FP32)
 	}
 	// The panels are an optimisation: without the memory for them, prompts run unpacked.
 	if sysmem.Check(2*uint64(m.Config.matrixParams()), "") != nil {
@@ -54,8 +50,9 @@ func LoadForInference(dir string, format tensor.WeightFormat) (*Model, error) {
 	return m, m.Pack(tensor.FP32)
 }
 
-// load reads a model folder (see Load and LoadForInference).
-func load(dir string, format tensor.WeightFormat) (*Model, error) {
+// load reads a model folder (see Load and LoadForInference); with pack set, the matrices
+// are packed in format as they are read and their float32 weights never held.
+func load(dir string, format tensor.WeightFormat, pack bool) (*Model, error) {
 	cfg, configPath, err := hf.ReadModelConfig(dir, "gpt", ParseConfig)
 	if err != nil {
 		return nil, err
@@ -74,15 +71,15 @@ func load(dir string, format tensor.WeightFormat) (*Model, error) {
 	}
 	// The matrices to pack, by parameter name: their float32 buffers are dropped before any
 	// is filled (build's allocations are never written), their shapes kept for the checks.
-	pack := map[string]func(w *tensor.Tensor) error{}
+	packers := map[string]func(w *tensor.Tensor) error{}
 	shapes := map[string][]int{}
 	for _, p := range m.Params.List() {
 		shapes[p.Name] = p.Var.Value.Shape()
 	}
-	if format != tensor.FP32 {
-		m.releaseForPacking(format, pack)
+	if pack {
+		m.releaseForPacking(format, packers)
 	}
-	if err := m.readTensors(files, shapes, pack); err != nil {
+	if err := m.readTensors(files, shapes, packers); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -96,7 +93,12 @@ func (m *Model) releaseForPacking(format tensor.WeightFormat, pack map[string]fu
 		for _, l := range b.linears() {
 			pack[m.paramName(l.Weight)] = func(w *tensor.Tensor) error {
 				l.Weight.Value = w
-				err := l.Pack(format)
+				var err error
+				if format == tensor.FP32 {
+					err = l.PackPanels() // float32 panels
+				} else {
+					err = l.Pack(format)
+				}
 				l.Weight.Value = nil
 				return err
 			}
