@@ -49,6 +49,12 @@ var amxConfig = func() (cfg [64]byte) {
 	return cfg
 }()
 
+// amxScaleAdd32 adds alpha·T, T the 32×32 tile t (row stride 32), into C (row stride ldc
+// bytes), with the bits of storeScaled (beta 1) row by row (amx_amd64.s).
+//
+//go:noescape
+func amxScaleAdd32(alpha float32, t *float32, c *float32, ldc int)
+
 // amxTileRow is the tileFunc of the AMX kernel (amxTile with no bias and nothing ahead).
 func amxTileRow(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr, nr int, alpha, beta float32) {
 	amxTile(k, a, sa, b, sb, c, ldc, mr, nr, alpha, beta, nil, nil, 0)
@@ -88,6 +94,10 @@ func amxTile(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, mr,
 	case alpha == 1 && beta == 1:
 		amxRowsTo(t[:], amxRows, c, ldc, mr, nr)
 		tile(&t[0], amxRows, &t[0], amxRows)
+	case full && beta == 1:
+		tile(&t[0], amxRows, nil, 0)
+		amxScaleAdd32(alpha, &t[0], c, 4*ldc)
+		return
 	default:
 		tile(&t[0], amxRows, nil, 0)
 		for i := range mr {

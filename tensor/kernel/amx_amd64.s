@@ -161,3 +161,30 @@ store:
 	TILESTORED(3, rR12, rBX)
 	VZEROUPPER
 	RET
+
+// func amxScaleAdd32(alpha float32, t *float32, c *float32, ldc int)
+//
+// C[i][j] += alpha·T[i][j] for the 32×32 float32 tile T (row stride 32 floats) and C (row
+// stride ldc bytes): the product rounded, then the sum, as scalev followed by addTo, one row
+// of two vectors a step. The tile of a product with alpha ≠ 1 and beta 1 (the attention's
+// scaled, accumulating gradients) leaves the stack this way.
+TEXT ·amxScaleAdd32(SB), NOSPLIT, $0-32
+	VBROADCASTSS alpha+0(FP), Z0
+	MOVQ t+8(FP), SI
+	MOVQ c+16(FP), DI
+	MOVQ ldc+24(FP), BX
+	MOVQ $32, CX
+
+scaleAddRow:
+	VMULPS  0(SI), Z0, Z1
+	VMULPS  64(SI), Z0, Z2
+	VADDPS  0(DI), Z1, Z1
+	VADDPS  64(DI), Z2, Z2
+	VMOVUPS Z1, 0(DI)
+	VMOVUPS Z2, 64(DI)
+	ADDQ    $128, SI
+	ADDQ    BX, DI
+	DECQ    CX
+	JNZ     scaleAddRow
+	VZEROUPPER
+	RET

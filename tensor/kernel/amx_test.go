@@ -92,3 +92,32 @@ func TestSgemmAMXConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestSgemmAMXScaledAccumulate checks a product with alpha ≠ 1 and beta 1 on whole AMX tiles
+// (the attention's scaled, accumulating gradients), which leave the stack through
+// amxScaleAdd32: C + alpha·(A·B) with the product rounded, then the sum, exactly as the same
+// product with alpha 1 and beta 0 scaled and added afterwards (one depth block, so the sums
+// are the same).
+func TestSgemmAMXScaledAccumulate(t *testing.T) {
+	forEachBF16Kernel(t, func(t *testing.T) {
+		if !activeGemmKernel().amx {
+			t.Skip("skipped: only the AMX kernel takes this path")
+		}
+		rng := rand.New(rand.NewPCG(19, 20))
+		const m, n, k = 64, 96, 200
+		a, b, c0 := randFloats(rng, m*k), randFloats(rng, k*n), randFloats(rng, m*n)
+		c0[5] = float32(math.Inf(-1))
+		for _, alpha := range []float32{0.37, -2, 0.125} {
+			got := append([]float32(nil), c0...)
+			Sgemm(false, false, m, n, k, alpha, a, k, b, n, 1, got, n)
+			p := make([]float32, m*n)
+			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, p, n)
+			for i, v := range got {
+				want := c0[i] + float32(alpha*p[i]) // rounded, then added: no fused multiply-add
+				if math.Float32bits(v) != math.Float32bits(want) {
+					t.Fatalf("alpha=%v: C element %d = %v, want %v + %v·%v = %v", alpha, i, v, c0[i], alpha, p[i], want)
+				}
+			}
+		}
+	})
+}
