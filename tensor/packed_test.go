@@ -150,34 +150,14 @@ func TestPackedFP32Panels(t *testing.T) {
 	// (K, N) = (768, 100): one row and three stay in float32, 40 run in the tiles.
 	const K, N = 768, 100
 	for _, kn := range []bool{true, false} {
-		w := New(K, N) // (K, N) when kn, else (N, K)
-		if !kn {
-			w = New(N, K)
-		}
-		Normal(w, 0, 0.1, rng)
-		wt := w // op(B): (K, N)
-		if !kn {
-			wt = w.Transpose(0, 1)
-		}
-		p, err := Pack(w, kn, FP32)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, wt := packFP32(t, rng, K, N, kn)
 		if p.HoldsWeights() {
 			t.Fatal("bfloat16 panels of fp32 weights claim to hold the weights")
 		}
 		if b := p.Bytes(); b < 2*K*N || b > 2*K*(N+31) { // bfloat16, N padded to micro-panels
 			t.Fatalf("kn=%v: panels take %d bytes for a %d×%d weight", kn, b, N, K)
 		}
-		row := make([]float32, K)
-		for _, i := range []int{0, 37, N - 1} {
-			p.Row(i, row)
-			for q, v := range row {
-				if want := wt.At(q, i); v != want {
-					t.Fatalf("kn=%v: Row(%d)[%d] = %g, want the weight %g", kn, i, q, v, want)
-				}
-			}
-		}
+		checkRows(t, p, wt, kn)
 		bias := New(1, N)
 		Normal(bias, 0, 1, rng)
 		for _, rows := range []int{1, 3, 40} {
@@ -231,31 +211,11 @@ func TestPackedFloatPanels(t *testing.T) {
 	rng := NewRNG(8)
 	const K, N = 768, 100
 	for _, kn := range []bool{true, false} {
-		w := New(K, N) // (K, N) when kn, else (N, K)
-		if !kn {
-			w = New(N, K)
-		}
-		Normal(w, 0, 0.1, rng)
-		wt := w // op(B): (K, N)
-		if !kn {
-			wt = w.Transpose(0, 1)
-		}
-		p, err := Pack(w, kn, FP32)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, wt := packFP32(t, rng, K, N, kn)
 		if !p.HoldsWeights() || p.Bytes() != 4*K*128 { // N padded to whole micro-panels of 32
 			t.Fatalf("kn=%v: float32 panels hold the weights: %v, take %d bytes", kn, p.HoldsWeights(), p.Bytes())
 		}
-		row := make([]float32, K)
-		for _, i := range []int{0, 37, N - 1} {
-			p.Row(i, row)
-			for q, v := range row {
-				if want := wt.At(q, i); v != want {
-					t.Fatalf("kn=%v: Row(%d)[%d] = %g, want the weight %g", kn, i, q, v, want)
-				}
-			}
-		}
+		checkRows(t, p, wt, kn)
 		bias := New(1, N)
 		Normal(bias, 0, 1, rng)
 		for _, rows := range []int{1, 3, 40} {
@@ -293,6 +253,41 @@ func TestPackedFloatPanels(t *testing.T) {
 						t.Fatalf("kn=%v: MatVec output %d = %g, MatMulInto %g", kn, j, o, got.Data()[j])
 					}
 				}
+			}
+		}
+	}
+}
+
+// packFP32 packs a random (K, N) weight, laid out (K, N) when kn, else (N, K), in fp32, and
+// returns it with op(B), the weight as (K, N).
+func packFP32(t *testing.T, rng *RNG, K, N int, kn bool) (*PackedMatrix, *Tensor) {
+	t.Helper()
+	w := New(K, N)
+	if !kn {
+		w = New(N, K)
+	}
+	Normal(w, 0, 0.1, rng)
+	wt := w
+	if !kn {
+		wt = w.Transpose(0, 1)
+	}
+	p, err := Pack(w, kn, FP32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, wt
+}
+
+// checkRows checks that p.Row gives the weights themselves (columns of op(B) wt) for a few
+// outputs.
+func checkRows(t *testing.T, p *PackedMatrix, wt *Tensor, kn bool) {
+	t.Helper()
+	row := make([]float32, p.K)
+	for _, i := range []int{0, p.N / 3, p.N - 1} {
+		p.Row(i, row)
+		for q, v := range row {
+			if want := wt.At(q, i); v != want {
+				t.Fatalf("kn=%v: Row(%d)[%d] = %g, want the weight %g", kn, i, q, v, want)
 			}
 		}
 	}
