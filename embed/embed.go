@@ -211,13 +211,7 @@ func (e *Embedder) hidden(ids, mask []int, B, T int) *tensor.Tensor {
 	if e.bert != nil {
 		return e.bert.Encode(g, &bert.Batch{B: B, T: T, InputIDs: ids, AttentionMask: mask}, nil, nil).Hidden.Value
 	}
-	m := e.gpt
-	x := g.Reshape(m.Wte.Forward(g, ids), B, T, m.Config.NEmbd) // (B, T, C)
-	x = g.Add(x, g.Narrow(m.Wpe.Weight, 0, 0, T))               // + positions (T, C)
-	for _, blk := range m.H {
-		x = blk.Forward(g, x, nil, nil)
-	}
-	return m.LnF.Forward(g, x).Value
+	return e.gpt.Hidden(g, ids, B, T, nil).Value
 }
 
 // normalize scales v to unit L2 norm (a zero vector stays zero).

@@ -181,3 +181,31 @@ func TestRefusals(t *testing.T) {
 		t.Error("a cancelled context is ignored")
 	}
 }
+
+// A GPT packed for inference (its float32 matrices released, token embeddings read from the
+// packed LM head) embeds as the float32 model does, within what int8 weights move.
+func TestPackedGPT(t *testing.T) {
+	seqs := [][]int{{5, 3, 8, 1}, {9, 2}}
+	embed := func(m auto.Model) [][]float32 {
+		e, err := New(m, nil, Options{Pooling: Mean, Normalize: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.EmbedIDs(context.Background(), seqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want := embed(tinyGPT(t))
+	m := tinyGPT(t)
+	if err := auto.Family(m).(*gpt.Model).PackForInference(tensor.Int8); err != nil {
+		t.Fatal(err)
+	}
+	got := embed(m)
+	for i := range want {
+		if c := Cosine(got[i], want[i]); c < 0.99 {
+			t.Errorf("sequence %d: int8-packed embedding at cosine %.4f of the float32 one", i, c)
+		}
+	}
+}

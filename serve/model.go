@@ -42,14 +42,16 @@ type Model struct {
 }
 
 // LoadModel loads a model folder, or a run or checkpoint folder (see auto.Load), with its
-// tokenizer and chat template (tokenizer_config.json's chat_template, else the default). Hub
-// ids are resolved to a folder by the caller (auto.Resolve).
-func LoadModel(name, dir string) (*Model, error) {
+// tokenizer and chat template (tokenizer_config.json's chat_template, else the default), for
+// inference: a generative model's weight matrices in format, read straight into it
+// (auto.LoadForInference), the other families in float32. Hub ids are resolved to a folder
+// by the caller (auto.Resolve).
+func LoadModel(name, dir string, format tensor.WeightFormat) (*Model, error) {
 	dir, err := checkpoint.ResolveModelDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	m, err := auto.Load(dir)
+	m, err := auto.LoadForInference(dir, format)
 	if err != nil {
 		return nil, err
 	}
@@ -134,12 +136,15 @@ func (m *Model) contextLength() int {
 	return 0
 }
 
-// PackWeights stores a generative model's linear layers and LM head in format (fp32, bf16 or
-// int8) for decoding, which reads every weight once per step; call it before New. The float32
-// weights stay (embeddings and attention views read them).
+// PackWeights prepares a generative model built in memory for inference in format (fp32,
+// bf16 or int8), as LoadModel does while reading a folder; call it before New. bf16 and int8 replace the float32 matrices with their compact
+// form (gpt.Model.PackForInference; embeddings then come from the packed LM head), so the
+// server holds about half or a quarter of the bytes; fp32 packs the matrices as the GEMM
+// kernel's panels where the CPU runs them (float32 panels on AVX-512, bfloat16 panels beside
+// the weights under bfloat16 compute). The model can then only run inference.
 func (m *Model) PackWeights(format tensor.WeightFormat) error {
-	if m.gpt == nil || format == tensor.FP32 {
+	if m.gpt == nil {
 		return nil
 	}
-	return m.gpt.Pack(format)
+	return m.gpt.PackForInference(format)
 }

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -11,6 +12,8 @@ import (
 
 	"github.com/qkvdev/qkv/embed"
 	"github.com/qkvdev/qkv/sample"
+	"github.com/qkvdev/qkv/tensor"
+	"github.com/qkvdev/qkv/tensor/kernel"
 	"github.com/qkvdev/qkv/textstream"
 )
 
@@ -295,5 +298,44 @@ func TestSDKErrors(t *testing.T) {
 		if e.StatusCode != tc.status || e.Param != tc.param || e.Code != tc.code || e.Message == "" || e.Type == "" {
 			t.Errorf("%s: status %d param %q code %q type %q message %q; want %d %q %q", tc.name, e.StatusCode, e.Param, e.Code, e.Type, e.Message, tc.status, tc.param, tc.code)
 		}
+	}
+}
+
+// TestPackWeights checks a GPT served with its weights packed for inference in each format:
+// bf16 and int8 release the float32 matrices (as fp32 does where the CPU has float32 panels),
+// and greedy completions are still the model's own, through the batching scheduler, with
+// embeddings still served.
+func TestPackWeights(t *testing.T) {
+	ctx := context.Background()
+	for _, f := range []tensor.WeightFormat{tensor.FP32, tensor.BF16, tensor.Int8} {
+		m := tinyGPT(t, "tiny-gpt", tinyGPTConfig(), TokenizerConfig{})
+		if err := m.PackWeights(f); err != nil {
+			t.Fatal(err)
+		}
+		released := m.gpt.H[0].MLP.CFc.Weight.Value == nil
+		if want := f != tensor.FP32 || (kernel.FloatPanelsAvailable() && !kernel.PanelsAvailable()); released != want {
+			t.Fatalf("%s: float32 weights released %v, want %v", f, released, want)
+		}
+		s, err := New([]*Model{m}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(s.Handler())
+		c := sdkClient(ts.URL)
+		want := greedy(t, m, "Hello", 8)
+		res, err := c.Completions.New(ctx, openai.CompletionNewParams{Model: "tiny-gpt", Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("Hello")},
+			MaxTokens: openai.Int(8), Temperature: openai.Float(0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Choices) != 1 || res.Choices[0].Text != want {
+			t.Errorf("%s: greedy completion %q, want the model's own %q", f, res.Choices[0].Text, want)
+		}
+		emb, err := c.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "tiny-gpt", Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a cat"}}})
+		if err != nil || len(emb.Data) != 1 || len(emb.Data[0].Embedding) != tinyGPTConfig().NEmbd {
+			t.Errorf("%s: embeddings %v, %v", f, emb, err)
+		}
+		ts.Close()
+		s.Close(ctx)
 	}
 }

@@ -65,7 +65,7 @@ finish for --grace, then ends them.`,
 	f.IntVar(&o.maxBatch, "max-batch", 16, "most sequences a model decodes together")
 	f.IntVar(&o.queue, "queue", 256, "most sequences waiting per model before requests get 503")
 	f.Int64Var(&o.maxBody, "max-body", 4<<20, "largest request body in bytes")
-	f.StringVar(&o.weights, "weights", "fp32", "weight format for decoding: fp32, bf16 or int8")
+	f.StringVar(&o.weights, "weights", "fp32", "weight format of the generative models, read straight into it: fp32, bf16 or int8")
 	f.DurationVar(&o.grace, "grace", 30*time.Second, "on shutdown, how long running streams may take to finish")
 	cmd.MarkFlagRequired("model")
 	return cmd
@@ -94,12 +94,9 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 		if err != nil {
 			return err
 		}
-		m, err := serve.LoadModel(name, dir)
+		m, err := serve.LoadModel(name, dir, format)
 		if err != nil {
 			return fmt.Errorf("--model %s: %w", spec, err)
-		}
-		if err := m.PackWeights(format); err != nil {
-			return err
 		}
 		models = append(models, m)
 		fmt.Fprintf(out, "model %s: %s\n", name, dir)

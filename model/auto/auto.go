@@ -19,6 +19,7 @@ import (
 	"github.com/qkvdev/qkv/model/seq2seq"
 	"github.com/qkvdev/qkv/model/transformer"
 	"github.com/qkvdev/qkv/nn"
+	"github.com/qkvdev/qkv/tensor"
 )
 
 // Model is a loaded model of any family.
@@ -100,6 +101,30 @@ func ModelType(dir string) (string, error) {
 		return "", fmt.Errorf("%s: not valid JSON: %w", filepath.Join(dir, "config.json"), err)
 	}
 	return c.ModelType, nil
+}
+
+// LoadForInference is Load for a model that will only run inference: a generative (GPT)
+// model's weight matrices are read in format (gpt.LoadForInference: bf16 and int8 packed as
+// they are read, fp32 as the GEMM kernel's panels where the CPU runs them), so its float32
+// weights are never all held beside them; the model can then not be trained or saved. The
+// other families load as Load loads them, in float32, whatever format says.
+func LoadForInference(dir string, format tensor.WeightFormat) (Model, error) {
+	rdir, _, err := checkpoint.ResolveModel(dir)
+	if err != nil {
+		return nil, err
+	}
+	mt, err := ModelType(rdir)
+	if err != nil {
+		return nil, err
+	}
+	if mt != "gpt2" {
+		return Load(dir)
+	}
+	m, err := gpt.LoadForInference(rdir, format)
+	if err != nil {
+		return nil, err
+	}
+	return gptModel{m}, nil
 }
 
 // Load reads a model folder of any supported family. A training run gives its newest intact

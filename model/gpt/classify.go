@@ -59,12 +59,16 @@ func withScore(m *Model, labels []string) *Classifier {
 }
 
 // Hidden returns the final hidden states (B, T, C), after ln_f, of B rows of T ids. rng
-// non-nil turns dropout on.
+// non-nil turns dropout on. A model packed for inference (PackForInference) takes its token
+// embeddings from the packed LM head.
 func (m *Model) Hidden(g *autograd.Graph, ids []int, b, t int, rng *tensor.RNG) *autograd.Var {
 	if len(ids) != b*t || t > m.Config.NPositions {
 		panic(fmt.Sprintf("gpt.Hidden: %d ids for (B, T) = (%d, %d) with n_positions %d", len(ids), b, t, m.Config.NPositions))
 	}
-	x := g.Add(g.Reshape(m.Wte.Forward(g, ids), b, t, m.Config.NEmbd), g.Narrow(m.Wpe.Weight, 0, 0, t)) // (B, T, C)
+	if m.packedOnly && g.GradEnabled() {
+		panic("gpt.Hidden: the model's float32 weights were released by PackForInference; it can only run inference (SetGrad(false))")
+	}
+	x := g.Add(g.Reshape(m.embed(g, ids), b, t, m.Config.NEmbd), g.Narrow(m.Wpe.Weight, 0, 0, t)) // (B, T, C)
 	x = g.Dropout(x, on(rng, m.Config.EmbdPdrop), rng)
 	for _, blk := range m.H {
 		x = blk.Forward(g, x, nil, rng)
