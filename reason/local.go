@@ -13,6 +13,7 @@ import (
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/reason/constrain"
 	"github.com/qkvdev/qkv/sample"
+	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/textstream"
 	"github.com/qkvdev/qkv/tokenizer"
 )
@@ -33,13 +34,15 @@ type Local struct {
 	indexes map[string]*constrain.Index // by constraint JSON
 }
 
-// LoadLocal loads a model folder or training run through model/auto; it must be a GPT.
+// LoadLocal loads a model folder or training run through model/auto for inference
+// (auto.LoadForInference, float32: on the GEMM kernel's panels where the CPU runs them); it
+// must be a GPT.
 func LoadLocal(dir string) (*Local, error) {
 	resolved, _, err := checkpoint.ResolveModel(dir)
 	if err != nil {
 		return nil, err
 	}
-	am, err := auto.Load(resolved)
+	am, err := auto.LoadForInference(resolved, tensor.FP32)
 	if err != nil {
 		return nil, err
 	}

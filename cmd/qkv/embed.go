@@ -13,6 +13,7 @@ import (
 	"github.com/qkvdev/qkv/embed"
 	"github.com/qkvdev/qkv/internal/fileutil"
 	"github.com/qkvdev/qkv/model/auto"
+	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tokenizer"
 )
 
@@ -79,7 +80,7 @@ func runEmbed(cmd *cobra.Command, o *embedOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := auto.Load(src)
+	m, err := auto.LoadForInference(src, tensor.FP32) // a GPT on the GEMM kernel's panels where the CPU has them
 	if err != nil {
 		return err
 	}
