@@ -130,28 +130,37 @@ func TestFusedDecodeFollowsRepacking(t *testing.T) {
 
 // TestFusedDecodeNoAlloc checks that a steady-state fused decoding step allocates nothing.
 func TestFusedDecodeNoAlloc(t *testing.T) {
-	m, err := New(tinyConfig(), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Pack(tensor.Int8); err != nil {
-		t.Fatal(err)
-	}
-	gen := m.NewGenerator()
-	if _, err := gen.Start([]int{1, 2, 3}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := gen.Next(4); err != nil {
-		t.Fatal(err)
-	}
-	id := 0
-	allocs := testing.AllocsPerRun(10, func() {
-		id = (id + 1) % 37
-		if _, err := gen.Next(id); err != nil {
+	for _, format := range []tensor.WeightFormat{tensor.Int8, tensor.FP32} {
+		if format == tensor.FP32 && !kernel.FloatPanelsAvailable() {
+			t.Log("fp32 panels skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+			continue
+		}
+		m, err := New(tinyConfig(), 4)
+		if err != nil {
 			t.Fatal(err)
 		}
-	})
-	if allocs > 0 {
-		t.Fatalf("a fused decoding step allocates %.1f times", allocs)
+		if err := m.PackForInference(format); err != nil {
+			t.Fatal(err)
+		}
+		gen := m.NewGenerator()
+		if _, err := gen.Start([]int{1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := gen.Next(4); err != nil {
+			t.Fatal(err)
+		}
+		if gen.dec == nil {
+			t.Fatalf("%s: no fused decoding step", format)
+		}
+		id := 0
+		allocs := testing.AllocsPerRun(10, func() {
+			id = (id + 1) % 37
+			if _, err := gen.Next(id); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > 0 {
+			t.Fatalf("%s: a fused decoding step allocates %.1f times", format, allocs)
+		}
 	}
 }
