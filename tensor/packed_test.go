@@ -212,7 +212,7 @@ func TestPackedFloatPanels(t *testing.T) {
 	const K, N = 768, 100
 	for _, kn := range []bool{true, false} {
 		p, wt := packFP32(t, rng, K, N, kn)
-		if !p.HoldsWeights() || p.Bytes() != 4*K*128 { // N padded to whole micro-panels of 32
+		if b := p.Bytes(); !p.HoldsWeights() || b < 4*K*N || b > 4*K*(N+31) { // N padded to whole micro-panels
 			t.Fatalf("kn=%v: float32 panels hold the weights: %v, take %d bytes", kn, p.HoldsWeights(), p.Bytes())
 		}
 		checkRows(t, p, wt, kn)

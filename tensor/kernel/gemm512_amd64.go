@@ -60,28 +60,3 @@ var gemmKernel512 = &gemmKernel{
 	deepL2: true,
 	packBN: func(kc int, b []float32, ldb int, d []float32) { copyRows(kc, nr512, b, ldb, d) },
 }
-
-// gemvPanelF32 writes out[c] = Σ_p x_p·B[p][c] for the 32 columns of one float32 micro-panel
-// b over k inputs x (gemvpanels512_amd64.s).
-//
-//go:noescape
-func gemvPanelF32(k int, x, b, out *float32)
-
-// gemvPanels4F32 is gemvPanelF32 on the four micro-panels at b + i·stride bytes, i < 4, into
-// out[32·i:] (gemvpanels512_amd64.s).
-//
-//go:noescape
-func gemvPanels4F32(k int, x, b *float32, stride int, out *float32)
-
-func init() {
-	if useAsm && useAVX512 {
-		gemvFloatPanel = func(k int, x, b []float32, out *[32]float32) {
-			_, _ = x[k-1], b[k*32-1]
-			gemvPanelF32(k, &x[0], &b[0], &out[0])
-		}
-		gemvFloatPanels4 = func(k int, x, b []float32, size int, out *[4 * 32]float32) {
-			_, _ = x[k-1], b[3*size+k*32-1]
-			gemvPanels4F32(k, &x[0], &b[0], 4*size, &out[0])
-		}
-	}
-}

@@ -51,12 +51,14 @@ func NewPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
 }
 
 // FloatPanelsAvailable reports whether NewFloatPanelMatrix can pack for this CPU: its
-// float32 kernel has a matrix–vector kernel on its micro-panels (AVX-512).
+// float32 kernel has a matrix–vector kernel on its micro-panels (AVX-512 or AVX2; not the
+// pure-Go kernel).
 func FloatPanelsAvailable() bool {
-	return gemvFloatPanel != nil && floatGemmKernel().nr == 32
+	K := floatGemmKernel()
+	return K != gemmKernelGo && floatGemvFor(K.nr) != nil
 }
 
-var errNoFloatPanels = errors.New("float32 panels need AVX-512 (or QKV_CPU turned it off)")
+var errNoFloatPanels = errors.New("float32 panels need AVX2 or AVX-512 (or QKV_CPU turned them off)")
 
 // NewFloatPanelMatrix packs the float32 weight w, (N, K) row-major or (K, N) when kn, as the
 // float32 kernel's micro-panels. It fails unless FloatPanelsAvailable.
@@ -211,7 +213,7 @@ func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ld
 // gemv reports whether a matrix–vector kernel runs on these panels (MatVec).
 func (p *PanelMatrix) gemv() bool {
 	if p.Float() {
-		return gemvFloatPanel != nil && p.kern.nr == 32
+		return floatGemvFor(p.kern.nr) != nil
 	}
 	return gemvPanel != nil && p.kern.nr == 32
 }
@@ -224,12 +226,33 @@ var gemvPanel func(pairs int, xp, b []float32, out *[32]float32)
 // out[32·i:].
 var gemvPanels4 func(pairs int, xp, b []float32, size int, out *[4 * 32]float32)
 
-// gemvFloatPanel and gemvFloatPanels4, where set (AVX-512), are gemvPanel and gemvPanels4 on
-// float32 micro-panels: k inputs x against k rows of 32 floats.
-var (
-	gemvFloatPanel   func(k int, x, b []float32, out *[32]float32)
-	gemvFloatPanels4 func(k int, x, b []float32, size int, out *[4 * 32]float32)
-)
+// floatGemv holds the matrix–vector kernels on float32 micro-panels of one width nr, k inputs
+// x against k rows of nr floats: one panel into out[:nr], or the four at b[i·size:], i < 4,
+// into out[i·nr:].
+type floatGemv struct {
+	one  func(k int, x, b []float32, out *[32]float32)
+	four func(k int, x, b []float32, size int, out *[4 * 32]float32)
+}
+
+// floatGemv16 and floatGemv32, where set, run on the micro-panels of the AVX2 kernel (16
+// wide) and of the AVX-512 kernel (32 wide).
+var floatGemv16, floatGemv32 floatGemv
+
+// floatGemvFor returns the kernels on float32 micro-panels nr wide, or nil where there are
+// none.
+func floatGemvFor(nr int) *floatGemv {
+	var g *floatGemv
+	switch nr {
+	case 16:
+		g = &floatGemv16
+	case 32:
+		g = &floatGemv32
+	}
+	if g == nil || g.one == nil {
+		return nil
+	}
+	return g
+}
 
 // panelGemvCall is one matrix–vector product on a PanelMatrix, shared by the threads.
 type panelGemvCall struct {
@@ -269,8 +292,9 @@ func gemvPanels(p *PanelMatrix, alpha float32, x []float32, beta float32, y []fl
 // run computes the outputs of groups [lo, hi) of four micro-panels.
 func (g *panelGemvCall) run(lo, hi int) {
 	var acc [4 * 32]float32
+	unit := g.v.Unit() // four micro-panels
 	for c := lo; c < hi; c++ {
-		j0, j1 := c*len(acc), min((c+1)*len(acc), g.v.n)
+		j0, j1 := c*unit, min((c+1)*unit, g.v.n)
 		t := acc[:j1-j0]
 		g.v.Rows(j0, j1, t)
 		storeScaled(g.alpha, g.beta, t, g.y[j0:j1])

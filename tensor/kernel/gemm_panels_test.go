@@ -77,8 +77,12 @@ func TestGemmPanels(t *testing.T) {
 // matrix–vector kernel, with its own order of the sums), they are within float32 rounding of
 // the exact product. MatVec ranges give GemmPanels' one-row bits, and Row gives the weights.
 func TestGemmFloatPanels(t *testing.T) {
+	forEachPath(t, testGemmFloatPanels)
+}
+
+func testGemmFloatPanels(t *testing.T) {
 	if !FloatPanelsAvailable() {
-		t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+		t.Skip("skipped: no float32 panels on this path (the pure-Go kernel)")
 	}
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, s := range [][3]int{{1, 32, 64}, {1, 50, 768}, {1, 33, 17}, {1, 300, 1100}, {2, 70, 130}, {3, 33, 17}, {12, 64, 100}, {13, 70, 1}, {64, 96, 1100}, {200, 45, 513}, {64, 200, 3000}} {
@@ -89,7 +93,7 @@ func TestGemmFloatPanels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !p.Float() || p.Bytes() != 4*int64(k*((n+31)/32*32)) {
+			if nr := floatGemmKernel().nr; !p.Float() || p.Bytes() != 4*int64(k*((n+nr-1)/nr*nr)) {
 				t.Fatalf("n=%d k=%d: float panels take %d bytes", n, k, p.Bytes())
 			}
 			ldw := map[bool]int{true: n, false: k}[kn]
@@ -157,17 +161,17 @@ func TestGemmFloatPanels(t *testing.T) {
 	}
 }
 
-// TestFloatPanelsRefused checks that float32 panels are refused, with the reason, where the
-// float32 kernel is not AVX-512's.
+// TestFloatPanelsRefused checks that float32 panels are refused, with the reason, on the
+// pure-Go kernel.
 func TestFloatPanelsRefused(t *testing.T) {
-	old := useAVX512
-	defer func() { useAVX512 = old }()
-	useAVX512 = false
+	old := useAsm
+	defer func() { useAsm = old }()
+	useAsm = false
 	if FloatPanelsAvailable() {
-		t.Fatal("FloatPanelsAvailable without AVX-512")
+		t.Fatal("FloatPanelsAvailable on the pure-Go kernel")
 	}
 	if _, err := NewFloatPanelMatrix(make([]float32, 4), 2, 2, false); err == nil {
-		t.Fatal("NewFloatPanelMatrix succeeded without AVX-512")
+		t.Fatal("NewFloatPanelMatrix succeeded on the pure-Go kernel")
 	}
 }
 

@@ -147,9 +147,13 @@ func (v *MatVec) panelRows(j0, j1 int, y []float32) {
 	sums := panelGemvSums.get()
 	defer panelGemvSums.put(sums)
 	acc, part := &sums[0], &sums[1]
+	var fg *floatGemv // float32 panels: their kernels
+	if p.Float() {
+		fg = floatGemvFor(nr)
+	}
 	for jp := j0 / nr; jp*nr < j1; {
 		n := 1
-		if (j1-jp*nr+nr-1)/nr >= 4 && (gemvPanels4 != nil || p.Float()) {
+		if (j1-jp*nr+nr-1)/nr >= 4 && (gemvPanels4 != nil || fg != nil) {
 			n = 4
 		}
 		off := 0
@@ -161,10 +165,10 @@ func (v *MatVec) panelRows(j0, j1 int, y []float32) {
 				dst = part
 			}
 			switch {
-			case p.Float() && n == 4:
-				gemvFloatPanels4(kc, v.x[pc:], panel, size, dst)
-			case p.Float():
-				gemvFloatPanel(kc, v.x[pc:], panel, (*[32]float32)(dst[:32]))
+			case fg != nil && n == 4:
+				fg.four(kc, v.x[pc:], panel, size, dst)
+			case fg != nil:
+				fg.one(kc, v.x[pc:], panel, (*[32]float32)(dst[:32]))
 			case n == 4:
 				gemvPanels4((kc+1)/2, v.xp[off:], panel, size, dst)
 			default:
