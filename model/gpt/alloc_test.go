@@ -12,6 +12,9 @@ import (
 // A training step (forward, backward, clip, AdamW) reuses every buffer of the previous step,
 // and so does a decoding step with a KV cache.
 func TestStepsAllocateNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	if testing.Short() {
 		t.Skip("short")
 	}

@@ -130,6 +130,9 @@ func TestFusedDecodeFollowsRepacking(t *testing.T) {
 
 // TestFusedDecodeNoAlloc checks that a steady-state fused decoding step allocates nothing.
 func TestFusedDecodeNoAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	for _, format := range []tensor.WeightFormat{tensor.Int8, tensor.FP32} {
 		if format == tensor.FP32 && !kernel.FloatPanelsAvailable() {
 			t.Log("fp32 panels skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
