@@ -14,6 +14,7 @@ import (
 
 	"github.com/qkvdev/qkv/model/auto"
 	"github.com/qkvdev/qkv/model/gpt"
+	"github.com/qkvdev/qkv/tensor"
 )
 
 // BenchOptions set up a serving benchmark: a GPT with random weights served on loopback, and
@@ -68,7 +69,9 @@ func (t benchTokenizer) Save(dir string) error {
 	return fmt.Errorf("the benchmark tokenizer is not saved")
 }
 
-// BenchModel builds the random-weight model a benchmark serves, once for several runs.
+// BenchModel builds the random-weight model a benchmark serves, once for several runs, with
+// its weights prepared as qkv serve prepares a model it loads with the default --weights
+// (PackWeights in fp32).
 func BenchModel(cfg gpt.Config) (*Model, error) {
 	if cfg.VocabSize == 0 {
 		cfg = GPT2Small()
@@ -81,7 +84,11 @@ func BenchModel(cfg gpt.Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewModel("bench", am, benchTokenizer{cfg.VocabSize}, TokenizerConfig{})
+	m, err := NewModel("bench", am, benchTokenizer{cfg.VocabSize}, TokenizerConfig{})
+	if err != nil {
+		return nil, err
+	}
+	return m, m.PackWeights(tensor.FP32)
 }
 
 // Bench serves m on loopback and runs o.Streams concurrent streams against it.
