@@ -93,6 +93,18 @@ type gemmKernel struct {
 	// amx is set for the AMX kernel of pairs (amx_amd64.go): it reads A only in row form, the
 	// last rows too, and micro-panels of pairs zero-padded to whole 16-pair steps (pairRows).
 	amx bool
+	// gemv, where set, runs one input row against this kernel's B micro-panels (a PanelMatrix
+	// on one row: GemmPanels, MatVec).
+	gemv *panelGemv
+}
+
+// panelGemv holds the matrix–vector kernels on a kernel's B micro-panels: one writes out[c] =
+// Σ_p x_p·B[p][c] for the NR columns of the micro-panel b over its first steps rows (pair
+// rows and pair words of x for a kernel of pairs, floats otherwise) into out[:NR]; four does
+// the same for the four micro-panels at b[i·size:], i < 4, into out[i·NR:].
+type panelGemv struct {
+	one  func(steps int, x, b []float32, out *[32]float32)
+	four func(steps int, x, b []float32, size int, out *[4 * 32]float32)
 }
 
 // amxPairStep is the pairs of depths of one step of the AMX kernel: a 64-byte tile row of

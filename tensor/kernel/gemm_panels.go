@@ -53,10 +53,7 @@ func NewPanelMatrix(w []float32, n, k int, kn bool) (*PanelMatrix, error) {
 // FloatPanelsAvailable reports whether NewFloatPanelMatrix can pack for this CPU: its
 // float32 kernel has a matrix–vector kernel on its micro-panels (AVX-512 or AVX2; not the
 // pure-Go kernel).
-func FloatPanelsAvailable() bool {
-	K := floatGemmKernel()
-	return K != gemmKernelGo && floatGemvFor(K.nr) != nil
-}
+func FloatPanelsAvailable() bool { return floatGemmKernel().gemv != nil }
 
 var errNoFloatPanels = errors.New("float32 panels need AVX2 or AVX-512 (or QKV_CPU turned them off)")
 
@@ -182,7 +179,7 @@ func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ld
 	if M == 0 || p.N == 0 {
 		return
 	}
-	tiles := alpha != 0 && p.K != 0 && !(M == 1 && p.gemv())
+	tiles := alpha != 0 && p.K != 0 && !(M == 1 && p.kern.gemv != nil)
 	if tiles {
 		g := gemmCalls.get()
 		g.pre, g.bias, g.act = p, bias, act
@@ -208,50 +205,6 @@ func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ld
 			act(row, row)
 		}
 	}
-}
-
-// gemv reports whether a matrix–vector kernel runs on these panels (MatVec).
-func (p *PanelMatrix) gemv() bool {
-	if p.Float() {
-		return floatGemvFor(p.kern.nr) != nil
-	}
-	return gemvPanel != nil && p.kern.nr == 32
-}
-
-// gemvPanel, where set (AVX512-BF16), writes out[c] = Σ_p x_p·B[p][c] for the 32 columns of
-// one micro-panel of pairs b, over pairs pair words of x in xp.
-var gemvPanel func(pairs int, xp, b []float32, out *[32]float32)
-
-// gemvPanels4, where set, is gemvPanel on the four micro-panels at b[i·size:], i < 4, into
-// out[32·i:].
-var gemvPanels4 func(pairs int, xp, b []float32, size int, out *[4 * 32]float32)
-
-// floatGemv holds the matrix–vector kernels on float32 micro-panels of one width nr, k inputs
-// x against k rows of nr floats: one panel into out[:nr], or the four at b[i·size:], i < 4,
-// into out[i·nr:].
-type floatGemv struct {
-	one  func(k int, x, b []float32, out *[32]float32)
-	four func(k int, x, b []float32, size int, out *[4 * 32]float32)
-}
-
-// floatGemv16 and floatGemv32, where set, run on the micro-panels of the AVX2 kernel (16
-// wide) and of the AVX-512 kernel (32 wide).
-var floatGemv16, floatGemv32 floatGemv
-
-// floatGemvFor returns the kernels on float32 micro-panels nr wide, or nil where there are
-// none.
-func floatGemvFor(nr int) *floatGemv {
-	var g *floatGemv
-	switch nr {
-	case 16:
-		g = &floatGemv16
-	case 32:
-		g = &floatGemv32
-	}
-	if g == nil || g.one == nil {
-		return nil
-	}
-	return g
 }
 
 // panelGemvCall is one matrix–vector product on a PanelMatrix, shared by the threads.

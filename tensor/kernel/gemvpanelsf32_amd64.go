@@ -29,7 +29,7 @@ func gemvPanels4F32AVX2(k int, x, b *float32, stride int, out *float32)
 
 func init() {
 	if hasAsm {
-		floatGemv16 = floatGemv{
+		gemmKernelAVX2.gemv = &panelGemv{
 			one: func(k int, x, b []float32, out *[32]float32) {
 				_, _ = x[k-1], b[k*16-1]
 				gemvPanelF32AVX2(k, &x[0], &b[0], &out[0])
@@ -41,7 +41,7 @@ func init() {
 		}
 	}
 	if hasAVX512 {
-		floatGemv32 = floatGemv{
+		gemmKernel512.gemv = &panelGemv{
 			one: func(k int, x, b []float32, out *[32]float32) {
 				_, _ = x[k-1], b[k*32-1]
 				gemvPanelF32(k, &x[0], &b[0], &out[0])

@@ -53,7 +53,7 @@ func (v *MatVec) BindBF16(m *BF16Matrix) {
 // BindPanels sets the weights to the packed panels p; on bfloat16 panels the input is then
 // rounded to bfloat16 pairs, as GemmPanels rounds it.
 func (v *MatVec) BindPanels(p *PanelMatrix) {
-	if !p.gemv() {
+	if p.kern.gemv == nil {
 		panic("kernel: MatVec on panels without the panel GEMV kernels") // panels exist only with them
 	}
 	v.bind(p.N, p.K)
@@ -147,37 +147,36 @@ func (v *MatVec) panelRows(j0, j1 int, y []float32) {
 	sums := panelGemvSums.get()
 	defer panelGemvSums.put(sums)
 	acc, part := &sums[0], &sums[1]
-	var fg *floatGemv // float32 panels: their kernels
+	gemv := p.kern.gemv
+	in := v.xp // the input as the panels' rows take it: pair words of x, or x itself
 	if p.Float() {
-		fg = floatGemvFor(nr)
+		in = v.x
 	}
 	for jp := j0 / nr; jp*nr < j1; {
 		n := 1
-		if (j1-jp*nr+nr-1)/nr >= 4 && (gemvPanels4 != nil || fg != nil) {
+		if (j1-jp*nr+nr-1)/nr >= 4 {
 			n = 4
 		}
 		off := 0
 		for pc := 0; pc < p.K; pc += p.kcStep {
-			kc := min(p.kcStep, p.K-pc)
+			steps := min(p.kcStep, p.K-pc) // rows of the panel: depths, or pairs of them
+			if !p.Float() {
+				steps = (steps + 1) / 2
+			}
 			panel, size := p.panels(pc, jp*nr)
 			dst := acc
 			if pc > 0 {
 				dst = part
 			}
-			switch {
-			case fg != nil && n == 4:
-				fg.four(kc, v.x[pc:], panel, size, dst)
-			case fg != nil:
-				fg.one(kc, v.x[pc:], panel, (*[32]float32)(dst[:32]))
-			case n == 4:
-				gemvPanels4((kc+1)/2, v.xp[off:], panel, size, dst)
-			default:
-				gemvPanel((kc+1)/2, v.xp[off:], panel, (*[32]float32)(dst[:32]))
+			if n == 4 {
+				gemv.four(steps, in[off:], panel, size, dst)
+			} else {
+				gemv.one(steps, in[off:], panel, (*[32]float32)(dst[:32]))
 			}
 			if pc > 0 {
 				addTo(acc[:n*nr], part[:n*nr])
 			}
-			off += (kc + 1) / 2
+			off += steps
 		}
 		// Outputs [jp·nr, jp·nr + n·nr) ∩ [j0, j1).
 		lo, hi := max(j0, jp*nr), min(j1, (jp+n)*nr)
