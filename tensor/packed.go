@@ -108,6 +108,11 @@ func Pack(w *Tensor, kn bool, format WeightFormat) (*PackedMatrix, error) {
 	return p, nil
 }
 
+// FloatPanels reports whether Pack makes fp32 weights into float32 panels that hold them
+// (float32 compute on a CPU with float32 panels), rather than bfloat16 panels beside them or
+// nothing at all.
+func FloatPanels() bool { return !kernel.PanelsAvailable() && kernel.FloatPanelsAvailable() }
+
 // Bytes is the memory the packed weights take (for fp32 under bfloat16 compute, the panels
 // beside the weight).
 func (p *PackedMatrix) Bytes() int64 {

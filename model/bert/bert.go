@@ -37,8 +37,7 @@ type Model struct {
 	Classifier *nn.Linear // classifier: C → num_labels, on the pooled output after dropout
 
 	act        tensor.GELUKind
-	packedOnly bool                // PackForInference released the float32 weights of the layers
-	packedAs   tensor.WeightFormat // the format PackForInference packed them in
+	packedOnly bool // PackForInference released the float32 weights of the layers
 }
 
 // part is a group of parameters that a checkpoint may lack: the pooler and each head.
@@ -379,19 +378,46 @@ func on(rng *tensor.RNG, p float32) float32 {
 // packing every weight again in each product.
 func (m *Model) Pack(format tensor.WeightFormat) error {
 	if m.packedOnly {
-		return fmt.Errorf("bert: cannot pack as %s: the float32 weights were released by PackForInference", format)
+		return errReleased(format)
 	}
 	for _, l := range m.Layers {
-		if err := l.packQKV(format, false); err != nil {
+		if err := l.pack(format, false); err != nil {
 			return fmt.Errorf("bert: %w", err)
-		}
-		for _, lin := range l.linears()[3:] { // query, key and value went into qkv
-			if err := lin.Pack(format); err != nil {
-				return fmt.Errorf("bert: %w", err)
-			}
 		}
 	}
 	return nil
+}
+
+// errReleased is the error of packing an encoder whose float32 weights are gone.
+func errReleased(format tensor.WeightFormat) error {
+	return fmt.Errorf("bert: cannot pack as %s: the float32 weights were released by PackForInference", format)
+}
+
+// pack packs the layer's linear maps in format (fp32: none, unless panels asks for float32
+// panels): query, key and value as one matrix (packQKV), the others each on their own.
+func (l *Layer) pack(format tensor.WeightFormat, panels bool) error {
+	if err := l.packQKV(format, panels); err != nil {
+		return err
+	}
+	for _, lin := range l.linears()[3:] { // query, key and value went into qkv
+		var err error
+		if panels {
+			err = lin.PackPanels()
+		} else {
+			err = lin.Pack(format)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// release drops the float32 weights of the layer's linear maps.
+func (l *Layer) release() {
+	for _, lin := range l.linears() {
+		lin.Weight.Value = nil
+	}
 }
 
 // linears returns the layer's six linear maps: query, key and value first, then the
@@ -434,45 +460,38 @@ func (l *Layer) packQKV(format tensor.WeightFormat, panels bool) error {
 // pack a weight again, with the bits of the float32 weights wherever Sgemm would tile the
 // product (see tensor.PackedMatrix). Elsewhere fp32 packs nothing and releases nothing.
 func (m *Model) PackForInference(format tensor.WeightFormat) error {
-	floatPanels := format == tensor.FP32 && !kernel.PanelsAvailable() && kernel.FloatPanelsAvailable()
-	if format == tensor.FP32 && !floatPanels {
+	if format == tensor.FP32 {
+		if tensor.FloatPanels() {
+			return m.packFloatPanels()
+		}
 		return m.Pack(format)
 	}
-	if m.packedOnly {
-		return fmt.Errorf("bert: cannot pack as %s: the float32 weights were released by PackForInference", format)
-	}
-	if !floatPanels {
-		if err := m.Pack(format); err != nil {
-			return err
-		}
+	// Every layer is packed before any is released: a weight int8 cannot hold leaves the
+	// encoder as it was.
+	if err := m.Pack(format); err != nil {
+		return err
 	}
 	for _, l := range m.Layers {
-		if floatPanels {
-			if err := l.packFloatPanels(); err != nil {
-				return fmt.Errorf("bert: %w", err)
-			}
-		}
-		m.packedOnly, m.packedAs = true, format // from the first release on, inference only
-		for _, lin := range l.linears() {
-			lin.Weight.Value = nil
-		}
-		if floatPanels {
-			runtime.GC() // hand the layer's float32 weights back before the next is packed
-		}
+		l.release()
 	}
+	m.packedOnly = true
 	return nil
 }
 
-// packFloatPanels packs the layer's linear maps as float32 panels: query, key and value as
-// one matrix (packQKV), the others each on their own.
-func (l *Layer) packFloatPanels() error {
-	if err := l.packQKV(tensor.FP32, true); err != nil {
-		return err
+// packFloatPanels is PackForInference(fp32) with float32 panels: a layer at a time is packed
+// and its float32 weights released and handed back before the next, so the encoder never
+// holds two copies of more than a layer.
+func (m *Model) packFloatPanels() error {
+	if m.packedOnly {
+		return errReleased(tensor.FP32)
 	}
-	for _, lin := range l.linears()[3:] {
-		if err := lin.PackPanels(); err != nil {
-			return err
+	for _, l := range m.Layers {
+		if err := l.pack(tensor.FP32, true); err != nil {
+			return fmt.Errorf("bert: %w", err)
 		}
+		m.packedOnly = true // from the first release on, inference only
+		l.release()
+		runtime.GC()
 	}
 	return nil
 }
@@ -493,8 +512,8 @@ func (m *Model) PackForCompute() error {
 	default:
 		return nil
 	}
-	if m.packedOnly && m.packedAs == format {
-		return nil
+	if m.packedOnly && (len(m.Layers) == 0 || m.Layers[0].qkv.Format == format) {
+		return nil // packed so already
 	}
 	return m.PackForInference(format)
 }

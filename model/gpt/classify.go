@@ -65,9 +65,7 @@ func (m *Model) Hidden(g *autograd.Graph, ids []int, b, t int, rng *tensor.RNG) 
 	if len(ids) != b*t || t > m.Config.NPositions {
 		panic(fmt.Sprintf("gpt.Hidden: %d ids for (B, T) = (%d, %d) with n_positions %d", len(ids), b, t, m.Config.NPositions))
 	}
-	if m.packedOnly && g.GradEnabled() {
-		panic("gpt.Hidden: the model's float32 weights were released by PackForInference; it can only run inference (SetGrad(false))")
-	}
+	m.mustRecordable(g, "gpt.Hidden")
 	x := g.Add(g.Reshape(m.embed(g, ids), b, t, m.Config.NEmbd), g.Narrow(m.Wpe.Weight, 0, 0, t)) // (B, T, C)
 	x = g.Dropout(x, on(rng, m.Config.EmbdPdrop), rng)
 	for _, blk := range m.H {

@@ -8,6 +8,7 @@
 package gpt
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -155,9 +156,7 @@ func (m *Model) Forward(g *autograd.Graph, ids []int, b, t int, s *State) *autog
 	if len(ids) != b*t || pos+t > m.Config.NPositions {
 		panic(fmt.Sprintf("gpt.Forward: %d ids for (B, T) = (%d, %d) at position %d with n_positions %d", len(ids), b, t, pos, m.Config.NPositions))
 	}
-	if m.packedOnly && g.GradEnabled() {
-		panic("gpt.Forward: the model's float32 weights were released by PackForInference; it can only run inference (SetGrad(false))")
-	}
+	m.mustRecordable(g, "gpt.Forward")
 	C := m.Config.NEmbd
 	tok := g.Reshape(m.embed(g, ids), b, t, C)         // (B, T, C)
 	x := g.Add(tok, g.Narrow(m.Wpe.Weight, 0, pos, t)) // + positions (T, C)
@@ -211,7 +210,7 @@ func (m *Model) embed(g *autograd.Graph, ids []int) *autograd.Var {
 // weight again in each product (see tensor.PackedMatrix).
 func (m *Model) Pack(format tensor.WeightFormat) error {
 	if m.packedOnly {
-		return fmt.Errorf("gpt: the float32 weights were released; reload the model to pack it again")
+		return errReleased
 	}
 	panels := format == tensor.FP32 && kernel.PanelsAvailable()
 	for _, b := range m.H {
@@ -244,7 +243,7 @@ func (m *Model) Pack(format tensor.WeightFormat) error {
 // (or the LM head).
 func (m *Model) packFloatPanels() error {
 	if m.packedOnly {
-		return fmt.Errorf("gpt: the float32 weights were released; reload the model to pack it again")
+		return errReleased
 	}
 	m.packedOnly = true // from the first release on, the model runs inference only
 	for _, b := range m.H {
@@ -264,6 +263,17 @@ func (m *Model) packFloatPanels() error {
 	m.Wte.Weight.Value = nil
 	runtime.GC()
 	return nil
+}
+
+// errReleased is the error of packing a model whose float32 weights are gone.
+var errReleased = errors.New("gpt: the float32 weights were released; reload the model to pack it again")
+
+// mustRecordable panics, naming op, when g records for training and the model's float32
+// weights were released (PackForInference): it can then only run inference.
+func (m *Model) mustRecordable(g *autograd.Graph, op string) {
+	if m.packedOnly && g.GradEnabled() {
+		panic(op + ": the model's float32 weights were released by PackForInference; it can only run inference (SetGrad(false))")
+	}
 }
 
 // Loss is the mean cross-entropy of logits (B, T, V) against targets (B·T next-token ids;
@@ -320,11 +330,11 @@ func on(rng *tensor.RNG, p float32) float32 {
 // micro-panels and releases it at once, so the model holds each weight once, in the layout
 // every product reads as a stream (see tensor.PackedMatrix); elsewhere fp32 is Pack(fp32).
 func (m *Model) PackForInference(format tensor.WeightFormat) error {
-	if format == tensor.FP32 && (kernel.PanelsAvailable() || !kernel.FloatPanelsAvailable()) {
-		return m.Pack(format)
-	}
 	if format == tensor.FP32 {
-		return m.packFloatPanels()
+		if tensor.FloatPanels() {
+			return m.packFloatPanels()
+		}
+		return m.Pack(format)
 	}
 	if err := m.Pack(format); err != nil {
 		return err

@@ -38,8 +38,7 @@ func LoadForInference(dir string, format tensor.WeightFormat) (*Model, error) {
 		return nil, fmt.Errorf("gpt: weight format %q: want fp32, bf16 or int8", format)
 	}
 	// float32 panels hold the weights: packed as they are read, as bf16 and int8 are.
-	floatPanels := format == tensor.FP32 && !kernel.PanelsAvailable() && kernel.FloatPanelsAvailable()
-	m, err := load(dir, format, format != tensor.FP32 || floatPanels)
+	m, err := load(dir, format, format != tensor.FP32 || tensor.FloatPanels())
 	if err != nil || format != tensor.FP32 || !kernel.PanelsAvailable() {
 		return m, err
 	}
@@ -91,15 +90,8 @@ func load(dir string, format tensor.WeightFormat, pack bool) (*Model, error) {
 func (m *Model) releaseForPacking(format tensor.WeightFormat, pack map[string]func(w *tensor.Tensor) error) {
 	for _, b := range m.H {
 		for _, l := range b.linears() {
-			pack[m.paramName(l.Weight)] = func(w *tensor.Tensor) error {
-				l.Weight.Value = w
-				var err error
-				if format == tensor.FP32 {
-					err = l.PackPanels() // float32 panels
-				} else {
-					err = l.Pack(format)
-				}
-				l.Weight.Value = nil
+			pack[m.paramName(l.Weight)] = func(w *tensor.Tensor) (err error) {
+				l.Packed, err = tensor.Pack(w, !l.TorchLayout, format)
 				return err
 			}
 			l.Weight.Value = nil
