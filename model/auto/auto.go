@@ -109,28 +109,16 @@ func ModelType(dir string) (string, error) {
 // weights are never all held beside them; the model can then not be trained or saved. The
 // other families load as Load loads them, in float32, whatever format says.
 func LoadForInference(dir string, format tensor.WeightFormat) (Model, error) {
-	rdir, _, err := checkpoint.ResolveModel(dir)
-	if err != nil {
-		return nil, err
-	}
-	mt, err := ModelType(rdir)
-	if err != nil {
-		return nil, err
-	}
-	if mt != "gpt2" {
-		return Load(dir)
-	}
-	m, err := gpt.LoadForInference(rdir, format)
-	if err != nil {
-		return nil, err
-	}
-	return gptModel{m}, nil
+	return load(dir, true, format)
 }
 
 // Load reads a model folder of any supported family. A training run gives its newest intact
 // checkpoint and a checkpoint folder is verified against its manifest first (see
 // checkpoint.ResolveModel; Resolve also reports the damaged checkpoints a run passed over).
-func Load(dir string) (Model, error) {
+func Load(dir string) (Model, error) { return load(dir, false, tensor.FP32) }
+
+// load is Load, or with inference set LoadForInference in format.
+func load(dir string, inference bool, format tensor.WeightFormat) (Model, error) {
 	dir, _, err := checkpoint.ResolveModel(dir)
 	if err != nil {
 		return nil, err
@@ -141,7 +129,12 @@ func Load(dir string) (Model, error) {
 	}
 	switch mt {
 	case "gpt2":
-		m, err := gpt.Load(dir)
+		var m *gpt.Model
+		if inference {
+			m, err = gpt.LoadForInference(dir, format)
+		} else {
+			m, err = gpt.Load(dir)
+		}
 		if err != nil {
 			return nil, err
 		}
