@@ -137,11 +137,12 @@ func (m *Model) contextLength() int {
 }
 
 // PackWeights prepares a generative model built in memory for inference in format (fp32,
-// bf16 or int8), as LoadModel does while reading a folder; call it before New. bf16 and int8 replace the float32 matrices with their compact
-// form (gpt.Model.PackForInference; embeddings then come from the packed LM head), so the
-// server holds about half or a quarter of the bytes; fp32 packs the matrices as the GEMM
-// kernel's panels where the CPU runs them (float32 panels on AVX-512, bfloat16 panels beside
-// the weights under bfloat16 compute). The model can then only run inference.
+// bf16 or int8), as LoadModel does while reading a folder; call it before New. bf16 and int8
+// replace the float32 matrices with their compact form (gpt.Model.PackForInference;
+// embeddings then come from the packed LM head), so the server holds about half or a quarter
+// of the bytes; fp32 packs the matrices as the GEMM kernel's panels where the CPU runs them
+// (float32 panels on AVX2 and AVX-512, bfloat16 panels beside the weights under bfloat16
+// compute). The model can then only run inference.
 func (m *Model) PackWeights(format tensor.WeightFormat) error {
 	if m.gpt == nil {
 		return nil

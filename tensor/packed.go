@@ -41,9 +41,9 @@ func ParseWeightFormat(s string) (WeightFormat, error) {
 // Sgemm's bits on the float32 weight either way: a single row (a decoding step) or a few
 // still stream the float32 weight, as they would unpacked.
 //
-// Under float32 compute, on a CPU with float32 panels (kernel.FloatPanelsAvailable: AVX-512),
-// fp32 weights are packed as the float32 kernel's micro-panels instead, which then hold the
-// weights (4 bytes a weight, no copy beside them): every product reads them as one stream per
+// Under float32 compute, on a CPU with float32 panels (FloatPanels: AVX2 or AVX-512), fp32
+// weights are packed as the float32 kernel's micro-panels instead, which then hold the weights
+// (4 bytes a weight, no copy beside them): every product reads them as one stream per
 // micro-panel, a decoding step's included, and none packs them again. The products are
 // float32 throughout, with Sgemm's bits where Sgemm packs the weight itself (see
 // kernel.NewFloatPanelMatrix) and otherwise float32 sums in another order.

@@ -206,7 +206,7 @@ func TestPackedFP32Panels(t *testing.T) {
 // runs on a MatVec with the bits of MatMulInto.
 func TestPackedFloatPanels(t *testing.T) {
 	if !kernel.FloatPanelsAvailable() {
-		t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+		t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX2 or AVX-512)")
 	}
 	rng := NewRNG(8)
 	const K, N = 768, 100

@@ -158,7 +158,7 @@ func TestPackForInference(t *testing.T) {
 // rounding of the unpacked encoder's, bit for bit on a batch whose products Sgemm tiles.
 func TestPackFloatPanels(t *testing.T) {
 	if !kernel.FloatPanelsAvailable() {
-		t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+		t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX2 or AVX-512)")
 	}
 	ids := make([]int, 4*20)
 	for i := range ids {

@@ -42,8 +42,8 @@ func decodeLogits(t *testing.T, m *Model, prompt, next []int, fused bool, before
 // TestFusedDecodeMatchesGraph checks the fused decoding step (one parallel region per token)
 // against Model.Forward through the graph, bit for bit on packed weights (int8, bf16 rows,
 // bf16 panels, fp32 panels), where both run the same kernels on the same rows; float32
-// weights in their own layout keep the graph. Both GELU forms, one and three threads, past the context length (the cache is
-// rebuilt).
+// weights in their own layout keep the graph. Both GELU forms, one and three threads, past
+// the context length (the cache is rebuilt).
 func TestFusedDecodeMatchesGraph(t *testing.T) {
 	prompt := []int{5, 3, 8, 1, 9, 2, 6}
 	next := make([]int, 30) // past NPositions = 24: a refill, then fused steps again
@@ -61,7 +61,7 @@ func TestFusedDecodeMatchesGraph(t *testing.T) {
 						defer kernel.SetCompute(kernel.FP32Compute)
 					}
 					if format == "fp32 panels" && !kernel.FloatPanelsAvailable() {
-						t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+						t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX2 or AVX-512)")
 					}
 					defer kernel.SetThreads(kernel.Threads())
 					kernel.SetThreads(threads)
@@ -135,7 +135,7 @@ func TestFusedDecodeNoAlloc(t *testing.T) {
 	}
 	for _, format := range []tensor.WeightFormat{tensor.Int8, tensor.FP32} {
 		if format == tensor.FP32 && !kernel.FloatPanelsAvailable() {
-			t.Log("fp32 panels skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+			t.Log("fp32 panels skipped: this CPU (or QKV_CPU) has no float32 panels (AVX2 or AVX-512)")
 			continue
 		}
 		m, err := New(tinyConfig(), 4)

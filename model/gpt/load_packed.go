@@ -29,7 +29,7 @@ import (
 // or int8 the result is what PackForInference leaves: it runs inference only (no training,
 // no Save, no other format). With fp32 under bfloat16 compute, the matrices' bfloat16 panels
 // are made beside them (Pack) where the memory allows; under float32 compute on a CPU with
-// float32 panels (AVX-512), the matrices are packed as them as they are read, as bf16 and
+// float32 panels (AVX2 or AVX-512), the matrices are packed as them as they are read, as bf16 and
 // int8 are: what PackForInference(fp32) leaves, without the float32 copies ever held.
 func LoadForInference(dir string, format tensor.WeightFormat) (*Model, error) {
 	switch format {

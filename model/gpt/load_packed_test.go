@@ -181,7 +181,7 @@ func TestLoadForInferenceFP32Panels(t *testing.T) {
 // plain load's, and greedy decoding picks the same tokens.
 func TestLoadForInferenceFloatPanels(t *testing.T) {
 	if !kernel.FloatPanelsAvailable() {
-		t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX-512)")
+		t.Skip("skipped: this CPU (or QKV_CPU) has no float32 panels (AVX2 or AVX-512)")
 	}
 	_, dir := saveTiny(t)
 	ref, err := Load(dir)
