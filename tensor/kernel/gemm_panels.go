@@ -147,9 +147,9 @@ func (p *PanelMatrix) Row(i int, dst []float32) {
 // inputs are rounded to bfloat16 and the products summed in float32, as Sgemm does in
 // bfloat16 compute, whatever the compute set now; on float32 panels it is float32 throughout,
 // as Sgemm in float32 compute. M == 1 (a decoding step) runs a matrix–vector kernel that
-// streams the panels once, with its own order of the sums. beta == 0 overwrites Y without reading it. Y
-// must not overlap X. The work is split over the worker pool; steady-state calls do not
-// allocate.
+// streams the panels once, with its own order of the sums. beta == 0 overwrites Y without
+// reading it. Y must not overlap X. The work is split over the worker pool; steady-state calls
+// do not allocate.
 func GemmPanels(p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta float32, y []float32, ldy int) {
 	gemmPanels("GemmPanels", p, M, alpha, x, ldx, beta, nil, nil, y, ldy)
 }
@@ -224,8 +224,8 @@ var (
 
 // gemvPanels computes y (N) = alpha·x·Wᵀ + beta·y for one row x (K): on bfloat16 panels x is
 // rounded to pairs of bfloat16 once; then each micro-panel is streamed once through a kernel
-// that multiplies one row only (the tile kernel would compute MR rows for it). Threads share the micro-panels,
-// four at a time.
+// that multiplies one row only (the tile kernel would compute MR rows for it). Threads share
+// the micro-panels, four at a time.
 func gemvPanels(p *PanelMatrix, alpha float32, x []float32, beta float32, y []float32) {
 	g := panelGemvCalls.get()
 	g.alpha, g.beta, g.y = alpha, beta, y
