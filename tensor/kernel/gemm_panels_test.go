@@ -53,19 +53,7 @@ func TestGemmPanels(t *testing.T) {
 						}
 					}
 				}
-				row := make([]float32, k)
-				for _, i := range []int{0, n / 2, n - 1} {
-					p.Row(i, row)
-					for q, v := range row {
-						wv := w[i*k+q]
-						if kn {
-							wv = w[q*n+i]
-						}
-						if v != bf16Widen(bf16Round(wv)) {
-							t.Fatalf("n=%d k=%d kn=%v: Row(%d)[%d] = %g, want %g rounded", n, k, kn, i, q, v, wv)
-						}
-					}
-				}
+				checkPanelRows(t, p, w, kn, func(v float32) float32 { return bf16Widen(bf16Round(v)) })
 			}
 		}
 	})
@@ -124,38 +112,51 @@ func testGemmFloatPanels(t *testing.T) {
 						}
 					}
 				}
-				if m != 1 {
-					continue
-				}
-				// MatVec ranges in multiples of Unit: the bits of GemmPanels on one row (beta 0).
-				var v MatVec
-				v.BindPanels(p)
-				v.Input(x[:k])
-				one := make([]float32, n)
-				GemmPanels(p, 1, 1, x, ldx, 0, one, n)
-				rows := make([]float32, n)
-				for j0 := 0; j0 < n; j0 += v.Unit() {
-					j1 := min(n, j0+v.Unit())
-					v.Rows(j0, j1, rows[j0:j1])
-				}
-				for j := range n {
-					if math.Float32bits(rows[j]) != math.Float32bits(one[j]) {
-						t.Fatalf("%s: MatVec output %d = %g, GemmPanels gives %g", name, j, rows[j], one[j])
-					}
+				if m == 1 {
+					checkMatVecBits(t, name, p, x[:k])
 				}
 			}
-			row := make([]float32, k)
-			for _, i := range []int{0, n / 2, n - 1} {
-				p.Row(i, row)
-				for q, v := range row {
-					wv := w[i*k+q]
-					if kn {
-						wv = w[q*n+i]
-					}
-					if v != wv {
-						t.Fatalf("n=%d k=%d kn=%v: Row(%d)[%d] = %g, want %g", n, k, kn, i, q, v, wv)
-					}
-				}
+			checkPanelRows(t, p, w, kn, func(v float32) float32 { return v })
+		}
+	}
+}
+
+// checkMatVecBits checks that a MatVec on p, its ranges in multiples of Unit, gives the bits
+// of GemmPanels on the one row x.
+func checkMatVecBits(t *testing.T, name string, p *PanelMatrix, x []float32) {
+	t.Helper()
+	var v MatVec
+	v.BindPanels(p)
+	v.Input(x)
+	one := make([]float32, p.N)
+	GemmPanels(p, 1, 1, x, p.K, 0, one, p.N)
+	rows := make([]float32, p.N)
+	for j0 := 0; j0 < p.N; j0 += v.Unit() {
+		j1 := min(p.N, j0+v.Unit())
+		v.Rows(j0, j1, rows[j0:j1])
+	}
+	for j := range rows {
+		if math.Float32bits(rows[j]) != math.Float32bits(one[j]) {
+			t.Fatalf("%s: MatVec output %d = %g, GemmPanels gives %g", name, j, rows[j], one[j])
+		}
+	}
+}
+
+// checkPanelRows checks that p.Row gives, for a few outputs i, stored(W[i][q]) of the float32
+// weight w it was packed from ((N, K), or (K, N) when kn).
+func checkPanelRows(t *testing.T, p *PanelMatrix, w []float32, kn bool, stored func(float32) float32) {
+	t.Helper()
+	n, k := p.N, p.K
+	row := make([]float32, k)
+	for _, i := range []int{0, n / 2, n - 1} {
+		p.Row(i, row)
+		for q, v := range row {
+			wv := w[i*k+q]
+			if kn {
+				wv = w[q*n+i]
+			}
+			if want := stored(wv); v != want {
+				t.Fatalf("n=%d k=%d kn=%v: Row(%d)[%d] = %g, want %g (of %g)", n, k, kn, i, q, v, want, wv)
 			}
 		}
 	}
