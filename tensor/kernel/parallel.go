@@ -45,8 +45,11 @@ type job struct {
 	state    atomic.Uint64
 	done     chan struct{} // the last helper to leave a closed job signals here
 
-	sleepers atomic.Int32  // threads asleep in waitStep
-	wake     chan struct{} // a thread that finishes a step wakes the sleepers with these
+	// Threads waiting in waitStep for a step that takes long sleep on woken; sleepers counts
+	// them (and any about to sleep), so that finishing a step costs nothing when none do.
+	sleepers atomic.Int32
+	sleepMu  sync.Mutex // held while a sleeper looks at the step, and to wake the sleepers
+	woken    sync.Cond  // on sleepMu; broadcast when a step finishes while a thread sleeps
 }
 
 // A Step is one parallel loop of a region (RunSteps): Task.Run over items [0, N), handed out
@@ -189,15 +192,12 @@ func (j *job) run() {
 }
 
 // finish counts k more items of step i done; the thread that finishes the step wakes the
-// threads asleep in waitStep.
+// threads asleep in waitStep, each of which looks again at the step it waits for.
 func (j *job) finish(i, k int) {
-	if j.finished[i].Add(int64(k)) == int64(j.steps[i].N) {
-		for n := j.sleepers.Load(); n > 0; n-- {
-			select {
-			case j.wake <- struct{}{}:
-			default: // enough wake-ups are waiting already
-			}
-		}
+	if j.finished[i].Add(int64(k)) == int64(j.steps[i].N) && j.sleepers.Load() > 0 {
+		j.sleepMu.Lock()
+		j.woken.Broadcast()
+		j.sleepMu.Unlock()
 	}
 }
 
@@ -240,20 +240,30 @@ func (j *job) waitStep(i int) {
 		if time.Since(start) < stepSpin {
 			continue
 		}
-		// Sleep: register, then look again, so that either this thread sees the step done
-		// or the thread that finishes it sees this one asleep (a wake-up left over from an
-		// earlier step only makes the loop look again).
+		// Sleep: register, then look again under sleepMu, so that either this thread sees the
+		// step done or the thread that finishes it sees a sleeper and wakes it, which it can
+		// only do once this thread waits (or has let go of sleepMu seeing the step done).
+		// The wake-up is a broadcast: every sleeper looks again, none can take another's.
 		j.sleepers.Add(1)
-		if j.finished[i].Load() < n {
+		j.sleepMu.Lock()
+		for j.finished[i].Load() < n {
 			stepSleeps.Add(1)
-			<-j.wake
+			if h := beforeSleep; h != nil {
+				h()
+			}
+			j.woken.Wait()
 		}
+		j.sleepMu.Unlock()
 		j.sleepers.Add(-1)
 	}
 }
 
 // stepSleeps counts the times a thread slept in waitStep.
 var stepSleeps atomic.Int64
+
+// beforeSleep, where set (by tests, while no region runs), is called by a thread in waitStep
+// that has seen its step unfinished, just before it sleeps.
+var beforeSleep func()
 
 // stepSpin is how long waitStep spins before it sleeps: longer than most steps take on an
 // idle machine, short against the time slice a descheduled thread waits for.
@@ -276,7 +286,13 @@ func (j *job) open(steps []Step) {
 
 // theJob is the one job, used by one parallel call at a time (under pool.mu); its generation
 // tells helpers holding tickets of an earlier use that they are late.
-var theJob = &job{done: make(chan struct{}, 1), wake: make(chan struct{}, 64)}
+var theJob = newJob()
+
+func newJob() *job {
+	j := &job{done: make(chan struct{}, 1)}
+	j.woken.L = &j.sleepMu
+	return j
+}
 
 // A Task is the body of a parallel loop: Run processes items [lo, hi), and must be safe to
 // call concurrently on disjoint ranges.
