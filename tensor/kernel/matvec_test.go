@@ -102,15 +102,7 @@ func TestRunSteps(t *testing.T) {
 							}
 						}
 					}
-					RunSteps(steps)
-					if b := bad.Load(); b != nil {
-						t.Fatal(b)
-					}
-					for i := range steps {
-						if got := done[i].Load(); got != int64(steps[i].N) {
-							t.Fatalf("step %d: %d of %d items ran", i, got, steps[i].N)
-						}
-					}
+					runStepsChecked(t, steps, done, &bad)
 				}
 			})
 		})

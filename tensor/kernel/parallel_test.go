@@ -126,18 +126,25 @@ func TestRunStepsRandomSleeps(t *testing.T) {
 								steps[i].Prefetch = func(int, int) {}
 							}
 						}
-						RunSteps(steps)
-						if b := bad.Load(); b != nil {
-							t.Fatal(b)
-						}
-						for i := range steps {
-							if got := done[i].Load(); got != int64(steps[i].N) {
-								t.Fatalf("step %d: %d of %d items ran", i, got, steps[i].N)
-							}
-						}
+						runStepsChecked(t, steps, done, &bad)
 					}
 				})
 			})
 		})
+	}
+}
+
+// runStepsChecked runs steps as one region and fails t if a task stored a message in bad
+// (one ran too early, say) or if step i's tasks did not count all its items in done[i].
+func runStepsChecked(t *testing.T, steps []Step, done []atomic.Int64, bad *atomic.Value) {
+	t.Helper()
+	RunSteps(steps)
+	if b := bad.Load(); b != nil {
+		t.Fatal(b)
+	}
+	for i := range steps {
+		if got := done[i].Load(); got != int64(steps[i].N) {
+			t.Fatalf("step %d: %d of %d items ran", i, got, steps[i].N)
+		}
 	}
 }
