@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,9 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +29,7 @@ type benchOptions struct {
 	child   string
 	cases   []string
 	tune    bool
+	timeout time.Duration
 }
 
 func newBenchCmd() *cobra.Command {
@@ -55,6 +59,7 @@ report the median of several repetitions.`,
 	f.BoolVar(&o.json, "json", false, "print one JSON object per line")
 	f.StringArrayVar(&o.cases, "case", nil, "run only this case (repeatable), e.g. small or batch8")
 	f.BoolVar(&o.tune, "tune", false, "measure SGEMM cache blocks around the CPU's defaults on --threads threads and keep the fastest in the user's cache folder, which later runs load (QKV_TUNE=off ignores it); then run the workloads named, if any")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "the longest one case may run; a case still running then is stopped, and what its goroutines were doing is printed with the error (0: no limit)")
 	f.StringVar(&o.child, "child", "", "run one WORKLOAD/CASE in this process (internal)")
 	f.MarkHidden("child")
 	return cmd
@@ -127,7 +132,7 @@ func runBench(cmd *cobra.Command, o *benchOptions, args []string) error {
 						spec, label = spec+"@"+v, cs+" "+v
 					}
 					fmt.Fprintf(cmd.ErrOrStderr(), "bench: %s %s, %d threads…\n", w.ID, label, t)
-					stdout, err := runBenchChild(ctx, spec, t)
+					stdout, err := runBenchCase(ctx, spec, t, o.timeout)
 					if err != nil {
 						return fmt.Errorf("%s %s: %w", w.ID, cs, err)
 					}
@@ -170,6 +175,21 @@ func checkCases(workloads []bench.Workload, cases []string) error {
 	return nil
 }
 
+// caseTimeout is the cause of a case's context when the case ran out of time.
+type caseTimeout struct{ limit time.Duration }
+
+func (e caseTimeout) Error() string { return fmt.Sprintf("still running after %v", e.limit) }
+
+// runBenchCase runs one case through runBenchChild, stopped after timeout (0: no limit).
+func runBenchCase(ctx context.Context, spec string, threads int, timeout time.Duration) ([]byte, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, timeout, caseTimeout{timeout})
+		defer cancel()
+	}
+	return runBenchChild(ctx, spec, threads)
+}
+
 // runBenchChild measures one WORKLOAD/CASE[@VARIANT] in a process of its own, so that its peak
 // RSS is its own, and returns what it printed: one JSON result a line. Tests replace it.
 var runBenchChild = func(ctx context.Context, spec string, threads int) ([]byte, error) {
@@ -177,10 +197,28 @@ var runBenchChild = func(ctx context.Context, spec string, threads int) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	child := exec.CommandContext(ctx, self, "bench", "--child", spec, "--threads", fmt.Sprint(threads), "--compute", string(kernel.ActiveCompute()))
+	return runChild(ctx, exec.CommandContext(ctx, self, "bench", "--child", spec, "--threads", fmt.Sprint(threads), "--compute", string(kernel.ActiveCompute())))
+}
+
+// runChild runs child and returns its standard output; an error carries its standard error.
+// When ctx ends for a caseTimeout, child is sent SIGQUIT, on which a Go process prints every
+// goroutine's stack and exits: the error then says where a case that hung was waiting. Any
+// other end of ctx (an interrupt) kills it.
+func runChild(ctx context.Context, child *exec.Cmd) ([]byte, error) {
+	child.Cancel = func() error {
+		if errors.As(context.Cause(ctx), new(caseTimeout)) {
+			return child.Process.Signal(syscall.SIGQUIT)
+		}
+		return child.Process.Kill()
+	}
+	child.WaitDelay = 30 * time.Second // then it is killed
 	var stdout, stderr bytes.Buffer
 	child.Stdout, child.Stderr = &stdout, &stderr
 	if err := child.Run(); err != nil {
+		var late caseTimeout
+		if errors.As(context.Cause(ctx), &late) {
+			return nil, fmt.Errorf("%w, so it was stopped (--timeout sets the limit); its goroutines were:\n%s", late, stderr.String())
+		}
 		return nil, fmt.Errorf("%v\n%s", err, stderr.String())
 	}
 	return stdout.Bytes(), nil

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qkvdev/qkv/bench"
 )
@@ -107,5 +110,33 @@ func TestBench(t *testing.T) {
 		if err := root.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "disk full") {
 			t.Errorf("%v into a failing writer: %v", args, err)
 		}
+	}
+}
+
+// A case still running at --timeout is stopped, and its error carries the stacks its
+// goroutines printed (a Go process prints them on SIGQUIT), so that a hang says where it
+// waits; an interrupt kills the case without them.
+func TestBenchCaseTimeout(t *testing.T) {
+	child := runBenchChild
+	t.Cleanup(func() { runBenchChild = child })
+	runBenchChild = func(ctx context.Context, spec string, threads int) ([]byte, error) {
+		hang := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+		hang.Env = append(os.Environ(), "QKV_TEST_HANG=1")
+		return runChild(ctx, hang)
+	}
+	start := time.Now()
+	_, err := runBenchCase(context.Background(), "W3/gpt2-124m", 1, 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "still running after 300ms, so it was stopped") || !strings.Contains(err.Error(), "time.Sleep") {
+		t.Fatalf("a case past its time: error %v; want it stopped, with its goroutines' stacks", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the case was stopped after %v", d)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	_, err = runBenchCase(ctx, "W3/gpt2-124m", 1, time.Hour)
+	if err == nil || strings.Contains(err.Error(), "goroutine") {
+		t.Fatalf("an interrupted case: error %v; want it killed, without stacks", err)
 	}
 }

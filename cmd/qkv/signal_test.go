@@ -21,10 +21,15 @@ import (
 )
 
 // TestMain lets a test run the qkv command itself as a child process: the test binary, with
-// QKV_TEST_RUN_MAIN=1 in its environment, is qkv.
+// QKV_TEST_RUN_MAIN=1 in its environment, is qkv. With QKV_TEST_HANG=1 it is a process that
+// never finishes (a hung case).
 func TestMain(m *testing.M) {
 	if os.Getenv("QKV_TEST_RUN_MAIN") == "1" {
 		main()
+		os.Exit(0)
+	}
+	if os.Getenv("QKV_TEST_HANG") == "1" {
+		time.Sleep(time.Hour)
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
