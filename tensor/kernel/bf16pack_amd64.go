@@ -36,16 +36,7 @@ func init() {
 		packRowPairs = packRowPairsAVX512
 		packDepthPanels48 = packDepthPanels48AVX512
 	}
-	pairsGemv := &panelGemv{
-		one: func(pairs int, xp, b []float32, out *[32]float32) {
-			_, _ = xp[pairs-1], b[pairs*32-1]
-			gemvPanelBF16(pairs, &xp[0], &b[0], &out[0])
-		},
-		four: func(pairs int, xp, b []float32, size int, out *[4 * 32]float32) {
-			_, _ = xp[pairs-1], b[3*size+pairs*32-1]
-			gemvPanels4BF16(pairs, &xp[0], &b[0], 4*size, &out[0])
-		},
-	}
+	pairsGemv := asmPanelGemv(32, gemvPanelBF16, gemvPanels4BF16)
 	gemmKernelBF16.gemv, gemmKernelAMX.gemv = pairsGemv, pairsGemv
 }
 

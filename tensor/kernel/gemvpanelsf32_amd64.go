@@ -29,27 +29,24 @@ func gemvPanels4F32AVX2(k int, x, b *float32, stride int, out *float32)
 
 func init() {
 	if hasAsm {
-		gemmKernelAVX2.gemv = &panelGemv{
-			one: func(k int, x, b []float32, out *[32]float32) {
-				_, _ = x[k-1], b[k*16-1]
-				gemvPanelF32AVX2(k, &x[0], &b[0], &out[0])
-			},
-			four: func(k int, x, b []float32, size int, out *[4 * 32]float32) {
-				_, _ = x[k-1], b[3*size+k*16-1]
-				gemvPanels4F32AVX2(k, &x[0], &b[0], 4*size, &out[0])
-			},
-		}
+		gemmKernelAVX2.gemv = asmPanelGemv(16, gemvPanelF32AVX2, gemvPanels4F32AVX2)
 	}
 	if hasAVX512 {
-		gemmKernel512.gemv = &panelGemv{
-			one: func(k int, x, b []float32, out *[32]float32) {
-				_, _ = x[k-1], b[k*32-1]
-				gemvPanelF32(k, &x[0], &b[0], &out[0])
-			},
-			four: func(k int, x, b []float32, size int, out *[4 * 32]float32) {
-				_, _ = x[k-1], b[3*size+k*32-1]
-				gemvPanels4F32(k, &x[0], &b[0], 4*size, &out[0])
-			},
-		}
+		gemmKernel512.gemv = asmPanelGemv(32, gemvPanelF32, gemvPanels4F32)
+	}
+}
+
+// asmPanelGemv wraps the assembly kernels one (a micro-panel of nr columns) and four (four of
+// them, stride bytes apart) as a panelGemv, checking the bounds of what they read.
+func asmPanelGemv(nr int, one func(steps int, x, b, out *float32), four func(steps int, x, b *float32, stride int, out *float32)) *panelGemv {
+	return &panelGemv{
+		one: func(steps int, x, b []float32, out *[32]float32) {
+			_, _ = x[steps-1], b[steps*nr-1]
+			one(steps, &x[0], &b[0], &out[0])
+		},
+		four: func(steps int, x, b []float32, size int, out *[4 * 32]float32) {
+			_, _ = x[steps-1], b[3*size+steps*nr-1]
+			four(steps, &x[0], &b[0], 4*size, &out[0])
+		},
 	}
 }
