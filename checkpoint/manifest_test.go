@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // editManifest rewrites the manifest of the checkpoint dir with edit applied.
@@ -199,4 +200,75 @@ func sameFile(a, b string) bool {
 	sa, err1 := os.Stat(a)
 	sb, err2 := os.Stat(b)
 	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// TestVerifyRemembers checks that a checkpoint verified once is not hashed again while its
+// files stay as they were, and is hashed again, and found damaged, once one is written, or
+// while its files are too fresh for their time stamps to tell.
+func TestVerifyRemembers(t *testing.T) {
+	_, _, step40 := twoCheckpoints(t)
+	hashed := 0
+	defer func(old func(string) (manifestFile, error)) { hashCheckpointFile = old }(hashCheckpointFile)
+	hashCheckpointFile = func(path string) (manifestFile, error) {
+		hashed++
+		return hashFile(path)
+	}
+	verify := func(what string, wantHashed bool, wantErr string) {
+		t.Helper()
+		hashed = 0
+		err := Verify(step40)
+		if wantErr == "" && err != nil || wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)) {
+			t.Fatalf("%s: Verify = %v, want error %q", what, err, wantErr)
+		}
+		if (hashed > 0) != wantHashed {
+			t.Fatalf("%s: %d files hashed; want hashing %v", what, hashed, wantHashed)
+		}
+	}
+	verify("just written", true, "")
+	verify("just written, again", true, "")
+
+	entries, err := os.ReadDir(step40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	for _, e := range entries {
+		if err := os.Chtimes(filepath.Join(step40, e.Name()), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verify("settled", true, "")
+	verify("settled, again", false, "")
+	// The same size, written in place: a new modification time.
+	w := filepath.Join(step40, "model.safetensors")
+	data, err := os.ReadFile(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[0] ^= 1
+	if err := os.WriteFile(w, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	verify("written since", true, "model.safetensors is damaged")
+	verify("damaged, again", true, "model.safetensors is damaged")
+	// Written and settled: another modification time than the one remembered.
+	data[0] ^= 1
+	if err := os.WriteFile(w, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mended := old.Add(30 * time.Second)
+	if err := os.Chtimes(w, mended, mended); err != nil {
+		t.Fatal(err)
+	}
+	verify("mended and settled", true, "")
+	verify("mended and settled, again", false, "")
+	data[0] ^= 1
+	if err := os.WriteFile(w, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	later := old.Add(time.Minute)
+	if err := os.Chtimes(w, later, later); err != nil {
+		t.Fatal(err)
+	}
+	verify("written since, settled", true, "model.safetensors is damaged")
 }
