@@ -107,9 +107,25 @@ func CloseAll(files []*safetensors.File) {
 
 // LoadFrom is LoadWeights over open files (the shards of one checkpoint).
 func LoadFrom(files []*safetensors.File, ps *nn.Params, rename Rename) error {
+	return LoadInto(files, ps, rename, nil)
+}
+
+// Sink takes the values of the parameters that a model does not hold in float32, such as
+// weight matrices packed for inference as they are read: a parameter whose Value is nil.
+type Sink interface {
+	// Shape is the shape the parameter's tensor must have.
+	Shape(param string) []int
+	// Take receives its values, a fresh slice the sink may keep.
+	Take(param string, vals []float32) error
+}
+
+// LoadInto is LoadFrom, except that the values of a parameter whose Value is nil go to sink
+// (which may then be nil only when no parameter's Value is). Each tensor is read into memory
+// of its own and copied or handed over before the next is read.
+func LoadInto(files []*safetensors.File, ps *nn.Params, rename Rename, sink Sink) error {
 	seen := make(map[string]string, len(ps.List()))
 	for _, f := range files {
-		if err := loadFile(f, ps, rename, seen); err != nil {
+		if err := loadFile(f, ps, rename, sink, seen); err != nil {
 			return err
 		}
 	}
@@ -140,7 +156,7 @@ func CheckMissing(files []*safetensors.File, ps *nn.Params, seen map[string]stri
 	return nil
 }
 
-func loadFile(f *safetensors.File, ps *nn.Params, rename Rename, seen map[string]string) error {
+func loadFile(f *safetensors.File, ps *nn.Params, rename Rename, sink Sink, seen map[string]string) error {
 	file := f.Name()
 	for _, info := range f.Tensors() {
 		name, ok := rename(info.Name)
@@ -158,7 +174,13 @@ func loadFile(f *safetensors.File, ps *nn.Params, rename Rename, seen map[string
 			return fmt.Errorf("%s: tensors %q and %q both give parameter %q", file, prev, info.Name, name)
 		}
 		seen[name] = info.Name
-		want := p.Var.Value.Shape()
+		taken := p.Var.Value == nil
+		var want []int
+		if taken {
+			want = sink.Shape(name)
+		} else {
+			want = p.Var.Value.Shape()
+		}
 		if !slices.Equal(info.Shape, want) {
 			return fmt.Errorf("%s: tensor %q has shape %v, but the config gives %v", file, info.Name, info.Shape, want)
 		}
@@ -168,6 +190,12 @@ func loadFile(f *safetensors.File, ps *nn.Params, rename Rename, seen map[string
 		data, err := f.Float32(info.Name)
 		if err != nil {
 			return err
+		}
+		if taken {
+			if err := sink.Take(name, data); err != nil {
+				return fmt.Errorf("%s: tensor %q: %w", file, info.Name, err)
+			}
+			continue
 		}
 		copy(p.Var.Value.Data(), data)
 	}

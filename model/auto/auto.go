@@ -106,8 +106,10 @@ func ModelType(dir string) (string, error) {
 // LoadForInference is Load for a model that will only run inference: a generative (GPT)
 // model's weight matrices are read in format (gpt.LoadForInference: bf16 and int8 packed as
 // they are read, fp32 as the GEMM kernel's panels where the CPU runs them), so its float32
-// weights are never all held beside them; the model can then not be trained or saved. The
-// other families load as Load loads them, in float32, whatever format says.
+// weights are never all held beside them; a BERT encoder's are packed for the arithmetic set
+// now as they are read (bert.LoadForCompute: bfloat16 panels under bfloat16 compute, float32
+// panels otherwise, whatever format says). Either can then not be trained or saved. The
+// encoder–decoder families load as Load loads them, in float32.
 func LoadForInference(dir string, format tensor.WeightFormat) (Model, error) {
 	return load(dir, true, format)
 }
@@ -140,7 +142,11 @@ func load(dir string, inference bool, format tensor.WeightFormat) (Model, error)
 		}
 		return gptModel{m}, nil
 	case "bert":
-		m, err := bert.Load(dir)
+		load := bert.Load
+		if inference {
+			load = bert.LoadForCompute
+		}
+		m, err := load(dir)
 		if err != nil {
 			return nil, err
 		}

@@ -438,17 +438,26 @@ func (l *Layer) packQKV(format tensor.WeightFormat, panels bool) error {
 		return nil
 	}
 	C := l.Query.Weight.Value.Dim(1)
-	w, b := tensor.New(3*C, C), tensor.New(3*C)
+	w := tensor.New(3*C, C)
 	for i, lin := range l.linears()[:3] { // (out, in) each
 		copy(w.Data()[i*C*C:], lin.Weight.Value.Contiguous().Data())
-		copy(b.Data()[i*C:], lin.Bias.Value.Data())
 	}
 	p, err := tensor.Pack(w, false, format)
 	if err != nil {
 		return err
 	}
-	l.qkv, l.qkvBias = p, b
+	l.qkv, l.qkvBias = p, l.jointQKVBias()
 	return nil
+}
+
+// jointQKVBias returns the query, key and value biases as one (3C).
+func (l *Layer) jointQKVBias() *tensor.Tensor {
+	C := l.Query.Bias.Value.Len()
+	b := tensor.New(3 * C)
+	for i, lin := range l.linears()[:3] {
+		copy(b.Data()[i*C:], lin.Bias.Value.Data())
+	}
+	return b
 }
 
 // PackForInference is Pack followed by releasing the float32 copies of the packed weights

@@ -9,6 +9,8 @@ import (
 
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/hf/safetensors"
+	"github.com/qkvdev/qkv/tensor"
+	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
 // File names inside a model folder.
@@ -54,6 +56,29 @@ func Load(dir string) (*Model, error) {
 // (position_ids, token_type_ids) ignored. The encoder must be complete; the pooler and the head
 // are initialised when the checkpoint lacks them, with a warning.
 func LoadWith(dir string, o LoadOptions) (*Model, error) {
+	return loadWith(dir, o, "")
+}
+
+// LoadForCompute is Load followed by PackForCompute, with each of the encoder's weight
+// matrices packed as it is read: bfloat16 panels under bfloat16 compute, float32 panels under
+// float32 compute where the CPU has them. The float32 matrices are never all held at once
+// (under bfloat16 compute a BERT-base encoder then loads in about half the memory), and the
+// model is what PackForCompute leaves: inference only, the same outputs. On a CPU with
+// neither kind of panels it is Load.
+func LoadForCompute(dir string) (*Model, error) {
+	var format tensor.WeightFormat
+	switch {
+	case kernel.ActiveCompute() == kernel.BF16Compute:
+		format = tensor.BF16
+	case kernel.FloatPanelsAvailable():
+		format = tensor.FP32
+	}
+	return loadWith(dir, LoadOptions{Warn: os.Stderr}, format)
+}
+
+// loadWith is LoadWith, with the layers' weight matrices packed in format as they are read
+// unless format is "".
+func loadWith(dir string, o LoadOptions, format tensor.WeightFormat) (*Model, error) {
 	cfg, path, err := hf.ReadModelConfig(dir, "bert", ParseConfig)
 	if err != nil {
 		return nil, err
@@ -86,8 +111,16 @@ func LoadWith(dir string, o LoadOptions) (*Model, error) {
 		return nil, err
 	}
 	unused = 0
-	if err := hf.LoadFrom(files, &m.Params, rename); err != nil {
+	var sink *packSink
+	if format != "" {
+		sink = m.releaseForPacking(format)
+	}
+	if err := hf.LoadInto(files, &m.Params, rename, sink); err != nil {
 		return nil, fmt.Errorf("bert: %w", err)
+	}
+	if sink != nil {
+		m.joinQKVBiases()
+		m.packedOnly = true
 	}
 	warn := o.Warn
 	if warn == nil {

@@ -3,10 +3,13 @@ package bert
 import (
 	"fmt"
 	"math"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/qkvdev/qkv/autograd"
+	"github.com/qkvdev/qkv/hf/safetensors"
 	"github.com/qkvdev/qkv/internal/testenv"
 	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tensor/kernel"
@@ -220,5 +223,113 @@ func TestPackBF16Compute(t *testing.T) {
 	}
 	if d := testenv.MaxDiff(encodeHidden(m, b), want); d != 0 {
 		t.Errorf("hidden states on panels differ from the float32 weights' by %g", d)
+	}
+}
+
+// LoadForCompute gives the encoder that Load followed by PackForCompute gives, bit for bit,
+// under each compute, with every layer's weights packed and none held in float32; from a
+// checkpoint whose tensors come in another order, in BF16, and from a BertModel without
+// heads alike.
+func TestLoadForCompute(t *testing.T) {
+	m, err := New(tinyConfig(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, reordered, missing := t.TempDir(), t.TempDir(), t.TempDir()
+	for _, dir := range []string{saved, reordered, missing} {
+		if err := m.Save(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Tensors in the opposite order, the query weights in BF16; and one without a key weight.
+	rewriteWeights(t, reordered, func(name string, shape []int, v []float32) (safetensors.Tensor, bool) {
+		if strings.HasSuffix(name, "query.weight") {
+			return safetensors.BF16(name, shape, v), true
+		}
+		return safetensors.F32(name, shape, v), true
+	}, true)
+	rewriteWeights(t, missing, func(name string, shape []int, v []float32) (safetensors.Tensor, bool) {
+		return safetensors.F32(name, shape, v), !strings.HasSuffix(name, "layer.1.attention.self.key.weight")
+	}, false)
+	b := packBatch()
+	testenv.EachCompute(t, func(c kernel.Compute) {
+		if _, err := LoadForCompute(missing); err == nil || !strings.Contains(err.Error(), "missing tensors") {
+			t.Fatalf("%s compute: a checkpoint without a key weight: %v", c, err)
+		}
+		for _, dir := range []string{saved, reordered} {
+			loadForCompute(t, c, dir, b)
+		}
+	})
+}
+
+// loadForCompute checks LoadForCompute(dir) against Load and PackForCompute under compute c.
+func loadForCompute(t *testing.T, c kernel.Compute, dir string, b *Batch) {
+	t.Helper()
+	{
+		ref, err := LoadWith(dir, LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ref.PackForCompute(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := LoadForCompute(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !kernel.FloatPanelsAvailable() && c == kernel.FP32Compute {
+			if got.packedOnly {
+				t.Fatal("packed without panels to pack on")
+			}
+		} else {
+			if !got.packedOnly {
+				t.Fatalf("%s compute: not packed", c)
+			}
+			for i, l := range got.Layers {
+				for _, lin := range l.linears() {
+					if lin.Weight.Value != nil {
+						t.Fatalf("%s compute: layer %d holds a float32 weight", c, i)
+					}
+				}
+				if l.qkv == nil || l.qkvBias == nil || l.AttnOut.Packed == nil || l.Intermediate.Packed == nil || l.Output.Packed == nil {
+					t.Fatalf("%s compute: layer %d is not packed", c, i)
+				}
+			}
+			// Packing again does nothing, as on an encoder PackForCompute packed.
+			if err := got.PackForCompute(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d := testenv.MaxDiff(encodeHidden(got, b), encodeHidden(ref, b)); d != 0 {
+			t.Fatalf("%s compute: hidden states differ from Load + PackForCompute by %g", c, d)
+		}
+	}
+}
+
+// rewriteWeights rewrites the model.safetensors of dir, each tensor (read as float32) as encode
+// makes it, or left out where encode says false; with reverse, in the opposite order.
+func rewriteWeights(t *testing.T, dir string, encode func(name string, shape []int, v []float32) (safetensors.Tensor, bool), reverse bool) {
+	t.Helper()
+	path := filepath.Join(dir, WeightsFile)
+	f, err := safetensors.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []safetensors.Tensor
+	for _, info := range f.Tensors() {
+		v, err := f.Float32(info.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x, keep := encode(info.Name, info.Shape, v); keep {
+			ts = append(ts, x)
+		}
+	}
+	f.Close()
+	if reverse {
+		slices.Reverse(ts)
+	}
+	if err := safetensors.WriteFile(path, ts, nil); err != nil {
+		t.Fatal(err)
 	}
 }
