@@ -185,6 +185,14 @@ func geluKernel(kind GELUKind) func(dst, src []float32) {
 	return kernel.GELUTanh
 }
 
+// geluRows is the kernel of a GELU kind on the rows of a tile.
+func geluRows(kind GELUKind) kernel.Activation {
+	if kind == GELUErf {
+		return kernel.GELUErfRows
+	}
+	return kernel.GELUTanhRows
+}
+
 // geluTask computes GELU (dd = gelu(x)) or, with backward set, its gradient (dd = or += gelu'(x)·g).
 type geluTask struct {
 	dd, xd, gd    []float32

@@ -186,9 +186,9 @@ func (p *PackedMatrix) matMulBias(out, x, bias *Tensor, gelu *GELUKind) {
 		panic(fmt.Sprintf("tensor.PackedMatrix: bias %v for a %d×%d weight", bias.Shape(), p.N, p.K))
 	}
 	if p.onPanels(rows) {
-		var act func(dst, src []float32)
+		var act kernel.Activation
 		if gelu != nil {
-			act = geluKernel(*gelu)
+			act = geluRows(*gelu)
 		}
 		kernel.GemmPanelsBias(p.panels, rows, x.Data(), p.K, bias.Contiguous().Data(), act, out.Data(), p.N)
 		return

@@ -334,8 +334,8 @@ type gemmCall struct {
 	// no pass over C sets it beforehand.
 	bias []float32
 	// act, if set, is applied to every row of C the same way, right after the kernel stores
-	// a tile's last depth block.
-	act func(dst, src []float32)
+	// a tile's last depth block: one call a tile.
+	act Activation
 	// The micro-panels of the current (jc, pc) block of the shared scheme (bp or pre), and the
 	// distance between them.
 	bBlock []float32
@@ -698,10 +698,7 @@ func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, 
 				}
 			}
 			if g.act != nil && pc+kc == g.k {
-				for r := range mr {
-					row := g.c[(i0+ir+r)*ldc+j:][:nr]
-					g.act(row, row)
-				}
+				g.act(g.c[(i0+ir)*ldc+j:], ldc, mr, nr)
 			}
 		}
 	}

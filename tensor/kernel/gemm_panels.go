@@ -154,15 +154,20 @@ func GemmPanels(p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta
 	gemmPanels("GemmPanels", p, M, alpha, x, ldx, beta, nil, nil, y, ldy)
 }
 
+// An Activation applies an element-wise function in place to rows rows of n values, ld apart
+// from c[0], such as GELUErfRows: GemmPanelsBias applies it to each tile of its output as the
+// tile is stored, one call a tile.
+type Activation func(c []float32, ld, rows, n int)
+
 // GemmPanelsBias computes Y = act(X·Wᵀ + bias) for the packed W (N, K), M input rows X (M, K)
 // with row stride ldx and Y (M, N) with row stride ldy: GemmPanels with alpha 1 on a Y whose
 // rows were first set to bias (N values), then act applied to Y, with the same bits, but
 // without the passes over Y that these would take: each tile of Y takes the bias right after
 // the kernel stores its first depth block, and act right after its last, while the tile is
-// in L1. act is nil (none) or an element-wise function such as GELUErf, called with dst and
-// src the same row of a tile. A linear layer's forward pass (x·Wᵀ + b), and with GELU the
+// in L1. act is nil (none) or an element-wise function such as GELUErfRows, called on the
+// rows of a tile. A linear layer's forward pass (x·Wᵀ + b), and with GELU the
 // first half of a transformer's MLP, is this product.
-func GemmPanelsBias(p *PanelMatrix, M int, x []float32, ldx int, bias []float32, act func(dst, src []float32), y []float32, ldy int) {
+func GemmPanelsBias(p *PanelMatrix, M int, x []float32, ldx int, bias []float32, act Activation, y []float32, ldy int) {
 	if len(bias) < p.N {
 		panic(fmt.Sprintf("kernel: GemmPanelsBias: %d bias values for N=%d", len(bias), p.N))
 	}
@@ -170,7 +175,7 @@ func GemmPanelsBias(p *PanelMatrix, M int, x []float32, ldx int, bias []float32,
 }
 
 // gemmPanels is GemmPanels and, with bias set (and beta 0), GemmPanelsBias.
-func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta float32, bias []float32, act func(dst, src []float32), y []float32, ldy int) {
+func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ldx int, beta float32, bias []float32, act Activation, y []float32, ldy int) {
 	if M < 0 {
 		panic(fmt.Sprintf("kernel: %s with negative M=%d", op, M))
 	}
@@ -200,10 +205,7 @@ func gemmPanels(op string, p *PanelMatrix, M int, alpha float32, x []float32, ld
 		gemvPanels(p, alpha, x[:p.K], beta, y[:p.N])
 	}
 	if act != nil {
-		for i := range M {
-			row := y[i*ldy : i*ldy+p.N]
-			act(row, row)
-		}
+		act(y, ldy, M, p.N)
 	}
 }
 

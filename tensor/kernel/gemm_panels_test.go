@@ -306,8 +306,9 @@ func TestGemmPanelsBias(t *testing.T) {
 			x, bias := randFloats(rng, m*ldx), randFloats(rng, n)
 			for _, act := range []struct {
 				name string
-				fn   func(dst, src []float32)
-			}{{"none", nil}, {"gelu", GELUErf}} {
+				fn   Activation
+				row  func(dst, src []float32)
+			}{{"none", nil, nil}, {"gelu", GELUErfRows, GELUErf}, {"gelu tanh", GELUTanhRows, GELUTanh}} {
 				for _, threads := range []int{1, 2} {
 					got, want := randFloats(rng, m*ldy), make([]float32, m*ldy)
 					copy(want, got)
@@ -320,7 +321,7 @@ func TestGemmPanelsBias(t *testing.T) {
 					})
 					if act.fn != nil {
 						for i := range m {
-							act.fn(want[i*ldy:i*ldy+n], want[i*ldy:i*ldy+n])
+							act.row(want[i*ldy:i*ldy+n], want[i*ldy:i*ldy+n])
 						}
 					}
 					for i, v := range got {

@@ -268,6 +268,39 @@ func GELUErf(dst, src []float32) {
 	geluErf(dst, src)
 }
 
+// GELUTanhRows applies GELUTanh in place to rows rows of n values, ld apart from c[0]
+// (c[r·ld : r·ld+n] for r < rows), with its bits: the rows of a tile in one call.
+func GELUTanhRows(c []float32, ld, rows, n int) {
+	if checkRows("GELUTanhRows", c, ld, rows, n) {
+		geluTanhRows(c, ld, rows, n)
+	}
+}
+
+// GELUErfRows applies GELUErf in place to rows rows of n values, ld apart from c[0]
+// (c[r·ld : r·ld+n] for r < rows), with its bits: the rows of a tile in one call.
+func GELUErfRows(c []float32, ld, rows, n int) {
+	if checkRows("GELUErfRows", c, ld, rows, n) {
+		geluErfRows(c, ld, rows, n)
+	}
+}
+
+// checkRows checks that c holds rows rows of n values, ld apart, and reports whether there is
+// any value to work on.
+func checkRows(name string, c []float32, ld, rows, n int) bool {
+	if rows < 0 || n < 0 || (rows > 1 && ld < n) || (rows > 0 && n > 0 && len(c) < (rows-1)*ld+n) {
+		panic(fmt.Sprintf("kernel: %s of %d rows of %d, %d apart, in %d values", name, rows, n, ld, len(c)))
+	}
+	return rows > 0 && n > 0
+}
+
+// geluRowsGo applies the row function f in place to rows rows of n values, ld apart.
+func geluRowsGo(f func(dst, src []float32), c []float32, ld, rows, n int) {
+	for r := range rows {
+		row := c[r*ld : r*ld+n]
+		f(row, row)
+	}
+}
+
 // GELUErfBackward adds the gradient through GELUErf: dx[i] += (Φ(x) + x·φ(x))·dy[i] for
 // x = x[i], φ the standard normal density, with an absolute error in the derivative below
 // 3e-7. All three slices must have the same length; dx must not overlap dy or x.

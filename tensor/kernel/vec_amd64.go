@@ -50,14 +50,17 @@ func lnBwdApplyAVX2(n int, dx, dout, x, w *float32, mean, rstd, ca, cb float32)
 //go:noescape
 func lnParamGradAVX2(n int, dw, db, dout, x *float32, mean, rstd float32)
 
+// geluTanhAVX2, geluErfAVX2 and geluErfAVX512 write dst[r·ld + i] = gelu(src[r·ld + i]) for
+// i < n and r < rows: a row (rows 1), or the rows of a tile.
+//
 //go:noescape
-func geluTanhAVX2(n int, dst, src *float32)
+func geluTanhAVX2(rows, n, ld int, dst, src *float32)
 
 //go:noescape
 func geluTanhBwdAVX2(n int, dx, dy, x *float32)
 
 //go:noescape
-func geluErfAVX2(n int, dst, src *float32)
+func geluErfAVX2(rows, n, ld int, dst, src *float32)
 
 //go:noescape
 func geluErfBwdAVX2(n int, dx, dy, x *float32)
@@ -66,7 +69,7 @@ func geluErfBwdAVX2(n int, dx, dy, x *float32)
 // (AVX-512F), with identical results.
 //
 //go:noescape
-func geluErfAVX512(n int, dst, src *float32)
+func geluErfAVX512(rows, n, ld int, dst, src *float32)
 
 //go:noescape
 func geluErfBwdAVX512(n int, dx, dy, x *float32)
@@ -205,7 +208,15 @@ func geluTanh(dst, src []float32) {
 		geluTanhGo(dst, src)
 		return
 	}
-	geluTanhAVX2(len(src), &dst[0], &src[0])
+	geluTanhAVX2(1, len(src), 0, &dst[0], &src[0])
+}
+
+func geluTanhRows(c []float32, ld, rows, n int) {
+	if !useAsm {
+		geluRowsGo(geluTanhGo, c, ld, rows, n)
+		return
+	}
+	geluTanhAVX2(rows, n, ld, &c[0], &c[0])
 }
 
 func geluTanhBwd(dx, dy, x []float32) {
@@ -222,10 +233,21 @@ func geluErf(dst, src []float32) {
 		return
 	}
 	if useAVX512 {
-		geluErfAVX512(len(src), &dst[0], &src[0])
+		geluErfAVX512(1, len(src), 0, &dst[0], &src[0])
 		return
 	}
-	geluErfAVX2(len(src), &dst[0], &src[0])
+	geluErfAVX2(1, len(src), 0, &dst[0], &src[0])
+}
+
+func geluErfRows(c []float32, ld, rows, n int) {
+	switch {
+	case !useAsm:
+		geluRowsGo(geluErfGo, c, ld, rows, n)
+	case useAVX512:
+		geluErfAVX512(rows, n, ld, &c[0], &c[0])
+	default:
+		geluErfAVX2(rows, n, ld, &c[0], &c[0])
+	}
 }
 
 func geluErfBwd(dx, dy, x []float32) {

@@ -992,16 +992,25 @@ done:
 #define FTZOFF \
 	LDMXCSR mxcsr-8(SP)
 
-// func geluTanhAVX2(n int, dst, src *float32)
-TEXT ·geluTanhAVX2(SB), NOSPLIT, $8-24
+// func geluTanhAVX2(rows, n, ld int, dst, src *float32)
+//
+// dst[r·ld + i] = gelu(src[r·ld + i]) for i < n, r < rows.
+TEXT ·geluTanhAVX2(SB), NOSPLIT, $8-40
 	FTZON
-	MOVQ    n+0(FP), CX
-	MOVQ    dst+8(FP), DI
-	MOVQ    src+16(FP), SI
+	MOVQ    rows+0(FP), R9
+	MOVQ    ld+16(FP), R11
+	SHLQ    $2, R11
+	MOVQ    dst+24(FP), DI
+	MOVQ    src+32(FP), SI
 	VMOVUPS NEGMAX, Y12
 	VMOVUPS EXPLO, Y13
 	VMOVUPS EXPHI, Y14
-	XORQ    AX, AX
+
+rows:
+	TESTQ R9, R9
+	JEQ   done
+	MOVQ  n+8(FP), CX
+	XORQ  AX, AX
 
 loop:
 	CMPQ    CX, $8
@@ -1015,11 +1024,17 @@ loop:
 
 tail:
 	TESTQ      CX, CX
-	JZ         done
+	JZ         rowDone
 	TAILMASK(CX, DX, Y15)
 	VMASKMOVPS (SI)(AX*4), Y15, Y0
 	GELUTANHV
 	VMASKMOVPS Y0, Y15, (DI)(AX*4)
+
+rowDone:
+	ADDQ R11, DI
+	ADDQ R11, SI
+	DECQ R9
+	JMP  rows
 
 done:
 	VZEROUPPER
@@ -1100,16 +1115,23 @@ done:
 	NORMCDF(Y0, Y5, Y10); \
 	VMULPS Y5, Y0, Y0
 
-// func geluErfAVX2(n int, dst, src *float32)
-TEXT ·geluErfAVX2(SB), NOSPLIT, $8-24
+// func geluErfAVX2(rows, n, ld int, dst, src *float32)
+TEXT ·geluErfAVX2(SB), NOSPLIT, $8-40
 	FTZON
-	MOVQ    n+0(FP), CX
-	MOVQ    dst+8(FP), DI
-	MOVQ    src+16(FP), SI
+	MOVQ    rows+0(FP), R9
+	MOVQ    ld+16(FP), R11
+	SHLQ    $2, R11
+	MOVQ    dst+24(FP), DI
+	MOVQ    src+32(FP), SI
 	VMOVUPS NEGMAX, Y12
 	VMOVUPS EXPLO, Y13
 	VMOVUPS EXPHI, Y14
-	XORQ    AX, AX
+
+rows:
+	TESTQ R9, R9
+	JEQ   done
+	MOVQ  n+8(FP), CX
+	XORQ  AX, AX
 
 loop:
 	CMPQ      CX, $8
@@ -1135,11 +1157,17 @@ store:
 
 tail:
 	TESTQ      CX, CX
-	JZ         done
+	JZ         rowDone
 	TAILMASK(CX, DX, Y15)
 	VMASKMOVPS (SI)(AX*4), Y15, Y0
 	GELUERFV
 	VMASKMOVPS Y0, Y15, (DI)(AX*4)
+
+rowDone:
+	ADDQ R11, DI
+	ADDQ R11, SI
+	DECQ R9
+	JMP  rows
 
 done:
 	VZEROUPPER
@@ -1314,18 +1342,25 @@ done:
 	NORMCDF512(Z0, Z5); \
 	VMULPS Z5, Z0, Z0
 
-// func geluErfAVX512(n int, dst, src *float32)
+// func geluErfAVX512(rows, n, ld int, dst, src *float32)
 //
 // Z0 value; K3 masks the tail.
-TEXT ·geluErfAVX512(SB), NOSPLIT, $8-24
+TEXT ·geluErfAVX512(SB), NOSPLIT, $8-40
 	FTZON
-	MOVQ         n+0(FP), CX
-	MOVQ         dst+8(FP), DI
-	MOVQ         src+16(FP), SI
+	MOVQ         rows+0(FP), R9
+	MOVQ         ld+16(FP), R11
+	SHLQ         $2, R11
+	MOVQ         dst+24(FP), DI
+	MOVQ         src+32(FP), SI
 	VBROADCASTSS NEGMAX, Z12
 	VBROADCASTSS EXPLO, Z13
 	VBROADCASTSS EXPHI, Z14
-	XORQ         AX, AX
+
+rows:
+	TESTQ R9, R9
+	JEQ   done
+	MOVQ  n+8(FP), CX
+	XORQ  AX, AX
 
 loop:
 	CMPQ    CX, $16
@@ -1350,7 +1385,7 @@ store:
 
 tail:
 	TESTQ     CX, CX
-	JZ        done
+	JZ        rowDone
 	MOVL      $1, DX
 	SHLL      CX, DX
 	DECL      DX
@@ -1358,6 +1393,12 @@ tail:
 	VMOVUPS.Z (SI)(AX*4), K3, Z0
 	GELUERFV512
 	VMOVUPS   Z0, K3, (DI)(AX*4)
+
+rowDone:
+	ADDQ R11, DI
+	ADDQ R11, SI
+	DECQ R9
+	JMP  rows
 
 done:
 	VZEROUPPER

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -623,3 +624,41 @@ func TestGELUKeepsSubnormals(t *testing.T) {
 // subnormalProbe is a product into the subnormals, in a variable so that it is computed at
 // run time.
 var subnormalProbe = [2]float32{1e-38, 1e-3}
+
+// TestGELURows checks that GELUErfRows and GELUTanhRows give each row the bits of GELUErf and
+// GELUTanh on it, on rows of every tail length, and leave the values between the rows as
+// they were; and that a buffer too short for the rows is refused.
+func TestGELURows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, f := range []struct {
+		name string
+		rows func(c []float32, ld, rows, n int)
+		row  func(dst, src []float32)
+	}{{"GELUErfRows", GELUErfRows, GELUErf}, {"GELUTanhRows", GELUTanhRows, GELUTanh}} {
+		for _, s := range [][3]int{{1, 1, 1}, {3, 7, 9}, {32, 32, 100}, {5, 17, 17}, {12, 33, 40}, {2, 0, 5}, {0, 8, 8}} {
+			rows, n, ld := s[0], s[1], s[2]
+			c := make([]float32, max(0, (rows-1)*ld+n)+ld)
+			for i := range c {
+				c[i] = float32(rng.NormFloat64() * 2)
+			}
+			want := append([]float32(nil), c...)
+			for r := range rows {
+				f.row(want[r*ld:r*ld+n], want[r*ld:r*ld+n])
+			}
+			f.rows(c, ld, rows, n)
+			for i, v := range c {
+				if math.Float32bits(v) != math.Float32bits(want[i]) {
+					t.Fatalf("%s rows=%d n=%d ld=%d: c[%d] = %g, want %g", f.name, rows, n, ld, i, v, want[i])
+				}
+			}
+		}
+		func() {
+			defer func() {
+				if r, _ := recover().(string); !strings.Contains(r, "3 rows of 8, 10 apart, in 27 values") {
+					t.Fatalf("%s on a short buffer: panic %q", f.name, r)
+				}
+			}()
+			f.rows(make([]float32, 27), 10, 3, 8)
+		}()
+	}
+}
