@@ -512,17 +512,25 @@ func (m *Model) packFloatPanels() error {
 // (PackForInference; the outputs come out the same where Sgemm tiles the products). On a CPU
 // with neither it does nothing, and on an encoder it packed already it does nothing again.
 func (m *Model) PackForCompute() error {
-	var format tensor.WeightFormat
-	switch {
-	case kernel.ActiveCompute() == kernel.BF16Compute:
-		format = tensor.BF16
-	case kernel.FloatPanelsAvailable():
-		format = tensor.FP32
-	default:
+	format := computeFormat()
+	if format == "" {
 		return nil
 	}
 	if m.packedOnly && (len(m.Layers) == 0 || m.Layers[0].qkv.Format == format) {
 		return nil // packed so already
 	}
 	return m.PackForInference(format)
+}
+
+// computeFormat is the format PackForCompute packs in for the arithmetic set now: bf16 under
+// bfloat16 compute, fp32 (float32 panels) under float32 compute where the CPU has them, and
+// "" where it has neither.
+func computeFormat() tensor.WeightFormat {
+	switch {
+	case kernel.ActiveCompute() == kernel.BF16Compute:
+		return tensor.BF16
+	case kernel.FloatPanelsAvailable():
+		return tensor.FP32
+	}
+	return ""
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/qkvdev/qkv/hf"
 	"github.com/qkvdev/qkv/hf/safetensors"
 	"github.com/qkvdev/qkv/tensor"
-	"github.com/qkvdev/qkv/tensor/kernel"
 )
 
 // File names inside a model folder.
@@ -66,14 +65,7 @@ func LoadWith(dir string, o LoadOptions) (*Model, error) {
 // model is what PackForCompute leaves: inference only, the same outputs. On a CPU with
 // neither kind of panels it is Load.
 func LoadForCompute(dir string) (*Model, error) {
-	var format tensor.WeightFormat
-	switch {
-	case kernel.ActiveCompute() == kernel.BF16Compute:
-		format = tensor.BF16
-	case kernel.FloatPanelsAvailable():
-		format = tensor.FP32
-	}
-	return loadWith(dir, LoadOptions{Warn: os.Stderr}, format)
+	return loadWith(dir, LoadOptions{Warn: os.Stderr}, computeFormat())
 }
 
 // loadWith is LoadWith, with the layers' weight matrices packed in format as they are read
