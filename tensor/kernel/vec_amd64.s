@@ -1474,6 +1474,139 @@ done:
 	FTZOFF
 	RET
 
+// GELUTANHV512 is GELUTANHV on Z registers: Z0 = x/(1 + e^(x·(c1 + c2·x²))) for x in Z0,
+// with Z12 = NEGMAX (and Z13, Z14 EXPV512's clamps); Z1–Z5 scratch.
+#define GELUTANHV512 \
+	VMAXPS           Z0, Z12, Z0; \
+	VMULPS           Z0, Z0, Z1; \
+	VBROADCASTSS     GC2, Z2; \
+	VFMADD213PS.BCST GC1, Z1, Z2; \
+	VMULPS           Z2, Z0, Z2; \
+	EXPV512(Z2, Z3, Z4, Z5); \
+	VADDPS.BCST      ONE, Z2, Z2; \
+	VDIVPS           Z2, Z0, Z0
+
+// func geluTanhAVX512(rows, n, ld int, dst, src *float32)
+//
+// geluTanhAVX2 on 16 lanes, with identical results. K3 masks the tail.
+TEXT ·geluTanhAVX512(SB), NOSPLIT, $8-40
+	FTZON
+	MOVQ         rows+0(FP), R9
+	MOVQ         ld+16(FP), R11
+	SHLQ         $2, R11
+	MOVQ         dst+24(FP), DI
+	MOVQ         src+32(FP), SI
+	VBROADCASTSS NEGMAX, Z12
+	VBROADCASTSS EXPLO, Z13
+	VBROADCASTSS EXPHI, Z14
+
+rows:
+	TESTQ R9, R9
+	JEQ   done
+	MOVQ  n+8(FP), CX
+	XORQ  AX, AX
+
+loop:
+	CMPQ    CX, $16
+	JLT     tail
+	VMOVUPS (SI)(AX*4), Z0
+	GELUTANHV512
+	VMOVUPS Z0, (DI)(AX*4)
+	ADDQ    $16, AX
+	SUBQ    $16, CX
+	JMP     loop
+
+tail:
+	TESTQ     CX, CX
+	JZ        rowDone
+	MOVL      $1, DX
+	SHLL      CX, DX
+	DECL      DX
+	KMOVW     DX, K3
+	VMOVUPS.Z (SI)(AX*4), K3, Z0
+	GELUTANHV512
+	VMOVUPS   Z0, K3, (DI)(AX*4)
+
+rowDone:
+	ADDQ R11, DI
+	ADDQ R11, SI
+	DECQ R9
+	JMP  rows
+
+done:
+	VZEROUPPER
+	FTZOFF
+	RET
+
+// GELUTANHGRAD512 is GELUTANHGRAD on Z registers: Z6 = gelu'(x) for x in Z0, Z10 =
+// GGRADMIN, Z11 = GGRADMAX (and Z13, Z14 EXPV512's clamps); K1 = !(x < −10) (true for NaN)
+// zeroes the far negative tail. Z1–Z5 scratch.
+#define GELUTANHGRAD512 \
+	VMINPS           Z0, Z11, Z1; \
+	VMULPS           Z1, Z1, Z2; \
+	VBROADCASTSS     GC2, Z3; \
+	VFMADD213PS.BCST GC1, Z2, Z3; \
+	VMULPS           Z1, Z3, Z3; \
+	EXPV512(Z3, Z4, Z5, Z6); \
+	VADDPS.BCST      ONE, Z3, Z4; \
+	VBROADCASTSS     ONE, Z5; \
+	VDIVPS           Z4, Z5, Z5; \
+	VMULPS           Z5, Z3, Z4; \
+	VBROADCASTSS     GK3, Z6; \
+	VFMSUB213PS.BCST GC1, Z2, Z6; \
+	VMULPS           Z6, Z1, Z6; \
+	VMULPS           Z4, Z6, Z6; \
+	VFMADD213PS      Z5, Z5, Z6; \
+	VCMPPS           $5, Z10, Z0, K1; \
+	VMOVAPS.Z        Z6, K1, Z6
+
+// func geluTanhBwdAVX512(n int, dx, dy, x *float32)
+//
+// geluTanhBwdAVX2 on 16 lanes, with identical results: dx += gelu'(x)·dy; Z8 = dy, Z9 = dx
+// (tail); K3 masks the tail.
+TEXT ·geluTanhBwdAVX512(SB), NOSPLIT, $8-32
+	FTZON
+	MOVQ         n+0(FP), CX
+	MOVQ         dx+8(FP), DI
+	MOVQ         dy+16(FP), SI
+	MOVQ         x+24(FP), DX
+	VBROADCASTSS GGRADMIN, Z10
+	VBROADCASTSS GGRADMAX, Z11
+	VBROADCASTSS EXPLO, Z13
+	VBROADCASTSS EXPHI, Z14
+	XORQ         AX, AX
+
+loop:
+	CMPQ        CX, $16
+	JLT         tail
+	VMOVUPS     (DX)(AX*4), Z0
+	GELUTANHGRAD512
+	VMOVUPS     (SI)(AX*4), Z8
+	VFMADD213PS (DI)(AX*4), Z8, Z6
+	VMOVUPS     Z6, (DI)(AX*4)
+	ADDQ        $16, AX
+	SUBQ        $16, CX
+	JMP         loop
+
+tail:
+	TESTQ       CX, CX
+	JZ          done
+	MOVL        $1, R8
+	SHLL        CX, R8
+	DECL        R8
+	KMOVW       R8, K3
+	VMOVUPS.Z   (DX)(AX*4), K3, Z0
+	GELUTANHGRAD512
+	VMOVUPS.Z   (SI)(AX*4), K3, Z8
+	VMOVUPS.Z   (DI)(AX*4), K3, Z9
+	VFMADD213PS Z9, Z8, Z6
+	VMOVUPS     Z6, K3, (DI)(AX*4)
+
+done:
+	VZEROUPPER
+	FTZOFF
+	RET
+
 // ADAMW updates one vector of moments and weights, every operation rounded separately in
 // the order of adamwGo: Y0 = g, Y1 = m, Y2 = v, Y3 = w in; Y4, Y5 scratch. The scalars are
 // broadcast in Y8 = β1, Y9 = 1−β1, Y10 = β2, Y11 = 1−β2, Y12 = eps, Y13 = decay,

@@ -514,9 +514,10 @@ func TestVecGELUBackward(t *testing.T) {
 	}
 }
 
-// TestGELUAVX512Parity requires the AVX-512 GELU kernels to give the bits of the AVX2 ones,
-// whose arithmetic they repeat lane for lane: normal inputs at several scales with special
-// values sprinkled in, over lengths 0..100 (every tail) and a few long rows, guards intact.
+// TestGELUAVX512Parity requires the AVX-512 GELU kernels (erf and tanh, forward and
+// backward) to give the bits of the AVX2 ones, whose arithmetic they repeat lane for lane:
+// normal inputs at several scales with special values sprinkled in, over lengths 0..100
+// (every tail) and a few long rows, guards intact.
 func TestGELUAVX512Parity(t *testing.T) {
 	if !hasAVX512 {
 		t.Skip("no AVX-512 kernels on this CPU")
@@ -562,18 +563,25 @@ func TestGELUAVX512Parity(t *testing.T) {
 						dy[i], dx0[i] = 1, 0.25
 					}
 				}
-				a, b := guarded(len(x)), guarded(len(x))
-				run(true, func() { GELUErf(a, x) })
-				run(false, func() { GELUErf(b, x) })
-				checkGuard(t, "GELUErf", a)
-				same(t, "GELUErf", x, a, b)
-				a, b = guarded(len(x)), guarded(len(x))
-				copy(a, dx0)
-				copy(b, dx0)
-				run(true, func() { GELUErfBackward(a, dy, x) })
-				run(false, func() { GELUErfBackward(b, dy, x) })
-				checkGuard(t, "GELUErfBackward", a)
-				same(t, "GELUErfBackward", x, a, b)
+				for _, f := range []struct {
+					name    string
+					fwd     func(dst, src []float32)
+					bwd     func(dx, dy, x []float32)
+					bwdName string
+				}{{"GELUErf", GELUErf, GELUErfBackward, "GELUErfBackward"}, {"GELUTanh", GELUTanh, GELUTanhBackward, "GELUTanhBackward"}} {
+					a, b := guarded(len(x)), guarded(len(x))
+					run(true, func() { f.fwd(a, x) })
+					run(false, func() { f.fwd(b, x) })
+					checkGuard(t, f.name, a)
+					same(t, f.name, x, a, b)
+					a, b = guarded(len(x)), guarded(len(x))
+					copy(a, dx0)
+					copy(b, dx0)
+					run(true, func() { f.bwd(a, dy, x) })
+					run(false, func() { f.bwd(b, dy, x) })
+					checkGuard(t, f.bwdName, a)
+					same(t, f.bwdName, x, a, b)
+				}
 			}
 		})
 	}
