@@ -692,10 +692,7 @@ func (g *gemmCall) macroKernel(w *gemmWorker, av *aView, bv *bView, i0, mb, j0, 
 			if g.bias != nil && pc == 0 && !biasFirst {
 				// The tile's first depth block was stored with beta 0; add the bias while the
 				// tile is still in L1 (the sum rounds as alpha·AB + C with C the bias would).
-				for r := range mr {
-					row := (i0+ir+r)*ldc + j
-					addTo(g.c[row:row+nr], g.bias[j:j+nr])
-				}
+				addToRows(g.c[(i0+ir)*ldc+j:], ldc, mr, g.bias[j:j+nr])
 			}
 			if g.act != nil && pc+kc == g.k {
 				g.act(g.c[(i0+ir)*ldc+j:], ldc, mr, nr)

@@ -293,6 +293,13 @@ func checkRows(name string, c []float32, ld, rows, n int) bool {
 	return rows > 0 && n > 0
 }
 
+// addToRowsGo is addToRows in Go.
+func addToRowsGo(c []float32, ldc, rows int, row []float32) {
+	for r := range rows {
+		addToGo(c[r*ldc:r*ldc+len(row)], row)
+	}
+}
+
 // geluRowsGo applies the row function f in place to rows rows of n values, ld apart.
 func geluRowsGo(f func(dst, src []float32), c []float32, ld, rows, n int) {
 	for r := range rows {

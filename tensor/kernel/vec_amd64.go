@@ -92,8 +92,10 @@ func addAVX2(n int, dst, a, b *float32)
 //go:noescape
 func mulAVX2(n int, dst, a, b *float32)
 
+// addToAVX2 adds src (n values) to rows rows of dst, ldd apart.
+//
 //go:noescape
-func addToAVX2(n int, dst, src *float32)
+func addToAVX2(rows, n, ldd int, dst, src *float32)
 
 //go:noescape
 func scaleAVX2(n int, dst, src *float32, alpha float32)
@@ -311,7 +313,18 @@ func addTo(dst, src []float32) {
 		addToGo(dst, src)
 		return
 	}
-	addToAVX2(len(dst), &dst[0], &src[0])
+	addToAVX2(1, len(dst), 0, &dst[0], &src[0])
+}
+
+// addToRows adds row to the first len(row) values of rows rows of c, ldc apart: a bias to
+// the rows of a tile, in one call.
+func addToRows(c []float32, ldc, rows int, row []float32) {
+	if !useAsm || len(row) == 0 || rows == 0 {
+		addToRowsGo(c, ldc, rows, row)
+		return
+	}
+	_ = c[(rows-1)*ldc+len(row)-1]
+	addToAVX2(rows, len(row), ldc, &c[0], &row[0])
 }
 
 func scalev(dst, src []float32, alpha float32) {

@@ -1768,14 +1768,23 @@ done:
 	VZEROUPPER
 	RET
 
-// func addToAVX2(n int, dst, src *float32)
+// func addToAVX2(rows, n, ldd int, dst, src *float32)
 //
-// dst += src, laid out as addAVX2.
-TEXT ·addToAVX2(SB), NOSPLIT, $0-24
-	MOVQ n+0(FP), CX
-	MOVQ dst+8(FP), DI
-	MOVQ src+16(FP), SI
-	XORQ AX, AX
+// dst[r·ldd + i] += src[i] for i < n, r < rows (one row, or a bias added to the rows of a
+// tile), laid out as addAVX2.
+TEXT ·addToAVX2(SB), NOSPLIT, $0-40
+	MOVQ rows+0(FP), R9
+	MOVQ ldd+16(FP), R11
+	SHLQ $2, R11
+	MOVQ dst+24(FP), DX
+
+rows:
+	TESTQ R9, R9
+	JEQ   done
+	MOVQ  n+8(FP), CX
+	MOVQ  DX, DI
+	MOVQ  src+32(FP), SI
+	XORQ  AX, AX
 
 loop16:
 	CMPQ    CX, $16
@@ -1801,12 +1810,17 @@ loop8:
 
 tail:
 	TESTQ      CX, CX
-	JZ         done
+	JZ         rowDone
 	TAILMASK(CX, R8, Y15)
 	VMASKMOVPS (DI)(AX*4), Y15, Y0
 	VMASKMOVPS (SI)(AX*4), Y15, Y1
 	VADDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y15, (DI)(AX*4)
+
+rowDone:
+	ADDQ R11, DX
+	DECQ R9
+	JMP  rows
 
 done:
 	VZEROUPPER

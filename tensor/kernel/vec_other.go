@@ -29,14 +29,15 @@ func lnBwdApply(dx, dout, x, w []float32, mean, rstd, ca, cb float32) {
 func lnParamGrad(dw, db, dout, x []float32, mean, rstd float32) {
 	lnParamGradGo(dw, db, dout, x, mean, rstd)
 }
-func geluTanh(dst, src []float32)               { geluTanhGo(dst, src) }
-func geluTanhRows(c []float32, ld, rows, n int) { geluRowsGo(geluTanhGo, c, ld, rows, n) }
-func geluErfRows(c []float32, ld, rows, n int)  { geluRowsGo(geluErfGo, c, ld, rows, n) }
-func geluTanhBwd(dx, dy, x []float32)           { geluTanhBwdGo(dx, dy, x) }
-func geluErf(dst, src []float32)                { geluErfGo(dst, src) }
-func geluErfBwd(dx, dy, x []float32)            { geluErfBwdGo(dx, dy, x) }
-func adamw(w, g, m, v []float32, p adamParams)  { adamwGo(w, g, m, v, p) }
-func addv(dst, a, b []float32)                  { addGo(dst, a, b) }
-func mulv(dst, a, b []float32)                  { mulGo(dst, a, b) }
-func addTo(dst, src []float32)                  { addToGo(dst, src) }
-func scalev(dst, src []float32, alpha float32)  { scaleGo(dst, src, alpha) }
+func geluTanh(dst, src []float32)                         { geluTanhGo(dst, src) }
+func geluTanhRows(c []float32, ld, rows, n int)           { geluRowsGo(geluTanhGo, c, ld, rows, n) }
+func geluErfRows(c []float32, ld, rows, n int)            { geluRowsGo(geluErfGo, c, ld, rows, n) }
+func geluTanhBwd(dx, dy, x []float32)                     { geluTanhBwdGo(dx, dy, x) }
+func geluErf(dst, src []float32)                          { geluErfGo(dst, src) }
+func geluErfBwd(dx, dy, x []float32)                      { geluErfBwdGo(dx, dy, x) }
+func adamw(w, g, m, v []float32, p adamParams)            { adamwGo(w, g, m, v, p) }
+func addv(dst, a, b []float32)                            { addGo(dst, a, b) }
+func mulv(dst, a, b []float32)                            { mulGo(dst, a, b) }
+func addTo(dst, src []float32)                            { addToGo(dst, src) }
+func addToRows(c []float32, ldc, rows int, row []float32) { addToRowsGo(c, ldc, rows, row) }
+func scalev(dst, src []float32, alpha float32)            { scaleGo(dst, src, alpha) }
