@@ -300,11 +300,11 @@ func addToRowsGo(c []float32, ldc, rows int, row []float32) {
 	}
 }
 
-// geluRowsGo applies the row function f in place to rows rows of n values, ld apart.
-func geluRowsGo(f func(dst, src []float32), c []float32, ld, rows, n int) {
+// geluRowsGo applies the row function f to rows rows of n values, ld apart: dst[r·ld + i] =
+// f(src[r·ld + i]).
+func geluRowsGo(f func(dst, src []float32), dst, src []float32, ld, rows, n int) {
 	for r := range rows {
-		row := c[r*ld : r*ld+n]
-		f(row, row)
+		f(dst[r*ld:r*ld+n], src[r*ld:r*ld+n])
 	}
 }
 

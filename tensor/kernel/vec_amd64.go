@@ -214,75 +214,51 @@ func lnParamGrad(dw, db, dout, x []float32, mean, rstd float32) {
 	lnParamGradAVX2(len(dw), &dw[0], dbp, &dout[0], &x[0], mean, rstd)
 }
 
-func geluTanh(dst, src []float32) {
-	if !useAsm || len(src) == 0 {
-		geluTanhGo(dst, src)
-		return
-	}
-	if useAVX512 {
-		geluTanhAVX512(1, len(src), 0, &dst[0], &src[0])
-		return
-	}
-	geluTanhAVX2(1, len(src), 0, &dst[0], &src[0])
+// geluKernels are one GELU's kernels, forward on rows and backward, on 16 lanes (AVX-512),
+// 8 (AVX2) and in Go: the assembly ones give the same bits at either width.
+type geluKernels struct {
+	avx512, avx2       func(rows, n, ld int, dst, src *float32)
+	avx512Bwd, avx2Bwd func(n int, dx, dy, x *float32)
+	goFwd              func(dst, src []float32)
+	goBwd              func(dx, dy, x []float32)
 }
 
-func geluTanhRows(c []float32, ld, rows, n int) {
+var (
+	geluTanhKernels = geluKernels{geluTanhAVX512, geluTanhAVX2, geluTanhBwdAVX512, geluTanhBwdAVX2, geluTanhGo, geluTanhBwdGo}
+	geluErfKernels  = geluKernels{geluErfAVX512, geluErfAVX2, geluErfBwdAVX512, geluErfBwdAVX2, geluErfGo, geluErfBwdGo}
+)
+
+// rows writes dst[r·ld + i] = gelu(src[r·ld + i]) for i < n and r < rows.
+func (k *geluKernels) rows(dst, src []float32, ld, rows, n int) {
 	switch {
+	case rows == 0 || n == 0:
 	case !useAsm:
-		geluRowsGo(geluTanhGo, c, ld, rows, n)
+		geluRowsGo(k.goFwd, dst, src, ld, rows, n)
 	case useAVX512:
-		geluTanhAVX512(rows, n, ld, &c[0], &c[0])
+		k.avx512(rows, n, ld, &dst[0], &src[0])
 	default:
-		geluTanhAVX2(rows, n, ld, &c[0], &c[0])
+		k.avx2(rows, n, ld, &dst[0], &src[0])
 	}
 }
 
-func geluTanhBwd(dx, dy, x []float32) {
-	if !useAsm || len(dx) == 0 {
-		geluTanhBwdGo(dx, dy, x)
-		return
-	}
-	if useAVX512 {
-		geluTanhBwdAVX512(len(dx), &dx[0], &dy[0], &x[0])
-		return
-	}
-	geluTanhBwdAVX2(len(dx), &dx[0], &dy[0], &x[0])
-}
-
-func geluErf(dst, src []float32) {
-	if !useAsm || len(src) == 0 {
-		geluErfGo(dst, src)
-		return
-	}
-	if useAVX512 {
-		geluErfAVX512(1, len(src), 0, &dst[0], &src[0])
-		return
-	}
-	geluErfAVX2(1, len(src), 0, &dst[0], &src[0])
-}
-
-func geluErfRows(c []float32, ld, rows, n int) {
+// bwd adds gelu'(x)·dy to dx.
+func (k *geluKernels) bwd(dx, dy, x []float32) {
 	switch {
-	case !useAsm:
-		geluRowsGo(geluErfGo, c, ld, rows, n)
+	case !useAsm || len(dx) == 0:
+		k.goBwd(dx, dy, x)
 	case useAVX512:
-		geluErfAVX512(rows, n, ld, &c[0], &c[0])
+		k.avx512Bwd(len(dx), &dx[0], &dy[0], &x[0])
 	default:
-		geluErfAVX2(rows, n, ld, &c[0], &c[0])
+		k.avx2Bwd(len(dx), &dx[0], &dy[0], &x[0])
 	}
 }
 
-func geluErfBwd(dx, dy, x []float32) {
-	if !useAsm || len(dx) == 0 {
-		geluErfBwdGo(dx, dy, x)
-		return
-	}
-	if useAVX512 {
-		geluErfBwdAVX512(len(dx), &dx[0], &dy[0], &x[0])
-		return
-	}
-	geluErfBwdAVX2(len(dx), &dx[0], &dy[0], &x[0])
-}
+func geluTanh(dst, src []float32)               { geluTanhKernels.rows(dst, src, 0, 1, len(src)) }
+func geluTanhRows(c []float32, ld, rows, n int) { geluTanhKernels.rows(c, c, ld, rows, n) }
+func geluTanhBwd(dx, dy, x []float32)           { geluTanhKernels.bwd(dx, dy, x) }
+func geluErf(dst, src []float32)                { geluErfKernels.rows(dst, src, 0, 1, len(src)) }
+func geluErfRows(c []float32, ld, rows, n int)  { geluErfKernels.rows(c, c, ld, rows, n) }
+func geluErfBwd(dx, dy, x []float32)            { geluErfKernels.bwd(dx, dy, x) }
 
 func adamw(w, g, m, v []float32, p adamParams) {
 	if !useAsm || len(w) == 0 {

@@ -992,54 +992,57 @@ done:
 #define FTZOFF \
 	LDMXCSR mxcsr-8(SP)
 
+// GELUROWS256(STEP, VEC) is the body of an 8-lane GELU kernel func(rows, n, ld int, dst,
+// src *float32) once its arguments are in R9 (rows), R12 (n), R11 (ld), DI and SI:
+// dst[r·ld + i] = gelu(src[r·ld + i]) for i < n and r < rows, STEP computing Y0 = gelu(Y0)
+// for a whole vector, VEC for the masked tail (Y15); Y12 = NEGMAX, Y13 and Y14 EXPV's clamps.
+#define GELUROWS256(STEP, VEC) \
+	FTZON; \
+	SHLQ    $2, R11; \
+	VMOVUPS NEGMAX, Y12; \
+	VMOVUPS EXPLO, Y13; \
+	VMOVUPS EXPHI, Y14; \
+rows: \
+	TESTQ R9, R9; \
+	JEQ   done; \
+	MOVQ  R12, CX; \
+	XORQ  AX, AX; \
+loop: \
+	CMPQ    CX, $8; \
+	JLT     tail; \
+	VMOVUPS (SI)(AX*4), Y0; \
+	STEP; \
+	VMOVUPS Y0, (DI)(AX*4); \
+	ADDQ    $8, AX; \
+	SUBQ    $8, CX; \
+	JMP     loop; \
+tail: \
+	TESTQ      CX, CX; \
+	JZ         rowDone; \
+	TAILMASK(CX, DX, Y15); \
+	VMASKMOVPS (SI)(AX*4), Y15, Y0; \
+	VEC; \
+	VMASKMOVPS Y0, Y15, (DI)(AX*4); \
+rowDone: \
+	ADDQ R11, DI; \
+	ADDQ R11, SI; \
+	DECQ R9; \
+	JMP  rows; \
+done: \
+	VZEROUPPER; \
+	FTZOFF; \
+	RET
+
 // func geluTanhAVX2(rows, n, ld int, dst, src *float32)
 //
 // dst[r·ld + i] = gelu(src[r·ld + i]) for i < n, r < rows.
 TEXT ·geluTanhAVX2(SB), NOSPLIT, $8-40
-	FTZON
-	MOVQ    rows+0(FP), R9
-	MOVQ    ld+16(FP), R11
-	SHLQ    $2, R11
-	MOVQ    dst+24(FP), DI
-	MOVQ    src+32(FP), SI
-	VMOVUPS NEGMAX, Y12
-	VMOVUPS EXPLO, Y13
-	VMOVUPS EXPHI, Y14
-
-rows:
-	TESTQ R9, R9
-	JEQ   done
-	MOVQ  n+8(FP), CX
-	XORQ  AX, AX
-
-loop:
-	CMPQ    CX, $8
-	JLT     tail
-	VMOVUPS (SI)(AX*4), Y0
-	GELUTANHV
-	VMOVUPS Y0, (DI)(AX*4)
-	ADDQ    $8, AX
-	SUBQ    $8, CX
-	JMP     loop
-
-tail:
-	TESTQ      CX, CX
-	JZ         rowDone
-	TAILMASK(CX, DX, Y15)
-	VMASKMOVPS (SI)(AX*4), Y15, Y0
-	GELUTANHV
-	VMASKMOVPS Y0, Y15, (DI)(AX*4)
-
-rowDone:
-	ADDQ R11, DI
-	ADDQ R11, SI
-	DECQ R9
-	JMP  rows
-
-done:
-	VZEROUPPER
-	FTZOFF
-	RET
+	MOVQ rows+0(FP), R9
+	MOVQ n+8(FP), R12
+	MOVQ ld+16(FP), R11
+	MOVQ dst+24(FP), DI
+	MOVQ src+32(FP), SI
+	GELUROWS256(GELUTANHV, GELUTANHV)
 
 // GELUTANHGRAD sets Y6 = gelu'(x) for x in Y0 (see geluTanhGradf): Y1 = xc = min(x, 10)
 // (Y11), Y2 = xc², Y3 = e = e^(xc·(c1 + c2·xc²)), Y5 = s = 1/(1 + e), Y4 = e·s (formed
@@ -1115,64 +1118,29 @@ done:
 	NORMCDF(Y0, Y5, Y10); \
 	VMULPS Y5, Y0, Y0
 
+// GELUERFSTEP is GELUERFV for a whole vector, skipping the erfc where every lane has
+// |x| < √2 (Φ(x) is then the small-argument value).
+#define GELUERFSTEP \
+	VMAXPS    Y0, Y12, Y0; \
+	NORMCDFSMALL(Y0, Y10); \
+	VMOVMSKPS Y10, R8; \
+	CMPL      R8, $0xff; \
+	JEQ       small; \
+	NORMCDFLARGE(Y5, Y10); \
+	VMULPS    Y5, Y0, Y0; \
+	JMP       stepped; \
+small: \
+	VMULPS Y3, Y0, Y0; \
+stepped:
+
 // func geluErfAVX2(rows, n, ld int, dst, src *float32)
 TEXT ·geluErfAVX2(SB), NOSPLIT, $8-40
-	FTZON
-	MOVQ    rows+0(FP), R9
-	MOVQ    ld+16(FP), R11
-	SHLQ    $2, R11
-	MOVQ    dst+24(FP), DI
-	MOVQ    src+32(FP), SI
-	VMOVUPS NEGMAX, Y12
-	VMOVUPS EXPLO, Y13
-	VMOVUPS EXPHI, Y14
-
-rows:
-	TESTQ R9, R9
-	JEQ   done
-	MOVQ  n+8(FP), CX
-	XORQ  AX, AX
-
-loop:
-	CMPQ      CX, $8
-	JLT       tail
-	VMOVUPS   (SI)(AX*4), Y0
-	VMAXPS    Y0, Y12, Y0
-	NORMCDFSMALL(Y0, Y10)
-	VMOVMSKPS Y10, R8
-	CMPL      R8, $0xff
-	JEQ       small // every lane |x| < √2: Φ(x) is the small-argument value
-	NORMCDFLARGE(Y5, Y10)
-	VMULPS    Y5, Y0, Y0
-	JMP       store
-
-small:
-	VMULPS Y3, Y0, Y0
-
-store:
-	VMOVUPS Y0, (DI)(AX*4)
-	ADDQ    $8, AX
-	SUBQ    $8, CX
-	JMP     loop
-
-tail:
-	TESTQ      CX, CX
-	JZ         rowDone
-	TAILMASK(CX, DX, Y15)
-	VMASKMOVPS (SI)(AX*4), Y15, Y0
-	GELUERFV
-	VMASKMOVPS Y0, Y15, (DI)(AX*4)
-
-rowDone:
-	ADDQ R11, DI
-	ADDQ R11, SI
-	DECQ R9
-	JMP  rows
-
-done:
-	VZEROUPPER
-	FTZOFF
-	RET
+	MOVQ rows+0(FP), R9
+	MOVQ n+8(FP), R12
+	MOVQ ld+16(FP), R11
+	MOVQ dst+24(FP), DI
+	MOVQ src+32(FP), SI
+	GELUROWS256(GELUERFSTEP, GELUERFV)
 
 // GELUERFGRAD sets Y5 = Φ(x) + xc·φ(xc) for x in Y0, xc = x clamped to [−20, 20] (Y10,
 // Y11): Y6 = xc, Y7 = −xc²/2 then φ(xc); Y1–Y4 scratch, Y12 NORMCDF's mask.
@@ -1342,68 +1310,112 @@ done:
 	NORMCDF512(Z0, Z5); \
 	VMULPS Z5, Z0, Z0
 
+// TAILMASK512 sets k to the low cnt lanes (cnt in CX, below 16); tmp is scratch.
+#define TAILMASK512(cnt, tmp, k) \
+	MOVL  $1, tmp; \
+	SHLL  cnt, tmp; \
+	DECL  tmp; \
+	KMOVW tmp, k
+
+// GELUROWS512(STEP, VEC) is GELUROWS256 on 16 lanes: STEP computes Z0 = gelu(Z0) for a
+// whole vector, VEC for the tail masked by K3; Z12 = NEGMAX, Z13 and Z14 EXPV512's clamps.
+#define GELUROWS512(STEP, VEC) \
+	FTZON; \
+	SHLQ         $2, R11; \
+	VBROADCASTSS NEGMAX, Z12; \
+	VBROADCASTSS EXPLO, Z13; \
+	VBROADCASTSS EXPHI, Z14; \
+rows: \
+	TESTQ R9, R9; \
+	JEQ   done; \
+	MOVQ  R12, CX; \
+	XORQ  AX, AX; \
+loop: \
+	CMPQ    CX, $16; \
+	JLT     tail; \
+	VMOVUPS (SI)(AX*4), Z0; \
+	STEP; \
+	VMOVUPS Z0, (DI)(AX*4); \
+	ADDQ    $16, AX; \
+	SUBQ    $16, CX; \
+	JMP     loop; \
+tail: \
+	TESTQ     CX, CX; \
+	JZ        rowDone; \
+	TAILMASK512(CX, DX, K3); \
+	VMOVUPS.Z (SI)(AX*4), K3, Z0; \
+	VEC; \
+	VMOVUPS   Z0, K3, (DI)(AX*4); \
+rowDone: \
+	ADDQ R11, DI; \
+	ADDQ R11, SI; \
+	DECQ R9; \
+	JMP  rows; \
+done: \
+	VZEROUPPER; \
+	FTZOFF; \
+	RET
+
+// GELUBWD512(LO, HI, STEP, GRAD, R) is the body of a 16-lane GELU gradient kernel func(n int,
+// dx, dy, x *float32) once its arguments are in CX (n), DI, SI and DX: dx += gelu'(x)·dy,
+// with Z10 = LO and Z11 = HI (the clamps of x), STEP computing R = gelu'(Z0) for a whole
+// vector and GRAD for the tail masked by K3; Z8 = dy, Z9 = dx (tail).
+#define GELUBWD512(LO, HI, STEP, GRAD, R) \
+	FTZON; \
+	VBROADCASTSS LO, Z10; \
+	VBROADCASTSS HI, Z11; \
+	VBROADCASTSS EXPLO, Z13; \
+	VBROADCASTSS EXPHI, Z14; \
+	XORQ         AX, AX; \
+loop: \
+	CMPQ        CX, $16; \
+	JLT         tail; \
+	VMOVUPS     (DX)(AX*4), Z0; \
+	STEP; \
+	VMOVUPS     (SI)(AX*4), Z8; \
+	VFMADD213PS (DI)(AX*4), Z8, R; \
+	VMOVUPS     R, (DI)(AX*4); \
+	ADDQ        $16, AX; \
+	SUBQ        $16, CX; \
+	JMP         loop; \
+tail: \
+	TESTQ       CX, CX; \
+	JZ          done; \
+	TAILMASK512(CX, R8, K3); \
+	VMOVUPS.Z   (DX)(AX*4), K3, Z0; \
+	GRAD; \
+	VMOVUPS.Z   (SI)(AX*4), K3, Z8; \
+	VMOVUPS.Z   (DI)(AX*4), K3, Z9; \
+	VFMADD213PS Z9, Z8, R; \
+	VMOVUPS     R, K3, (DI)(AX*4); \
+done: \
+	VZEROUPPER; \
+	FTZOFF; \
+	RET
+
+// GELUERFSTEP512 is GELUERFSTEP on Z registers.
+#define GELUERFSTEP512 \
+	VMAXPS   Z0, Z12, Z0; \
+	NORMCDF512SMALL(Z0); \
+	KORTESTW K2, K2; \
+	JCS      small; \
+	NORMCDF512LARGE(Z5); \
+	VMULPS   Z5, Z0, Z0; \
+	JMP      stepped; \
+small: \
+	VMULPS Z3, Z0, Z0; \
+stepped:
+
 // func geluErfAVX512(rows, n, ld int, dst, src *float32)
 //
 // Z0 value; K3 masks the tail.
 TEXT ·geluErfAVX512(SB), NOSPLIT, $8-40
-	FTZON
-	MOVQ         rows+0(FP), R9
-	MOVQ         ld+16(FP), R11
-	SHLQ         $2, R11
-	MOVQ         dst+24(FP), DI
-	MOVQ         src+32(FP), SI
-	VBROADCASTSS NEGMAX, Z12
-	VBROADCASTSS EXPLO, Z13
-	VBROADCASTSS EXPHI, Z14
-
-rows:
-	TESTQ R9, R9
-	JEQ   done
-	MOVQ  n+8(FP), CX
-	XORQ  AX, AX
-
-loop:
-	CMPQ    CX, $16
-	JLT     tail
-	VMOVUPS (SI)(AX*4), Z0
-	VMAXPS  Z0, Z12, Z0
-	NORMCDF512SMALL(Z0)
-	KORTESTW K2, K2
-	JCS      small // every lane |x| < √2: Φ(x) is the small-argument value
-	NORMCDF512LARGE(Z5)
-	VMULPS  Z5, Z0, Z0
-	JMP     store
-
-small:
-	VMULPS  Z3, Z0, Z0
-
-store:
-	VMOVUPS Z0, (DI)(AX*4)
-	ADDQ    $16, AX
-	SUBQ    $16, CX
-	JMP     loop
-
-tail:
-	TESTQ     CX, CX
-	JZ        rowDone
-	MOVL      $1, DX
-	SHLL      CX, DX
-	DECL      DX
-	KMOVW     DX, K3
-	VMOVUPS.Z (SI)(AX*4), K3, Z0
-	GELUERFV512
-	VMOVUPS   Z0, K3, (DI)(AX*4)
-
-rowDone:
-	ADDQ R11, DI
-	ADDQ R11, SI
-	DECQ R9
-	JMP  rows
-
-done:
-	VZEROUPPER
-	FTZOFF
-	RET
+	MOVQ rows+0(FP), R9
+	MOVQ n+8(FP), R12
+	MOVQ ld+16(FP), R11
+	MOVQ dst+24(FP), DI
+	MOVQ src+32(FP), SI
+	GELUROWS512(GELUERFSTEP512, GELUERFV512)
 
 // GELUERFGRAD512 is GELUERFGRAD on Z registers: Z5 = Φ(x) + xc·φ(xc) for x in Z0, with
 // Z10 = ERFGRADMIN, Z11 = ERFGRADMAX; Z6 = xc, Z7 = φ(xc).
@@ -1421,58 +1433,26 @@ done:
 	VMULPS.BCST INVSQRT2PI, Z7, Z7; \
 	VFMADD231PS Z7, Z6, Z5
 
+// GELUERFGRADSTEP512 is GELUERFGRAD512 for a whole vector, skipping the erfc where every
+// lane has |x| < √2.
+#define GELUERFGRADSTEP512 \
+	NORMCDF512SMALL(Z0); \
+	VMOVAPS  Z3, Z5; \
+	KORTESTW K2, K2; \
+	JCS      small; \
+	NORMCDF512LARGE(Z5); \
+small: \
+	GELUERFGRAD512REST
+
 // func geluErfBwdAVX512(n int, dx, dy, x *float32)
 //
 // dx += (Φ(x) + x·φ(x))·dy; Z8 = dy, Z9 = dx (tail); K3 masks the tail.
 TEXT ·geluErfBwdAVX512(SB), NOSPLIT, $8-32
-	FTZON
-	MOVQ         n+0(FP), CX
-	MOVQ         dx+8(FP), DI
-	MOVQ         dy+16(FP), SI
-	MOVQ         x+24(FP), DX
-	VBROADCASTSS ERFGRADMIN, Z10
-	VBROADCASTSS ERFGRADMAX, Z11
-	VBROADCASTSS EXPLO, Z13
-	VBROADCASTSS EXPHI, Z14
-	XORQ         AX, AX
-
-loop:
-	CMPQ        CX, $16
-	JLT         tail
-	VMOVUPS     (DX)(AX*4), Z0
-	NORMCDF512SMALL(Z0)
-	VMOVAPS     Z3, Z5
-	KORTESTW    K2, K2
-	JCS         small // every lane |x| < √2: Φ(x) is the small-argument value
-	NORMCDF512LARGE(Z5)
-
-small:
-	GELUERFGRAD512REST
-	VMOVUPS     (SI)(AX*4), Z8
-	VFMADD213PS (DI)(AX*4), Z8, Z5
-	VMOVUPS     Z5, (DI)(AX*4)
-	ADDQ        $16, AX
-	SUBQ        $16, CX
-	JMP         loop
-
-tail:
-	TESTQ       CX, CX
-	JZ          done
-	MOVL        $1, R8
-	SHLL        CX, R8
-	DECL        R8
-	KMOVW       R8, K3
-	VMOVUPS.Z   (DX)(AX*4), K3, Z0
-	GELUERFGRAD512
-	VMOVUPS.Z   (SI)(AX*4), K3, Z8
-	VMOVUPS.Z   (DI)(AX*4), K3, Z9
-	VFMADD213PS Z9, Z8, Z5
-	VMOVUPS     Z5, K3, (DI)(AX*4)
-
-done:
-	VZEROUPPER
-	FTZOFF
-	RET
+	MOVQ n+0(FP), CX
+	MOVQ dx+8(FP), DI
+	MOVQ dy+16(FP), SI
+	MOVQ x+24(FP), DX
+	GELUBWD512(ERFGRADMIN, ERFGRADMAX, GELUERFGRADSTEP512, GELUERFGRAD512, Z5)
 
 // GELUTANHV512 is GELUTANHV on Z registers: Z0 = x/(1 + e^(x·(c1 + c2·x²))) for x in Z0,
 // with Z12 = NEGMAX (and Z13, Z14 EXPV512's clamps); Z1–Z5 scratch.
@@ -1490,53 +1470,12 @@ done:
 //
 // geluTanhAVX2 on 16 lanes, with identical results. K3 masks the tail.
 TEXT ·geluTanhAVX512(SB), NOSPLIT, $8-40
-	FTZON
-	MOVQ         rows+0(FP), R9
-	MOVQ         ld+16(FP), R11
-	SHLQ         $2, R11
-	MOVQ         dst+24(FP), DI
-	MOVQ         src+32(FP), SI
-	VBROADCASTSS NEGMAX, Z12
-	VBROADCASTSS EXPLO, Z13
-	VBROADCASTSS EXPHI, Z14
-
-rows:
-	TESTQ R9, R9
-	JEQ   done
-	MOVQ  n+8(FP), CX
-	XORQ  AX, AX
-
-loop:
-	CMPQ    CX, $16
-	JLT     tail
-	VMOVUPS (SI)(AX*4), Z0
-	GELUTANHV512
-	VMOVUPS Z0, (DI)(AX*4)
-	ADDQ    $16, AX
-	SUBQ    $16, CX
-	JMP     loop
-
-tail:
-	TESTQ     CX, CX
-	JZ        rowDone
-	MOVL      $1, DX
-	SHLL      CX, DX
-	DECL      DX
-	KMOVW     DX, K3
-	VMOVUPS.Z (SI)(AX*4), K3, Z0
-	GELUTANHV512
-	VMOVUPS   Z0, K3, (DI)(AX*4)
-
-rowDone:
-	ADDQ R11, DI
-	ADDQ R11, SI
-	DECQ R9
-	JMP  rows
-
-done:
-	VZEROUPPER
-	FTZOFF
-	RET
+	MOVQ rows+0(FP), R9
+	MOVQ n+8(FP), R12
+	MOVQ ld+16(FP), R11
+	MOVQ dst+24(FP), DI
+	MOVQ src+32(FP), SI
+	GELUROWS512(GELUTANHV512, GELUTANHV512)
 
 // GELUTANHGRAD512 is GELUTANHGRAD on Z registers: Z6 = gelu'(x) for x in Z0, Z10 =
 // GGRADMIN, Z11 = GGRADMAX (and Z13, Z14 EXPV512's clamps); K1 = !(x < −10) (true for NaN)
@@ -1565,47 +1504,11 @@ done:
 // geluTanhBwdAVX2 on 16 lanes, with identical results: dx += gelu'(x)·dy; Z8 = dy, Z9 = dx
 // (tail); K3 masks the tail.
 TEXT ·geluTanhBwdAVX512(SB), NOSPLIT, $8-32
-	FTZON
-	MOVQ         n+0(FP), CX
-	MOVQ         dx+8(FP), DI
-	MOVQ         dy+16(FP), SI
-	MOVQ         x+24(FP), DX
-	VBROADCASTSS GGRADMIN, Z10
-	VBROADCASTSS GGRADMAX, Z11
-	VBROADCASTSS EXPLO, Z13
-	VBROADCASTSS EXPHI, Z14
-	XORQ         AX, AX
-
-loop:
-	CMPQ        CX, $16
-	JLT         tail
-	VMOVUPS     (DX)(AX*4), Z0
-	GELUTANHGRAD512
-	VMOVUPS     (SI)(AX*4), Z8
-	VFMADD213PS (DI)(AX*4), Z8, Z6
-	VMOVUPS     Z6, (DI)(AX*4)
-	ADDQ        $16, AX
-	SUBQ        $16, CX
-	JMP         loop
-
-tail:
-	TESTQ       CX, CX
-	JZ          done
-	MOVL        $1, R8
-	SHLL        CX, R8
-	DECL        R8
-	KMOVW       R8, K3
-	VMOVUPS.Z   (DX)(AX*4), K3, Z0
-	GELUTANHGRAD512
-	VMOVUPS.Z   (SI)(AX*4), K3, Z8
-	VMOVUPS.Z   (DI)(AX*4), K3, Z9
-	VFMADD213PS Z9, Z8, Z6
-	VMOVUPS     Z6, K3, (DI)(AX*4)
-
-done:
-	VZEROUPPER
-	FTZOFF
-	RET
+	MOVQ n+0(FP), CX
+	MOVQ dx+8(FP), DI
+	MOVQ dy+16(FP), SI
+	MOVQ x+24(FP), DX
+	GELUBWD512(GGRADMIN, GGRADMAX, GELUTANHGRAD512, GELUTANHGRAD512, Z6)
 
 // ADAMW updates one vector of moments and weights, every operation rounded separately in
 // the order of adamwGo: Y0 = g, Y1 = m, Y2 = v, Y3 = w in; Y4, Y5 scratch. The scalars are

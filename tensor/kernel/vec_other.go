@@ -30,8 +30,8 @@ func lnParamGrad(dw, db, dout, x []float32, mean, rstd float32) {
 	lnParamGradGo(dw, db, dout, x, mean, rstd)
 }
 func geluTanh(dst, src []float32)                         { geluTanhGo(dst, src) }
-func geluTanhRows(c []float32, ld, rows, n int)           { geluRowsGo(geluTanhGo, c, ld, rows, n) }
-func geluErfRows(c []float32, ld, rows, n int)            { geluRowsGo(geluErfGo, c, ld, rows, n) }
+func geluTanhRows(c []float32, ld, rows, n int)           { geluRowsGo(geluTanhGo, c, c, ld, rows, n) }
+func geluErfRows(c []float32, ld, rows, n int)            { geluRowsGo(geluErfGo, c, c, ld, rows, n) }
 func geluTanhBwd(dx, dy, x []float32)                     { geluTanhBwdGo(dx, dy, x) }
 func geluErf(dst, src []float32)                          { geluErfGo(dst, src) }
 func geluErfBwd(dx, dy, x []float32)                      { geluErfBwdGo(dx, dy, x) }
