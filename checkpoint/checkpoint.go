@@ -277,8 +277,9 @@ func Verify(dir string) error {
 	// The files as they are before hashing: one written while it is hashed looks changed
 	// next time.
 	abs, absErr := filepath.Abs(dir)
-	files, statted := statFiles(dir, man)
-	if absErr == nil && statted && verifiedBefore(abs, data, files) {
+	files, settled := statFiles(dir, man)
+	remember := absErr == nil && settled
+	if remember && verifiedBefore(abs, data, files) {
 		return nil
 	}
 	for name, want := range man.Files {
@@ -290,7 +291,7 @@ func Verify(dir string) error {
 			return fmt.Errorf("checkpoint %s: %s is damaged (size %d, sha256 %.12s…; manifest says size %d, sha256 %.12s…)", dir, name, got.Size, got.SHA256, want.Size, want.SHA256)
 		}
 	}
-	if absErr == nil && statted {
+	if remember {
 		rememberVerified(abs, data, files)
 	}
 	return nil

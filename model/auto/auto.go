@@ -142,11 +142,11 @@ func load(dir string, inference bool, format tensor.WeightFormat) (Model, error)
 		}
 		return gptModel{m}, nil
 	case "bert":
-		load := bert.Load
+		read := bert.Load
 		if inference {
-			load = bert.LoadForCompute
+			read = bert.LoadForCompute
 		}
-		m, err := load(dir)
+		m, err := read(dir)
 		if err != nil {
 			return nil, err
 		}
