@@ -161,11 +161,12 @@ func (task *attentionTask) forward(lo, hi int) {
 		ko, ks := head(a.K, b, h)
 		vo, vs := head(a.V, b, h)
 		P := pd[bh*T*S : (bh+1)*T*S]
-		// Scores, one block of query rows at a time, skipping keys no row of the block sees.
+		oo := b*T*C + h*hs
+		// One block of query rows at a time, skipping keys no row of the block sees.
 		for t0 := 0; t0 < T; t0 += attnBlock {
 			t1 := min(T, t0+attnBlock)
 			n := visible(a.Causal, t1-1, T, S)
-			if n > 0 {
+			if n > 0 { // S = scale·q·kᵀ for the block's rows and visible keys
 				kernel.Sgemm(false, true, t1-t0, n, hs, a.Scale, a.Q.data[qo+t0*qs:], qs, a.K.data[ko:], ks, 0, P[t0*S:], S)
 			}
 			for t := t0; t < t1; t++ {
@@ -177,12 +178,46 @@ func (task *attentionTask) forward(lo, hi int) {
 				kernel.SoftmaxRow(row[:m], row[:m])
 				clear(row[m:])
 			}
+			if !a.Causal {
+				continue // O = P·v in one product below
+			}
+			// O = P·v for the block's rows, over the keys they see, into the merged-head output.
+			if n > 0 {
+				kernel.Sgemm(false, false, t1-t0, hs, n, 1, P[t0*S:], S, a.V.data[vo:], vs, 0, od[oo+t0*C:], C)
+			} else {
+				for t := t0; t < t1; t++ {
+					clear(od[oo+t*C : oo+t*C+hs])
+				}
+			}
 		}
-		// O = P·v, written into the merged-head output.
-		kernel.Sgemm(false, false, T, hs, S, 1, P, S, a.V.data[vo:], vs, 0, od[b*T*C+h*hs:], C)
+		if !a.Causal { // O = P·v, written into the merged-head output
+			kernel.Sgemm(false, false, T, hs, S, 1, P, S, a.V.data[vo:], vs, 0, od[oo:], C)
+		}
 	}
 }
 
+// firstSeer is the first query row that sees key j: every row when not causal, otherwise row
+// j + T − S (row t sees keys j ≤ t + S − T); T when no row does.
+func firstSeer(causal bool, j, T, S int) int {
+	if !causal {
+		return 0
+	}
+	return min(T, max(0, j+T-S))
+}
+
+// The backward pass, for one (batch, head) pair (the saved P and dS are zero where a key is
+// masked or not visible, so each product may skip what it would only multiply by zero):
+//
+//	dV += Pᵀ·dO                        (S, hs)
+//	dP  = dO·vᵀ                        (T, S)
+//	dS  = P∘(dP − rowsum(dO∘O))        (T, S)   the softmax's Jacobian, row by row
+//	dQ += scale·dS·k                   (T, hs)
+//	dK += scale·dSᵀ·q                  (S, hs)
+//
+// Under a causal mask each product runs by blocks of attnBlock rows of its output, over only
+// the keys (for dP and dQ: those the block's queries see) or the queries (for dV and dK:
+// those that see the block's keys) that are not zero: about 5/8 of the full products for
+// T = S = 256.
 func (task *attentionTask) backward(lo, hi int) {
 	a, nh, T, S, hs := &task.AttentionArgs, task.nh, task.T, task.S, task.hs
 	dq, dk, dv := task.dq, task.dk, task.dv
@@ -190,6 +225,10 @@ func (task *attentionTask) backward(lo, hi int) {
 	scratch := getScratch(T*S + T)
 	defer putScratch(scratch)
 	dS, di := (*scratch)[:T*S], (*scratch)[T*S:T*S+T]
+	step, kstep := T, S // rows and keys of a block: all of them, or attnBlock under a causal mask
+	if a.Causal {
+		step, kstep = attnBlock, attnBlock
+	}
 	for bh := lo; bh < hi; bh++ {
 		b, h := bh/nh, bh%nh
 		P := pd[bh*T*S : (bh+1)*T*S]
@@ -197,31 +236,41 @@ func (task *attentionTask) backward(lo, hi int) {
 		qo, qs := head(a.Q, b, h)
 		ko, ks := head(a.K, b, h)
 		vo, vs := head(a.V, b, h)
-		if dv != nil { // dV += Pᵀ·dO
-			o, s := head(dv, b, h)
-			kernel.Sgemm(true, false, S, hs, T, 1, P, S, gd[oo:], C, 1, dv.data[o:], s)
-		}
-		if dq == nil && dk == nil {
-			continue
-		}
-		// dP = dO·vᵀ; dS = P∘(dP − rowsum(dO∘O)) — masked keys have P = 0 and get nothing.
-		kernel.Sgemm(false, true, T, S, hs, 1, gd[oo:], C, a.V.data[vo:], vs, 0, dS, S)
-		for t := 0; t < T; t++ {
-			di[t] = kernel.Dot(gd[oo+t*C:oo+t*C+hs], od[oo+t*C:oo+t*C+hs])
-			m := visible(a.Causal, t, T, S)
-			pr, sr := P[t*S:t*S+m], dS[t*S:t*S+S]
-			for j, pv := range pr {
-				sr[j] = pv * (sr[j] - di[t])
+		// By blocks of query rows: dP, dS, dQ.
+		for t0 := 0; t0 < T && (dq != nil || dk != nil); t0 += step {
+			t1 := min(T, t0+step)
+			n := visible(a.Causal, t1-1, T, S) // keys the block's last row sees
+			if n > 0 {                         // dP = dO·vᵀ
+				kernel.Sgemm(false, true, t1-t0, n, hs, 1, gd[oo+t0*C:], C, a.V.data[vo:], vs, 0, dS[t0*S:], S)
 			}
-			clear(sr[m:])
+			for t := t0; t < t1; t++ {
+				di[t] = kernel.Dot(gd[oo+t*C:oo+t*C+hs], od[oo+t*C:oo+t*C+hs])
+				m := visible(a.Causal, t, T, S)
+				pr, sr := P[t*S:t*S+m], dS[t*S:t*S+S]
+				for j, pv := range pr {
+					sr[j] = pv * (sr[j] - di[t])
+				}
+				clear(sr[m:])
+			}
+			if dq != nil && n > 0 { // dQ += scale·dS·k
+				o, s := head(dq, b, h)
+				kernel.Sgemm(false, false, t1-t0, hs, n, a.Scale, dS[t0*S:], S, a.K.data[ko:], ks, 1, dq.data[o+t0*s:], s)
+			}
 		}
-		if dq != nil { // dQ += scale·dS·k
-			o, s := head(dq, b, h)
-			kernel.Sgemm(false, false, T, hs, S, a.Scale, dS, S, a.K.data[ko:], ks, 1, dq.data[o:], s)
-		}
-		if dk != nil { // dK += scale·dSᵀ·q
-			o, s := head(dk, b, h)
-			kernel.Sgemm(true, false, S, hs, T, a.Scale, dS, S, a.Q.data[qo:], qs, 1, dk.data[o:], s)
+		// By blocks of keys, over the query rows from the first that sees any of them: dV, dK.
+		for j0 := 0; j0 < S; j0 += kstep {
+			j1, t0 := min(S, j0+kstep), firstSeer(a.Causal, j0, T, S)
+			if t0 == T {
+				continue
+			}
+			if dv != nil { // dV += Pᵀ·dO
+				o, s := head(dv, b, h)
+				kernel.Sgemm(true, false, j1-j0, hs, T-t0, 1, P[t0*S+j0:], S, gd[oo+t0*C:], C, 1, dv.data[o+j0*s:], s)
+			}
+			if dk != nil { // dK += scale·dSᵀ·q
+				o, s := head(dk, b, h)
+				kernel.Sgemm(true, false, j1-j0, hs, T-t0, a.Scale, dS[t0*S+j0:], S, a.Q.data[qo+t0*qs:], qs, 1, dk.data[o+j0*s:], s)
+			}
 		}
 	}
 }
