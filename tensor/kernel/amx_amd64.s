@@ -43,10 +43,10 @@
 // TDPBF16PS tmm c, tmm a, tmm b: c[m][n] += Σ_p a[m][2p]·b[p][2n] + a[m][2p+1]·b[p][2n+1].
 #define TDPBF16PS(c, a, b) BYTE $0xC4; BYTE $0xE2; BYTE $(((15-b)<<3) | 2); BYTE $0x5C; BYTE $(0xC0 | (c<<3) | a)
 
-// func amxTile32(steps int, a *float32, sa int, b *float32, sb int, c *float32, ldc int, init *float32, ldi int, ahead *float32, n int, cfg *[64]byte)
+// func amxTile32(steps int, a *float32, sa, as int, b *float32, sb int, c *float32, ldc int, init *float32, ldi int, ahead *float32, n int, cfg *[64]byte)
 //
 // C (32×32 float32, row stride ldc bytes) = I + Ap·Bp, over steps of 16 pairs of depths: Ap is
-// 32 rows of pair words, sa bytes apart; Bp is a micro-panel of 32 columns, a row of 32 pair
+// 32 rows of pair words, sa bytes apart, its steps (16 words of each row) as bytes apart; Bp is a micro-panel of 32 columns, a row of 32 pair
 // words (sb bytes) per pair of depths. I is zero when init is nil, else the 32×32 float32 at
 // init with row stride ldi bytes (C itself, or with ldi = 0 a bias row repeated). Tiles 0–3
 // hold C (rows 0–15 and 16–31, columns 0–15 and 16–31), 4–5 the two A tiles of a step, 6–7
@@ -56,9 +56,9 @@
 // is loaded only when the thread's differs (LDTILECFG costs as much as a few hundred
 // multiply-adds); the tiles are left configured for the next call, whichever goroutine makes
 // it.
-TEXT ·amxTile32(SB), NOSPLIT, $64-96
+TEXT ·amxTile32(SB), NOSPLIT, $64-104
 	// Configure the tiles unless this thread has cfg already.
-	MOVQ cfg+88(FP), R10
+	MOVQ cfg+96(FP), R10
 	LEAQ cur-64(SP), R11
 	STTILECFG(rR11)
 	VMOVDQU64 (R11), Z0
@@ -69,10 +69,10 @@ TEXT ·amxTile32(SB), NOSPLIT, $64-96
 
 configured:
 	// The tiles of C start from I, or zero.
-	MOVQ init+56(FP), SI
+	MOVQ init+64(FP), SI
 	TESTQ SI, SI
 	JEQ zero
-	MOVQ ldi+64(FP), AX
+	MOVQ ldi+72(FP), AX
 	MOVQ AX, DI
 	SHLQ $4, DI
 	ADDQ SI, DI         // I's rows 16–31
@@ -93,10 +93,10 @@ zero:
 operands:
 	MOVQ a+8(FP), SI
 	MOVQ sa+16(FP), AX
-	MOVQ b+24(FP), DI
-	MOVQ sb+32(FP), CX
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), BX
+	MOVQ b+32(FP), DI
+	MOVQ sb+40(FP), CX
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), BX
 	MOVQ steps+0(FP), R9
 	MOVQ AX, R8
 	SHLQ $4, R8
@@ -111,8 +111,8 @@ operands:
 	MOVQ BX, R12
 	SHLQ $5, R12
 	ADDQ DX, R12
-	MOVQ ahead+72(FP), R14
-	MOVQ n+80(FP), R15
+	MOVQ ahead+80(FP), R14
+	MOVQ n+88(FP), R15
 	ADDQ R14, R15
 
 loop:
@@ -126,8 +126,8 @@ loop:
 	TILELOADD(5, rR8, rAX)
 	TDPBF16PS(2, 5, 6)
 	TDPBF16PS(3, 5, 7)
-	ADDQ $64, SI
-	ADDQ $64, R8
+	ADDQ as+24(FP), SI
+	ADDQ as+24(FP), R8
 	ADDQ R11, DI
 	ADDQ R11, R10
 	DECQ R9

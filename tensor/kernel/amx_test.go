@@ -58,6 +58,39 @@ func TestSgemmAMXSpecialValues(t *testing.T) {
 	})
 }
 
+// TestSgemmAMXStalePadding fills the packing buffers with NaN (a product whose A is all NaN),
+// then runs products of finite operands whose depth is not a whole step of the AMX kernel, A
+// in rows and transposed: each A row's words past the depth must be zeroed, not left from the
+// call before (where B's padding is zero, a stale NaN there still makes NaN).
+func TestSgemmAMXStalePadding(t *testing.T) {
+	forEachBF16Kernel(t, func(t *testing.T) {
+		withThreads(1, func() {
+			rng := rand.New(rand.NewPCG(3, 4))
+			for _, k := range []int{70, 97, 130} {
+				for _, transA := range []bool{false, true} {
+					m, n := 70, 40
+					nan := make([]float32, 96*1200) // (96, 1200), or (1200, 96) transposed
+					for i := range nan {
+						nan[i] = float32(math.NaN())
+					}
+					lda, ldNaN := k, 1200
+					if transA {
+						lda, ldNaN = m, 96
+					}
+					Sgemm(transA, false, 96, n, 1200, 1, nan, ldNaN, randFloats(rng, 1200*n), n, 0, make([]float32, 96*n), n)
+					a, b, c := randFloats(rng, m*k), randFloats(rng, k*n), make([]float32, m*n)
+					Sgemm(transA, false, m, n, k, 1, a, lda, b, n, 0, c, n)
+					for i, v := range c {
+						if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+							t.Fatalf("k=%d transA=%v: C[%d][%d] = %v from finite operands", k, transA, i/n, i%n, v)
+						}
+					}
+				}
+			}
+		})
+	})
+}
+
 // TestSgemmAMXConcurrent runs bfloat16 products on more goroutines than threads, so that
 // goroutines move between threads mid-work and threads pass from one goroutine to another:
 // each call of the AMX kernel has to find its tile configuration loaded on whichever thread

@@ -19,11 +19,11 @@ func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int, cvt
 func bf16Panels48AVX512(d *float32, panel int, x *float32, ldx, pairs int)
 
 // bf16RowPairsAVX512 writes d[i] = pair(src[2i], src[2i+1]) for i < n, n a multiple of 8,
-// prefetching the bytes ahead further on when ahead is not 0, rounding on VCVTNE2PS2BF16
+// in runs of 16 words ds bytes apart (64: one run), prefetching the bytes ahead further on when ahead is not 0, rounding on VCVTNE2PS2BF16
 // where cvt is set, with the same bits (bf16pack_amd64.s).
 //
 //go:noescape
-func bf16RowPairsAVX512(d, src *float32, n, ahead int, cvt bool)
+func bf16RowPairsAVX512(d, src *float32, n, ahead, ds int, cvt bool)
 
 // bf16Cvt selects the packers' VCVTNE2PS2BF16 steps: where the CPU (and QKV_CPU) has
 // AVX512-BF16. Tests turn it off to compare the two.
@@ -34,6 +34,7 @@ func init() {
 		packPanelPairs = packPanelPairsAVX512
 		packPairsBT = packBTransAsm
 		packRowPairs = packRowPairsAVX512
+		packRowPairsRuns = packRowPairsRunsAVX512
 		packDepthPanels48 = packDepthPanels48AVX512
 	}
 	pairsGemv := asmPanelGemv(32, gemvPanelBF16, gemvPanels4BF16)
@@ -59,15 +60,21 @@ func packDepthPanels48AVX512(d []float32, panel int, x []float32, ldx, pairs int
 	}
 }
 
-// packRowPairsAVX512 is packRowPairs on AVX-512.
-func packRowPairsAVX512(d, src []float32, ahead int) {
+// packRowPairsAVX512 is packRowPairs on AVX-512: one run.
+func packRowPairsAVX512(d, src []float32, ahead int) { packRowPairsRunsAVX512(d, src, 16, ahead) }
+
+// packRowPairsRunsAVX512 is packRowPairsRuns on AVX-512.
+func packRowPairsRunsAVX512(d, src []float32, stride, ahead int) {
 	n := len(src) / 2
 	n8 := n &^ 7
 	if n8 > 0 {
-		_, _ = d[n8-1], src[2*n8-1]
-		bf16RowPairsAVX512(unsafe.SliceData(d), unsafe.SliceData(src), n8, ahead, bf16Cvt)
+		_, _ = d[(n8-1)/16*stride+(n8-1)%16], src[2*n8-1]
+		bf16RowPairsAVX512(unsafe.SliceData(d), unsafe.SliceData(src), n8, ahead, 4*stride, bf16Cvt)
 	}
-	packRowPairsGo(d[n8:n], src[2*n8:], 0)
+	if rest := (len(src)+1)/2 - n8; rest > 0 { // in the run of word n8
+		o := n8/16*stride + n8%16
+		packRowPairsGo(d[o:o+rest], src[2*n8:], 0)
+	}
 }
 
 // gemvPanelBF16 writes out[c] = Σ_p x_p·B[p][c] for the 32 columns of one micro-panel of

@@ -265,9 +265,10 @@ panelRound:
 	VPMOVDW X, Y3     \
 	VMOVDQU Y3, off(DI)
 
-// func bf16RowPairsAVX512(d, src *float32, n, ahead int, cvt bool)
+// func bf16RowPairsAVX512(d, src *float32, n, ahead, ds int, cvt bool)
 //
-// d[i] = bf16(src[2i]) | bf16(src[2i+1])<<16 for i < n, n a multiple of 8: a row of float32
+// d[i] = bf16(src[2i]) | bf16(src[2i+1])<<16 for i < n, n a multiple of 8, the words in runs
+// of 16 (64 bytes) ds bytes apart (64: one run): a row of float32
 // as consecutive bfloat16, read as the pair words of (even, odd) depths. 32 inputs a step:
 // with cvt (AVX512-BF16) and no subnormal among them, one VCVTNE2PS2BF16, whose words come
 // out in the order of the row, which is that of the pair words; otherwise ROUND and VPMOVDW
@@ -275,12 +276,13 @@ panelRound:
 // not 0, is the distance in bytes to the row converted next (the next row of a matrix): its
 // bytes at the same offsets are prefetched, since the hardware prefetchers see each row as a
 // new short stream.
-TEXT ·bf16RowPairsAVX512(SB), NOSPLIT, $0-33
+TEXT ·bf16RowPairsAVX512(SB), NOSPLIT, $0-41
 	MOVQ    d+0(FP), DI
 	MOVQ    src+8(FP), SI
 	MOVQ    n+16(FP), CX
 	MOVQ    ahead+24(FP), R8
-	MOVBQZX cvt+32(FP), R11
+	MOVQ    ds+32(FP), R9
+	MOVBQZX cvt+40(FP), R11
 	MOVQ    CX, DX
 	CVTCONSTS
 	SHRQ    $4, CX
@@ -302,7 +304,7 @@ row16:
 
 rowNext:
 	ADDQ $128, SI
-	ADDQ $64, DI
+	ADDQ R9, DI
 	DECQ CX
 	JNZ  row16
 

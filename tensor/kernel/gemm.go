@@ -90,8 +90,9 @@ type gemmKernel struct {
 	// deepL2 is set for a kernel whose depth blocks are three times deeper on a core with an
 	// L2 of deepL2 or more (see blocksFor).
 	deepL2 bool
-	// amx is set for the AMX kernel of pairs (amx_amd64.go): it reads A only in row form, the
-	// last rows too, and micro-panels of pairs zero-padded to whole 16-pair steps (pairRows).
+	// amx is set for the AMX kernel of pairs (amx_amd64.go): it reads A only in tile rows
+	// (amxTileWord), the last rows too, and micro-panels of pairs zero-padded to whole 16-pair
+	// steps (pairRows).
 	amx bool
 	// gemv, where set, runs one input row against this kernel's B micro-panels (a PanelMatrix
 	// on one row: GemmPanels, MatVec).
@@ -132,6 +133,17 @@ func (K *gemmKernel) panelRows(kc int) int {
 // amxPairRows is ⌈kc/2⌉ rounded up to a whole step of the AMX kernel.
 func amxPairRows(kc int) int {
 	return ((kc+1)/2 + amxPairStep - 1) / amxPairStep * amxPairStep
+}
+
+// amxStepWords is the words of one step of an AMX micro-panel of A in tile rows: 32 rows of
+// 16 pair words.
+const amxStepWords = 32 * amxPairStep
+
+// amxTileWord is where pair word p of row r of an A block in tile rows lies, q = pairRows the
+// words of a row: micro-panel r/32 (32·q words each), then step p/16 (amxStepWords each),
+// then row r%32 (16 words each), then word p%16.
+func amxTileWord(q, r, p int) int {
+	return r/32*32*q + p/amxPairStep*amxStepWords + r%32*amxPairStep + p%amxPairStep
 }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C, where op(X) is X or Xᵀ, as BLAS does, on
@@ -565,11 +577,14 @@ type bView struct {
 // read in place, only the partial last micro-panel, and says where the micro-panels are.
 func (g *gemmCall) prepareA(w *gemmWorker, i0, mb, pc, kc int) aView {
 	K := g.kern
-	if K.pairs && K.tileRow != nil && !g.transA && (mb >= K.mr || K.amx) {
-		return g.prepareRowPairs(w, i0, mb, pc, kc)
-	}
 	if K.amx {
-		return g.prepareRowPairsT(w, i0, mb, pc, kc)
+		if g.transA {
+			return g.prepareTileRowsT(w, i0, mb, pc, kc)
+		}
+		return g.prepareTileRows(w, i0, mb, pc, kc)
+	}
+	if K.pairs && K.tileRow != nil && !g.transA && mb >= K.mr {
+		return g.prepareRowPairs(w, i0, mb, pc, kc)
 	}
 	if !g.aInPlace {
 		packA(K, w.ap, g.transA, g.a, g.lda, i0, mb, pc, kc)
@@ -591,14 +606,11 @@ func (g *gemmCall) prepareA(w *gemmWorker, i0, mb, pc, kc int) aView {
 // prepareRowPairs rounds rows [i0, i0+mb) of a row-major A at depth [pc, pc+kc) to rows of
 // bfloat16 pairs in w.ap, pairRows(kc) words a row (zero past ⌈kc/2⌉), for the row form of a
 // kernel of pairs: no transposition into micro-panels. Rows past the last whole tile are
-// packed as a micro-panel after them, except for the AMX kernel, which reads them as rows.
+// packed as a micro-panel after them.
 func (g *gemmCall) prepareRowPairs(w *gemmWorker, i0, mb, pc, kc int) aView {
 	K := g.kern
 	q, words := K.pairRows(kc), (kc+1)/2
 	full := mb / K.mr * K.mr
-	if K.amx {
-		full = mb
-	}
 	for r := range full {
 		row := (i0+r)*g.lda + pc
 		packRowPairs(w.ap[r*q:r*q+words], g.a[row:row+kc], 4*g.lda) // prefetch the next row
@@ -613,13 +625,33 @@ func (g *gemmCall) prepareRowPairs(w *gemmWorker, i0, mb, pc, kc int) aView {
 	return v
 }
 
-// prepareRowPairsT is prepareRowPairs for a transposed A (the AMX kernel reads A only as
-// rows): op(A)'s rows are A's columns, so each micro-panel of MR of them is packed as pairs of
-// depths down A's rows (packDepthPairs: pair p of row r at word p·MR + r, zero past ⌈kc/2⌉ up
-// to pairRows), then transposed into rows of pairs.
-func (g *gemmCall) prepareRowPairsT(w *gemmWorker, i0, mb, pc, kc int) aView {
+// prepareTileRows rounds rows [i0, i0+mb) of a row-major A at depth [pc, pc+kc) to bfloat16
+// pairs in the AMX kernel's tile rows (see amxTileWord): each step's 16 pair words of a
+// micro-panel's 32 rows are one contiguous 2 KiB, so a tile load reads 1 KiB in a run rather
+// than 16 rows far apart. The words past ⌈kc/2⌉ up to the whole step are zero. Rows past mb
+// in the last micro-panel are not written: the kernel reads them, and the rows of C they make
+// are thrown away (a row of C depends only on the same row of A).
+func (g *gemmCall) prepareTileRows(w *gemmWorker, i0, mb, pc, kc int) aView {
+	q, words := amxPairRows(kc), (kc+1)/2
+	for r := range mb {
+		row := (i0+r)*g.lda + pc
+		d := w.ap[amxTileWord(q, r, 0):]
+		packRowPairsRuns(d, g.a[row:row+kc], amxStepWords, 4*g.lda) // prefetch the next row
+		if pad := words % amxPairStep; pad != 0 {
+			last := amxTileWord(q, 0, words-pad) // the run of the last step, at row 0
+			clear(d[last+pad : last+amxPairStep])
+		}
+	}
+	return aView{p: w.ap, s: amxPairStep, panel: amxRows * q, row: true}
+}
+
+// prepareTileRowsT is prepareTileRows for a transposed A: op(A)'s rows are A's columns, so
+// each micro-panel of 32 of them is packed as pairs of depths down A's rows (packDepthPairs:
+// pair p of row r at word p·32 + r, zero past ⌈kc/2⌉ up to pairRows), then each step's 16
+// pairs are transposed into its tile rows.
+func (g *gemmCall) prepareTileRowsT(w *gemmWorker, i0, mb, pc, kc int) aView {
 	K := g.kern
-	q, words := K.pairRows(kc), (kc+1)/2
+	q, words := amxPairRows(kc), (kc+1)/2
 	w.at = growAligned(w.at, q*K.mr)
 	t := w.at[:q*K.mr]
 	for r0 := 0; r0 < mb; r0 += K.mr {
@@ -629,9 +661,12 @@ func (g *gemmCall) prepareRowPairsT(w *gemmWorker, i0, mb, pc, kc int) aView {
 		}
 		packDepthPairs(t, K.mr, g.a[pc*g.lda+i0+r0:], g.lda, kc, h)
 		clear(t[words*K.mr:])
-		packPairsBT(K.mr, q, t, K.mr, w.ap[r0*q:(r0+K.mr)*q])
+		for p := 0; p < q; p += amxPairStep {
+			d := amxTileWord(q, r0, p)
+			packPairsBT(K.mr, amxPairStep, t[p*K.mr:], K.mr, w.ap[d:d+amxStepWords])
+		}
 	}
-	return aView{p: w.ap, s: q, panel: K.mr * q, row: true}
+	return aView{p: w.ap, s: amxPairStep, panel: amxRows * q, row: true}
 }
 
 // macroKernel multiplies the A micro-panels of rows [i0, i0+mb) by the B micro-panels of

@@ -209,6 +209,18 @@ func packPanelPairsGo(d []float32, ldd int, x []float32, ldx, pairs, width int) 
 // src to what is converted next, which a kernel may prefetch as it goes.
 var packRowPairs = packRowPairsGo
 
+// packRowPairsRuns is packRowPairs with d's words in runs of 16, run i at d[i·stride:] (the
+// AMX kernel's tile rows).
+var packRowPairsRuns = packRowPairsRunsGo
+
+// packRowPairsRunsGo is packRowPairsRuns in Go (it takes no hint).
+func packRowPairsRunsGo(d, src []float32, stride, _ int) {
+	for i := 0; 2*i < len(src); i += 16 {
+		run := src[2*i : min(len(src), 2*i+32)]
+		packRowPairsGo(d[i/16*stride:i/16*stride+(len(run)+1)/2], run, 0)
+	}
+}
+
 // packRowPairsGo is packRowPairs in Go (it takes no hint).
 func packRowPairsGo(d, src []float32, _ int) {
 	n := len(src) / 2

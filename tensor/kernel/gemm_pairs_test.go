@@ -207,7 +207,7 @@ func testPackPairsParity(t *testing.T, keep int) {
 		}
 		return v
 	}
-	for n := range 80 {
+	for n := range 110 {
 		for _, w := range []int{1, 5, 12, 16, 17, 32, 45} {
 			// n pairs of a panel of width w: x with row stride w+5, d with stride w+3 (the
 			// gaps must stay untouched).
@@ -230,6 +230,18 @@ func testPackPairsParity(t *testing.T, keep int) {
 		for i := range got {
 			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 				t.Fatalf("packRowPairs n=%d: word %d = %#08x, want %#08x", n, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+			}
+		}
+		// The same words in runs of 16, 21 words apart (the 5 between stay untouched).
+		runs := nanFloats((words+15)/16*21 + 1)
+		wantRuns := nanFloats(len(runs))
+		for i := range words {
+			wantRuns[i/16*21+i%16] = want[i]
+		}
+		packRowPairsRuns(runs, src, 21, 4*n*(1-n%2))
+		for i := range runs {
+			if math.Float32bits(runs[i]) != math.Float32bits(wantRuns[i]) {
+				t.Fatalf("packRowPairsRuns n=%d: word %d = %#08x, want %#08x", n, i, math.Float32bits(runs[i]), math.Float32bits(wantRuns[i]))
 			}
 		}
 	}
