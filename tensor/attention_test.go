@@ -51,13 +51,35 @@ func naiveAttention(q, k, v *Tensor, scale float32, causal bool, mask AttentionM
 	return out
 }
 
+// attentionCase is one shape of the attention tests: B batch, nh heads, T queries, S keys, hs
+// head size, with a causal mask and/or a padding mask.
+type attentionCase struct {
+	name            string
+	B, nh, T, S, hs int
+	causal, mask    bool
+}
+
+// inputs draws q, k and v from rng and builds the padding mask (batch row b drops its last
+// b+1 keys but the first) when the case has one.
+func (c attentionCase) inputs(rng *RNG) (q, k, v *Tensor, mask AttentionMask) {
+	q, k, v = New(c.B, c.nh, c.T, c.hs), New(c.B, c.nh, c.S, c.hs), New(c.B, c.nh, c.S, c.hs)
+	for _, x := range []*Tensor{q, k, v} {
+		Uniform(x, -1, 1, rng)
+	}
+	if c.mask {
+		mask = make(AttentionMask, c.B*c.S)
+		for i := range mask {
+			if i%c.S >= c.S-i/c.S-1 && i%c.S != 0 {
+				mask[i] = -1e30
+			}
+		}
+	}
+	return q, k, v, mask
+}
+
 func TestAttentionMatchesNaive(t *testing.T) {
 	rng := NewRNG(3)
-	cases := []struct {
-		name            string
-		B, nh, T, S, hs int
-		causal, mask    bool
-	}{
+	cases := []attentionCase{
 		{"self", 2, 3, 9, 9, 8, false, false},
 		{"causal", 2, 2, 70, 70, 16, true, false},
 		{"causal, cached prefix", 1, 4, 3, 200, 8, true, false},
@@ -67,19 +89,7 @@ func TestAttentionMatchesNaive(t *testing.T) {
 		{"padding mask", 3, 2, 6, 6, 4, false, true},
 	}
 	for _, c := range cases {
-		q, k, v := New(c.B, c.nh, c.T, c.hs), New(c.B, c.nh, c.S, c.hs), New(c.B, c.nh, c.S, c.hs)
-		for _, x := range []*Tensor{q, k, v} {
-			Uniform(x, -1, 1, rng)
-		}
-		var mask AttentionMask
-		if c.mask {
-			mask = make(AttentionMask, c.B*c.S)
-			for i := range mask {
-				if i%c.S >= c.S-i/c.S-1 && i%c.S != 0 { // row b drops its last b+... keys
-					mask[i] = -1e30
-				}
-			}
-		}
+		q, k, v, mask := c.inputs(rng)
 		scale := float32(1 / math.Sqrt(float64(c.hs)))
 		want := naiveAttention(q, k, v, scale, c.causal, mask)
 		args := AttentionArgs{Q: q, K: k, V: v, Scale: scale, Causal: c.causal, Mask: mask}
@@ -161,11 +171,7 @@ func naiveAttentionGrads(q, k, v, dout *Tensor, scale float64, causal bool, mask
 // first rows see nothing), and gradients accumulated onto what the tensors already hold.
 func TestAttentionBackwardMatchesNaive(t *testing.T) {
 	rng := NewRNG(5)
-	cases := []struct {
-		name            string
-		B, nh, T, S, hs int
-		causal, mask    bool
-	}{
+	cases := []attentionCase{
 		{"self", 2, 2, 9, 9, 8, false, false},
 		{"cross, many keys", 1, 2, 7, 150, 8, false, false},
 		{"padding mask", 2, 2, 6, 6, 4, false, true},
@@ -175,20 +181,9 @@ func TestAttentionBackwardMatchesNaive(t *testing.T) {
 		{"causal, more queries than keys", 1, 2, 140, 70, 8, true, false},
 	}
 	for _, c := range cases {
-		q, k, v := New(c.B, c.nh, c.T, c.hs), New(c.B, c.nh, c.S, c.hs), New(c.B, c.nh, c.S, c.hs)
+		q, k, v, mask := c.inputs(rng)
 		dout := New(c.B, c.T, c.nh, c.hs)
-		for _, x := range []*Tensor{q, k, v, dout} {
-			Uniform(x, -1, 1, rng)
-		}
-		var mask AttentionMask
-		if c.mask {
-			mask = make(AttentionMask, c.B*c.S)
-			for i := range mask {
-				if i%c.S >= c.S-i/c.S-1 && i%c.S != 0 {
-					mask[i] = -1e30
-				}
-			}
-		}
+		Uniform(dout, -1, 1, rng)
 		scale := 1 / math.Sqrt(float64(c.hs))
 		args := AttentionArgs{Q: q, K: k, V: v, Out: New(c.B, c.T, c.nh, c.hs), Scale: float32(scale), Causal: c.causal, Mask: mask}
 		p := New(c.B, c.nh, c.T, c.S)
