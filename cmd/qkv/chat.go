@@ -18,6 +18,7 @@ import (
 	"github.com/qkvdev/qkv/chat"
 	"github.com/qkvdev/qkv/model/gpt"
 	"github.com/qkvdev/qkv/sample"
+	"github.com/qkvdev/qkv/tensor"
 	"github.com/qkvdev/qkv/tensor/kernel"
 	"github.com/qkvdev/qkv/textstream"
 )
@@ -27,6 +28,7 @@ type chatOptions struct {
 	template  string
 	system    string
 	maxTokens int
+	weights   string
 	samplingFlags
 	threads int
 }
@@ -47,6 +49,7 @@ input) exits. Standard input may be a pipe: each line is a turn, and only the re
 written.`,
 		Example: `  qkv chat --model runs/sft
   qkv chat --model runs/ppo --temperature 0 --system "Answer briefly."
+  qkv chat --model openai-community/gpt2 --weights int8 --compute bf16
   printf 'What is 2+3?\n/reset\nWhat is 7-4?\n' | qkv chat --model runs/sft`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runChat(cmd, o) },
@@ -56,6 +59,7 @@ written.`,
 	f.StringVar(&o.template, "template", "", "a Jinja chat template file (default: the model's)")
 	f.StringVar(&o.system, "system", "", "system message")
 	f.IntVar(&o.maxTokens, "max-tokens", 256, "most tokens per reply")
+	f.StringVar(&o.weights, "weights", "fp32", "weight format for decoding, read straight into it: fp32, bf16 (half the bytes) or int8 (about a quarter)")
 	o.samplingFlags.register(f, 0.7)
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (default: all cores)")
 	cmd.MarkFlagRequired("model")
@@ -83,6 +87,10 @@ func runChat(cmd *cobra.Command, o *chatOptions) error {
 	if !cmd.Flags().Changed("seed") {
 		o.seed = uint64(time.Now().UnixNano())
 	}
+	format, err := tensor.ParseWeightFormat(o.weights)
+	if err != nil {
+		return fmt.Errorf("--weights: %w", err)
+	}
 	s, err := sample.New(o.sampleOptions())
 	if err != nil {
 		return err
@@ -91,7 +99,11 @@ func runChat(cmd *cobra.Command, o *chatOptions) error {
 	if err != nil {
 		return err
 	}
-	m, _, _, enc, err := loadChatModel(dir, o.template, false, 0)
+	lm, err := gpt.LoadForInference(dir, format)
+	if err != nil {
+		return err
+	}
+	m, _, _, enc, err := chatModel(lm, dir, o.template, false, 0)
 	if err != nil {
 		return err
 	}

@@ -334,6 +334,11 @@ func loadChatModel(dir, templateFile string, grow bool, seed uint64) (*gpt.Model
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
+	return chatModel(lm, dir, templateFile, grow, seed)
+}
+
+// chatModel is loadChatModel on the model lm, already read from dir.
+func chatModel(lm *gpt.Model, dir, templateFile string, grow bool, seed uint64) (*gpt.Model, tokenizer.Tokenizer, *chat.Template, *align.Encoder, error) {
 	tok, err := align.LoadTokenizer(dir)
 	if err != nil {
 		return nil, nil, nil, nil, err

@@ -163,3 +163,25 @@ func TestChatFromPipe(t *testing.T) {
 	}
 	_ = align.SpecialTokensFile
 }
+
+// TestChatWeights chats on weights read straight into bf16 and int8, and with bf16 compute:
+// the tiny model's greedy replies (wide margins between its tokens' scores) are those of the
+// float32 chat; and an unknown format is refused before anything is loaded.
+func TestChatWeights(t *testing.T) {
+	model := tinyChatModel(t)
+	in := "What is 2+3?\nWhat is 7-4?\n"
+	chat := []string{"chat", "--model", model, "--temperature", "0", "--max-tokens", "6"}
+	want, err := run(t, in, chat...)
+	if err != nil || strings.Count(want, "\n") < 2 {
+		t.Fatalf("fp32 chat: %v\n%q", err, want)
+	}
+	for _, args := range [][]string{{"--weights", "bf16"}, {"--weights", "int8"}, {"--compute", "bf16"}} {
+		out, err := run(t, in, append(chat, args...)...)
+		if err != nil || out != want {
+			t.Fatalf("chat %v: %v\n%q, want the fp32 replies %q", args, err, out, want)
+		}
+	}
+	if _, err := run(t, in, "chat", "--model", model, "--weights", "fp8"); err == nil || !strings.Contains(err.Error(), "--weights") {
+		t.Fatalf("--weights fp8: %v, want it refused", err)
+	}
+}

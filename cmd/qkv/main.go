@@ -47,6 +47,6 @@ Transformer, BERT and GPT — from first principles, in one Go binary.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(withCompute(withBertTraining(newTrainCmd())), withCompute(withAlignMethods(newFinetuneCmd())), withCompute(newGenerateCmd()), withCompute(withBenchServe(newBenchCmd())), newPullCmd(), newTokenizerCmd(), newConvertCmd(), withCompute(newEvalCmd()), newReasonCmd(), withCompute(newEmbedCmd()), newChatCmd(), newTranslateCmd(), newAttentionCmd(), newPlotCmd(), withCompute(newServeCmd()))
+	root.AddCommand(withCompute(withBertTraining(newTrainCmd())), withCompute(withAlignMethods(newFinetuneCmd())), withCompute(newGenerateCmd()), withCompute(withBenchServe(newBenchCmd())), newPullCmd(), newTokenizerCmd(), newConvertCmd(), withCompute(newEvalCmd()), newReasonCmd(), withCompute(newEmbedCmd()), withCompute(newChatCmd()), newTranslateCmd(), newAttentionCmd(), newPlotCmd(), withCompute(newServeCmd()))
 	return root
 }
