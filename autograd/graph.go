@@ -26,7 +26,11 @@ type Var struct {
 	grad         *tensor.Tensor
 	requiresGrad bool
 	param        bool // a leaf owned by a model: its gradient persists across Reset
-	base         *Var // for views: the var whose storage Value shares; nil otherwise
+	// stale is set on a parameter by ZeroGrad: its gradient buffer holds an old gradient and
+	// stands for zeros. The first backward rule to reach it may overwrite it (gradFor); any
+	// other reader clears it first (gradOf, Grad).
+	stale bool
+	base  *Var // for views: the var whose storage Value shares; nil otherwise
 }
 
 // NewParam wraps t as a trainable leaf: a parameter whose gradient accumulates across backward
@@ -36,7 +40,18 @@ func NewParam(t *tensor.Tensor) *Var {
 }
 
 // Grad returns the accumulated gradient, or nil if none has flowed into v.
-func (v *Var) Grad() *tensor.Tensor { return v.grad }
+func (v *Var) Grad() *tensor.Tensor {
+	v.fresh()
+	return v.grad
+}
+
+// fresh clears a stale gradient buffer (see Var.stale): from here on it accumulates.
+func (v *Var) fresh() {
+	if v.stale {
+		tensor.Zero(v.grad)
+		v.stale = false
+	}
+}
 
 // RequiresGrad reports whether gradients are computed for v.
 func (v *Var) RequiresGrad() bool { return v.requiresGrad }
@@ -44,10 +59,12 @@ func (v *Var) RequiresGrad() bool { return v.requiresGrad }
 // SetRequiresGrad turns gradient tracking for a parameter on or off (to freeze it).
 func (v *Var) SetRequiresGrad(on bool) { v.requiresGrad = on }
 
-// ZeroGrad clears a parameter's gradient (keeping its buffer).
+// ZeroGrad clears a parameter's gradient (keeping its buffer). The buffer is not written
+// now: the next backward pass overwrites it where it would have added to zeros (a weight's
+// gradient product runs with beta 0), and anything that reads or adds to it first clears it.
 func (v *Var) ZeroGrad() {
 	if v.grad != nil {
-		tensor.Zero(v.grad)
+		v.stale = true
 	}
 }
 
@@ -168,6 +185,7 @@ func (g *Graph) view(x *Var, t *tensor.Tensor) *Var {
 // is the same view of its base's gradient.
 func (g *Graph) gradOf(v *Var) *tensor.Tensor {
 	if v.grad != nil {
+		v.fresh()
 		return v.grad
 	}
 	switch {
@@ -187,6 +205,10 @@ func (g *Graph) gradOf(v *Var) *tensor.Tensor {
 // add to it (acc) or may simply overwrite every element (a fresh, uninitialised buffer: nothing
 // has flowed into v yet). Writing rather than adding saves clearing the buffer and reading it.
 func (g *Graph) gradFor(v *Var) (t *tensor.Tensor, acc bool) {
+	if v.stale { // a parameter's buffer after ZeroGrad: overwrite it
+		v.stale = false
+		return v.grad, false
+	}
 	if v.grad != nil || v.base != nil || v.param {
 		return g.gradOf(v), true
 	}

@@ -133,16 +133,16 @@ func linearBackward(g *Graph, n *node) {
 		}
 	}
 	if n.needs(1) {
-		dW := g.gradOf(n.in[1])
+		dW, acc := g.gradFor(n.in[1])
 		if transposed { // dW (out, in) += dyᵀ·x
-			tensor.MatMulInto(dW, g.arena.Transpose(dy, 0, 1), x2, 1, 1)
+			tensor.MatMulInto(dW, g.arena.Transpose(dy, 0, 1), x2, 1, beta(acc))
 		} else { // dW (in, out) += xᵀ·dy
-			tensor.MatMulInto(dW, g.arena.Transpose(x2, 0, 1), dy, 1, 1)
+			tensor.MatMulInto(dW, g.arena.Transpose(x2, 0, 1), dy, 1, beta(acc))
 		}
 	}
 	if n.needs(2) {
-		db := g.gradOf(n.in[2])
-		tensor.SumTo(g.arena.Reshape(db, 1, db.Len()), dy, true)
+		db, acc := g.gradFor(n.in[2])
+		tensor.SumTo(g.arena.Reshape(db, 1, db.Len()), dy, acc)
 	}
 }
 
