@@ -18,8 +18,9 @@ import "unsafe"
 // contiguous 2 KiB, so that a tile load reads 1 KiB in one run rather than a line from each
 // of 16 rows a block's depth apart (on the Xeon, Sgemm 2–10% faster on two threads, BERT-base
 // batch 8 4–7%). The last rows of a matrix need no padding: a row of C depends only on the
-// same row of A, so the rows past m that a tile load reads are computed and thrown away. Products are summed in float32 in another order than the VDPBF16PS
-// kernel's, so the bits differ from that kernel's.
+// same row of A, so the rows past m that a tile load reads are computed and thrown away.
+// Products are summed in float32 in another order than the VDPBF16PS kernel's, so the bits
+// differ from that kernel's.
 //
 // Measured on a Xeon core with AMX: a loop of the four TDPBF16PS of a step on tiles in L1
 // runs at about 1.1 TFLOP/s, 18 times a loop of VDPBF16PS on the same core; loading the tile
@@ -64,8 +65,8 @@ func amxTileRow(k int, a *float32, sa int, b *float32, sb int, c *float32, ldc, 
 
 // amxTile is the AMX kernel's tileAhead: A a micro-panel in tile rows (sa = 16 words per
 // row, amxStepWords per step), B a packed micro-panel of pairs (sb = 32), both zero-padded to
-// whole steps. With bias set, C starts from bias (nr values) in every row (alpha 1): the bits of
-// beta 1 on a C set to the bias, without the pass that sets it. With alpha 1 and beta 1 the
+// whole steps. With bias set, C starts from bias (nr values) in every row (alpha 1): the bits
+// of beta 1 on a C set to the bias, without the pass that sets it. With alpha 1 and beta 1 the
 // products are added to C in the tile registers (C + p₁ + p₂ + …); otherwise they are summed
 // from zero and then scaled and added (alpha·(p₁ + p₂ + …) + beta·C), as the other kernels
 // do. A full tile goes straight from and to C where it can; the others pass through a tile on

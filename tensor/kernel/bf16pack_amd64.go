@@ -19,8 +19,9 @@ func bf16PanelAVX512(d *float32, ldd int, x *float32, ldx, pairs, width int, cvt
 func bf16Panels48AVX512(d *float32, panel int, x *float32, ldx, pairs int)
 
 // bf16RowPairsAVX512 writes d[i] = pair(src[2i], src[2i+1]) for i < n, n a multiple of 8,
-// in runs of 16 words ds bytes apart (64: one run), prefetching the bytes ahead further on when ahead is not 0, rounding on VCVTNE2PS2BF16
-// where cvt is set, with the same bits (bf16pack_amd64.s).
+// in runs of 16 words ds bytes apart (64: one run), prefetching the bytes ahead further on
+// when ahead is not 0, rounding on VCVTNE2PS2BF16 where cvt is set, with the same bits
+// (bf16pack_amd64.s).
 //
 //go:noescape
 func bf16RowPairsAVX512(d, src *float32, n, ahead, ds int, cvt bool)

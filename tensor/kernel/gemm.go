@@ -666,7 +666,7 @@ func (g *gemmCall) prepareTileRowsT(w *gemmWorker, i0, mb, pc, kc int) aView {
 			packPairsBT(K.mr, amxPairStep, t[p*K.mr:], K.mr, w.ap[d:d+amxStepWords])
 		}
 	}
-	return aView{p: w.ap, s: amxPairStep, panel: g.kern.mr * q, row: true}
+	return aView{p: w.ap, s: amxPairStep, panel: K.mr * q, row: true}
 }
 
 // macroKernel multiplies the A micro-panels of rows [i0, i0+mb) by the B micro-panels of
