@@ -99,7 +99,7 @@ func runChat(cmd *cobra.Command, o *chatOptions) error {
 	if err != nil {
 		return err
 	}
-	lm, err := gpt.LoadForInference(dir, format)
+	lm, err := readLMAs(dir, format)
 	if err != nil {
 		return err
 	}

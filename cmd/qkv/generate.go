@@ -178,30 +178,23 @@ func loadLM(resolved string) (*gpt.Model, tokenizer.Tokenizer, error) {
 // in format: bf16 and int8 are packed tensor by tensor as they are read, so the float32
 // weights are never all held (gpt.LoadForInference).
 func loadLMAs(resolved string, format tensor.WeightFormat) (*gpt.Model, tokenizer.Tokenizer, error) {
-	return loadLMWith(resolved, format, func(dir string) (*gpt.Model, error) { return gpt.LoadForInference(dir, format) })
+	return loadLMWith(resolved, format, inferenceLoad(format))
+}
+
+// readLMAs is loadLMAs without the tokenizer, for a caller that reads its own (qkv chat).
+func readLMAs(resolved string, format tensor.WeightFormat) (*gpt.Model, error) {
+	return readLM(resolved, format, inferenceLoad(format))
+}
+
+// inferenceLoad reads a GPT model folder for inference with its weight matrices in format.
+func inferenceLoad(format tensor.WeightFormat) func(dir string) (*gpt.Model, error) {
+	return func(dir string) (*gpt.Model, error) { return gpt.LoadForInference(dir, format) }
 }
 
 // loadLMWith is loadLMAs with the model read by load, its weights taking about format's
 // bytes.
 func loadLMWith(resolved string, format tensor.WeightFormat, load func(dir string) (*gpt.Model, error)) (*gpt.Model, tokenizer.Tokenizer, error) {
-	cfg, err := hf.ReadConfig(filepath.Join(resolved, "config.json"))
-	if err != nil {
-		return nil, nil, err
-	}
-	if mt := modelType(cfg); mt != "gpt2" {
-		return nil, nil, fmt.Errorf("%s: model_type %q cannot generate text (want gpt2)", resolved, mt)
-	}
-	// Decoding holds the weights and a key/value cache over the whole context: refuse a model
-	// whose two do not fit before allocating either.
-	if c, err := gpt.ParseConfig(cfg); err == nil {
-		perWeight := map[tensor.WeightFormat]float64{tensor.FP32: 4, tensor.BF16: 2, tensor.Int8: 1 + 4.0/32}[format]
-		need := uint64(perWeight*float64(c.NumParams())) + uint64(c.KVCacheBytes(1))
-		what := fmt.Sprintf("the model %s with its key/value cache (%d layers × %d positions × %d wide)", resolved, c.NLayer, c.NPositions, c.NEmbd)
-		if err := sysmem.Check(need, what); err != nil {
-			return nil, nil, err
-		}
-	}
-	m, err := load(resolved)
+	m, err := readLM(resolved, format, load)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -213,6 +206,29 @@ func loadLMWith(resolved string, format tensor.WeightFormat, load func(dir strin
 		return nil, nil, fmt.Errorf("%s: the tokenizer has %d tokens but the model only %d", resolved, tok.VocabSize(), m.Config.VocabSize)
 	}
 	return m, tok, nil
+}
+
+// readLM reads a GPT model folder with load, its weights taking about format's bytes: it
+// refuses a folder of another family, and a model whose weights and key/value cache do not
+// fit in memory, before allocating either.
+func readLM(resolved string, format tensor.WeightFormat, load func(dir string) (*gpt.Model, error)) (*gpt.Model, error) {
+	cfg, err := hf.ReadConfig(filepath.Join(resolved, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	if mt := modelType(cfg); mt != "gpt2" {
+		return nil, fmt.Errorf("%s: model_type %q cannot generate text (want gpt2)", resolved, mt)
+	}
+	// Decoding holds the weights and a key/value cache over the whole context.
+	if c, err := gpt.ParseConfig(cfg); err == nil {
+		perWeight := map[tensor.WeightFormat]float64{tensor.FP32: 4, tensor.BF16: 2, tensor.Int8: 1 + 4.0/32}[format]
+		need := uint64(perWeight*float64(c.NumParams())) + uint64(c.KVCacheBytes(1))
+		what := fmt.Sprintf("the model %s with its key/value cache (%d layers × %d positions × %d wide)", resolved, c.NLayer, c.NPositions, c.NEmbd)
+		if err := sysmem.Check(need, what); err != nil {
+			return nil, err
+		}
+	}
+	return load(resolved)
 }
 
 // streamer prints generated text as tokens arrive (see textstream: UTF-8 holdback and stop
