@@ -633,13 +633,15 @@ func (g *gemmCall) prepareRowPairs(w *gemmWorker, i0, mb, pc, kc int) aView {
 // are thrown away (a row of C depends only on the same row of A).
 func (g *gemmCall) prepareTileRows(w *gemmWorker, i0, mb, pc, kc int) aView {
 	q, words := amxPairRows(kc), (kc+1)/2
+	// The padding of a row: the words of its last step past its depth, from its first word.
+	padFrom := amxTileWord(q, 0, words)
+	padTo := amxTileWord(q, 0, q-1) + 1
 	for r := range mb {
 		row := (i0+r)*g.lda + pc
 		d := w.ap[amxTileWord(q, r, 0):]
 		packRowPairsRuns(d, g.a[row:row+kc], amxStepWords, 4*g.lda) // prefetch the next row
-		if pad := words % amxPairStep; pad != 0 {
-			last := amxTileWord(q, 0, words-pad) // the run of the last step, at row 0
-			clear(d[last+pad : last+amxPairStep])
+		if words < q {
+			clear(d[padFrom:padTo])
 		}
 	}
 	return aView{p: w.ap, s: amxPairStep, panel: g.kern.mr * q, row: true}
